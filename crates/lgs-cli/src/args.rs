@@ -1,0 +1,130 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// lgs — London Gift Shop analytics: ingest transactions into a Delta Lake warehouse
+/// and compute the marketing analytics (invoice statistics, monthly sales and growth,
+/// orders, active/new/existing customers, RFM segments).
+#[derive(Debug, Parser)]
+#[command(name = "lgs", version, propagate_version = true)]
+#[command(
+    after_help = "Quick start:\n  lgs demo                       ingest the bundled dataset and print the report\n  lgs ingest data/*.csv.zst      load files into ./warehouse\n  lgs report --format json       every analysis as one JSON document"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Warehouse directory (Delta tables live in its subdirectories).
+    #[arg(
+        long,
+        global = true,
+        env = "LGS_WAREHOUSE",
+        default_value = "warehouse"
+    )]
+    pub warehouse: PathBuf,
+    /// Print only errors (no progress bar, no summary on stderr).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// More logging on stderr (-v, -vv). LGS_LOG=<filter> overrides.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load CSV files (plain, .gz or .zst; paths, directories or globs) into the
+    /// warehouse. Rows that cannot be parsed go to the `retail_rejected` table with
+    /// file, line, raw text and reason; every run ends with the row accounting.
+    Ingest(IngestArgs),
+    /// Run every analysis over the warehouse and print it.
+    Report(ReportArgs),
+    /// List the warehouse tables with their version, rows, files and size.
+    Tables(FormatArgs),
+    /// Show the schema of a table.
+    Describe {
+        /// Table name (e.g. retail, retail_rejected).
+        table: String,
+        #[command(flatten)]
+        format: FormatArgs,
+    },
+    /// Show the Delta versions of a table with their source files and row counts.
+    History {
+        /// Table name (e.g. retail).
+        table: String,
+        #[command(flatten)]
+        format: FormatArgs,
+    },
+    /// Ingest the bundled LGS dataset (data/online_retail_II.csv.zst) and print the
+    /// full report. Re-running skips the already-ingested file.
+    Demo {
+        /// The dataset to ingest (default: the bundled one).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, directories or glob patterns to load.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Target table.
+    #[arg(long, default_value = "retail")]
+    pub table: String,
+    /// Fail (writing nothing) if any row cannot be parsed.
+    #[arg(long)]
+    pub strict: bool,
+    /// Load files even if the same content was ingested before.
+    #[arg(long)]
+    pub force: bool,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// RFM recency is measured to this date (default: the day after the last invoice).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Also write every result (and the per-customer RFM table) as Parquet and CSV here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Readable terminal tables.
+    Table,
+    /// One JSON document.
+    Json,
+    /// CSV sections, each preceded by a `# name` line.
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    /// Human-readable text.
+    Text,
+    /// JSON.
+    Json,
+}

@@ -1,0 +1,268 @@
+//! What each subcommand does, on top of the `lgs` library.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use comfy_table::Table;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use lgs::Warehouse;
+use lgs::analytics::ReportOptions;
+use lgs::ingest::{IngestOptions, IngestReport};
+use lgs::output::group;
+
+use crate::args::{Cli, Command, IngestArgs, ReportArgs, ReportFormat, SummaryFormat};
+use crate::progress;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let warehouse = Warehouse::new(&cli.global.warehouse);
+    let quiet = cli.global.quiet;
+    match cli.command {
+        Command::Ingest(args) => ingest(&warehouse, &args, quiet).await,
+        Command::Report(args) => report(&warehouse, &args, quiet).await,
+        Command::Tables(f) => tables(&warehouse, f.format).await,
+        Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
+        Command::History { table, format } => history(&warehouse, &table, format.format).await,
+        Command::Demo { data, report: args } => {
+            let data = match data {
+                Some(d) => d,
+                None => bundled_dataset()?,
+            };
+            let ingest_args = IngestArgs {
+                paths: vec![data.display().to_string()],
+                table: lgs::schema::RETAIL_TABLE.into(),
+                strict: false,
+                force: false,
+                format: SummaryFormat::Text,
+            };
+            ingest_and_summarise(&warehouse, &ingest_args, quiet, true).await?;
+            report(&warehouse, &args, quiet).await
+        }
+    }
+}
+
+/// The dataset the repository carries, found from the working directory or the
+/// source tree the binary was built from.
+fn bundled_dataset() -> Result<PathBuf> {
+    let name = Path::new("data").join("online_retail_II.csv.zst");
+    let candidates = [
+        name.clone(),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(&name),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "the bundled dataset {} was not found; pass --data PATH",
+                name.display()
+            )
+        })
+}
+
+fn out() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
+async fn ingest(warehouse: &Warehouse, args: &IngestArgs, quiet: bool) -> Result<()> {
+    ingest_and_summarise(warehouse, args, quiet, false).await
+}
+
+async fn ingest_and_summarise(
+    warehouse: &Warehouse,
+    args: &IngestArgs,
+    quiet: bool,
+    to_stderr: bool,
+) -> Result<()> {
+    let options = IngestOptions {
+        strict: args.strict,
+        force: args.force,
+        table: args.table.clone(),
+        ..IngestOptions::default()
+    };
+    let progress = progress::for_ingest(quiet);
+    let report = lgs::ingest::ingest(warehouse, &args.paths, &options, progress)
+        .await
+        .context("ingest failed; the warehouse is unchanged")?;
+    if args.format == SummaryFormat::Json {
+        writeln!(out(), "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(());
+    }
+    let text = ingest_summary(&report, &options.table);
+    if to_stderr {
+        if !quiet {
+            eprint!("{text}");
+        }
+    } else {
+        write!(out(), "{text}")?;
+    }
+    Ok(())
+}
+
+fn ingest_summary(report: &IngestReport, table: &str) -> String {
+    let mut s = String::new();
+    for f in &report.files {
+        match &f.skipped {
+            Some(why) => s.push_str(&format!("skipped {}: {why}\n", f.path)),
+            None => s.push_str(&format!(
+                "{}: {} rows read = {} loaded + {} quarantined\n",
+                f.path,
+                group(f.rows_read as f64, 0),
+                group(f.rows_loaded as f64, 0),
+                group(f.rows_rejected as f64, 0)
+            )),
+        }
+    }
+    match report.retail_version {
+        Some(v) => {
+            s.push_str(&format!(
+                "ingested: {} rows read = {} loaded + {} quarantined; {table} is at version {v}",
+                group(report.rows_read as f64, 0),
+                group(report.rows_loaded as f64, 0),
+                group(report.rows_rejected as f64, 0),
+            ));
+            if let Some(rv) = report.rejected_version {
+                s.push_str(&format!(
+                    "; quarantined rows are in {table}_rejected (version {rv})"
+                ));
+            }
+            s.push('\n');
+        }
+        None => s.push_str("nothing to ingest: every input was skipped\n"),
+    }
+    s
+}
+
+async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result<()> {
+    lgs::session::require_retail(warehouse).await?;
+    let ctx = lgs::session::context(warehouse).await?;
+    let options = ReportOptions { as_of: args.as_of };
+    let report = lgs::analytics::run_report(&ctx, &options).await?;
+    let text = match args.format {
+        ReportFormat::Table => lgs::output::to_tables(&report),
+        ReportFormat::Json => lgs::output::to_json(&report) + "\n",
+        ReportFormat::Csv => lgs::output::to_csv(&report)?,
+    };
+    out().write_all(text.as_bytes())?;
+    if let Some(dir) = &args.out {
+        let written = lgs::output::write_results(&report, dir)?;
+        if !quiet {
+            eprintln!("wrote {} files to {}", written.len(), dir.display());
+        }
+    }
+    Ok(())
+}
+
+fn text_table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(header.to_vec());
+    t
+}
+
+async fn tables(warehouse: &Warehouse, format: SummaryFormat) -> Result<()> {
+    let tables = warehouse.tables().await?;
+    if format == SummaryFormat::Json {
+        writeln!(out(), "{}", serde_json::to_string_pretty(&tables)?)?;
+        return Ok(());
+    }
+    if tables.is_empty() {
+        writeln!(
+            out(),
+            "no tables in {} (run `lgs ingest FILE` or `lgs demo`)",
+            warehouse.root().display()
+        )?;
+        return Ok(());
+    }
+    let mut t = text_table(&["table", "version", "rows", "files", "size"]);
+    for info in &tables {
+        t.add_row(vec![
+            info.name.clone(),
+            info.version.to_string(),
+            group(info.rows as f64, 0),
+            info.files.to_string(),
+            format!("{:.1} MB", info.bytes as f64 / 1e6),
+        ]);
+    }
+    writeln!(out(), "{t}")?;
+    Ok(())
+}
+
+async fn describe(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> Result<()> {
+    let schema = warehouse.schema(table).await?;
+    if format == SummaryFormat::Json {
+        let fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.name(),
+                    "type": f.data_type().to_string(),
+                    "nullable": f.is_nullable(),
+                })
+            })
+            .collect();
+        writeln!(out(), "{}", serde_json::to_string_pretty(&fields)?)?;
+        return Ok(());
+    }
+    let mut t = text_table(&["column", "type", "nullable"]);
+    for f in schema.fields() {
+        t.add_row(vec![
+            f.name().clone(),
+            f.data_type().to_string(),
+            if f.is_nullable() { "yes" } else { "no" }.to_string(),
+        ]);
+    }
+    writeln!(out(), "{t}")?;
+    Ok(())
+}
+
+async fn history(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> Result<()> {
+    let commits = warehouse.history(table).await?;
+    if format == SummaryFormat::Json {
+        writeln!(out(), "{}", serde_json::to_string_pretty(&commits)?)?;
+        return Ok(());
+    }
+    let mut t = text_table(&[
+        "version",
+        "timestamp",
+        "operation",
+        "rows added",
+        "total rows",
+        "sources",
+    ]);
+    let mut total: u64 = 0;
+    for c in &commits {
+        total += c.rows_added.unwrap_or(0);
+        let sources = c
+            .lgs
+            .as_ref()
+            .and_then(|f| f.get("sources")?.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| {
+                Some(format!(
+                    "{} ({} read, {} quarantined)",
+                    s.get("path")?.as_str()?,
+                    group(s.get("rows_read")?.as_u64()? as f64, 0),
+                    group(s.get("rows_rejected")?.as_u64()? as f64, 0)
+                ))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        t.add_row(vec![
+            c.version.to_string(),
+            c.timestamp.clone().unwrap_or_default(),
+            c.operation.clone(),
+            c.rows_added.map(|r| group(r as f64, 0)).unwrap_or_default(),
+            group(total as f64, 0),
+            sources,
+        ]);
+    }
+    writeln!(out(), "{t}")?;
+    Ok(())
+}

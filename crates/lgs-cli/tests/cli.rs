@@ -1,0 +1,230 @@
+//! Black-box tests of the `lgs` binary: what a user types and sees.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn handmade() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lgs/tests/data/handmade.csv")
+}
+
+fn lgs(warehouse: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("lgs").unwrap();
+    cmd.env_remove("LGS_WAREHOUSE")
+        .arg("--warehouse")
+        .arg(warehouse);
+    cmd
+}
+
+#[test]
+fn help_documents_every_command() {
+    let out = Command::cargo_bin("lgs")
+        .unwrap()
+        .arg("--help")
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for command in ["ingest", "report", "tables", "describe", "history", "demo"] {
+        assert!(text.contains(command), "--help lacks {command}:\n{text}");
+    }
+    Command::cargo_bin("lgs")
+        .unwrap()
+        .args(["report", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--as-of").and(predicate::str::contains("--out")));
+}
+
+#[test]
+fn ingest_then_report_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    lgs(&wh)
+        .arg("ingest")
+        .arg(handmade())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "8 rows read = 8 loaded + 0 quarantined; retail is at version 0",
+        ));
+
+    // JSON: exactly one object with the contract's keys and shapes.
+    let out = lgs(&wh)
+        .args(["report", "--format", "json", "--as-of", "2010-04-01"])
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(doc["as_of"], "2010-04-01");
+    for key in ["count", "min", "mean", "median", "mode", "max", "p85"] {
+        assert!(
+            doc["invoice_amount"][key].is_number(),
+            "invoice_amount.{key}"
+        );
+    }
+    for key in ["count", "min", "mean", "median", "mode", "max"] {
+        assert!(
+            doc["invoice_amount_trimmed"][key].is_number(),
+            "trimmed.{key}"
+        );
+    }
+    assert_eq!(doc["invoice_amount"]["count"], 5);
+    let monthly = doc["monthly"].as_array().unwrap();
+    assert_eq!(monthly.len(), 3);
+    assert_eq!(monthly[0]["month"], "2010-01");
+    assert!(monthly[0]["sales_growth_pct"].is_null());
+    for key in [
+        "placed_orders",
+        "cancelled_orders",
+        "sales",
+        "active_users",
+        "new_users",
+        "existing_users",
+    ] {
+        assert!(monthly[0][key].is_number(), "monthly.{key}");
+    }
+    assert_eq!(monthly[1]["sales_growth_pct"], -100.0);
+    let segments = doc["rfm_segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 4);
+    for key in [
+        "customers",
+        "avg_recency_days",
+        "avg_frequency",
+        "avg_monetary",
+    ] {
+        assert!(segments[0][key].is_number(), "rfm_segments.{key}");
+    }
+
+    // Table (default) and CSV.
+    lgs(&wh)
+        .arg("report")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("RFM segments").and(predicate::str::contains("2010-02")));
+    lgs(&wh)
+        .args(["report", "--format", "csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("# monthly\nmonth,placed_orders"));
+
+    // --out writes every result as Parquet and CSV.
+    let out_dir = dir.path().join("out");
+    lgs(&wh)
+        .args(["report", "--format", "json", "--out"])
+        .arg(&out_dir)
+        .assert()
+        .success();
+    for name in [
+        "invoice_amount_stats",
+        "invoice_amount_histogram",
+        "monthly",
+        "rfm_segments",
+        "rfm_customers",
+    ] {
+        assert!(
+            out_dir.join(format!("{name}.parquet")).is_file(),
+            "{name}.parquet"
+        );
+        assert!(out_dir.join(format!("{name}.csv")).is_file(), "{name}.csv");
+    }
+    let customers = std::fs::read_to_string(out_dir.join("rfm_customers.csv")).unwrap();
+    assert!(customers.starts_with("customer_id,recency,frequency,monetary,r,f,m,segment"));
+    assert_eq!(customers.lines().count(), 5, "header + 4 customers");
+}
+
+#[test]
+fn tables_describe_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    lgs(&wh)
+        .arg("tables")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no tables"));
+    lgs(&wh).arg("ingest").arg(handmade()).assert().success();
+    lgs(&wh)
+        .args(["tables", "--format", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"rows\": 8"));
+    lgs(&wh)
+        .args(["describe", "retail"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("unit_price")
+                .and(predicate::str::contains("Decimal128(14, 4)")),
+        );
+    lgs(&wh)
+        .args(["history", "retail"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "handmade.csv (8 read, 0 quarantined)",
+        ));
+    // The same file again: a no-op with a clear message.
+    lgs(&wh)
+        .arg("ingest")
+        .arg(handmade())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already ingested"));
+}
+
+#[test]
+fn warehouse_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("from-env");
+    Command::cargo_bin("lgs")
+        .unwrap()
+        .env("LGS_WAREHOUSE", &wh)
+        .arg("ingest")
+        .arg(handmade())
+        .assert()
+        .success();
+    assert!(wh.join("retail/_delta_log").is_dir());
+}
+
+#[test]
+fn failures_exit_non_zero_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    lgs(&wh)
+        .args(["ingest", "no/such/file.csv"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "input not found: no/such/file.csv",
+        ));
+    lgs(&wh)
+        .arg("report")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no table \"retail\""));
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "invoice_no,stock_code,description,quantity,invoice_date,unit_price,customer_id,country\n\
+         1,A,x,1,2010-01-01 10:00,1,,UK\n2,B,x,1,not a date,1,,UK\n",
+    )
+    .unwrap();
+    lgs(&wh)
+        .args(["ingest", "--strict"])
+        .arg(&bad)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("bad.csv:3: bad invoice_date"));
+    assert!(
+        !wh.join("retail/_delta_log").exists(),
+        "strict failure wrote a table"
+    );
+    lgs(&wh)
+        .arg("ingest")
+        .arg(&bad)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "2 rows read = 1 loaded + 1 quarantined",
+        ));
+}

@@ -1,0 +1,246 @@
+//! The marketing analytics, as DataFusion plans over the warehouse tables.
+//!
+//! Every function here takes a [`SessionContext`] in which the warehouse tables are
+//! registered and does not know whether it is local or distributed. The heavy work
+//! (scanning and aggregating the lines) is SQL; only the final arithmetic on a handful
+//! of values (numpy's quantile interpolation) is done in Rust, see [`quantile`].
+
+pub mod invoices;
+pub mod monthly;
+pub mod quantile;
+pub mod rfm;
+
+use chrono::{NaiveDate, TimeDelta};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use serde::Serialize;
+
+use crate::error::{LgsError, QueryContext, Result};
+use crate::schema::RETAIL_TABLE;
+
+pub use invoices::{AmountStats, HistogramBin};
+pub use monthly::MonthRow;
+pub use rfm::{RfmCustomer, RfmEdges, SegmentRow};
+
+/// Everything `lgs report` computes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The date RFM recency is measured to.
+    pub as_of: String,
+    pub invoice_amount: AmountStats,
+    pub invoice_amount_trimmed: AmountStats,
+    pub invoice_amount_histogram: Vec<HistogramBin>,
+    pub invoice_amount_trimmed_histogram: Vec<HistogramBin>,
+    pub monthly: Vec<MonthRow>,
+    pub rfm_segments: Vec<SegmentRow>,
+    pub rfm_edges: RfmEdges,
+    /// One row per customer (written by `--out`, left out of the JSON document).
+    #[serde(skip)]
+    pub rfm_customers: Vec<RfmCustomer>,
+}
+
+/// Options of a report run.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// Recency is measured to this date; default: the day after the last invoice.
+    pub as_of: Option<NaiveDate>,
+}
+
+/// Runs every analysis over the `retail` table registered in `ctx`.
+pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result<Report> {
+    let as_of = match options.as_of {
+        Some(d) => d,
+        None => default_as_of(ctx).await?,
+    };
+    let (invoice_amount, invoice_amount_histogram) = invoices::amount_stats(ctx, None).await?;
+    let p85 = invoice_amount.p85;
+    let (invoice_amount_trimmed, invoice_amount_trimmed_histogram) =
+        invoices::amount_stats(ctx, Some(p85)).await?;
+    let monthly = monthly::monthly(ctx).await?;
+    let rfm = rfm::rfm(ctx, as_of).await?;
+    Ok(Report {
+        as_of: as_of.format("%Y-%m-%d").to_string(),
+        invoice_amount,
+        invoice_amount_trimmed,
+        invoice_amount_histogram,
+        invoice_amount_trimmed_histogram,
+        monthly,
+        rfm_segments: rfm.segments,
+        rfm_edges: rfm.edges,
+        rfm_customers: rfm.customers,
+    })
+}
+
+/// The day after the last invoice date in the data.
+pub async fn default_as_of(ctx: &SessionContext) -> Result<NaiveDate> {
+    let rows = query(
+        ctx,
+        "last invoice date",
+        &format!("SELECT CAST(max(invoice_date) AS BIGINT) AS last FROM {RETAIL_TABLE}"),
+        vec![],
+    )
+    .await?;
+    let last = rows.i64(0, "last")?.ok_or_else(|| LgsError::EmptyTable {
+        table: RETAIL_TABLE.into(),
+        warehouse: "the session".into(),
+    })?;
+    let date = chrono::DateTime::from_timestamp_micros(last)
+        .map(|t| t.date_naive())
+        .ok_or_else(|| LgsError::InvalidArgument {
+            what: "invoice_date",
+            message: format!("out of range: {last} µs"),
+        })?;
+    Ok(date + TimeDelta::days(1))
+}
+
+/// Microseconds since the epoch of a date's midnight.
+pub(crate) fn midnight_micros(date: NaiveDate) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_micros()
+}
+
+/// The collected result of a query, with typed accessors by column name.
+pub(crate) struct Rows {
+    batches: Vec<RecordBatch>,
+    context: String,
+}
+
+/// Runs `sql` with positional parameters `$1, $2, ...` and collects the result.
+pub(crate) async fn query(
+    ctx: &SessionContext,
+    context: &str,
+    sql: &str,
+    params: Vec<ScalarValue>,
+) -> Result<Rows> {
+    let mut df = ctx.sql(sql).await.context(context)?;
+    if !params.is_empty() {
+        df = df.with_param_values(params).context(context)?;
+    }
+    let batches = df.collect().await.context(context)?;
+    Ok(Rows {
+        batches: batches.into_iter().filter(|b| b.num_rows() > 0).collect(),
+        context: context.to_string(),
+    })
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    /// Calls `f` with (batch, row) for every row.
+    pub fn for_each(&self, mut f: impl FnMut(&RowRef<'_>) -> Result<()>) -> Result<()> {
+        for batch in &self.batches {
+            for row in 0..batch.num_rows() {
+                f(&RowRef {
+                    batch,
+                    row,
+                    context: &self.context,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    fn row(&self, mut index: usize) -> Result<RowRef<'_>> {
+        for batch in &self.batches {
+            if index < batch.num_rows() {
+                return Ok(RowRef {
+                    batch,
+                    row: index,
+                    context: &self.context,
+                });
+            }
+            index -= batch.num_rows();
+        }
+        Err(LgsError::query(
+            &self.context,
+            datafusion::error::DataFusionError::Execution(format!("no row {index}")),
+        ))
+    }
+
+    pub fn f64(&self, row: usize, column: &str) -> Result<Option<f64>> {
+        self.row(row)?.f64(column)
+    }
+
+    pub fn i64(&self, row: usize, column: &str) -> Result<Option<i64>> {
+        self.row(row)?.i64(column)
+    }
+}
+
+/// One row of a [`Rows`].
+pub(crate) struct RowRef<'a> {
+    batch: &'a RecordBatch,
+    row: usize,
+    context: &'a str,
+}
+
+impl RowRef<'_> {
+    fn column(&self, name: &str, to: &DataType) -> Result<std::sync::Arc<dyn Array>> {
+        let column = self.batch.column_by_name(name).ok_or_else(|| {
+            LgsError::query(
+                self.context,
+                datafusion::error::DataFusionError::Execution(format!("no column {name}")),
+            )
+        })?;
+        cast(column, to).map_err(|e| LgsError::query(self.context, e.into()))
+    }
+
+    pub fn f64(&self, name: &str) -> Result<Option<f64>> {
+        let a = self.column(name, &DataType::Float64)?;
+        Ok(a.is_valid(self.row)
+            .then(|| a.as_primitive::<Float64Type>().value(self.row)))
+    }
+
+    pub fn i64(&self, name: &str) -> Result<Option<i64>> {
+        let a = self.column(name, &DataType::Int64)?;
+        Ok(a.is_valid(self.row)
+            .then(|| a.as_primitive::<Int64Type>().value(self.row)))
+    }
+
+    pub fn u64(&self, name: &str) -> Result<u64> {
+        Ok(self.i64(name)?.unwrap_or(0).max(0) as u64)
+    }
+
+    pub fn string(&self, name: &str) -> Result<Option<String>> {
+        let a = self.column(name, &DataType::Utf8)?;
+        Ok(a.is_valid(self.row)
+            .then(|| a.as_string::<i32>().value(self.row).to_string()))
+    }
+}
+
+/// Fetches the values at the given 0-based positions of `column` sorted ascending in
+/// the result of `relation` (a SQL query), as a lookup for the quantile functions.
+pub(crate) async fn sorted_values_at(
+    ctx: &SessionContext,
+    context: &str,
+    relation: &str,
+    column: &str,
+    positions: &[usize],
+    params: Vec<ScalarValue>,
+) -> Result<std::collections::HashMap<usize, f64>> {
+    let wanted = positions
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT pos, CAST(v AS DOUBLE) AS v FROM (\
+           SELECT {column} AS v, row_number() OVER (ORDER BY {column}) - 1 AS pos \
+           FROM ({relation})) WHERE pos IN ({wanted})"
+    );
+    let rows = query(ctx, context, &sql, params).await?;
+    let mut out = std::collections::HashMap::new();
+    rows.for_each(|r| {
+        if let (Some(pos), Some(v)) = (r.i64("pos")?, r.f64("v")?) {
+            out.insert(pos as usize, v);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,210 @@
+//! RFM segmentation (recency, frequency, monetary) over every line with a customer,
+//! cancellations included.
+//!
+//! * recency: whole days from the customer's last invoice timestamp to the as-of date
+//!   (floored, as Python's `(as_of - last).days`);
+//! * frequency: distinct invoices; monetary: the sum of line amounts (may be negative);
+//! * scores 1–5 by 5-quantile bins ([`super::quantile`], pandas `qcut` semantics):
+//!   R from recency (most recent = 5), F from the rank of frequency with ties broken by
+//!   ascending customer_id, M from monetary;
+//! * the segment from R and F (see [`SEGMENT_SQL`]).
+
+use chrono::NaiveDate;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use serde::Serialize;
+
+use super::quantile::{needed_indices, qcut_edges, qcut_levels};
+use super::{midnight_micros, query, sorted_values_at};
+use crate::error::Result;
+use crate::schema::RETAIL_TABLE;
+
+/// One customer's RFM values, scores and segment.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RfmCustomer {
+    pub customer_id: i64,
+    pub recency: i64,
+    pub frequency: u64,
+    pub monetary: f64,
+    pub r: u8,
+    pub f: u8,
+    pub m: u8,
+    pub segment: String,
+}
+
+/// Per-segment summary.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SegmentRow {
+    pub segment: String,
+    pub customers: u64,
+    pub avg_recency_days: f64,
+    pub avg_frequency: f64,
+    pub avg_monetary: f64,
+    /// Share of all RFM customers.
+    pub customer_share: f64,
+    /// Share of the total monetary value of all RFM customers.
+    pub revenue_share: f64,
+}
+
+/// The qcut edges used for the scores (six each: min, four inner edges, max).
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct RfmEdges {
+    pub recency: Vec<f64>,
+    pub frequency_rank: Vec<f64>,
+    pub monetary: Vec<f64>,
+}
+
+/// RFM results.
+#[derive(Debug, Clone)]
+pub struct Rfm {
+    pub customers: Vec<RfmCustomer>,
+    pub segments: Vec<SegmentRow>,
+    pub edges: RfmEdges,
+}
+
+/// The segment of an (R, F) pair, as SQL over columns `r` and `f`.
+pub const SEGMENT_SQL: &str = "CASE \
+    WHEN r <= 2 AND f <= 2 THEN 'Hibernating' \
+    WHEN r <= 2 AND f <= 4 THEN 'At Risk' \
+    WHEN r <= 2 THEN 'Can''t Lose' \
+    WHEN r = 3 AND f <= 2 THEN 'About to Sleep' \
+    WHEN r = 3 AND f = 3 THEN 'Need Attention' \
+    WHEN r <= 4 AND f >= 4 THEN 'Loyal Customers' \
+    WHEN r = 4 AND f = 1 THEN 'Promising' \
+    WHEN r = 5 AND f = 1 THEN 'New Customers' \
+    WHEN f <= 3 THEN 'Potential Loyalists' \
+    ELSE 'Champions' END";
+
+/// Per-customer recency, frequency and monetary; `$1` is the as-of instant in µs.
+fn base_sql() -> String {
+    format!(
+        "SELECT customer_id, \
+           CAST(floor(CAST($1 - CAST(max(invoice_date) AS BIGINT) AS DOUBLE) / 86400000000.0) AS BIGINT) \
+             AS recency, \
+           count(DISTINCT invoice_no) AS frequency, \
+           CAST(sum(amount) AS DOUBLE) AS monetary \
+         FROM {RETAIL_TABLE} WHERE customer_id IS NOT NULL GROUP BY customer_id"
+    )
+}
+
+/// `CASE` assigning 1..5 by upper edges given as parameters `$first..$first+3`.
+fn bin_sql(column: &str, first: usize, descending: bool) -> String {
+    let mut sql = String::from("CASE");
+    for i in 0..4 {
+        let label = if descending { 5 - i } else { i + 1 };
+        sql.push_str(&format!(" WHEN {column} <= ${} THEN {label}", first + i));
+    }
+    let last = if descending { 1 } else { 5 };
+    sql.push_str(&format!(" ELSE {last} END"));
+    sql
+}
+
+/// Computes RFM for every customer, measured to the midnight of `as_of`.
+pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
+    let as_of_param = ScalarValue::Int64(Some(midnight_micros(as_of)));
+    let base = base_sql();
+    let count_rows = query(
+        ctx,
+        "RFM customers",
+        &format!("SELECT count(*) AS n FROM ({base})"),
+        vec![as_of_param.clone()],
+    )
+    .await?;
+    let n = count_rows.i64(0, "n")?.unwrap_or(0) as usize;
+    if n == 0 {
+        return Ok(Rfm {
+            customers: vec![],
+            segments: vec![],
+            edges: RfmEdges::default(),
+        });
+    }
+
+    let positions = needed_indices(n, &qcut_levels());
+    let mut edges = RfmEdges::default();
+    for (column, out) in [
+        ("recency", &mut edges.recency),
+        ("monetary", &mut edges.monetary),
+    ] {
+        let values = sorted_values_at(
+            ctx,
+            "RFM quantiles",
+            &base,
+            column,
+            &positions,
+            vec![as_of_param.clone()],
+        )
+        .await?;
+        *out = qcut_edges(n, |i| values.get(&i).copied().unwrap_or(f64::NAN)).to_vec();
+    }
+    // Frequency ranks are 1..=n, so their quantiles need no query.
+    edges.frequency_rank = qcut_edges(n, |i| (i + 1) as f64).to_vec();
+
+    let mut params = vec![as_of_param];
+    for e in [&edges.recency, &edges.frequency_rank, &edges.monetary] {
+        params.extend(e[1..5].iter().map(|v| ScalarValue::Float64(Some(*v))));
+    }
+    let scored = format!(
+        "SELECT customer_id, recency, frequency, monetary, r, f, m, {SEGMENT_SQL} AS segment FROM ( \
+           SELECT customer_id, recency, frequency, monetary, \
+             {r} AS r, {f} AS f, {m} AS m \
+           FROM (SELECT *, row_number() OVER (ORDER BY frequency, customer_id) AS f_rank \
+                 FROM ({base})))",
+        r = bin_sql("CAST(recency AS DOUBLE)", 2, true),
+        f = bin_sql("CAST(f_rank AS DOUBLE)", 6, false),
+        m = bin_sql("monetary", 10, false),
+    );
+
+    let rows = query(
+        ctx,
+        "RFM scores",
+        &format!("{scored} ORDER BY customer_id"),
+        params.clone(),
+    )
+    .await?;
+    let mut customers = Vec::with_capacity(rows.len());
+    rows.for_each(|r| {
+        customers.push(RfmCustomer {
+            customer_id: r.i64("customer_id")?.unwrap_or_default(),
+            recency: r.i64("recency")?.unwrap_or_default(),
+            frequency: r.u64("frequency")?,
+            monetary: r.f64("monetary")?.unwrap_or_default(),
+            r: r.u64("r")? as u8,
+            f: r.u64("f")? as u8,
+            m: r.u64("m")? as u8,
+            segment: r.string("segment")?.unwrap_or_default(),
+        });
+        Ok(())
+    })?;
+
+    let summary = query(
+        ctx,
+        "RFM segments",
+        &format!(
+            "SELECT segment, count(*) AS customers, avg(recency) AS avg_recency_days, \
+               avg(frequency) AS avg_frequency, avg(monetary) AS avg_monetary, \
+               CAST(count(*) AS DOUBLE) / CAST(sum(count(*)) OVER () AS DOUBLE) AS customer_share, \
+               sum(monetary) / sum(sum(monetary)) OVER () AS revenue_share \
+             FROM ({scored}) GROUP BY segment ORDER BY customers DESC, segment"
+        ),
+        params,
+    )
+    .await?;
+    let mut segments = Vec::new();
+    summary.for_each(|r| {
+        segments.push(SegmentRow {
+            segment: r.string("segment")?.unwrap_or_default(),
+            customers: r.u64("customers")?,
+            avg_recency_days: r.f64("avg_recency_days")?.unwrap_or(f64::NAN),
+            avg_frequency: r.f64("avg_frequency")?.unwrap_or(f64::NAN),
+            avg_monetary: r.f64("avg_monetary")?.unwrap_or(f64::NAN),
+            customer_share: r.f64("customer_share")?.unwrap_or(f64::NAN),
+            revenue_share: r.f64("revenue_share")?.unwrap_or(f64::NAN),
+        });
+        Ok(())
+    })?;
+    Ok(Rfm {
+        customers,
+        segments,
+        edges,
+    })
+}

@@ -1,0 +1,145 @@
+//! The one error type of the `lgs` library.
+//!
+//! Every variant carries the context a data engineer needs to act on it: which file,
+//! which line, which table, which warehouse.
+
+use std::path::PathBuf;
+
+use datafusion::error::DataFusionError;
+use deltalake::DeltaTableError;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = LgsError> = std::result::Result<T, E>;
+
+/// Errors raised by ingest, the warehouse and the analytics.
+#[derive(Debug, thiserror::Error)]
+pub enum LgsError {
+    /// A path given on the command line does not exist or matches nothing.
+    #[error("input not found: {path}")]
+    InputNotFound { path: String },
+
+    /// A glob pattern could not be parsed.
+    #[error("bad input pattern {pattern:?}: {source}")]
+    BadPattern {
+        pattern: String,
+        #[source]
+        source: glob::PatternError,
+    },
+
+    /// Reading an input file failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An input file has no header line at all.
+    #[error("{}: the file is empty (no header line)", path.display())]
+    EmptyInput { path: PathBuf },
+
+    /// The header line is not one of the known shapes.
+    #[error(
+        "{}:{line}: unknown header {found:?}; expected one of:\n  {}",
+        path.display(),
+        expected.join("\n  ")
+    )]
+    UnknownHeader {
+        path: PathBuf,
+        line: u64,
+        found: String,
+        expected: Vec<String>,
+    },
+
+    /// `--strict` was given and some rows could not be parsed.
+    #[error(
+        "{rejected} row(s) could not be parsed and --strict is set; nothing was written. First: {first}"
+    )]
+    StrictRejected { rejected: u64, first: String },
+
+    /// The warehouse directory cannot be created or written.
+    #[error("warehouse {} is not writable: {source}", path.display())]
+    WarehouseNotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A table that a command needs does not exist yet.
+    #[error("no table {table:?} in warehouse {warehouse}; {hint}")]
+    TableNotFound {
+        table: String,
+        warehouse: String,
+        hint: String,
+    },
+
+    /// The warehouse table holds no rows, so there is nothing to report on.
+    #[error("table {table:?} in warehouse {warehouse} is empty; run `lgs ingest` first")]
+    EmptyTable { table: String, warehouse: String },
+
+    /// An argument given by the user is not valid.
+    #[error("invalid {what}: {message}")]
+    InvalidArgument { what: &'static str, message: String },
+
+    /// Delta Lake failed while reading or writing a table.
+    #[error("Delta table {table}: {source}")]
+    Delta {
+        table: String,
+        #[source]
+        source: Box<DeltaTableError>,
+    },
+
+    /// The query engine failed.
+    #[error("query failed ({context}): {source}")]
+    Query {
+        context: String,
+        #[source]
+        source: Box<DataFusionError>,
+    },
+
+    /// Writing an output file failed.
+    #[error("cannot write {}: {message}", path.display())]
+    Write { path: PathBuf, message: String },
+
+    /// The ingest worker stopped unexpectedly.
+    #[error("ingest worker failed: {0}")]
+    Worker(String),
+}
+
+impl LgsError {
+    /// Wraps a Delta error with the table it concerns.
+    pub fn delta(table: impl Into<String>, source: DeltaTableError) -> Self {
+        LgsError::Delta {
+            table: table.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Wraps a DataFusion error with what was being computed.
+    pub fn query(context: impl Into<String>, source: DataFusionError) -> Self {
+        LgsError::Query {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
+impl From<LgsError> for DataFusionError {
+    fn from(e: LgsError) -> Self {
+        match e {
+            LgsError::Query { source, .. } => *source,
+            other => DataFusionError::External(Box::new(other)),
+        }
+    }
+}
+
+/// Adds query context to a DataFusion result.
+pub(crate) trait QueryContext<T> {
+    fn context(self, what: &str) -> Result<T>;
+}
+
+impl<T> QueryContext<T> for std::result::Result<T, DataFusionError> {
+    fn context(self, what: &str) -> Result<T> {
+        self.map_err(|e| LgsError::query(what, e))
+    }
+}

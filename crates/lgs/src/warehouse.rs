@@ -1,0 +1,362 @@
+//! The warehouse: a directory of Delta Lake tables, and how queries reach them.
+//!
+//! Each table lives in `<warehouse>/<name>/` as a standard Delta table (readable by
+//! Spark and Databricks). Writes go through [`Warehouse::commit`]: data files are
+//! written first and become visible only in one atomic Delta commit, so an ingest that
+//! fails or is killed leaves the table at its previous version.
+//!
+//! Queries do not go through a Delta-specific table provider. [`Warehouse::register`]
+//! hands DataFusion a plain Parquet listing of exactly the files of the table's current
+//! snapshot. That plan is stock DataFusion, so it runs unchanged on any executor that
+//! can see the warehouse path (the rule the cluster mode relies on).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableError};
+use futures::TryStreamExt;
+use serde::Serialize;
+use url::Url;
+
+use crate::error::{LgsError, QueryContext, Result};
+use crate::schema::{REJECTED_TABLE, RETAIL_TABLE, rejected_schema, retail_schema};
+
+/// Key under which lgs records its own facts in a Delta commit's `commitInfo`.
+pub const COMMIT_INFO_KEY: &str = "lgs";
+
+/// A directory of Delta tables.
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    root: PathBuf,
+}
+
+/// What `lgs tables` shows of one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableInfo {
+    pub name: String,
+    pub version: u64,
+    pub rows: u64,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// One entry of `lgs history`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitRecord {
+    pub version: u64,
+    pub timestamp: Option<String>,
+    pub operation: String,
+    /// Rows this commit added (as lgs recorded it; `None` for commits by other tools).
+    pub rows_added: Option<u64>,
+    /// What lgs recorded about the commit (sources, row accounting), if lgs wrote it.
+    pub lgs: Option<serde_json::Value>,
+}
+
+impl Warehouse {
+    /// A warehouse rooted at `root` (made absolute; nothing is created yet).
+    pub fn new(root: impl AsRef<Path>) -> Self {
+        let root = root.as_ref();
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        Warehouse { root }
+    }
+
+    /// The warehouse directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Directory of one table.
+    pub fn table_path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn table_url(&self, name: &str) -> Result<Url> {
+        Url::from_directory_path(self.table_path(name)).map_err(|()| LgsError::InvalidArgument {
+            what: "warehouse path",
+            message: self.table_path(name).display().to_string(),
+        })
+    }
+
+    /// Creates the warehouse directory if needed and checks that it can be written.
+    pub fn ensure_writable(&self) -> Result<()> {
+        let err = |source| LgsError::WarehouseNotWritable {
+            path: self.root.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.root).map_err(err)?;
+        let probe = self
+            .root
+            .join(format!(".lgs-write-probe-{}", std::process::id()));
+        std::fs::write(&probe, b"").map_err(err)?;
+        std::fs::remove_file(&probe).map_err(err)?;
+        Ok(())
+    }
+
+    /// Opens a table at its latest version; `None` when it does not exist.
+    pub async fn open(&self, name: &str) -> Result<Option<DeltaTable>> {
+        if !self.table_path(name).join("_delta_log").is_dir() {
+            return Ok(None);
+        }
+        let url = self.table_url(name)?;
+        let table = deltalake::open_table(url)
+            .await
+            .map_err(|e| LgsError::delta(name, e))?;
+        Ok(Some(table))
+    }
+
+    /// Opens a table that must exist.
+    pub async fn open_existing(&self, name: &str) -> Result<DeltaTable> {
+        self.open(name).await?.ok_or_else(|| self.not_found(name))
+    }
+
+    fn not_found(&self, name: &str) -> LgsError {
+        LgsError::TableNotFound {
+            table: name.to_string(),
+            warehouse: self.root.display().to_string(),
+            hint: "run `lgs ingest FILE` first (or `lgs tables` to see what exists)".into(),
+        }
+    }
+
+    /// Names of the tables in the warehouse, sorted.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(source) => {
+                return Err(LgsError::Read {
+                    path: self.root.clone(),
+                    source,
+                });
+            }
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("_delta_log").is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Summary of every table.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        let mut out = Vec::new();
+        for name in self.table_names()? {
+            let table = self.open_existing(&name).await?;
+            let (rows, files, bytes) = file_totals(&table)?;
+            out.push(TableInfo {
+                version: table.version().unwrap_or(0),
+                name,
+                rows,
+                files,
+                bytes,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The Arrow schema of a table as stored in its Delta metadata.
+    pub async fn schema(&self, name: &str) -> Result<SchemaRef> {
+        let table = self.open_existing(name).await?;
+        let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
+        Ok(snapshot.snapshot().arrow_schema())
+    }
+
+    /// Every commit of a table, oldest first.
+    pub async fn history(&self, name: &str) -> Result<Vec<CommitRecord>> {
+        let table = self.open_existing(name).await?;
+        let latest = table.version().unwrap_or(0);
+        let infos: Vec<_> = table
+            .history(None)
+            .try_collect()
+            .await
+            .map_err(|e| LgsError::delta(name, e))?;
+        // `history` lists newest first.
+        let mut out: Vec<CommitRecord> = infos
+            .into_iter()
+            .enumerate()
+            .map(|(i, info)| {
+                let version = latest.saturating_sub(i as u64);
+                let lgs = info.info.get(COMMIT_INFO_KEY).cloned();
+                let rows_added = lgs.as_ref().and_then(|f| f.get("rows_written")?.as_u64());
+                CommitRecord {
+                    version,
+                    timestamp: info.timestamp.and_then(|ms| {
+                        chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
+                    }),
+                    operation: info.operation.unwrap_or_default(),
+                    rows_added,
+                    lgs,
+                }
+            })
+            .collect();
+        out.sort_by_key(|c| c.version);
+        Ok(out)
+    }
+
+    /// The `lgs` facts recorded in each commit of a table, with the commit's version
+    /// (empty when the table does not exist).
+    pub async fn commit_facts(&self, name: &str) -> Result<Vec<(u64, serde_json::Value)>> {
+        if self.open(name).await?.is_none() {
+            return Ok(vec![]);
+        }
+        Ok(self
+            .history(name)
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.version, c.lgs?)))
+            .collect())
+    }
+
+    /// Commits files already written under the table directory as one new version,
+    /// creating the table on its first commit. `facts` is stored in the commit info.
+    pub async fn commit(
+        &self,
+        name: &str,
+        schema: &SchemaRef,
+        adds: Vec<Add>,
+        facts: serde_json::Value,
+    ) -> Result<u64> {
+        let delta_err = |e| LgsError::delta(name, e);
+        let properties =
+            CommitProperties::default().with_metadata([(COMMIT_INFO_KEY.to_string(), facts)]);
+        let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        match self.open(name).await? {
+            None => {
+                let dir = self.table_path(name);
+                std::fs::create_dir_all(&dir).map_err(|source| LgsError::WarehouseNotWritable {
+                    path: dir.clone(),
+                    source,
+                })?;
+                let url = self.table_url(name)?;
+                let kernel_schema: StructType = schema
+                    .as_ref()
+                    .try_into_kernel()
+                    .map_err(|e| delta_err(DeltaTableError::from(e)))?;
+                let table = CreateBuilder::new()
+                    .with_location(url.as_str())
+                    .with_table_name(name)
+                    .with_columns(kernel_schema.fields().cloned())
+                    .with_actions(actions)
+                    .with_commit_properties(properties)
+                    .with_save_mode(SaveMode::ErrorIfExists)
+                    .await
+                    .map_err(delta_err)?;
+                Ok(table.version().unwrap_or(0))
+            }
+            Some(table) => {
+                let snapshot = table.snapshot().map_err(delta_err)?;
+                let operation = DeltaOperation::Write {
+                    mode: SaveMode::Append,
+                    partition_by: None,
+                    predicate: None,
+                };
+                let finalized = CommitBuilder::from(properties)
+                    .with_actions(actions)
+                    .build(Some(snapshot), table.log_store(), operation)
+                    .await
+                    .map_err(delta_err)?;
+                Ok(finalized.version())
+            }
+        }
+    }
+
+    /// Registers every warehouse table in `ctx` under its name, as a Parquet listing
+    /// of the files of its current Delta snapshot.
+    pub async fn register(&self, ctx: &SessionContext) -> Result<Vec<String>> {
+        let names = self.table_names()?;
+        for name in &names {
+            let table = self.open_existing(name).await?;
+            let provider = self.provider(ctx, name, &table).await?;
+            ctx.register_table(name.as_str(), provider)
+                .context("registering a warehouse table")?;
+        }
+        Ok(names)
+    }
+
+    async fn provider(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        table: &DeltaTable,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let delta_err = |e| LgsError::delta(name, e);
+        let snapshot = table.snapshot().map_err(delta_err)?;
+        let schema = match name {
+            RETAIL_TABLE => retail_schema(),
+            REJECTED_TABLE => rejected_schema(),
+            _ => snapshot.snapshot().arrow_schema(),
+        };
+        let state = ctx.state();
+        let schema = if state
+            .config()
+            .options()
+            .execution
+            .parquet
+            .schema_force_view_types
+        {
+            with_view_types(&schema)
+        } else {
+            schema
+        };
+        let urls = table
+            .get_file_uris()
+            .map_err(delta_err)?
+            .map(|uri| ListingTableUrl::parse(&uri))
+            .collect::<datafusion::error::Result<Vec<_>>>()
+            .context("listing table files")?;
+        if urls.is_empty() {
+            return Ok(Arc::new(EmptyTable::new(schema)));
+        }
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let provider = ListingTable::try_new(config).context("building the table scan")?;
+        Ok(Arc::new(provider))
+    }
+}
+
+/// Rows, files and bytes of a table's current snapshot.
+fn file_totals(table: &DeltaTable) -> Result<(u64, usize, u64)> {
+    let name = table.table_url().to_string();
+    let snapshot = table.snapshot().map_err(|e| LgsError::delta(&name, e))?;
+    let mut rows = 0u64;
+    let mut files = 0usize;
+    let mut bytes = 0u64;
+    for add in snapshot.log_data() {
+        files += 1;
+        bytes += add.size() as u64;
+        rows += add.num_records().unwrap_or(0) as u64;
+    }
+    Ok((rows, files, bytes))
+}
+
+/// The schema with `Utf8` columns as `Utf8View`, as DataFusion reads Parquet strings.
+fn with_view_types(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8View)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}

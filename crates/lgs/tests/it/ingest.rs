@@ -1,0 +1,285 @@
+//! Ingest: the header shapes, date forms, compression, the quarantine, the row
+//! accounting, idempotency, and bad input that must leave the warehouse as it was.
+
+use std::io::Write;
+
+use lgs::LgsError;
+use lgs::ingest::IngestOptions;
+
+use crate::common::{HEADER, Scratch, test_data};
+
+const ROWS: &str = "\
+489434,85048,15CM CHRISTMAS GLASS BALL 20 LIGHTS,12,2009-12-01 07:45:00,6.95,13085.0,United Kingdom
+489434,22041,\"RECORD FRAME 7\"\" SINGLE SIZE \",48,2009-12-01 07:45:00,2.1,13085,United Kingdom
+C489449,22087,PAPER BUNTING WHITE LACE,-12,2009-12-01 10:33:00,2.95,16321,Australia
+489464,21733,85123a mixed,-96,2009-12-01 10:52:00,0,,United Kingdom
+";
+
+fn uci_ii(rows: &str) -> String {
+    format!("Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n{rows}")
+}
+
+#[tokio::test]
+async fn three_header_shapes_and_two_date_forms_load_the_same_rows() {
+    let s = Scratch::new();
+    let warehouse_shape = s.file("a.csv", format!("{HEADER}\n{ROWS}"));
+    s.ingest(&[&warehouse_shape]).await.unwrap();
+    let expected = s
+        .rows("SELECT * FROM retail ORDER BY invoice_no, stock_code")
+        .await;
+    assert_eq!(expected.len(), 4);
+    assert_eq!(
+        expected[0],
+        "489434|22041|RECORD FRAME 7\" SINGLE SIZE|48|2009-12-01T07:45:00|2.1000|13085|United Kingdom|2009-12|100.8000|false"
+    );
+    assert_eq!(
+        expected[3],
+        "C489449|22087|PAPER BUNTING WHITE LACE|-12|2009-12-01T10:33:00|2.9500|16321|Australia|2009-12|-35.4000|true"
+    );
+
+    let s2 = Scratch::new();
+    let uci = s2.file("b.csv", uci_ii(ROWS));
+    let old_rows = ROWS
+        .replace("2009-12-01 07:45:00", "12/1/2009 7:45")
+        .replace("2009-12-01 10:33:00", "12/1/2009 10:33")
+        .replace("2009-12-01 10:52:00", "12/1/2009 10:52");
+    let old = s2.file(
+        "c.csv",
+        format!("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n{old_rows}"),
+    );
+    s2.ingest(&[&uci]).await.unwrap();
+    let sql = "SELECT * FROM retail ORDER BY invoice_no, stock_code";
+    assert_eq!(s2.rows(sql).await, expected);
+    let report = s2.ingest(&[&old]).await.unwrap();
+    assert_eq!(report.rows_loaded, 4);
+    let both = s2.rows(sql).await;
+    assert_eq!(both.len(), 8, "both files are kept, duplicates included");
+    assert_eq!(both[0], both[1]);
+}
+
+#[tokio::test]
+async fn compressed_inputs_directories_and_globs() {
+    let s = Scratch::new();
+    let dir = s.dir.path().join("drop");
+    std::fs::create_dir(&dir).unwrap();
+    let plain = format!("{HEADER}\n{ROWS}");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(plain.replace("489434", "1").as_bytes())
+        .unwrap();
+    std::fs::write(dir.join("one.csv.gz"), gz.finish().unwrap()).unwrap();
+    let zst = zstd::encode_all(plain.replace("489434", "2").as_bytes(), 3).unwrap();
+    std::fs::write(dir.join("two.csv.zst"), zst).unwrap();
+
+    let report = s.ingest(&[&dir]).await.unwrap();
+    assert_eq!(report.files.len(), 2);
+    assert_eq!(
+        (report.rows_read, report.rows_loaded, report.rows_rejected),
+        (8, 8, 0)
+    );
+    assert_eq!(report.retail_version, Some(0), "one ingest is one commit");
+
+    let pattern = format!("{}/*.zst", dir.display());
+    let inputs = vec![pattern];
+    let again = lgs::ingest::ingest(
+        &s.warehouse,
+        &inputs,
+        &IngestOptions::default(),
+        std::sync::Arc::new(lgs::ingest::NoProgress),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.files.len(), 1);
+    assert!(
+        again.files[0].skipped.is_some(),
+        "same content is not loaded twice"
+    );
+    assert_eq!(again.retail_version, None);
+}
+
+#[tokio::test]
+async fn bad_rows_are_quarantined_with_file_line_raw_and_reason() {
+    let s = Scratch::new();
+    let mut content = format!("{HEADER}\n").into_bytes();
+    content.extend_from_slice(b"1,A,ok,2,2010-01-01 10:00,1.5,12346.0,UK\n"); // line 2
+    content.extend_from_slice(b"2,B,bad qty,zz,2010-01-01 10:00,1.5,,UK\n"); // 3
+    content.extend_from_slice(b"3,C,bad date,1,2010-02-30 10:00,1.5,,UK\n"); // 4
+    content.extend_from_slice(b"4,D,bad price,1,2010-01-01 10:00,1.5x,,UK\n"); // 5
+    content.extend_from_slice(b"5,E,too,many,fields,1,2010-01-01 10:00,1,,UK\n"); // 6
+    content.extend_from_slice(b"6,F,\xff\xfe bytes,1,2010-01-01 10:00,1,,UK\n"); // 7
+    content.extend_from_slice(b",G,no invoice,1,2010-01-01 10:00,1,,UK\n"); // 8
+    content.extend_from_slice(b"7,H,no date,1,,1,,UK\n"); // 9
+    content.extend_from_slice(b"8,I,\"multi\nline\",1,2010-01-01 10:00,1,,UK\n"); // 10-11
+    content.extend_from_slice(b"9,J,bad customer,1,2010-01-01 10:00,1,12x,UK\n"); // 12
+    content.extend_from_slice(b"10,K,truncated"); // 13, no newline
+    let path = s.file("bad.csv", &content);
+
+    let report = s.ingest(&[&path]).await.unwrap();
+    assert_eq!(report.rows_read, 11);
+    assert_eq!(report.rows_loaded, 2);
+    assert_eq!(report.rows_rejected, 9);
+    assert_eq!(report.rows_read, report.rows_loaded + report.rows_rejected);
+
+    let rejected = s
+        .rows("SELECT line, reason FROM retail_rejected ORDER BY line")
+        .await;
+    let shown = path.display().to_string();
+    assert_eq!(
+        rejected,
+        vec![
+            "3|bad quantity \"zz\": not a whole number in 32-bit range",
+            "4|bad invoice_date \"2010-02-30 10:00\": expected YYYY-MM-DD HH:MM[:SS] or M/D/YYYY H:MM",
+            "5|bad unit_price \"1.5x\": not a decimal number",
+            "6|expected 8 fields, found 10",
+            "7|invalid UTF-8 at byte 5",
+            "8|missing invoice_no",
+            "9|missing invoice_date",
+            "12|bad customer_id \"12x\": not a whole number",
+            "13|expected 8 fields, found 3",
+        ]
+    );
+    let raw = s
+        .rows("SELECT source_file, raw FROM retail_rejected WHERE line = 13")
+        .await;
+    assert_eq!(raw, vec![format!("{shown}|10,K,truncated")]);
+    let loaded = s
+        .rows("SELECT invoice_no, description FROM retail ORDER BY invoice_no")
+        .await;
+    assert_eq!(loaded, vec!["1|ok", "8|multi\nline"]);
+}
+
+#[tokio::test]
+async fn strict_mode_writes_nothing() {
+    let s = Scratch::new();
+    let good = s.file("good.csv", format!("{HEADER}\n{ROWS}"));
+    s.ingest(&[&good]).await.unwrap();
+    let bad = s.file(
+        "bad.csv",
+        format!("{HEADER}\n1,A,x,1,2010-01-01 10:00,1,,UK\n2,B,x,oops,2010-01-01 10:00,1,,UK\n"),
+    );
+    let options = IngestOptions {
+        strict: true,
+        ..IngestOptions::default()
+    };
+    let err = s.ingest_with(&[&bad], &options).await.unwrap_err();
+    assert!(
+        matches!(err, LgsError::StrictRejected { rejected: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("bad.csv:3: bad quantity"), "{err}");
+    let tables = s.warehouse.tables().await.unwrap();
+    assert_eq!(tables.len(), 1, "no quarantine table was created");
+    assert_eq!((tables[0].version, tables[0].rows), (0, 4));
+}
+
+#[tokio::test]
+async fn file_level_errors_name_the_file_and_leave_the_warehouse_unchanged() {
+    let s = Scratch::new();
+    let good = s.file("good.csv", format!("{HEADER}\n{ROWS}"));
+    s.ingest(&[&good]).await.unwrap();
+    let before = s.warehouse.tables().await.unwrap();
+
+    let other = s.file(
+        "other.csv",
+        format!("{HEADER}\n{}", ROWS.replace("489434", "9")),
+    );
+    let empty = s.file("empty.csv", "");
+    let unknown = s.file("unknown.csv", "a,b,c\n1,2,3\n");
+    let missing = s.dir.path().join("missing.csv");
+
+    let err = s.ingest(&[&other, &empty]).await.unwrap_err();
+    assert!(matches!(err, LgsError::EmptyInput { .. }));
+    assert!(err.to_string().contains("empty.csv"), "{err}");
+
+    let err = s.ingest(&[&other, &unknown]).await.unwrap_err();
+    assert!(
+        err.to_string().contains("unknown.csv:1: unknown header"),
+        "{err}"
+    );
+
+    let err = s.ingest(&[&other, &missing]).await.unwrap_err();
+    assert!(matches!(err, LgsError::InputNotFound { .. }));
+    assert!(err.to_string().contains("missing.csv"), "{err}");
+
+    // Nothing of other.csv was committed by any of the failed runs.
+    assert_eq!(s.warehouse.tables().await.unwrap().len(), before.len());
+    let after = s.warehouse.tables().await.unwrap();
+    assert_eq!(
+        (after[0].version, after[0].rows),
+        (before[0].version, before[0].rows)
+    );
+}
+
+#[tokio::test]
+async fn header_only_file_loads_nothing_and_is_recorded() {
+    let s = Scratch::new();
+    let header_only = s.file("h.csv", uci_ii(""));
+    let report = s.ingest(&[&header_only]).await.unwrap();
+    assert_eq!((report.rows_read, report.rows_loaded), (0, 0));
+    assert_eq!(report.retail_version, Some(0));
+    let again = s.ingest(&[&header_only]).await.unwrap();
+    assert!(again.files[0].skipped.is_some());
+}
+
+#[tokio::test]
+async fn unwritable_warehouse_is_a_clear_error() {
+    let s = Scratch::new();
+    let input = s.file("in.csv", format!("{HEADER}\n{ROWS}"));
+    // A warehouse below a regular file can never be created (even as root).
+    let blocker = s.file("blocker", "not a directory");
+    let warehouse = lgs::Warehouse::new(blocker.join("warehouse"));
+    let err = lgs::ingest::ingest(
+        &warehouse,
+        &[input.display().to_string()],
+        &IngestOptions::default(),
+        std::sync::Arc::new(lgs::ingest::NoProgress),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, LgsError::WarehouseNotWritable { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("blocker/warehouse"), "{err}");
+}
+
+#[tokio::test]
+async fn force_loads_the_same_content_again() {
+    let s = Scratch::new();
+    let path = test_data("handmade.csv");
+    s.ingest(&[&path]).await.unwrap();
+    let options = IngestOptions {
+        force: true,
+        ..IngestOptions::default()
+    };
+    let report = s.ingest_with(&[&path], &options).await.unwrap();
+    assert_eq!(report.retail_version, Some(1));
+    assert_eq!(s.rows("SELECT count(*) FROM retail").await, vec!["16"]);
+    let history = s.warehouse.history("retail").await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].rows_added, Some(8));
+}
+
+#[tokio::test]
+async fn a_rerun_after_a_crash_between_the_two_commits_does_not_duplicate_quarantine() {
+    // Simulate the crash: quarantine committed, data not. Ingest into a scratch
+    // warehouse, then remove the retail table's commit of that run.
+    let s = Scratch::new();
+    let path = s.file(
+        "x.csv",
+        format!("{HEADER}\n1,A,x,1,2010-01-01 10:00,1,,UK\n2,B,x,bad,2010-01-01 10:00,1,,UK\n"),
+    );
+    s.ingest(&[&path]).await.unwrap();
+    std::fs::remove_dir_all(s.warehouse.table_path("retail")).unwrap();
+
+    let report = s.ingest(&[&path]).await.unwrap();
+    assert_eq!((report.rows_loaded, report.rows_rejected), (1, 1));
+    assert_eq!(
+        report.rejected_version, None,
+        "rejected rows were already stored"
+    );
+    assert_eq!(
+        s.rows("SELECT count(*) FROM retail_rejected").await,
+        vec!["1"]
+    );
+    assert_eq!(s.rows("SELECT count(*) FROM retail").await, vec!["1"]);
+}

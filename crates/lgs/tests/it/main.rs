@@ -1,0 +1,6 @@
+//! Integration tests of the `lgs` library: one binary, a module per area.
+
+mod analytics;
+mod common;
+mod ingest;
+mod real_data;

@@ -1,0 +1,223 @@
+//! Acceptance on the real LGS dataset (`data/online_retail_II.csv.zst`, 1,067,370 rows):
+//! the figures the original notebooks published, and a differential check of every
+//! month and every RFM segment against an independent computation in plain Rust
+//! (the `csv` crate, floating-point parsing, hash maps; no DataFusion, no lgs parser).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use lgs::analytics::{ReportOptions, run_report};
+
+use crate::common::{Scratch, close, repo_data};
+
+/// What the independent reference computes.
+struct Reference {
+    invoice_amounts: Vec<i128>,
+    months: BTreeMap<String, RefMonth>,
+    segments: HashMap<String, usize>,
+    customers: usize,
+}
+
+#[derive(Default)]
+struct RefMonth {
+    placed: HashSet<String>,
+    cancelled: HashSet<String>,
+    sales: i128,
+    active: HashSet<i64>,
+}
+
+/// numpy's linear quantile over sorted values, written out again on purpose.
+fn np_quantile(sorted: &[f64], q: f64) -> f64 {
+    let q = q * 100.0 / 100.0;
+    let v = (sorted.len() as f64 - 1.0) * q;
+    if v >= (sorted.len() - 1) as f64 {
+        return sorted[sorted.len() - 1];
+    }
+    let lo = v.floor();
+    let (a, b, t) = (sorted[lo as usize], sorted[lo as usize + 1], v - lo);
+    if t >= 0.5 {
+        b - (b - a) * (1.0 - t)
+    } else {
+        a + (b - a) * t
+    }
+}
+
+fn reference(as_of: NaiveDate) -> Reference {
+    let file = std::fs::File::open(repo_data("online_retail_II.csv.zst")).unwrap();
+    let reader = zstd::stream::read::Decoder::new(file).unwrap();
+    let mut csv = csv::Reader::from_reader(reader);
+    let mut invoices: HashMap<String, i128> = HashMap::new();
+    let mut months: BTreeMap<String, RefMonth> = BTreeMap::new();
+    // customer → (last timestamp, invoices, monetary, first month)
+    let mut customers: HashMap<i64, (NaiveDateTime, HashSet<String>, i128, String)> =
+        HashMap::new();
+    for record in csv.records() {
+        let r = record.unwrap();
+        let invoice = r[0].to_string();
+        let quantity: i64 = r[3].parse().unwrap();
+        let when = NaiveDateTime::parse_from_str(&r[4], "%Y-%m-%d %H:%M:%S").unwrap();
+        let price = (r[5].parse::<f64>().unwrap() * 10_000.0).round() as i128;
+        let amount = price * i128::from(quantity);
+        let month = r[4][..7].to_string();
+        let customer: Option<i64> = (!r[6].is_empty()).then(|| r[6].parse().unwrap());
+        if price > 0 && quantity > 0 {
+            *invoices.entry(invoice.clone()).or_default() += amount;
+        }
+        let m = months.entry(month.clone()).or_default();
+        if invoice.starts_with('C') {
+            m.cancelled.insert(invoice.clone());
+        } else {
+            m.placed.insert(invoice.clone());
+        }
+        m.sales += amount;
+        if let Some(c) = customer {
+            m.active.insert(c);
+            let e = customers
+                .entry(c)
+                .or_insert_with(|| (when, HashSet::new(), 0, month.clone()));
+            e.0 = e.0.max(when);
+            e.1.insert(invoice);
+            e.2 += amount;
+            if month < e.3 {
+                e.3 = month;
+            }
+        }
+    }
+    let mut amounts: Vec<i128> = invoices.into_values().collect();
+    amounts.sort_unstable();
+
+    // RFM, straight from the definitions.
+    let as_of = as_of.and_hms_opt(0, 0, 0).unwrap();
+    let mut rows: Vec<(i64, i64, usize, f64)> = customers
+        .iter()
+        .map(|(id, (last, inv, monetary, _))| {
+            let recency = (as_of - *last).num_seconds().div_euclid(86_400);
+            (*id, recency, inv.len(), *monetary as f64 / 10_000.0)
+        })
+        .collect();
+    let levels = [0.2, 0.4, 0.6000000000000001, 0.8];
+    let edges = |mut v: Vec<f64>| -> Vec<f64> {
+        v.sort_by(f64::total_cmp);
+        levels.iter().map(|&q| np_quantile(&v, q)).collect()
+    };
+    let bin = |x: f64, e: &[f64]| e.iter().position(|u| x <= *u).map_or(5, |i| i + 1);
+    let r_edges = edges(rows.iter().map(|r| r.1 as f64).collect());
+    let m_edges = edges(rows.iter().map(|r| r.3).collect());
+    rows.sort_by_key(|r| (r.2, r.0));
+    let n = rows.len();
+    let f_edges = edges((1..=n).map(|i| i as f64).collect());
+    let mut segments: HashMap<String, usize> = HashMap::new();
+    for (rank, row) in rows.iter().enumerate() {
+        let r = 6 - bin(row.1 as f64, &r_edges);
+        let f = bin((rank + 1) as f64, &f_edges);
+        let _m = bin(row.3, &m_edges);
+        let segment = match (r, f) {
+            (1..=2, 1..=2) => "Hibernating",
+            (1..=2, 3..=4) => "At Risk",
+            (1..=2, 5) => "Can't Lose",
+            (3, 1..=2) => "About to Sleep",
+            (3, 3) => "Need Attention",
+            (3..=4, 4..=5) => "Loyal Customers",
+            (4, 1) => "Promising",
+            (5, 1) => "New Customers",
+            (4..=5, 2..=3) => "Potential Loyalists",
+            _ => "Champions",
+        };
+        *segments.entry(segment.to_string()).or_default() += 1;
+    }
+    Reference {
+        invoice_amounts: amounts,
+        months,
+        segments,
+        customers: n,
+    }
+}
+
+#[tokio::test]
+async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
+    let s = Scratch::new();
+    let report = s
+        .ingest(&[&repo_data("online_retail_II.csv.zst")])
+        .await
+        .unwrap();
+    assert_eq!(report.rows_read, 1_067_370);
+    assert_eq!(report.rows_loaded, 1_067_370);
+    assert_eq!(report.rows_rejected, 0);
+
+    let as_of = NaiveDate::from_ymd_opt(2012, 1, 1).unwrap();
+    let ctx = s.context().await;
+    let r = run_report(&ctx, &ReportOptions { as_of: Some(as_of) })
+        .await
+        .unwrap();
+
+    // The published figures.
+    let a = &r.invoice_amount;
+    assert_eq!(a.count, 40_078);
+    assert_eq!((a.min, a.mode, a.max), (0.19, 15.0, 168_469.6));
+    close(a.mean, 523.3033, 1e-6);
+    close(a.median, 304.315, 1e-12);
+    close(a.p85, 724.3895, 1e-12);
+    let t = &r.invoice_amount_trimmed;
+    assert_eq!((t.count, t.max), (34_066, 724.25));
+    close(t.mean, 271.6834, 1e-6);
+
+    let dec = &r.monthly[0];
+    assert_eq!(dec.month, "2009-12");
+    assert_eq!((dec.placed_orders, dec.cancelled_orders), (1_929, 401));
+    close(dec.sales, 799_847.11, 1e-12);
+    assert_eq!((dec.active_users, dec.new_users), (1_045, 1_045));
+    let jan = &r.monthly[1];
+    close(jan.sales, 624_032.892, 1e-12);
+    close(jan.sales_growth_pct.unwrap(), -21.981, 1e-4);
+    assert_eq!(
+        (jan.active_users, jan.new_users, jan.existing_users),
+        (786, 394, 392)
+    );
+
+    let count = |name: &str| {
+        r.rfm_segments
+            .iter()
+            .find(|s| s.segment == name)
+            .map_or(0, |s| s.customers)
+    };
+    assert_eq!(r.rfm_customers.len(), 5_942);
+    assert_eq!(count("Champions"), 856);
+    assert_eq!(count("Loyal Customers"), 1_150);
+    assert_eq!(count("Hibernating"), 1_535);
+
+    // Differential: every figure against the independent computation.
+    let reference = reference(as_of);
+    let amounts: Vec<f64> = reference
+        .invoice_amounts
+        .iter()
+        .map(|&v| v as f64 / 10_000.0)
+        .collect();
+    assert_eq!(a.count as usize, amounts.len());
+    let exact_mean =
+        reference.invoice_amounts.iter().sum::<i128>() as f64 / 10_000.0 / amounts.len() as f64;
+    close(a.mean, exact_mean, 1e-12);
+    assert_eq!(a.p85, np_quantile(&amounts, 0.85));
+
+    assert_eq!(r.monthly.len(), reference.months.len());
+    let mut seen: HashSet<i64> = HashSet::new();
+    for (row, (month, m)) in r.monthly.iter().zip(&reference.months) {
+        assert_eq!(&row.month, month);
+        assert_eq!(row.placed_orders as usize, m.placed.len(), "{month}");
+        assert_eq!(row.cancelled_orders as usize, m.cancelled.len(), "{month}");
+        assert_eq!(row.sales, m.sales as f64 / 10_000.0, "{month}");
+        assert_eq!(row.active_users as usize, m.active.len(), "{month}");
+        let new = m.active.iter().filter(|c| !seen.contains(c)).count();
+        assert_eq!(row.new_users as usize, new, "{month}");
+        seen.extend(&m.active);
+    }
+
+    assert_eq!(r.rfm_customers.len(), reference.customers);
+    for segment in &r.rfm_segments {
+        assert_eq!(
+            segment.customers as usize, reference.segments[&segment.segment],
+            "{}",
+            segment.segment
+        );
+    }
+    assert_eq!(r.rfm_segments.len(), reference.segments.len());
+}
