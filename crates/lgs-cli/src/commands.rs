@@ -138,9 +138,12 @@ fn ingest_summary(report: &IngestReport, table: &str) -> String {
 }
 
 async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result<()> {
-    lgs::session::require_retail(warehouse).await?;
-    let ctx = lgs::session::context(warehouse).await?;
-    let options = ReportOptions { as_of: args.as_of };
+    let (ctx, tables) = lgs::session::context_with_tables(warehouse).await?;
+    lgs::session::require_retail(warehouse, &tables)?;
+    let options = ReportOptions {
+        as_of: args.as_of,
+        ..ReportOptions::default()
+    };
     let report = lgs::analytics::run_report(&ctx, &options).await?;
     let text = match args.format {
         ReportFormat::Table => lgs::output::to_tables(&report),

@@ -202,6 +202,25 @@ fn failures_exit_non_zero_with_the_file_named() {
         .failure()
         .stderr(predicate::str::contains("no table \"retail\""));
 
+    // A table with no rows is as empty as no table.
+    let header_only = dir.path().join("header.csv");
+    std::fs::write(
+        &header_only,
+        "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n",
+    )
+    .unwrap();
+    let empty_wh = dir.path().join("empty-wh");
+    lgs(&empty_wh)
+        .arg("ingest")
+        .arg(&header_only)
+        .assert()
+        .success();
+    lgs(&empty_wh)
+        .arg("report")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("is empty; run `lgs ingest` first"));
+
     let bad = dir.path().join("bad.csv");
     std::fs::write(
         &bad,
@@ -227,4 +246,54 @@ fn failures_exit_non_zero_with_the_file_named() {
         .stdout(predicate::str::contains(
             "2 rows read = 1 loaded + 1 quarantined",
         ));
+}
+
+#[test]
+fn a_killed_ingest_leaves_the_table_at_its_previous_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    lgs(&wh).arg("ingest").arg(handmade()).assert().success();
+
+    // The real dataset takes seconds to ingest: kill the process in the middle.
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/online_retail_II.csv.zst");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
+        .arg("--warehouse")
+        .arg(&wh)
+        .arg("ingest")
+        .arg(&real)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the ingest finished before it could be killed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = lgs(&wh)
+        .args(["tables", "--format", "json"])
+        .assert()
+        .success();
+    let tables: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(tables[0]["name"], "retail");
+    assert_eq!(
+        tables[0]["version"], 0,
+        "the killed ingest committed nothing"
+    );
+    assert_eq!(tables[0]["rows"], 8);
+    lgs(&wh)
+        .args(["report", "--format", "json"])
+        .assert()
+        .success();
+
+    // The next run loads the file: it was not recorded as ingested.
+    lgs(&wh)
+        .arg("ingest")
+        .arg(&real)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1,067,370 loaded"));
 }

@@ -4,20 +4,26 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{LgsError, Result};
 use crate::schema::RETAIL_TABLE;
-use crate::warehouse::Warehouse;
+use crate::warehouse::{TableInfo, Warehouse};
 
 /// A local session with every warehouse table registered.
 pub async fn context(warehouse: &Warehouse) -> Result<SessionContext> {
-    let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
-    warehouse.register(&ctx).await?;
-    Ok(ctx)
+    Ok(context_with_tables(warehouse).await?.0)
 }
 
-/// Checks that the `retail` table exists and has rows, with a message that says what
-/// to do otherwise.
-pub async fn require_retail(warehouse: &Warehouse) -> Result<()> {
-    let tables = warehouse.tables().await?;
+/// A local session with every warehouse table registered, and what was registered.
+pub async fn context_with_tables(
+    warehouse: &Warehouse,
+) -> Result<(SessionContext, Vec<TableInfo>)> {
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    let tables = warehouse.register(&ctx).await?;
+    Ok((ctx, tables))
+}
+
+/// Checks that the `retail` table is among `tables` and has rows, with a message that
+/// says what to do otherwise.
+pub fn require_retail(warehouse: &Warehouse, tables: &[TableInfo]) -> Result<()> {
     match tables.iter().find(|t| t.name == RETAIL_TABLE) {
         None => Err(LgsError::TableNotFound {
             table: RETAIL_TABLE.into(),

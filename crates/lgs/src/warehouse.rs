@@ -156,14 +156,7 @@ impl Warehouse {
         let mut out = Vec::new();
         for name in self.table_names()? {
             let table = self.open_existing(&name).await?;
-            let (rows, files, bytes) = file_totals(&table)?;
-            out.push(TableInfo {
-                version: table.version().unwrap_or(0),
-                name,
-                rows,
-                files,
-                bytes,
-            });
+            out.push(table_info(&name, &table)?);
         }
         Ok(out)
     }
@@ -275,16 +268,17 @@ impl Warehouse {
     }
 
     /// Registers every warehouse table in `ctx` under its name, as a Parquet listing
-    /// of the files of its current Delta snapshot.
-    pub async fn register(&self, ctx: &SessionContext) -> Result<Vec<String>> {
-        let names = self.table_names()?;
-        for name in &names {
-            let table = self.open_existing(name).await?;
-            let provider = self.provider(ctx, name, &table).await?;
+    /// of the files of its current Delta snapshot. Returns what it registered.
+    pub async fn register(&self, ctx: &SessionContext) -> Result<Vec<TableInfo>> {
+        let mut registered = Vec::new();
+        for name in self.table_names()? {
+            let table = self.open_existing(&name).await?;
+            let provider = self.provider(ctx, &name, &table).await?;
             ctx.register_table(name.as_str(), provider)
                 .context("registering a warehouse table")?;
+            registered.push(table_info(&name, &table)?);
         }
-        Ok(names)
+        Ok(registered)
     }
 
     async fn provider(
@@ -331,19 +325,22 @@ impl Warehouse {
     }
 }
 
-/// Rows, files and bytes of a table's current snapshot.
-fn file_totals(table: &DeltaTable) -> Result<(u64, usize, u64)> {
-    let name = table.table_url().to_string();
-    let snapshot = table.snapshot().map_err(|e| LgsError::delta(&name, e))?;
-    let mut rows = 0u64;
-    let mut files = 0usize;
-    let mut bytes = 0u64;
+/// Version, rows, files and bytes of a table's current snapshot.
+fn table_info(name: &str, table: &DeltaTable) -> Result<TableInfo> {
+    let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
+    let mut info = TableInfo {
+        name: name.to_string(),
+        version: table.version().unwrap_or(0),
+        rows: 0,
+        files: 0,
+        bytes: 0,
+    };
     for add in snapshot.log_data() {
-        files += 1;
-        bytes += add.size() as u64;
-        rows += add.num_records().unwrap_or(0) as u64;
+        info.files += 1;
+        info.bytes += add.size() as u64;
+        info.rows += add.num_records().unwrap_or(0) as u64;
     }
-    Ok((rows, files, bytes))
+    Ok(info)
 }
 
 /// The schema with `Utf8` columns as `Utf8View`, as DataFusion reads Parquet strings.

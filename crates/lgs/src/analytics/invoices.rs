@@ -38,21 +38,29 @@ pub struct HistogramBin {
     pub count: u64,
 }
 
-/// The per-invoice amounts, optionally only those `<= $1`.
-fn invoices_sql(trimmed: bool) -> String {
-    let filter = if trimmed {
-        "WHERE CAST(amount AS DOUBLE) <= $1"
-    } else {
-        ""
-    };
+/// Name under which the per-invoice amounts are registered during a report.
+pub const INVOICE_AMOUNTS: &str = "lgs_invoice_amounts";
+
+/// One row per invoice with eligible lines: `invoice_no, amount` (exact decimal).
+pub fn invoice_amounts_sql() -> String {
     format!(
-        "SELECT * FROM (SELECT invoice_no, sum(amount) AS amount FROM {RETAIL_TABLE} \
-         WHERE unit_price > 0 AND quantity > 0 GROUP BY invoice_no) {filter}"
+        "SELECT invoice_no, sum(amount) AS amount FROM {RETAIL_TABLE} \
+         WHERE unit_price > 0 AND quantity > 0 GROUP BY invoice_no"
     )
 }
 
+/// The per-invoice amounts, optionally only those `<= $1`.
+fn invoices_sql(trimmed: bool) -> String {
+    let filter = if trimmed {
+        " WHERE CAST(amount AS DOUBLE) <= $1"
+    } else {
+        ""
+    };
+    format!("SELECT invoice_no, amount FROM {INVOICE_AMOUNTS}{filter}")
+}
+
 /// Statistics and histogram of invoice amounts; with `at_most`, only of the invoices
-/// whose amount is at most that value.
+/// whose amount is at most that value. Reads the [`INVOICE_AMOUNTS`] intermediate.
 pub async fn amount_stats(
     ctx: &SessionContext,
     at_most: Option<f64>,

@@ -26,7 +26,7 @@ pub use monthly::MonthRow;
 pub use rfm::{RfmCustomer, RfmEdges, SegmentRow};
 
 /// Everything `lgs report` computes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     /// The date RFM recency is measured to.
     pub as_of: String,
@@ -47,6 +47,21 @@ pub struct Report {
 pub struct ReportOptions {
     /// Recency is measured to this date; default: the day after the last invoice.
     pub as_of: Option<NaiveDate>,
+    /// How the intermediate results are kept (see [`Intermediates`]).
+    pub intermediates: Intermediates,
+}
+
+/// How the two intermediate results of a report (one row per invoice, one row per
+/// customer) are kept while the statistics read them several times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Intermediates {
+    /// Computed once and held in memory (they are small: one row per invoice or
+    /// customer). The fastest for a local session.
+    #[default]
+    Memory,
+    /// Registered as views: recomputed from the warehouse tables by every query that
+    /// reads them. Nothing leaves the engine, which suits a distributed session.
+    Views,
 }
 
 /// Runs every analysis over the `retail` table registered in `ctx`.
@@ -55,12 +70,38 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
         Some(d) => d,
         None => default_as_of(ctx).await?,
     };
+    let mode = options.intermediates;
+    register_intermediate(
+        ctx,
+        mode,
+        invoices::INVOICE_AMOUNTS,
+        &invoices::invoice_amounts_sql(),
+        vec![],
+    )
+    .await?;
+    register_intermediate(
+        ctx,
+        mode,
+        rfm::RFM_VALUES,
+        &rfm::values_sql(),
+        vec![rfm::as_of_param(as_of)],
+    )
+    .await?;
+    let result = compute(ctx, as_of).await;
+    for name in [invoices::INVOICE_AMOUNTS, rfm::RFM_VALUES] {
+        ctx.deregister_table(name)
+            .context("dropping an intermediate result")?;
+    }
+    result
+}
+
+async fn compute(ctx: &SessionContext, as_of: NaiveDate) -> Result<Report> {
     let (invoice_amount, invoice_amount_histogram) = invoices::amount_stats(ctx, None).await?;
     let p85 = invoice_amount.p85;
     let (invoice_amount_trimmed, invoice_amount_trimmed_histogram) =
         invoices::amount_stats(ctx, Some(p85)).await?;
     let monthly = monthly::monthly(ctx).await?;
-    let rfm = rfm::rfm(ctx, as_of).await?;
+    let rfm = rfm::rfm(ctx).await?;
     Ok(Report {
         as_of: as_of.format("%Y-%m-%d").to_string(),
         invoice_amount,
@@ -72,6 +113,25 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
         rfm_edges: rfm.edges,
         rfm_customers: rfm.customers,
     })
+}
+
+/// Registers the result of `sql` under `name`, held in memory or as a view.
+async fn register_intermediate(
+    ctx: &SessionContext,
+    mode: Intermediates,
+    name: &str,
+    sql: &str,
+    params: Vec<ScalarValue>,
+) -> Result<()> {
+    let mut df = ctx.sql(sql).await.context(name)?;
+    if !params.is_empty() {
+        df = df.with_param_values(params).context(name)?;
+    }
+    if mode == Intermediates::Memory {
+        df = df.cache().await.context(name)?;
+    }
+    ctx.register_table(name, df.into_view()).context(name)?;
+    Ok(())
 }
 
 /// The day after the last invoice date in the data.
@@ -117,11 +177,17 @@ pub(crate) async fn query(
     sql: &str,
     params: Vec<ScalarValue>,
 ) -> Result<Rows> {
+    let started = std::time::Instant::now();
     let mut df = ctx.sql(sql).await.context(context)?;
     if !params.is_empty() {
         df = df.with_param_values(params).context(context)?;
     }
     let batches = df.collect().await.context(context)?;
+    tracing::debug!(
+        query = context,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "query done"
+    );
     Ok(Rows {
         batches: batches.into_iter().filter(|b| b.num_rows() > 0).collect(),
         context: context.to_string(),

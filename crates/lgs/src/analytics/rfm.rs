@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::quantile::{needed_indices, qcut_edges, qcut_levels};
 use super::{midnight_micros, query, sorted_values_at};
+
 use crate::error::Result;
 use crate::schema::RETAIL_TABLE;
 
@@ -75,8 +76,11 @@ pub const SEGMENT_SQL: &str = "CASE \
     WHEN f <= 3 THEN 'Potential Loyalists' \
     ELSE 'Champions' END";
 
+/// Name under which the per-customer values are registered during a report.
+pub const RFM_VALUES: &str = "lgs_rfm_values";
+
 /// Per-customer recency, frequency and monetary; `$1` is the as-of instant in µs.
-fn base_sql() -> String {
+pub fn values_sql() -> String {
     format!(
         "SELECT customer_id, \
            CAST(floor(CAST($1 - CAST(max(invoice_date) AS BIGINT) AS DOUBLE) / 86400000000.0) AS BIGINT) \
@@ -99,15 +103,19 @@ fn bin_sql(column: &str, first: usize, descending: bool) -> String {
     sql
 }
 
-/// Computes RFM for every customer, measured to the midnight of `as_of`.
-pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
-    let as_of_param = ScalarValue::Int64(Some(midnight_micros(as_of)));
-    let base = base_sql();
+/// The as-of parameter of [`values_sql`]: the midnight of `as_of` in µs.
+pub fn as_of_param(as_of: NaiveDate) -> ScalarValue {
+    ScalarValue::Int64(Some(midnight_micros(as_of)))
+}
+
+/// Computes RFM for every customer from the [`RFM_VALUES`] intermediate.
+pub async fn rfm(ctx: &SessionContext) -> Result<Rfm> {
+    let base = format!("SELECT * FROM {RFM_VALUES}");
     let count_rows = query(
         ctx,
         "RFM customers",
         &format!("SELECT count(*) AS n FROM ({base})"),
-        vec![as_of_param.clone()],
+        vec![],
     )
     .await?;
     let n = count_rows.i64(0, "n")?.unwrap_or(0) as usize;
@@ -125,21 +133,14 @@ pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
         ("recency", &mut edges.recency),
         ("monetary", &mut edges.monetary),
     ] {
-        let values = sorted_values_at(
-            ctx,
-            "RFM quantiles",
-            &base,
-            column,
-            &positions,
-            vec![as_of_param.clone()],
-        )
-        .await?;
+        let values =
+            sorted_values_at(ctx, "RFM quantiles", &base, column, &positions, vec![]).await?;
         *out = qcut_edges(n, |i| values.get(&i).copied().unwrap_or(f64::NAN)).to_vec();
     }
     // Frequency ranks are 1..=n, so their quantiles need no query.
     edges.frequency_rank = qcut_edges(n, |i| (i + 1) as f64).to_vec();
 
-    let mut params = vec![as_of_param];
+    let mut params = vec![];
     for e in [&edges.recency, &edges.frequency_rank, &edges.monetary] {
         params.extend(e[1..5].iter().map(|v| ScalarValue::Float64(Some(*v))));
     }
@@ -149,9 +150,9 @@ pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
              {r} AS r, {f} AS f, {m} AS m \
            FROM (SELECT *, row_number() OVER (ORDER BY frequency, customer_id) AS f_rank \
                  FROM ({base})))",
-        r = bin_sql("CAST(recency AS DOUBLE)", 2, true),
-        f = bin_sql("CAST(f_rank AS DOUBLE)", 6, false),
-        m = bin_sql("monetary", 10, false),
+        r = bin_sql("CAST(recency AS DOUBLE)", 1, true),
+        f = bin_sql("CAST(f_rank AS DOUBLE)", 5, false),
+        m = bin_sql("monetary", 9, false),
     );
 
     let rows = query(

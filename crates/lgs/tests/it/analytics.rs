@@ -13,6 +13,7 @@ async fn handmade_report() -> lgs::analytics::Report {
     let ctx = s.context().await;
     let options = ReportOptions {
         as_of: NaiveDate::from_ymd_opt(2010, 4, 1),
+        ..ReportOptions::default()
     };
     run_report(&ctx, &options).await.unwrap()
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
-use lgs::analytics::{ReportOptions, run_report};
+use lgs::analytics::{Intermediates, ReportOptions, run_report};
 
 use crate::common::{Scratch, close, repo_data};
 
@@ -146,9 +146,18 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
 
     let as_of = NaiveDate::from_ymd_opt(2012, 1, 1).unwrap();
     let ctx = s.context().await;
-    let r = run_report(&ctx, &ReportOptions { as_of: Some(as_of) })
-        .await
-        .unwrap();
+    let options = ReportOptions {
+        as_of: Some(as_of),
+        ..ReportOptions::default()
+    };
+    let r = run_report(&ctx, &options).await.unwrap();
+
+    // Differential: intermediates held in memory and recomputed as views agree.
+    let views = ReportOptions {
+        intermediates: Intermediates::Views,
+        ..options.clone()
+    };
+    assert_eq!(run_report(&ctx, &views).await.unwrap(), r);
 
     // The published figures.
     let a = &r.invoice_amount;
