@@ -9,7 +9,7 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::quantile::{median, median_indices, needed_indices, quantile};
-use super::{query, sorted_values_at};
+use super::{INVOICE_LINES, query, sorted_values_at};
 use crate::error::{LgsError, Result};
 use crate::schema::RETAIL_TABLE;
 
@@ -44,8 +44,8 @@ pub const INVOICE_AMOUNTS: &str = "lgs_invoice_amounts";
 /// One row per invoice with eligible lines: `invoice_no, amount` (exact decimal).
 pub fn invoice_amounts_sql() -> String {
     format!(
-        "SELECT invoice_no, sum(amount) AS amount FROM {RETAIL_TABLE} \
-         WHERE unit_price > 0 AND quantity > 0 GROUP BY invoice_no"
+        "SELECT invoice_no, sum(eligible_amount) AS amount FROM {INVOICE_LINES} \
+         WHERE eligible_amount IS NOT NULL GROUP BY invoice_no"
     )
 }
 

@@ -71,28 +71,52 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
         None => default_as_of(ctx).await?,
     };
     let mode = options.intermediates;
-    register_intermediate(
-        ctx,
-        mode,
-        invoices::INVOICE_AMOUNTS,
-        &invoices::invoice_amounts_sql(),
-        vec![],
-    )
-    .await?;
-    register_intermediate(
-        ctx,
-        mode,
-        rfm::RFM_VALUES,
-        &rfm::values_sql(),
-        vec![rfm::as_of_param(as_of)],
-    )
-    .await?;
-    let result = compute(ctx, as_of).await;
-    for name in [invoices::INVOICE_AMOUNTS, rfm::RFM_VALUES] {
-        ctx.deregister_table(name)
-            .context("dropping an intermediate result")?;
+    let intermediates = [
+        (INVOICE_LINES, invoice_lines_sql(), vec![]),
+        (
+            invoices::INVOICE_AMOUNTS,
+            invoices::invoice_amounts_sql(),
+            vec![],
+        ),
+        (
+            rfm::RFM_VALUES,
+            rfm::values_sql(),
+            vec![rfm::as_of_param(as_of)],
+        ),
+    ];
+    let mut registered = Ok(());
+    for (name, sql, params) in &intermediates {
+        registered = register_intermediate(ctx, mode, name, sql, params.clone()).await;
+        if registered.is_err() {
+            break;
+        }
     }
-    result
+    let report = match registered {
+        Ok(()) => compute(ctx, as_of).await,
+        Err(e) => Err(e),
+    };
+    for (name, _, _) in &intermediates {
+        // Not registered when an earlier step failed: nothing to drop then.
+        let _ = ctx.deregister_table(*name);
+    }
+    report
+}
+
+/// Name of the one-pass pre-aggregation every analysis reads during a report.
+pub const INVOICE_LINES: &str = "lgs_invoice_lines";
+
+/// The single pass over the lines: one row per (month, invoice, customer) with its
+/// net amount, the amount of its eligible lines (price > 0 and quantity > 0; null
+/// when it has none) and its last timestamp. Every analysis derives from it, so the
+/// warehouse table is scanned once per report.
+fn invoice_lines_sql() -> String {
+    format!(
+        "SELECT month, invoice_no, customer_id, is_cancellation, \
+           max(invoice_date) AS last_date, \
+           sum(amount) AS amount, \
+           sum(CASE WHEN unit_price > 0 AND quantity > 0 THEN amount END) AS eligible_amount \
+         FROM {RETAIL_TABLE} GROUP BY month, invoice_no, customer_id, is_cancellation"
+    )
 }
 
 async fn compute(ctx: &SessionContext, as_of: NaiveDate) -> Result<Report> {

@@ -9,9 +9,8 @@
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use super::query;
+use super::{INVOICE_LINES, query};
 use crate::error::{LgsError, Result};
-use crate::schema::RETAIL_TABLE;
 
 /// The metrics of one month.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -64,7 +63,7 @@ pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
     let bounds = query(
         ctx,
         "month range",
-        &format!("SELECT min(month) AS first, max(month) AS last FROM {RETAIL_TABLE}"),
+        &format!("SELECT min(month) AS first, max(month) AS last FROM {INVOICE_LINES}"),
         vec![],
     )
     .await?;
@@ -89,9 +88,9 @@ pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
              count(DISTINCT CASE WHEN is_cancellation THEN invoice_no END) AS cancelled_orders, \
              sum(amount) AS sales, \
              count(DISTINCT customer_id) AS active_users \
-           FROM {RETAIL_TABLE} GROUP BY month), \
+           FROM {INVOICE_LINES} GROUP BY month), \
          first_months AS ( \
-           SELECT min(month) AS month FROM {RETAIL_TABLE} \
+           SELECT min(month) AS month FROM {INVOICE_LINES} \
            WHERE customer_id IS NOT NULL GROUP BY customer_id), \
          new_per_month AS (SELECT month, count(*) AS new_users FROM first_months GROUP BY month), \
          filled AS ( \

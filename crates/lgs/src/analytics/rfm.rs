@@ -15,10 +15,9 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::quantile::{needed_indices, qcut_edges, qcut_levels};
-use super::{midnight_micros, query, sorted_values_at};
+use super::{INVOICE_LINES, midnight_micros, query, sorted_values_at};
 
 use crate::error::Result;
-use crate::schema::RETAIL_TABLE;
 
 /// One customer's RFM values, scores and segment.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -83,11 +82,11 @@ pub const RFM_VALUES: &str = "lgs_rfm_values";
 pub fn values_sql() -> String {
     format!(
         "SELECT customer_id, \
-           CAST(floor(CAST($1 - CAST(max(invoice_date) AS BIGINT) AS DOUBLE) / 86400000000.0) AS BIGINT) \
+           CAST(floor(CAST($1 - CAST(max(last_date) AS BIGINT) AS DOUBLE) / 86400000000.0) AS BIGINT) \
              AS recency, \
            count(DISTINCT invoice_no) AS frequency, \
            CAST(sum(amount) AS DOUBLE) AS monetary \
-         FROM {RETAIL_TABLE} WHERE customer_id IS NOT NULL GROUP BY customer_id"
+         FROM {INVOICE_LINES} WHERE customer_id IS NOT NULL GROUP BY customer_id"
     )
 }
 
