@@ -40,7 +40,7 @@ impl<R: BufRead> RecordReader<R> {
             self.line += 1;
             rec.line = self.line;
             let mut quotes = memchr::memchr_iter(b'"', &rec.bytes).count();
-            while quotes % 2 == 1 {
+            while !quotes.is_multiple_of(2) {
                 let start = rec.bytes.len();
                 let n = self.inner.read_until(b'\n', &mut rec.bytes)?;
                 if n == 0 {
@@ -49,7 +49,7 @@ impl<R: BufRead> RecordReader<R> {
                 self.line += 1;
                 quotes += memchr::memchr_iter(b'"', &rec.bytes[start..]).count();
             }
-            rec.quotes_balanced = quotes % 2 == 0;
+            rec.quotes_balanced = quotes.is_multiple_of(2);
             trim_line_end(&mut rec.bytes);
             if !rec.bytes.is_empty() {
                 return Ok(true);

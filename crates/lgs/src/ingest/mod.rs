@@ -407,7 +407,7 @@ fn parse_file(
                 }
             }
         }
-        if report.rows_read % 16_384 == 0 {
+        if report.rows_read.is_multiple_of(16_384) {
             progress.advanced(counter.load(Ordering::Relaxed));
         }
     }
