@@ -61,6 +61,9 @@ pub enum Command {
         #[command(flatten)]
         format: FormatArgs,
     },
+    /// Run SQL over the warehouse tables (retail, retail_rejected, ...) and views
+    /// (invoices: one row per invoice). Results stream; EXPLAIN works.
+    Sql(SqlArgs),
     /// Ingest the bundled LGS dataset (data/online_retail_II.csv.zst) and print the
     /// full report. Re-running skips the already-ingested file.
     Demo {
@@ -89,6 +92,34 @@ pub struct IngestArgs {
     /// Summary format.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub format: SummaryFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("input").required(true).args(["query", "file"]))]
+pub struct SqlArgs {
+    /// The query (or several statements separated by `;`).
+    pub query: Option<String>,
+    /// Run a script file instead; it stops at the first error, with its position.
+    #[arg(long, short = 'f', value_name = "FILE.sql")]
+    pub file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SqlOutput::Table)]
+    pub format: SqlOutput,
+    /// Write the result here instead of stdout (required for parquet).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlOutput {
+    /// Readable tables.
+    Table,
+    /// A JSON array with one object per row.
+    Json,
+    /// CSV with a header.
+    Csv,
+    /// A Parquet file (with --out).
+    Parquet,
 }
 
 #[derive(Debug, Args)]

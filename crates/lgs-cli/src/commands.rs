@@ -11,7 +11,9 @@ use lgs::analytics::ReportOptions;
 use lgs::ingest::{IngestOptions, IngestReport};
 use lgs::output::group;
 
-use crate::args::{Cli, Command, IngestArgs, ReportArgs, ReportFormat, SummaryFormat};
+use crate::args::{
+    Cli, Command, IngestArgs, ReportArgs, ReportFormat, SqlArgs, SqlOutput, SummaryFormat,
+};
 use crate::progress;
 
 /// Runs the parsed command line.
@@ -24,6 +26,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,
+        Command::Sql(args) => sql(&warehouse, &args).await,
         Command::Demo { data, report: args } => {
             let data = match data {
                 Some(d) => d,
@@ -267,5 +270,49 @@ async fn history(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> R
         ]);
     }
     writeln!(out(), "{t}")?;
+    Ok(())
+}
+
+async fn sql(warehouse: &Warehouse, args: &SqlArgs) -> Result<()> {
+    use lgs::sql::SqlFormat;
+    let text = match (&args.query, &args.file) {
+        (Some(q), _) => q.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        (None, None) => unreachable!("clap requires a query or a file"),
+    };
+    let format = match args.format {
+        SqlOutput::Table => SqlFormat::Table,
+        SqlOutput::Json => SqlFormat::Json,
+        SqlOutput::Csv => SqlFormat::Csv,
+        SqlOutput::Parquet => SqlFormat::Parquet,
+    };
+    let statements = lgs::sql::parse_script(&text)?;
+    let ctx = lgs::session::context(warehouse).await?;
+    let many = statements.len() > 1;
+    for statement in statements {
+        let stream = lgs::sql::execute(&ctx, statement).await?;
+        match (&args.out, format) {
+            (Some(path), SqlFormat::Parquet) => {
+                lgs::sql::write_parquet(stream, path).await?;
+            }
+            (Some(path), _) => {
+                let file = std::fs::File::create(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let mut file = std::io::BufWriter::new(file);
+                lgs::sql::write_stream(stream, format, &mut file).await?;
+                file.flush()?;
+            }
+            (None, _) => {
+                let mut stdout = std::io::BufWriter::new(out());
+                let has_columns = !stream.schema().fields().is_empty();
+                lgs::sql::write_stream(stream, format, &mut stdout).await?;
+                if many && has_columns && format == SqlFormat::Table {
+                    writeln!(stdout)?;
+                }
+                stdout.flush()?;
+            }
+        }
+    }
     Ok(())
 }

@@ -297,3 +297,127 @@ fn a_killed_ingest_leaves_the_table_at_its_previous_version() {
         .success()
         .stdout(predicate::str::contains("1,067,370 loaded"));
 }
+
+fn ingested_handmade(dir: &Path) -> PathBuf {
+    let wh = dir.join("wh");
+    lgs(&wh).arg("ingest").arg(handmade()).assert().success();
+    wh
+}
+
+#[test]
+fn sql_over_tables_and_views_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    lgs(&wh)
+        .args([
+            "sql",
+            "SELECT month, count(*) AS n FROM invoices GROUP BY month ORDER BY month",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("| 2010-01 | 4 |").and(predicate::str::contains("(2 rows)")),
+        );
+
+    let out = lgs(&wh)
+        .args([
+            "sql",
+            "--format",
+            "json",
+            "SELECT invoice_no, CAST(amount AS DOUBLE) AS amount, lines FROM invoices ORDER BY invoice_no",
+        ])
+        .assert()
+        .success();
+    let rows: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 7);
+    assert_eq!(
+        rows[0],
+        serde_json::json!({"invoice_no": "10001", "amount": 15.0, "lines": 2})
+    );
+
+    lgs(&wh)
+        .args([
+            "sql",
+            "--format",
+            "json",
+            "SELECT * FROM retail WHERE false",
+        ])
+        .assert()
+        .success()
+        .stdout("[]\n");
+    lgs(&wh)
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT customer_id, country FROM retail WHERE customer_id = 103",
+        ])
+        .assert()
+        .success()
+        .stdout("customer_id,country\n103,Germany\n");
+
+    let parquet = dir.path().join("out.parquet");
+    lgs(&wh)
+        .args(["sql", "--format", "parquet", "--out"])
+        .arg(&parquet)
+        .arg("SELECT * FROM retail")
+        .assert()
+        .success();
+    assert_eq!(&std::fs::read(&parquet).unwrap()[..4], b"PAR1");
+    lgs(&wh)
+        .args(["sql", "--format", "parquet", "SELECT 1"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("use --out FILE"));
+
+    // EXPLAIN shows the month filter pruning the Parquet row groups.
+    lgs(&wh)
+        .args([
+            "sql",
+            "EXPLAIN SELECT count(*) FROM retail WHERE month = '2010-01'",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pruning_predicate"));
+}
+
+#[test]
+fn sql_scripts_stop_at_the_first_error_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    let script = dir.path().join("script.sql");
+    std::fs::write(
+        &script,
+        "SELECT 1 AS a;\nCREATE VIEW big AS SELECT * FROM invoices WHERE amount > 20;\n\
+         SELECT count(*) AS n FROM big;\n\nSELECT nope FROM big;\nSELECT 'never' AS x;\n",
+    )
+    .unwrap();
+    lgs(&wh)
+        .args(["sql", "-f"])
+        .arg(&script)
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains("| 1 |").and(predicate::str::contains("never").not()))
+        .stderr(
+            predicate::str::contains("statement 4 (line 5)")
+                .and(predicate::str::contains("No field named nope")),
+        );
+
+    lgs(&wh)
+        .args(["sql", "SELEC 1"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("Line: 1, Column: 1"));
+    lgs(&wh)
+        .args(["sql", "SELECT * FROM nosuch"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "table 'datafusion.public.nosuch' not found",
+        ));
+    lgs(&wh)
+        .args(["sql", "SELECT custmer_id FROM retail"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("customer_id"));
+}

@@ -97,6 +97,17 @@ pub enum LgsError {
         source: Box<DataFusionError>,
     },
 
+    /// A SQL statement could not be parsed, planned or run.
+    #[error("{}{source}", sql_position(*statement, *line))]
+    Sql {
+        /// 1-based index of the statement in its script, once the script is split.
+        statement: Option<usize>,
+        /// 1-based line where the statement starts, when known.
+        line: Option<u64>,
+        #[source]
+        source: Box<DataFusionError>,
+    },
+
     /// Writing an output file failed.
     #[error("cannot write {}: {message}", path.display())]
     Write { path: PathBuf, message: String },
@@ -104,6 +115,14 @@ pub enum LgsError {
     /// The ingest worker stopped unexpectedly.
     #[error("ingest worker failed: {0}")]
     Worker(String),
+}
+
+fn sql_position(statement: Option<usize>, line: Option<u64>) -> String {
+    match (statement, line) {
+        (Some(s), Some(l)) => format!("statement {s} (line {l}): "),
+        (Some(s), None) => format!("statement {s}: "),
+        _ => String::new(),
+    }
 }
 
 impl LgsError {

@@ -8,7 +8,8 @@
 //! - [`warehouse`]: the Delta tables, their history, and how queries reach them;
 //! - [`analytics`]: invoice statistics, monthly metrics and RFM segmentation, as
 //!   DataFusion plans over any [`SessionContext`](datafusion::prelude::SessionContext);
-//! - [`output`]: terminal tables, JSON, CSV and Parquet results.
+//! - [`output`]: terminal tables, JSON, CSV and Parquet results;
+//! - [`sql`]: ad-hoc SQL over the warehouse tables and views, streamed.
 //!
 //! ```no_run
 //! # async fn demo() -> lgs::Result<()> {
@@ -28,6 +29,7 @@ pub mod ingest;
 pub mod output;
 pub mod schema;
 pub mod session;
+pub mod sql;
 pub mod warehouse;
 
 pub use error::{LgsError, Result};

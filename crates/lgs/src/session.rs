@@ -2,7 +2,7 @@
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::error::{LgsError, Result};
+use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::RETAIL_TABLE;
 use crate::warehouse::{TableInfo, Warehouse};
 
@@ -18,7 +18,31 @@ pub async fn context_with_tables(
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     let tables = warehouse.register(&ctx).await?;
+    if tables.iter().any(|t| t.name == RETAIL_TABLE) {
+        register_views(&ctx).await?;
+    }
     Ok((ctx, tables))
+}
+
+/// The views over `retail` that every session has.
+pub const VIEWS: [(&str, &str); 1] = [(
+    "invoices",
+    "SELECT invoice_no, min(invoice_date) AS invoice_date, min(month) AS month, \
+       max(customer_id) AS customer_id, max(country) AS country, \
+       bool_or(is_cancellation) AS is_cancellation, count(*) AS lines, \
+       sum(quantity) AS quantity, sum(amount) AS amount \
+     FROM retail GROUP BY invoice_no",
+)];
+
+/// Registers [`VIEWS`]: `invoices` has one row per invoice with its amount (net of
+/// every line), first timestamp, month, customer, country and line count.
+async fn register_views(ctx: &SessionContext) -> Result<()> {
+    for (name, sql) in VIEWS {
+        let df = ctx.sql(sql).await.context("defining a view")?;
+        ctx.register_table(name, df.into_view())
+            .context("registering a view")?;
+    }
+    Ok(())
 }
 
 /// Checks that the `retail` table is among `tables` and has rows, with a message that

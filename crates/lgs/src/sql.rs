@@ -1,0 +1,195 @@
+//! Ad-hoc SQL over the warehouse: scripts split into statements (with their line, for
+//! errors), executed one by one, results streamed to a writer batch by batch.
+
+use std::io::Write;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::Spanned;
+use futures::StreamExt;
+
+use crate::error::{LgsError, Result};
+
+/// How results are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlFormat {
+    /// Readable tables, printed in chunks as rows arrive.
+    Table,
+    /// A JSON array with one object per row.
+    Json,
+    /// CSV with a header line.
+    Csv,
+    /// A Parquet file (needs a file to write to).
+    Parquet,
+}
+
+/// One statement of a script.
+pub struct ParsedStatement {
+    /// 1-based position in the script.
+    pub index: usize,
+    /// 1-based line where the statement starts, when the parser knows it.
+    pub line: Option<u64>,
+    statement: DFStatement,
+}
+
+/// Splits a script into statements (separated by `;`). A syntax error is reported with
+/// the parser's line and column.
+pub fn parse_script(sql: &str) -> Result<Vec<ParsedStatement>> {
+    let statements = DFParserBuilder::new(sql)
+        .build()
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|source| LgsError::Sql {
+            statement: None,
+            line: None,
+            source: Box::new(source),
+        })?;
+    if statements.is_empty() {
+        return Err(LgsError::InvalidArgument {
+            what: "SQL",
+            message: "no statement to run".into(),
+        });
+    }
+    Ok(statements
+        .into_iter()
+        .enumerate()
+        .map(|(i, statement)| {
+            let line = match &statement {
+                DFStatement::Statement(s) => {
+                    let line = s.span().start.line;
+                    (line > 0).then_some(line)
+                }
+                _ => None,
+            };
+            ParsedStatement {
+                index: i + 1,
+                line,
+                statement,
+            }
+        })
+        .collect())
+}
+
+/// Plans and starts one statement; its rows arrive on the returned stream.
+pub async fn execute(
+    ctx: &SessionContext,
+    statement: ParsedStatement,
+) -> Result<SendableRecordBatchStream> {
+    let at = |source| LgsError::Sql {
+        statement: Some(statement.index),
+        line: statement.line,
+        source: Box::new(source),
+    };
+    let plan = ctx
+        .state()
+        .statement_to_plan(statement.statement.clone())
+        .await
+        .map_err(at)?;
+    let df = ctx.execute_logical_plan(plan).await.map_err(at)?;
+    df.execute_stream().await.map_err(at)
+}
+
+/// Writes a result stream in `format`, batch by batch; returns the number of rows.
+/// A statement without result columns (`CREATE VIEW`, `SET`) writes nothing.
+/// `Parquet` needs `out` to be a file (see [`write_parquet`]).
+pub async fn write_stream(
+    mut stream: SendableRecordBatchStream,
+    format: SqlFormat,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    if stream.schema().fields().is_empty() {
+        while next(&mut stream).await?.is_some() {}
+        return Ok(0);
+    }
+    let io = |e: std::io::Error| LgsError::Write {
+        path: "<output>".into(),
+        message: e.to_string(),
+    };
+    let arrow = |e: datafusion::arrow::error::ArrowError| LgsError::Write {
+        path: "<output>".into(),
+        message: e.to_string(),
+    };
+    let mut rows = 0u64;
+    match format {
+        SqlFormat::Table => {
+            // Tables are for people: print chunks of at least 1,000 rows as they come.
+            let mut pending: Vec<RecordBatch> = Vec::new();
+            let mut pending_rows = 0;
+            while let Some(batch) = next(&mut stream).await? {
+                rows += batch.num_rows() as u64;
+                pending_rows += batch.num_rows();
+                pending.push(batch);
+                if pending_rows >= 1000 {
+                    writeln!(out, "{}", pretty_format_batches(&pending).map_err(arrow)?)
+                        .map_err(io)?;
+                    pending.clear();
+                    pending_rows = 0;
+                }
+            }
+            if !pending.is_empty() || rows == 0 {
+                let schema = stream.schema();
+                if pending.is_empty() {
+                    pending.push(RecordBatch::new_empty(schema));
+                }
+                writeln!(out, "{}", pretty_format_batches(&pending).map_err(arrow)?).map_err(io)?;
+            }
+            writeln!(out, "({rows} row{})", if rows == 1 { "" } else { "s" }).map_err(io)?;
+        }
+        SqlFormat::Json => {
+            let mut writer = arrow_json::ArrayWriter::new(&mut *out);
+            while let Some(batch) = next(&mut stream).await? {
+                rows += batch.num_rows() as u64;
+                writer.write(&batch).map_err(arrow)?;
+            }
+            writer.finish().map_err(arrow)?;
+            writeln!(out).map_err(io)?;
+        }
+        SqlFormat::Csv => {
+            let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
+            while let Some(batch) = next(&mut stream).await? {
+                rows += batch.num_rows() as u64;
+                writer.write(&batch).map_err(arrow)?;
+            }
+        }
+        SqlFormat::Parquet => {
+            return Err(LgsError::InvalidArgument {
+                what: "output",
+                message: "Parquet output needs a file: use --out FILE".into(),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Writes a result stream to a Parquet file; returns the number of rows.
+pub async fn write_parquet(
+    mut stream: SendableRecordBatchStream,
+    path: &std::path::Path,
+) -> Result<u64> {
+    let fail = |e: &dyn std::fmt::Display| LgsError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut writer = ArrowWriter::try_new(file, stream.schema(), None).map_err(|e| fail(&e))?;
+    let mut rows = 0u64;
+    while let Some(batch) = next(&mut stream).await? {
+        rows += batch.num_rows() as u64;
+        writer.write(&batch).map_err(|e| fail(&e))?;
+    }
+    writer.close().map_err(|e| fail(&e))?;
+    Ok(rows)
+}
+
+async fn next(stream: &mut SendableRecordBatchStream) -> Result<Option<RecordBatch>> {
+    match stream.next().await {
+        None => Ok(None),
+        Some(Ok(batch)) => Ok(Some(batch)),
+        Some(Err(e)) => Err(LgsError::query("running the statement", e)),
+    }
+}
