@@ -64,6 +64,10 @@ pub enum Command {
     /// Run SQL over the warehouse tables (retail, retail_rejected, ...) and views
     /// (invoices: one row per invoice). Results stream; EXPLAIN works.
     Sql(SqlArgs),
+    /// An interactive SQL shell: statements end with `;`, history is kept in
+    /// ~/.lgs_history (or $LGS_HISTORY), Tab completes names, Ctrl-C cancels a running
+    /// query, \? lists the commands. Reads stdin plainly when it is not a terminal.
+    Shell,
     /// Ingest the bundled LGS dataset (data/online_retail_II.csv.zst) and print the
     /// full report. Re-running skips the already-ingested file.
     Demo {

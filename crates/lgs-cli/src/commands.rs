@@ -27,6 +27,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,
         Command::Sql(args) => sql(&warehouse, &args).await,
+        Command::Shell => {
+            let ctx = lgs::session::context(&warehouse).await?;
+            let failed = crate::shell::run(lgs::shell::Shell::new(ctx)).await?;
+            if failed > 0 {
+                anyhow::bail!("{failed} statement(s) failed");
+            }
+            Ok(())
+        }
         Command::Demo { data, report: args } => {
             let data = match data {
                 Some(d) => d,
@@ -304,7 +312,7 @@ async fn sql(warehouse: &Warehouse, args: &SqlArgs) -> Result<()> {
                 file.flush()?;
             }
             (None, _) => {
-                let mut stdout = std::io::BufWriter::new(out());
+                let mut stdout = std::io::BufWriter::new(std::io::stdout());
                 let has_columns = !stream.schema().fields().is_empty();
                 lgs::sql::write_stream(stream, format, &mut stdout).await?;
                 if many && has_columns && format == SqlFormat::Table {

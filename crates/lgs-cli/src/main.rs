@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod progress;
+mod shell;
 
 use std::io::Write;
 use std::process::ExitCode;

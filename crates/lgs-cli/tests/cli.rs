@@ -421,3 +421,41 @@ fn sql_scripts_stop_at_the_first_error_with_its_position() {
         .failure()
         .stderr(predicate::str::contains("customer_id"));
 }
+
+#[test]
+fn shell_reads_statements_and_commands_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    let out = lgs(&wh)
+        .arg("shell")
+        .write_stdin(
+            "\\dt\n\\d invoices\nSELECT count(*) AS n\n  FROM retail;\n\
+             SELECT nope FROM retail;\n\\format csv\n\\timing\n\
+             SELECT customer_id FROM retail WHERE customer_id = 103;\n\\bogus\n\
+             SELECT 'last' AS x\n",
+        )
+        .assert()
+        .failure();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    // \dt and \d list tables, views and columns.
+    assert!(stdout.contains("| invoices   | VIEW       |"), "{stdout}");
+    assert!(stdout.contains("| retail     | BASE TABLE |"), "{stdout}");
+    assert!(stdout.contains("| is_cancellation |"), "{stdout}");
+    // A statement over two lines; an error does not stop the session.
+    assert!(stdout.contains("| 8 |"), "{stdout}");
+    assert!(stderr.contains("No field named nope"), "{stderr}");
+    // \format and \timing apply to what follows; the last statement needs no `;`.
+    assert!(stdout.contains("customer_id\n103\nTime: "), "{stdout}");
+    assert!(stdout.contains("x\nlast\n"), "{stdout}");
+    assert!(stderr.contains("unknown command \"\\\\bogus\""), "{stderr}");
+    // Two failures: the exit status says so.
+    assert!(stderr.contains("2 statement(s) failed"), "{stderr}");
+
+    lgs(&wh)
+        .arg("shell")
+        .write_stdin("SELECT 1 AS one;\n\\q\nSELECT nope;\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| 1   |"));
+}

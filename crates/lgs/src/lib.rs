@@ -29,6 +29,7 @@ pub mod ingest;
 pub mod output;
 pub mod schema;
 pub mod session;
+pub mod shell;
 pub mod sql;
 pub mod warehouse;
 

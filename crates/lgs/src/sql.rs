@@ -98,7 +98,7 @@ pub async fn execute(
 pub async fn write_stream(
     mut stream: SendableRecordBatchStream,
     format: SqlFormat,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<u64> {
     if stream.schema().fields().is_empty() {
         while next(&mut stream).await?.is_some() {}
