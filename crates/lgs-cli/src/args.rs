@@ -68,6 +68,8 @@ pub enum Command {
     /// ~/.lgs_history (or $LGS_HISTORY), Tab completes names, Ctrl-C cancels a running
     /// query, \? lists the commands. Reads stdin plainly when it is not a terminal.
     Shell,
+    /// Generate synthetic data of a real shape for scale tests.
+    Generate(GenerateArgs),
     /// Ingest the bundled LGS dataset (data/online_retail_II.csv.zst) and print the
     /// full report. Re-running skips the already-ingested file.
     Demo {
@@ -84,9 +86,19 @@ pub struct IngestArgs {
     /// Files, directories or glob patterns to load.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
-    /// Target table.
-    #[arg(long, default_value = "retail")]
-    pub table: String,
+    /// Target table (default: retail, or wdi with --dataset wdi).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// What the files hold: LGS transactions, or World Development Indicators (wide
+    /// World Bank CSV, the long Hive layout, or an ISO,COUNTRY,VALUE,YEAR export).
+    #[arg(long, value_enum, default_value_t = DatasetArg::Retail)]
+    pub dataset: DatasetArg,
+    /// WDI: the indicator code of a file that does not name it (ISO,COUNTRY,VALUE,YEAR).
+    #[arg(long, value_name = "CODE", requires = "indicator_name")]
+    pub indicator: Option<String>,
+    /// WDI: the indicator name that goes with --indicator.
+    #[arg(long, value_name = "NAME", requires = "indicator")]
+    pub indicator_name: Option<String>,
     /// Fail (writing nothing) if any row cannot be parsed.
     #[arg(long)]
     pub strict: bool,
@@ -124,6 +136,42 @@ pub enum SqlOutput {
     Csv,
     /// A Parquet file (with --out).
     Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to generate.
+    #[arg(value_enum)]
+    pub what: GenerateWhat,
+    /// Indicators in the WDI grid (1,446 in the original work).
+    #[arg(long, default_value_t = 1446)]
+    pub indicators: u32,
+    /// Countries and aggregates in the WDI grid.
+    #[arg(long, default_value_t = 264)]
+    pub countries: u32,
+    /// Years in the WDI grid, from 1960.
+    #[arg(long, default_value_t = 57)]
+    pub years: u32,
+    /// Random seed: the same seed gives the same file.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output file (CSV).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateWhat {
+    /// A full-shape WDI grid in the long layout (57 × 264 × 1,446 = 21,759,408 rows).
+    Wdi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatasetArg {
+    /// LGS transactions (the retail table).
+    Retail,
+    /// World Development Indicators (the wdi table, partitioned by year).
+    Wdi,
 }
 
 #[derive(Debug, Args)]

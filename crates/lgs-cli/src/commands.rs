@@ -8,11 +8,12 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use lgs::Warehouse;
 use lgs::analytics::ReportOptions;
-use lgs::ingest::{IngestOptions, IngestReport};
+use lgs::ingest::{Dataset, IngestOptions, IngestReport};
 use lgs::output::group;
 
 use crate::args::{
-    Cli, Command, IngestArgs, ReportArgs, ReportFormat, SqlArgs, SqlOutput, SummaryFormat,
+    Cli, Command, DatasetArg, IngestArgs, ReportArgs, ReportFormat, SqlArgs, SqlOutput,
+    SummaryFormat,
 };
 use crate::progress;
 
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,
         Command::Sql(args) => sql(&warehouse, &args).await,
+        Command::Generate(args) => generate(&args, quiet),
         Command::Shell => {
             let ctx = lgs::session::context(&warehouse).await?;
             let failed = crate::shell::run(lgs::shell::Shell::new(ctx)).await?;
@@ -42,7 +44,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             };
             let ingest_args = IngestArgs {
                 paths: vec![data.display().to_string()],
-                table: lgs::schema::RETAIL_TABLE.into(),
+                table: None,
+                dataset: DatasetArg::Retail,
+                indicator: None,
+                indicator_name: None,
                 strict: false,
                 force: false,
                 format: SummaryFormat::Text,
@@ -89,10 +94,22 @@ async fn ingest_and_summarise(
     quiet: bool,
     to_stderr: bool,
 ) -> Result<()> {
+    let dataset = match args.dataset {
+        DatasetArg::Retail => Dataset::Retail,
+        DatasetArg::Wdi => Dataset::Wdi {
+            indicator: args.indicator.clone(),
+            indicator_name: args.indicator_name.clone(),
+        },
+    };
+    let table = args
+        .table
+        .clone()
+        .unwrap_or_else(|| dataset.default_table().to_string());
     let options = IngestOptions {
         strict: args.strict,
         force: args.force,
-        table: args.table.clone(),
+        table: Some(table.clone()),
+        dataset,
         ..IngestOptions::default()
     };
     let progress = progress::for_ingest(quiet);
@@ -103,7 +120,7 @@ async fn ingest_and_summarise(
         writeln!(out(), "{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(());
     }
-    let text = ingest_summary(&report, &options.table);
+    let text = ingest_summary(&report, &table);
     if to_stderr {
         if !quiet {
             eprint!("{text}");
@@ -321,6 +338,31 @@ async fn sql(warehouse: &Warehouse, args: &SqlArgs) -> Result<()> {
                 stdout.flush()?;
             }
         }
+    }
+    Ok(())
+}
+
+fn generate(args: &crate::args::GenerateArgs, quiet: bool) -> Result<()> {
+    let grid = lgs::generate::WdiGrid {
+        years: args.years,
+        countries: args.countries,
+        indicators: args.indicators,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+    let rows = lgs::generate::write_wdi(&grid, &mut file)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !quiet {
+        eprintln!(
+            "wrote {} rows to {} in {seconds:.1} s ({} rows/s)",
+            group(rows as f64, 0),
+            args.out.display(),
+            group(rows as f64 / seconds.max(1e-9), 0)
+        );
     }
     Ok(())
 }

@@ -459,3 +459,55 @@ fn shell_reads_statements_and_commands_from_stdin() {
         .success()
         .stdout(predicate::str::contains("| 1   |"));
 }
+
+#[test]
+fn generated_wdi_grid_ingests_into_the_partitioned_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let grid = dir.path().join("grid.csv");
+    lgs(&wh)
+        .args([
+            "generate",
+            "wdi",
+            "--indicators",
+            "3",
+            "--countries",
+            "5",
+            "--years",
+            "4",
+            "--out",
+        ])
+        .arg(&grid)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("wrote 60 rows"));
+    lgs(&wh)
+        .args(["ingest", "--dataset", "wdi"])
+        .arg(&grid)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "60 rows read = 60 loaded + 0 quarantined; wdi is at version 0",
+        ));
+    lgs(&wh)
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT year, count(*) AS n FROM wdi GROUP BY year ORDER BY year",
+        ])
+        .assert()
+        .success()
+        .stdout("year,n\n1960,15\n1961,15\n1962,15\n1963,15\n");
+    assert!(wh.join("wdi/year=1961").is_dir(), "partitioned by year");
+    // A file that does not name its indicator needs --indicator.
+    let api = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/wdi/GDP_US_A.csv");
+    lgs(&wh)
+        .args(["ingest", "--dataset", "wdi"])
+        .arg(&api)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "GDP_US_A.csv:1: this file (ISO,COUNTRY,VALUE,YEAR) does not name its indicator",
+        ));
+}

@@ -39,16 +39,11 @@ pub enum LgsError {
     EmptyInput { path: PathBuf },
 
     /// The header line is not one of the known shapes.
-    #[error(
-        "{}:{line}: unknown header {found:?}; expected one of:\n  {}",
-        path.display(),
-        expected.join("\n  ")
-    )]
-    UnknownHeader {
+    #[error("{}:{line}: {message}", path.display())]
+    BadHeader {
         path: PathBuf,
         line: u64,
-        found: String,
-        expected: Vec<String>,
+        message: String,
     },
 
     /// `--strict` was given and some rows could not be parsed.
@@ -106,6 +101,13 @@ pub enum LgsError {
         line: Option<u64>,
         #[source]
         source: Box<DataFusionError>,
+    },
+
+    /// Writing results to the output failed (a closed pipe among others).
+    #[error("cannot write the output: {source}")]
+    Output {
+        #[source]
+        source: std::io::Error,
     },
 
     /// Writing an output file failed.

@@ -25,6 +25,7 @@
 
 pub mod analytics;
 pub mod error;
+pub mod generate;
 pub mod ingest;
 pub mod output;
 pub mod schema;

@@ -54,6 +54,25 @@ pub fn retail_schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
+/// Name of the World Development Indicators table.
+pub const WDI_TABLE: &str = "wdi";
+
+/// Schema of the `wdi` table (the long schema of the original Hive work, with
+/// missing values as nulls, not zeros). Partitioned by `year`.
+pub fn wdi_schema() -> SchemaRef {
+    static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("year", DataType::Int32, false),
+            Field::new("country_name", DataType::Utf8, true),
+            Field::new("country_code", DataType::Utf8, false),
+            Field::new("indicator_name", DataType::Utf8, true),
+            Field::new("indicator_code", DataType::Utf8, false),
+            Field::new("indicator_value", DataType::Float64, true),
+        ]))
+    });
+    SCHEMA.clone()
+}
+
 /// Schema of the `retail_rejected` quarantine table.
 pub fn rejected_schema() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {

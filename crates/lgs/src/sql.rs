@@ -5,6 +5,7 @@ use std::io::Write;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
@@ -78,10 +79,26 @@ pub async fn execute(
     ctx: &SessionContext,
     statement: ParsedStatement,
 ) -> Result<SendableRecordBatchStream> {
-    let at = |source| LgsError::Sql {
-        statement: Some(statement.index),
-        line: statement.line,
-        source: Box::new(source),
+    let at = |source: DataFusionError| {
+        // HiveQL's per-reducer orderings: say what runs instead.
+        let source = match &source {
+            DataFusionError::NotImplemented(what)
+                if ["SORT BY", "CLUSTER BY", "DISTRIBUTE BY"]
+                    .iter()
+                    .any(|k| what.contains(k)) =>
+            {
+                DataFusionError::NotImplemented(format!(
+                    "{what} (HiveQL): use ORDER BY, a total order; DISTRIBUTE BY x SORT BY y \
+                     and CLUSTER BY x become ORDER BY x, y and ORDER BY x"
+                ))
+            }
+            _ => source,
+        };
+        LgsError::Sql {
+            statement: Some(statement.index),
+            line: statement.line,
+            source: Box::new(source),
+        }
     };
     let plan = ctx
         .state()
@@ -104,13 +121,13 @@ pub async fn write_stream(
         while next(&mut stream).await?.is_some() {}
         return Ok(0);
     }
-    let io = |e: std::io::Error| LgsError::Write {
-        path: "<output>".into(),
-        message: e.to_string(),
-    };
-    let arrow = |e: datafusion::arrow::error::ArrowError| LgsError::Write {
-        path: "<output>".into(),
-        message: e.to_string(),
+    let io = |source: std::io::Error| LgsError::Output { source };
+    let arrow = |e: datafusion::arrow::error::ArrowError| match e {
+        datafusion::arrow::error::ArrowError::IoError(_, source) => LgsError::Output { source },
+        other => LgsError::Write {
+            path: "<output>".into(),
+            message: other.to_string(),
+        },
     };
     let mut rows = 0u64;
     match format {

@@ -16,8 +16,12 @@
 
 pub mod batch;
 pub mod csv;
+pub mod format;
 pub mod parse;
 pub mod source;
+pub mod wdi;
+
+pub use format::Dataset;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -34,9 +38,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::error::{LgsError, Result};
-use crate::schema::{RETAIL_TABLE, expected_headers, match_header, rejected_schema, retail_schema};
+use crate::schema::rejected_schema;
 use crate::warehouse::Warehouse;
-use batch::{RejectedBuilder, RetailBuilder};
+use batch::RejectedBuilder;
 use csv::{Fields, RawRecord, RecordReader};
 
 /// How an ingest behaves.
@@ -48,8 +52,10 @@ pub struct IngestOptions {
     pub force: bool,
     /// Rows per Arrow batch handed to the Parquet writer.
     pub batch_rows: usize,
-    /// Target table; rejected rows go to `<table>_rejected`.
-    pub table: String,
+    /// Target table (default: the dataset's); rejected rows go to `<table>_rejected`.
+    pub table: Option<String>,
+    /// What the files hold.
+    pub dataset: Dataset,
 }
 
 impl Default for IngestOptions {
@@ -58,7 +64,8 @@ impl Default for IngestOptions {
             strict: false,
             force: false,
             batch_rows: 64 * 1024,
-            table: RETAIL_TABLE.to_string(),
+            table: None,
+            dataset: Dataset::Retail,
         }
     }
 }
@@ -128,7 +135,10 @@ pub async fn ingest(
     options: &IngestOptions,
     progress: Arc<dyn IngestProgress>,
 ) -> Result<IngestReport> {
-    let table = options.table.as_str();
+    let table = options
+        .table
+        .as_deref()
+        .unwrap_or(options.dataset.default_table());
     let rejected_table = format!("{table}_rejected");
     if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(LgsError::InvalidArgument {
@@ -137,6 +147,21 @@ pub async fn ingest(
         });
     }
     let paths = source::expand_inputs(inputs)?;
+    if let Dataset::Wdi {
+        indicator: Some(code),
+        ..
+    } = &options.dataset
+        && paths.len() > 1
+    {
+        return Err(LgsError::InvalidArgument {
+            what: "--indicator",
+            message: format!(
+                "--indicator {code} names the indicator of one file, but {} files were given: \
+                 ingest single-indicator files one at a time",
+                paths.len()
+            ),
+        });
+    }
     warehouse.ensure_writable()?;
     let ingest_id = uuid::Uuid::new_v4().to_string();
 
@@ -193,8 +218,13 @@ pub async fn ingest(
         return Ok(report);
     }
 
-    let mut retail = TableWriter::new(warehouse, table, retail_schema());
-    let mut rejected = TableWriter::new(warehouse, &rejected_table, rejected_schema());
+    let mut retail = TableWriter::new(
+        warehouse,
+        table,
+        options.dataset.schema(),
+        options.dataset.partition_columns(),
+    );
+    let mut rejected = TableWriter::new(warehouse, &rejected_table, rejected_schema(), vec![]);
     let outcome = run_pipeline(
         plan,
         options,
@@ -274,19 +304,23 @@ async fn run_pipeline(
     let (tx, mut rx) = mpsc::channel::<Message>(4);
     let batch_rows = options.batch_rows.max(1);
     let strict = options.strict;
+    let dataset = options.dataset.clone();
     let ingest_id = ingest_id.to_string();
     let worker = tokio::task::spawn_blocking(move || {
         let mut first_rejection = None;
         for file in &plan {
             // Under --strict a rejected row fails the ingest: keep none.
             let store_rejected = !strict && !file.rejected_already_stored;
-            parse_file(
-                file,
-                store_rejected,
+            let worker = Worker {
                 batch_rows,
-                &ingest_id,
-                &tx,
-                progress.as_ref(),
+                ingest_id: &ingest_id,
+                tx: &tx,
+                progress: progress.as_ref(),
+            };
+            worker.parse_file(
+                file,
+                dataset.new_format(),
+                store_rejected,
                 &mut first_rejection,
             )?;
         }
@@ -317,109 +351,115 @@ async fn run_pipeline(
     Ok((reports, first_rejection))
 }
 
-/// Parses one file on the worker thread, sending batches as they fill.
-fn parse_file(
-    file: &PlannedFile,
-    store_rejected: bool,
+/// What the parsing thread works with.
+struct Worker<'a> {
     batch_rows: usize,
-    ingest_id: &str,
-    tx: &mpsc::Sender<Message>,
-    progress: &dyn IngestProgress,
-    first_rejection: &mut Option<String>,
-) -> Result<()> {
-    let path = &file.path;
-    let shown = path.display().to_string();
-    let read_err = |source| LgsError::Read {
-        path: path.clone(),
-        source,
-    };
-    let send = |m: Message| {
-        tx.blocking_send(m)
-            .map_err(|_| LgsError::Worker("the warehouse writer stopped".into()))
-    };
-    progress.file_started(path, file.bytes);
-    let counter = Arc::new(AtomicU64::new(0));
-    let mut reader = RecordReader::new(source::open_decoded(path, counter.clone())?);
-    let mut record = RawRecord::default();
-    let mut fields = Fields::default();
+    ingest_id: &'a str,
+    tx: &'a mpsc::Sender<Message>,
+    progress: &'a dyn IngestProgress,
+}
 
-    if !reader.read_record(&mut record).map_err(read_err)? {
-        return Err(LgsError::EmptyInput { path: path.clone() });
-    }
-    let header = String::from_utf8_lossy(&record.bytes).into_owned();
-    fields.split(&header);
-    let names: Vec<&str> = (0..fields.len()).map(|i| fields.get(i)).collect();
-    let Some((_, positions)) = match_header(&names) else {
-        return Err(LgsError::UnknownHeader {
+impl Worker<'_> {
+    /// Parses one file on the worker thread, sending batches as they fill.
+    fn parse_file(
+        &self,
+        file: &PlannedFile,
+        mut rows: Box<dyn format::RowFormat>,
+        store_rejected: bool,
+        first_rejection: &mut Option<String>,
+    ) -> Result<()> {
+        let (batch_rows, ingest_id, tx, progress) =
+            (self.batch_rows, self.ingest_id, self.tx, self.progress);
+        let path = &file.path;
+        let shown = path.display().to_string();
+        let read_err = |source| LgsError::Read {
+            path: path.clone(),
+            source,
+        };
+        let send = |m: Message| {
+            tx.blocking_send(m)
+                .map_err(|_| LgsError::Worker("the warehouse writer stopped".into()))
+        };
+        progress.file_started(path, file.bytes);
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut reader = RecordReader::new(source::open_decoded(path, counter.clone())?);
+        let mut record = RawRecord::default();
+        let mut fields = Fields::default();
+
+        if !reader.read_record(&mut record).map_err(read_err)? {
+            return Err(LgsError::EmptyInput { path: path.clone() });
+        }
+        let header = String::from_utf8_lossy(&record.bytes).into_owned();
+        fields.split(&header);
+        let names: Vec<&str> = (0..fields.len()).map(|i| fields.get(i)).collect();
+        rows.header(&names).map_err(|message| LgsError::BadHeader {
             path: path.clone(),
             line: record.line,
-            found: header,
-            expected: expected_headers(),
-        });
-    };
-    let width = names.len();
+            message,
+        })?;
+        let width = names.len();
 
-    let mut rows = RetailBuilder::new();
-    let mut rejects = RejectedBuilder::default();
-    let mut report = FileReport {
-        path: shown.clone(),
-        fingerprint: file.fingerprint.clone(),
-        bytes: file.bytes,
-        rows_read: 0,
-        rows_loaded: 0,
-        rows_rejected: 0,
-        skipped: None,
-    };
-    while reader.read_record(&mut record).map_err(read_err)? {
-        report.rows_read += 1;
-        let outcome = if !record.quotes_balanced {
-            Err("unterminated quoted field (the file ends inside quotes)".to_string())
-        } else {
-            match std::str::from_utf8(&record.bytes) {
-                Err(e) => Err(format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1)),
-                Ok(text) => {
-                    fields.split(text);
-                    if fields.len() != width {
-                        Err(format!("expected {width} fields, found {}", fields.len()))
-                    } else {
-                        rows.push(&fields, &positions)
-                    }
-                }
-            }
+        let mut rejects = RejectedBuilder::default();
+        let mut report = FileReport {
+            path: shown.clone(),
+            fingerprint: file.fingerprint.clone(),
+            bytes: file.bytes,
+            rows_read: 0,
+            rows_loaded: 0,
+            rows_rejected: 0,
+            skipped: None,
         };
-        match outcome {
-            Ok(()) => {
-                report.rows_loaded += 1;
-                if rows.len() >= batch_rows {
-                    send(Message::Retail(rows.finish()))?;
+        while reader.read_record(&mut record).map_err(read_err)? {
+            report.rows_read += 1;
+            let outcome = if !record.quotes_balanced {
+                Err("unterminated quoted field (the file ends inside quotes)".to_string())
+            } else {
+                match std::str::from_utf8(&record.bytes) {
+                    Err(e) => Err(format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1)),
+                    Ok(text) => {
+                        fields.split(text);
+                        if fields.len() != width {
+                            Err(format!("expected {width} fields, found {}", fields.len()))
+                        } else {
+                            rows.push(&fields)
+                        }
+                    }
                 }
-            }
-            Err(reason) => {
-                report.rows_rejected += 1;
-                if first_rejection.is_none() {
-                    *first_rejection = Some(format!("{shown}:{}: {reason}", record.line));
+            };
+            match outcome {
+                Ok(()) => {
+                    report.rows_loaded += 1;
+                    if rows.buffered() >= batch_rows {
+                        send(Message::Retail(rows.finish()))?;
+                    }
                 }
-                if store_rejected {
-                    rejects.push(&shown, record.line, &record.bytes, &reason, ingest_id);
-                    if rejects.len() >= batch_rows {
-                        send(Message::Rejected(rejects.finish()))?;
+                Err(reason) => {
+                    report.rows_rejected += 1;
+                    if first_rejection.is_none() {
+                        *first_rejection = Some(format!("{shown}:{}: {reason}", record.line));
+                    }
+                    if store_rejected {
+                        rejects.push(&shown, record.line, &record.bytes, &reason, ingest_id);
+                        if rejects.len() >= batch_rows {
+                            send(Message::Rejected(rejects.finish()))?;
+                        }
                     }
                 }
             }
+            if report.rows_read.is_multiple_of(16_384) {
+                progress.advanced(counter.load(Ordering::Relaxed));
+            }
         }
-        if report.rows_read.is_multiple_of(16_384) {
-            progress.advanced(counter.load(Ordering::Relaxed));
+        if rows.buffered() > 0 {
+            send(Message::Retail(rows.finish()))?;
         }
+        if !rejects.is_empty() {
+            send(Message::Rejected(rejects.finish()))?;
+        }
+        progress.advanced(counter.load(Ordering::Relaxed));
+        progress.file_finished(&report);
+        send(Message::FileDone(report))
     }
-    if !rows.is_empty() {
-        send(Message::Retail(rows.finish()))?;
-    }
-    if !rejects.is_empty() {
-        send(Message::Rejected(rejects.finish()))?;
-    }
-    progress.advanced(counter.load(Ordering::Relaxed));
-    progress.file_finished(&report);
-    send(Message::FileDone(report))
 }
 
 /// Streams batches of one table to Parquet files, to be committed at the end. The
@@ -428,16 +468,23 @@ struct TableWriter<'a> {
     warehouse: &'a Warehouse,
     name: String,
     schema: SchemaRef,
+    partitions: Vec<String>,
     writer: Option<RecordBatchWriter>,
     rows: u64,
 }
 
 impl<'a> TableWriter<'a> {
-    fn new(warehouse: &'a Warehouse, name: &str, schema: SchemaRef) -> Self {
+    fn new(
+        warehouse: &'a Warehouse,
+        name: &str,
+        schema: SchemaRef,
+        partitions: Vec<String>,
+    ) -> Self {
         TableWriter {
             warehouse,
             name: name.to_string(),
             schema,
+            partitions,
             writer: None,
             rows: 0,
         }
@@ -457,12 +504,15 @@ impl<'a> TableWriter<'a> {
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(128 * 1024))
             .build();
-        Ok(
-            RecordBatchWriter::try_new(url.as_str(), self.schema.clone(), None, None)
-                .map_err(|e| LgsError::delta(&self.name, e))?
-                .with_writer_properties(properties)
-                .with_target_file_size(256 * 1024 * 1024),
+        Ok(RecordBatchWriter::try_new(
+            url.as_str(),
+            self.schema.clone(),
+            Some(self.partitions.clone()),
+            None,
         )
+        .map_err(|e| LgsError::delta(&self.name, e))?
+        .with_writer_properties(properties)
+        .with_target_file_size(256 * 1024 * 1024))
     }
 
     async fn write(&mut self, batch: RecordBatch) -> Result<()> {
@@ -492,7 +542,7 @@ impl<'a> TableWriter<'a> {
             None => vec![],
         };
         self.warehouse
-            .commit(&self.name, &self.schema, adds, facts)
+            .commit(&self.name, &self.schema, &self.partitions, adds, facts)
             .await
     }
 }

@@ -4,3 +4,4 @@ mod analytics;
 mod common;
 mod ingest;
 mod real_data;
+mod wdi;
