@@ -185,6 +185,10 @@ pub struct ReportArgs {
     /// Also write every result (and the per-customer RFM table) as Parquet and CSV here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also save every result into the warehouse as Delta tables `report_<name>`
+    /// (replaced on each run), to query them with `lgs sql`.
+    #[arg(long)]
+    pub save: bool,
 }
 
 #[derive(Debug, Args)]

@@ -185,6 +185,16 @@ async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result
             eprintln!("wrote {} files to {}", written.len(), dir.display());
         }
     }
+    if args.save {
+        let saved = lgs::output::save_results(&report, warehouse).await?;
+        if !quiet {
+            eprintln!(
+                "saved {} to {}",
+                saved.join(", "),
+                warehouse.root().display()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -419,7 +419,61 @@ fn sql_scripts_stop_at_the_first_error_with_its_position() {
         .args(["sql", "SELECT custmer_id FROM retail"])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("customer_id"));
+        .stderr(predicate::str::contains(
+            "did you mean column 'customer_id'?",
+        ));
+    lgs(&wh)
+        .args(["sql", "SELECT * FROM retial"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("did you mean table 'retail'?"));
+}
+
+#[test]
+fn saved_report_results_are_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    for _ in 0..2 {
+        // Saved twice: each table is replaced, never appended to.
+        lgs(&wh)
+            .args([
+                "report",
+                "--format",
+                "json",
+                "--as-of",
+                "2010-04-01",
+                "--save",
+            ])
+            .assert()
+            .success();
+    }
+    lgs(&wh)
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT month, sales, sales_growth_pct FROM report_monthly ORDER BY month",
+        ])
+        .assert()
+        .success()
+        .stdout("month,sales,sales_growth_pct\n2010-01,65.0,\n2010-02,0.0,-100.0\n2010-03,20.0,\n");
+    lgs(&wh)
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT segment, customers FROM report_rfm_segments ORDER BY segment",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            "segment,customers\nAt Risk,1\nChampions,1\nHibernating,1\nPotential Loyalists,1\n",
+        );
+    lgs(&wh)
+        .args(["history", "report_monthly", "--format", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"version\": 1"));
 }
 
 #[test]

@@ -8,12 +8,16 @@ use std::sync::Arc;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table};
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
+use deltalake::DeltaTable;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
 use serde::Serialize;
 
 use crate::analytics::{AmountStats, HistogramBin, Report};
 use crate::error::{LgsError, Result};
+use crate::warehouse::Warehouse;
 
 /// The report as one JSON document (numbers unrounded).
 pub fn to_json(report: &Report) -> String {
@@ -190,7 +194,39 @@ fn result_tables(report: &Report) -> Result<Vec<(&'static str, RecordBatch)>> {
     ])
 }
 
-/// Serialises rows into one Arrow batch, with a schema inferred from their values.
+/// Saves every result table into the warehouse as the Delta table `report_<name>`,
+/// each replaced in one commit, so that `lgs sql` can query them. Returns the names.
+pub async fn save_results(report: &Report, warehouse: &Warehouse) -> Result<Vec<String>> {
+    warehouse.ensure_writable()?;
+    let mut saved = Vec::new();
+    for (name, batch) in result_tables(report)? {
+        let table = format!("report_{name}");
+        let dir = warehouse.table_path(&table);
+        std::fs::create_dir_all(&dir).map_err(|source| LgsError::WarehouseNotWritable {
+            path: dir.clone(),
+            source,
+        })?;
+        let url = url::Url::from_directory_path(&dir).map_err(|()| LgsError::InvalidArgument {
+            what: "warehouse path",
+            message: dir.display().to_string(),
+        })?;
+        let delta_err = |e| LgsError::delta(&table, e);
+        DeltaTable::try_from_url(url)
+            .await
+            .map_err(delta_err)?
+            .write(vec![batch])
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(SchemaMode::Overwrite)
+            .with_table_name(&table)
+            .await
+            .map_err(delta_err)?;
+        saved.push(table);
+    }
+    Ok(saved)
+}
+
+/// Serialises rows into one Arrow batch, with a schema inferred from their values
+/// (a column that is null in every row is typed as a float).
 fn to_batch<T: Serialize>(rows: &[T]) -> Result<RecordBatch> {
     let err = |e: datafusion::arrow::error::ArrowError| LgsError::Write {
         path: "<report>".into(),
@@ -200,9 +236,17 @@ fn to_batch<T: Serialize>(rows: &[T]) -> Result<RecordBatch> {
         .iter()
         .map(|r| serde_json::to_value(r).expect("report rows serialise"))
         .collect();
-    let schema: Schema =
+    let inferred: Schema =
         arrow_json::reader::infer_json_schema_from_iterator(values.iter().map(Ok)).map_err(err)?;
-    let schema = Arc::new(schema);
+    let fields: Vec<Field> = inferred
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Null => Field::new(f.name(), DataType::Float64, true),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
     let mut decoder = arrow_json::ReaderBuilder::new(schema.clone())
         .build_decoder()
         .map_err(err)?;

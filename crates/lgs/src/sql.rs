@@ -80,19 +80,21 @@ pub async fn execute(
     statement: ParsedStatement,
 ) -> Result<SendableRecordBatchStream> {
     let at = |source: DataFusionError| {
-        // HiveQL's per-reducer orderings: say what runs instead.
-        let source = match &source {
-            DataFusionError::NotImplemented(what)
-                if ["SORT BY", "CLUSTER BY", "DISTRIBUTE BY"]
-                    .iter()
-                    .any(|k| what.contains(k)) =>
-            {
-                DataFusionError::NotImplemented(format!(
-                    "{what} (HiveQL): use ORDER BY, a total order; DISTRIBUTE BY x SORT BY y \
-                     and CLUSTER BY x become ORDER BY x, y and ORDER BY x"
-                ))
-            }
-            _ => source,
+        let message = source.to_string();
+        let source = if let DataFusionError::NotImplemented(what) = &source
+            && ["SORT BY", "CLUSTER BY", "DISTRIBUTE BY"]
+                .iter()
+                .any(|k| what.contains(k))
+        {
+            // HiveQL's per-reducer orderings: say what runs instead.
+            DataFusionError::NotImplemented(format!(
+                "{what} (HiveQL): use ORDER BY, a total order; DISTRIBUTE BY x SORT BY y \
+                 and CLUSTER BY x become ORDER BY x, y and ORDER BY x"
+            ))
+        } else if let Some(hint) = suggestion(ctx, &message) {
+            DataFusionError::Plan(format!("{message}\nHint: {hint}"))
+        } else {
+            source
         };
         LgsError::Sql {
             statement: Some(statement.index),
@@ -107,6 +109,59 @@ pub async fn execute(
         .map_err(at)?;
     let df = ctx.execute_logical_plan(plan).await.map_err(at)?;
     df.execute_stream().await.map_err(at)
+}
+
+/// "Did you mean ...?" for an unknown table or column, by edit distance.
+fn suggestion(ctx: &SessionContext, message: &str) -> Option<String> {
+    if let Some(rest) = message.split("table '").nth(1)
+        && message.contains("not found")
+    {
+        let wanted = rest.split('\'').next()?.rsplit('.').next()?;
+        let names = ctx.catalog("datafusion")?.schema("public")?.table_names();
+        let best = closest(wanted, names.iter().map(String::as_str))?;
+        return Some(format!("did you mean table '{best}'?"));
+    }
+    if let Some(rest) = message.split("No field named ").nth(1) {
+        let wanted = rest.split(['.', ' ', '\n']).next()?.trim_matches('"');
+        let valid = message.split("Valid fields are ").nth(1)?;
+        let names = valid
+            .trim_end_matches('.')
+            .split(", ")
+            .map(|f| f.rsplit('.').next().unwrap_or(f).trim_matches('"'));
+        let best = closest(wanted, names)?;
+        return Some(format!("did you mean column '{best}'?"));
+    }
+    None
+}
+
+/// The candidate nearest to `wanted`, if it is near enough to be a typo.
+fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let wanted = wanted.to_ascii_lowercase();
+    candidates
+        .map(|c| (edit_distance(&wanted, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d > 0 && *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = current;
+        }
+    }
+    row[b.len()]
 }
 
 /// Writes a result stream in `format`, batch by batch; returns the number of rows.
@@ -208,5 +263,25 @@ async fn next(stream: &mut SendableRecordBatchStream) -> Result<Option<RecordBat
         None => Ok(None),
         Some(Ok(batch)) => Ok(Some(batch)),
         Some(Err(e)) => Err(LgsError::query("running the statement", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{closest, edit_distance};
+
+    #[test]
+    fn suggests_near_names_only() {
+        assert_eq!(edit_distance("custmer_id", "customer_id"), 1);
+        let names = ["customer_id", "country", "invoice_no"];
+        assert_eq!(
+            closest("custmer_id", names.into_iter()),
+            Some("customer_id")
+        );
+        assert_eq!(closest("xyz", names.into_iter()), None);
+        assert_eq!(
+            closest("retial", ["retail", "wdi"].into_iter()),
+            Some("retail")
+        );
     }
 }
