@@ -565,3 +565,100 @@ fn generated_wdi_grid_ingests_into_the_partitioned_table() {
             "GDP_US_A.csv:1: this file (ISO,COUNTRY,VALUE,YEAR) does not name its indicator",
         ));
 }
+
+#[test]
+fn hiveql_orderings_are_refused_with_the_equivalent() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    lgs(&wh)
+        .args(["sql", "SELECT country FROM retail CLUSTER BY country"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "CLUSTER BY (HiveQL): use ORDER BY",
+        ));
+}
+
+/// The interactive shell in a real terminal (tmux): Tab completion, Ctrl-C cancelling
+/// a running query without leaving the shell, and history kept in a file.
+#[test]
+fn interactive_shell_in_a_terminal() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        panic!("this test needs tmux (.ci/run installs it: apt-get install tmux)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    let history = dir.path().join("history");
+    let socket = dir.path().join("tmux.sock");
+    let tmux = |args: &[&str]| {
+        let out = std::process::Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let command = format!(
+        "env LGS_HISTORY={} {} --warehouse {} shell",
+        history.display(),
+        assert_cmd::cargo::cargo_bin("lgs").display(),
+        wh.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        &command,
+    ]);
+    let wait_for = |text: &str| {
+        for _ in 0..100 {
+            let screen = tmux(&["capture-pane", "-p", "-t", "t"]);
+            if screen.contains(text) {
+                return screen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let screen = tmux(&["capture-pane", "-p", "-t", "t"]);
+        tmux(&["kill-server"]);
+        panic!("{text:?} never appeared:\n{screen}");
+    };
+    wait_for("lgs>");
+    // A query that would run for a very long time, then Ctrl-C.
+    tmux(&[
+        "send-keys",
+        "-t",
+        "t",
+        "SELECT count(*) FROM generate_series(1, 100000000000)\\;",
+        "Enter",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    tmux(&["send-keys", "-t", "t", "C-c"]);
+    wait_for("query cancelled");
+    // Tab completes a table name; the shell answers.
+    tmux(&[
+        "send-keys",
+        "-t",
+        "t",
+        "SELECT count(*) AS n FROM retai",
+        "Tab",
+    ]);
+    wait_for("FROM retail");
+    tmux(&["send-keys", "-t", "t", "\\;", "Enter"]);
+    let screen = wait_for("(1 row)");
+    assert!(screen.contains("| 8 |"), "{screen}");
+    tmux(&["send-keys", "-t", "t", "\\q", "Enter"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    tmux(&["kill-server"]);
+    let kept = std::fs::read_to_string(&history).unwrap();
+    assert!(kept.contains("SELECT count(*) AS n FROM retail;"), "{kept}");
+}
