@@ -201,15 +201,7 @@ pub async fn save_results(report: &Report, warehouse: &Warehouse) -> Result<Vec<
     let mut saved = Vec::new();
     for (name, batch) in result_tables(report)? {
         let table = format!("report_{name}");
-        let dir = warehouse.table_path(&table);
-        std::fs::create_dir_all(&dir).map_err(|source| LgsError::WarehouseNotWritable {
-            path: dir.clone(),
-            source,
-        })?;
-        let url = url::Url::from_directory_path(&dir).map_err(|()| LgsError::InvalidArgument {
-            what: "warehouse path",
-            message: dir.display().to_string(),
-        })?;
+        let url = warehouse.prepare_table_dir(&table)?;
         let delta_err = |e| LgsError::delta(&table, e);
         DeltaTable::try_from_url(url)
             .await

@@ -177,7 +177,8 @@ pub const HEADER_SHAPES: [HeaderShape; 3] = [
     },
 ];
 
-fn normalise(name: &str) -> String {
+/// A column name reduced to lower-case letters and digits (no BOM, spaces or `_`).
+pub(crate) fn normalise(name: &str) -> String {
     name.trim()
         .trim_start_matches('\u{feff}')
         .chars()

@@ -95,6 +95,14 @@ impl Warehouse {
         })
     }
 
+    /// Creates a table's directory (not the table) and returns its URL, for writers.
+    pub fn prepare_table_dir(&self, name: &str) -> Result<Url> {
+        let dir = self.table_path(name);
+        std::fs::create_dir_all(&dir)
+            .map_err(|source| LgsError::WarehouseNotWritable { path: dir, source })?;
+        self.table_url(name)
+    }
+
     /// Creates the warehouse directory if needed and checks that it can be written.
     pub fn ensure_writable(&self) -> Result<()> {
         let err = |source| LgsError::WarehouseNotWritable {
@@ -235,12 +243,7 @@ impl Warehouse {
         let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         match self.open(name).await? {
             None => {
-                let dir = self.table_path(name);
-                std::fs::create_dir_all(&dir).map_err(|source| LgsError::WarehouseNotWritable {
-                    path: dir.clone(),
-                    source,
-                })?;
-                let url = self.table_url(name)?;
+                let url = self.prepare_table_dir(name)?;
                 let kernel_schema: StructType = schema
                     .as_ref()
                     .try_into_kernel()

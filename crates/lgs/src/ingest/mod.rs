@@ -491,15 +491,7 @@ impl<'a> TableWriter<'a> {
     }
 
     fn open(&self) -> Result<RecordBatchWriter> {
-        let dir = self.warehouse.table_path(&self.name);
-        std::fs::create_dir_all(&dir).map_err(|source| LgsError::WarehouseNotWritable {
-            path: dir.clone(),
-            source,
-        })?;
-        let url = url::Url::from_directory_path(&dir).map_err(|()| LgsError::InvalidArgument {
-            what: "warehouse path",
-            message: dir.display().to_string(),
-        })?;
+        let url = self.warehouse.prepare_table_dir(&self.name)?;
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(128 * 1024))

@@ -16,7 +16,7 @@ use datafusion::arrow::array::{
 
 use super::csv::Fields;
 use super::format::RowFormat;
-use crate::schema::wdi_schema;
+use crate::schema::{normalise, wdi_schema};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Shape {
@@ -40,15 +40,6 @@ pub(crate) struct WdiFormat {
     indicator_code: StringBuilder,
     value: Float64Builder,
     rows: usize,
-}
-
-fn norm(s: &str) -> String {
-    s.trim()
-        .trim_start_matches('\u{feff}')
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
 }
 
 fn parse_year(s: &str) -> Result<i32, String> {
@@ -141,7 +132,7 @@ fn positions<const N: usize>(names: &[String], wanted: [&str; N]) -> Option<[usi
 
 impl RowFormat for WdiFormat {
     fn header(&mut self, names: &[&str]) -> Result<(), String> {
-        let normalised: Vec<String> = names.iter().map(|n| norm(n)).collect();
+        let normalised: Vec<String> = names.iter().map(|n| normalise(n)).collect();
         if normalised.len() > 4 && normalised[..4] == WIDE_PREFIX {
             let mut years = Vec::new();
             for (i, name) in names[4..].iter().enumerate() {
