@@ -326,6 +326,7 @@ impl Warehouse {
         // partition, each with its values as constants, unioned. A filter on a
         // partition column folds to false on the other branches, which the optimiser
         // removes: partition pruning with stock DataFusion plans.
+        let log_store = table.log_store();
         let mut groups: BTreeMap<Vec<Option<String>>, Vec<String>> = BTreeMap::new();
         for file in snapshot.log_data() {
             let values = file.partition_values_map();
@@ -333,7 +334,7 @@ impl Warehouse {
                 .iter()
                 .map(|c| values.get(c).cloned().flatten())
                 .collect();
-            let uri = table.log_store().to_uri(&file.object_store_path());
+            let uri = log_store.to_uri(&file.object_store_path());
             groups.entry(key).or_default().push(uri);
         }
         if groups.is_empty() {

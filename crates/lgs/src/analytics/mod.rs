@@ -84,17 +84,13 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
             vec![rfm::as_of_param(as_of)],
         ),
     ];
-    let mut registered = Ok(());
-    for (name, sql, params) in &intermediates {
-        registered = register_intermediate(ctx, mode, name, sql, params.clone()).await;
-        if registered.is_err() {
-            break;
+    let report = async {
+        for (name, sql, params) in &intermediates {
+            register_intermediate(ctx, mode, name, sql, params.clone()).await?;
         }
+        compute(ctx, as_of).await
     }
-    let report = match registered {
-        Ok(()) => compute(ctx, as_of).await,
-        Err(e) => Err(e),
-    };
+    .await;
     for (name, _, _) in &intermediates {
         // Not registered when an earlier step failed: nothing to drop then.
         let _ = ctx.deregister_table(*name);

@@ -1,4 +1,5 @@
-//! Ingest: CSV files (plain, gzip or zstd) into the `retail` Delta table.
+//! Ingest: CSV files (plain, gzip or zstd) into a Delta table: `retail` for the LGS
+//! transactions, `wdi` for World Development Indicators (see [`Dataset`]).
 //!
 //! Guarantees:
 //! - **Nothing is lost.** Every data row of every input is either loaded into `retail`
@@ -106,9 +107,10 @@ pub struct IngestReport {
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
-    /// The new version of `retail`, when something was committed.
+    /// The new version of the target table (`retail` by default), when something was
+    /// committed. The name is kept for the JSON output's stability.
     pub retail_version: Option<u64>,
-    /// The new version of `retail_rejected`, when rows were quarantined.
+    /// The new version of the quarantine table, when rows were quarantined.
     pub rejected_version: Option<u64>,
 }
 
@@ -123,7 +125,7 @@ struct PlannedFile {
 }
 
 enum Message {
-    Retail(RecordBatch),
+    Rows(RecordBatch),
     Rejected(RecordBatch),
     FileDone(FileReport),
 }
@@ -218,7 +220,7 @@ pub async fn ingest(
         return Ok(report);
     }
 
-    let mut retail = TableWriter::new(
+    let mut data = TableWriter::new(
         warehouse,
         table,
         options.dataset.schema(),
@@ -230,14 +232,14 @@ pub async fn ingest(
         options,
         &ingest_id,
         progress,
-        &mut retail,
+        &mut data,
         &mut rejected,
     )
     .await;
     let (read, first_rejection) = match outcome {
         Ok(v) => v,
         Err(e) => {
-            retail.abort();
+            data.abort();
             rejected.abort();
             return Err(e);
         }
@@ -248,7 +250,7 @@ pub async fn ingest(
         report.rows_rejected += file.rows_rejected;
     }
     if options.strict && report.rows_rejected > 0 {
-        retail.abort();
+        data.abort();
         rejected.abort();
         return Err(LgsError::StrictRejected {
             rejected: report.rows_rejected,
@@ -273,7 +275,7 @@ pub async fn ingest(
         "rows_rejected": report.rows_rejected,
         "rows_written": report.rows_loaded,
     });
-    report.retail_version = Some(retail.commit(facts).await?);
+    report.retail_version = Some(data.commit(facts).await?);
     report.files.extend(read);
     Ok(report)
 }
@@ -298,7 +300,7 @@ async fn run_pipeline(
     options: &IngestOptions,
     ingest_id: &str,
     progress: Arc<dyn IngestProgress>,
-    retail: &mut TableWriter<'_>,
+    data: &mut TableWriter<'_>,
     rejected: &mut TableWriter<'_>,
 ) -> Result<(Vec<FileReport>, Option<String>)> {
     let (tx, mut rx) = mpsc::channel::<Message>(4);
@@ -330,7 +332,7 @@ async fn run_pipeline(
     let mut write_error = None;
     while let Some(message) = rx.recv().await {
         let result = match message {
-            Message::Retail(batch) => retail.write(batch).await,
+            Message::Rows(batch) => data.write(batch).await,
             Message::Rejected(batch) => rejected.write(batch).await,
             Message::FileDone(report) => {
                 reports.push(report);
@@ -430,7 +432,7 @@ impl Worker<'_> {
                 Ok(()) => {
                     report.rows_loaded += 1;
                     if rows.buffered() >= batch_rows {
-                        send(Message::Retail(rows.finish()))?;
+                        send(Message::Rows(rows.finish()))?;
                     }
                 }
                 Err(reason) => {
@@ -451,7 +453,7 @@ impl Worker<'_> {
             }
         }
         if rows.buffered() > 0 {
-            send(Message::Retail(rows.finish()))?;
+            send(Message::Rows(rows.finish()))?;
         }
         if !rejects.is_empty() {
             send(Message::Rejected(rejects.finish()))?;
