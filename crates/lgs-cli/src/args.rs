@@ -39,9 +39,12 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Load CSV files (plain, .gz or .zst; paths, directories or globs) into the
-    /// warehouse. Rows that cannot be parsed go to the `retail_rejected` table with
-    /// file, line, raw text and reason; every run ends with the row accounting.
+    /// Load data into the warehouse: CSV files (plain, .gz or .zst), pg_dump output
+    /// (.sql), Excel workbooks (.xlsx), Parquet files, as paths, directories or globs,
+    /// or a live PostgreSQL table or query (postgres://user@host:port/db). Files
+    /// already loaded are skipped, so a directory of daily drops loads only the new
+    /// ones. Rows that cannot be parsed go to `<table>_rejected` with source, line,
+    /// raw text and reason; every run ends with the row accounting.
     Ingest(IngestArgs),
     /// Run every analysis over the warehouse and print it.
     Report(ReportArgs),
@@ -83,12 +86,31 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Files, directories or glob patterns to load.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files, directories or glob patterns to load, or postgres:// URLs.
+    #[arg(required = true, value_name = "PATH|URL")]
     pub paths: Vec<String>,
-    /// Target table (default: retail, or wdi with --dataset wdi).
+    /// Target table (default: retail, or wdi with --dataset wdi). For a postgres://
+    /// input it is also the table read from the server (schema.table works; the
+    /// warehouse table takes the last part).
     #[arg(long)]
     pub table: Option<String>,
+    /// append: add to the table; overwrite: replace its contents (and its quarantine)
+    /// in one commit.
+    #[arg(long, value_enum, default_value_t = ModeArg::Append)]
+    pub mode: ModeArg,
+    /// Excel: the sheet(s) to read (repeatable; default: every sheet).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Vec<String>,
+    /// PostgreSQL: read this SELECT instead of a table.
+    #[arg(long, value_name = "SQL")]
+    pub query: Option<String>,
+    /// PostgreSQL: parallel partitions (connections), ranges of the date column.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub partitions: usize,
+    /// PostgreSQL: the date column the partitions split (default: the first
+    /// timestamp column).
+    #[arg(long, value_name = "COLUMN")]
+    pub partition_column: Option<String>,
     /// What the files hold: LGS transactions, or World Development Indicators (wide
     /// World Bank CSV, the long Hive layout, or an ISO,COUNTRY,VALUE,YEAR export).
     #[arg(long, value_enum, default_value_t = DatasetArg::Retail)]
@@ -143,27 +165,57 @@ pub struct GenerateArgs {
     /// What to generate.
     #[arg(value_enum)]
     pub what: GenerateWhat,
-    /// Indicators in the WDI grid (1,446 in the original work).
+    /// Retail: rows to write.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Retail: file format (default: from the --out extension, else csv).
+    #[arg(long, value_enum)]
+    pub format: Option<GenerateFormat>,
+    /// Retail: generator threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// WDI: indicators in the grid (1,446 in the original work).
     #[arg(long, default_value_t = 1446)]
     pub indicators: u32,
-    /// Countries and aggregates in the WDI grid.
+    /// WDI: countries and aggregates in the grid.
     #[arg(long, default_value_t = 264)]
     pub countries: u32,
-    /// Years in the WDI grid, from 1960.
+    /// WDI: years in the grid, from 1960.
     #[arg(long, default_value_t = 57)]
     pub years: u32,
     /// Random seed: the same seed gives the same file.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Output file (CSV).
+    /// Output file.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GenerateWhat {
+    /// LGS transactions shaped like the real data, quirks included, at any size
+    /// (deterministic per seed).
+    Retail,
     /// A full-shape WDI grid in the long layout (57 × 264 × 1,446 = 21,759,408 rows).
     Wdi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateFormat {
+    /// CSV with the warehouse column names.
+    Csv,
+    /// Plain pg_dump output (CREATE TABLE and a COPY block).
+    Sql,
+    /// Parquet (zstd), typed like a Spark export.
+    Parquet,
+    /// An Excel workbook with the UCI column names (a sheet per 1,000,000 rows).
+    Xlsx,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Append,
+    Overwrite,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -189,6 +241,11 @@ pub struct ReportArgs {
     /// (replaced on each run), to query them with `lgs sql`.
     #[arg(long)]
     pub save: bool,
+    /// Also write every result table into PostgreSQL for BI tools
+    /// (postgres://user@host:port/db[?schema=marketing]): typed columns, primary
+    /// keys, all tables replaced together in one transaction.
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

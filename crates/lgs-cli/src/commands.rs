@@ -8,11 +8,11 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use lgs::Warehouse;
 use lgs::analytics::ReportOptions;
-use lgs::ingest::{Dataset, IngestOptions, IngestReport};
+use lgs::ingest::{Dataset, IngestOptions, IngestReport, PgOptions, WriteMode};
 use lgs::output::group;
 
 use crate::args::{
-    Cli, Command, DatasetArg, IngestArgs, ReportArgs, ReportFormat, SqlArgs, SqlOutput,
+    Cli, Command, DatasetArg, IngestArgs, ModeArg, ReportArgs, ReportFormat, SqlArgs, SqlOutput,
     SummaryFormat,
 };
 use crate::progress;
@@ -51,6 +51,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 strict: false,
                 force: false,
                 format: SummaryFormat::Text,
+                mode: ModeArg::Append,
+                sheet: vec![],
+                query: None,
+                partitions: 4,
+                partition_column: None,
             };
             ingest_and_summarise(&warehouse, &ingest_args, quiet, true).await?;
             report(&warehouse, &args, quiet).await
@@ -101,15 +106,28 @@ async fn ingest_and_summarise(
             indicator_name: args.indicator_name.clone(),
         },
     };
+    // `--table public.retail`: read public.retail from PostgreSQL into `retail`.
     let table = args
         .table
-        .clone()
+        .as_deref()
+        .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
         .unwrap_or_else(|| dataset.default_table().to_string());
     let options = IngestOptions {
         strict: args.strict,
         force: args.force,
         table: Some(table.clone()),
         dataset,
+        mode: match args.mode {
+            ModeArg::Append => WriteMode::Append,
+            ModeArg::Overwrite => WriteMode::Overwrite,
+        },
+        sheets: (!args.sheet.is_empty()).then(|| args.sheet.clone()),
+        postgres: PgOptions {
+            table: args.table.clone(),
+            query: args.query.clone(),
+            partitions: args.partitions,
+            partition_column: args.partition_column.clone(),
+        },
         ..IngestOptions::default()
     };
     let progress = progress::for_ingest(quiet);
@@ -183,6 +201,20 @@ async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result
         let written = lgs::output::write_results(&report, dir)?;
         if !quiet {
             eprintln!("wrote {} files to {}", written.len(), dir.display());
+        }
+    }
+    if let Some(url) = &args.to {
+        let written = lgs::export::to_postgres(&report, url).await?;
+        if !quiet {
+            let tables: Vec<String> = written
+                .iter()
+                .map(|(t, rows)| format!("{t} ({rows} rows)"))
+                .collect();
+            eprintln!(
+                "replaced in PostgreSQL {}: {}",
+                lgs::pg::redact(url),
+                tables.join(", ")
+            );
         }
     }
     if args.save {
@@ -353,23 +385,67 @@ async fn sql(warehouse: &Warehouse, args: &SqlArgs) -> Result<()> {
 }
 
 fn generate(args: &crate::args::GenerateArgs, quiet: bool) -> Result<()> {
-    let grid = lgs::generate::WdiGrid {
-        years: args.years,
-        countries: args.countries,
-        indicators: args.indicators,
-        seed: args.seed,
-        ..Default::default()
-    };
+    use crate::args::{GenerateFormat, GenerateWhat};
+    use lgs::generate::retail::{RetailFormat, RetailSpec};
     let started = std::time::Instant::now();
-    let file = std::fs::File::create(&args.out)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
-    let rows = lgs::generate::write_wdi(&grid, &mut file)?;
+    let rows = match args.what {
+        GenerateWhat::Wdi => {
+            let grid = lgs::generate::WdiGrid {
+                years: args.years,
+                countries: args.countries,
+                indicators: args.indicators,
+                seed: args.seed,
+                ..Default::default()
+            };
+            let file = std::fs::File::create(&args.out)
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+            lgs::generate::write_wdi(&grid, &mut file)?
+        }
+        GenerateWhat::Retail => {
+            let extension = args
+                .out
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let format = match args.format {
+                Some(GenerateFormat::Csv) => RetailFormat::Csv,
+                Some(GenerateFormat::Sql) => RetailFormat::Sql,
+                Some(GenerateFormat::Parquet) => RetailFormat::Parquet,
+                Some(GenerateFormat::Xlsx) => RetailFormat::Xlsx,
+                None => match extension.as_str() {
+                    "sql" => RetailFormat::Sql,
+                    "parquet" => RetailFormat::Parquet,
+                    "xlsx" => RetailFormat::Xlsx,
+                    _ => RetailFormat::Csv,
+                },
+            };
+            let spec = RetailSpec {
+                rows: args.rows,
+                seed: args.seed,
+                format,
+                threads: args.threads,
+            };
+            let bar = progress::for_rows(quiet, args.rows);
+            let done = lgs::generate::retail::write_retail(&spec, &args.out, &|n| {
+                if let Some(bar) = &bar {
+                    bar.set_position(n);
+                }
+            })?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            done.rows
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
     if !quiet {
+        let bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
         eprintln!(
-            "wrote {} rows to {} in {seconds:.1} s ({} rows/s)",
+            "wrote {} rows ({:.1} MB) to {} in {seconds:.1} s ({} rows/s)",
             group(rows as f64, 0),
+            bytes as f64 / 1e6,
             args.out.display(),
             group(rows as f64 / seconds.max(1e-9), 0)
         );

@@ -42,3 +42,17 @@ pub fn for_ingest(quiet: bool) -> Arc<dyn IngestProgress> {
     );
     Arc::new(Bar { bar })
 }
+
+/// A bar counting rows, when stderr is a terminal and not `quiet`.
+pub fn for_rows(quiet: bool, total: u64) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} rows {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    Some(bar)
+}

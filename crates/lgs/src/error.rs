@@ -38,6 +38,19 @@ pub enum LgsError {
     #[error("{}: the file is empty (no header line)", path.display())]
     EmptyInput { path: PathBuf },
 
+    /// An input is malformed as a whole (a truncated dump, a corrupt workbook or
+    /// Parquet file, a missing sheet): nothing of it is loaded.
+    #[error("{source_name}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    BadInput {
+        source_name: String,
+        line: Option<u64>,
+        message: String,
+    },
+
+    /// A PostgreSQL server could not be reached or refused a request.
+    #[error("PostgreSQL {target}: {message}")]
+    Postgres { target: String, message: String },
+
     /// The header line is not one of the known shapes.
     #[error("{}:{line}: {message}", path.display())]
     BadHeader {

@@ -25,9 +25,11 @@
 
 pub mod analytics;
 pub mod error;
+pub mod export;
 pub mod generate;
 pub mod ingest;
 pub mod output;
+pub mod pg;
 pub mod schema;
 pub mod session;
 pub mod shell;

@@ -145,7 +145,7 @@ pub fn to_tables(report: &Report) -> String {
 }
 
 /// The report's results as named tables of rows, in a fixed order.
-fn result_tables(report: &Report) -> Result<Vec<(&'static str, RecordBatch)>> {
+pub(crate) fn result_tables(report: &Report) -> Result<Vec<(&'static str, RecordBatch)>> {
     #[derive(Serialize)]
     struct StatsRow<'a> {
         population: &'a str,

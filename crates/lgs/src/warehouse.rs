@@ -229,6 +229,8 @@ impl Warehouse {
 
     /// Commits files already written under the table directory as one new version,
     /// creating the table on its first commit. `facts` is stored in the commit info.
+    /// With `overwrite`, the same commit removes every file of the current version, so
+    /// the new files replace the table's contents atomically.
     pub async fn commit(
         &self,
         name: &str,
@@ -236,11 +238,12 @@ impl Warehouse {
         partition_columns: &[String],
         adds: Vec<Add>,
         facts: serde_json::Value,
+        overwrite: bool,
     ) -> Result<u64> {
         let delta_err = |e| LgsError::delta(name, e);
         let properties =
             CommitProperties::default().with_metadata([(COMMIT_INFO_KEY.to_string(), facts)]);
-        let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         match self.open(name).await? {
             None => {
                 let url = self.prepare_table_dir(name)?;
@@ -262,8 +265,20 @@ impl Warehouse {
             }
             Some(table) => {
                 let snapshot = table.snapshot().map_err(delta_err)?;
+                if overwrite {
+                    actions.extend(
+                        snapshot
+                            .log_data()
+                            .into_iter()
+                            .map(|file| Action::Remove(file.remove_action(true))),
+                    );
+                }
                 let operation = DeltaOperation::Write {
-                    mode: SaveMode::Append,
+                    mode: if overwrite {
+                        SaveMode::Overwrite
+                    } else {
+                        SaveMode::Append
+                    },
                     partition_by: (!partition_columns.is_empty())
                         .then(|| partition_columns.to_vec()),
                     predicate: None,

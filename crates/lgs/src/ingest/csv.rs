@@ -91,6 +91,24 @@ impl Fields {
         &self.buf[start..self.ends[i]]
     }
 
+    /// Removes every field.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+
+    /// Appends one field.
+    pub fn push(&mut self, field: &str) {
+        self.buf.push_str(field);
+        self.ends.push(self.buf.len());
+    }
+
+    /// Appends one field written by `write` into the field buffer (no allocation).
+    pub fn push_with(&mut self, write: impl FnOnce(&mut String)) {
+        write(&mut self.buf);
+        self.ends.push(self.buf.len());
+    }
+
     /// Splits a record (already checked to be UTF-8) into fields.
     pub fn split(&mut self, line: &str) {
         self.buf.clear();

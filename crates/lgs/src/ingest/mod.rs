@@ -1,24 +1,38 @@
-//! Ingest: CSV files (plain, gzip or zstd) into a Delta table: `retail` for the LGS
-//! transactions, `wdi` for World Development Indicators (see [`Dataset`]).
+//! Ingest: LGS transactions or World Development Indicators into a Delta table
+//! (`retail`, `wdi`; see [`Dataset`]) from every place the data lives: CSV files
+//! (plain, gzip or zstd), plain `pg_dump` output, Excel workbooks, Parquet files and
+//! directories, and a live PostgreSQL table or query. Every source becomes the same
+//! text records ([`records::RecordSource`]) and goes through the same validation.
 //!
 //! Guarantees:
-//! - **Nothing is lost.** Every data row of every input is either loaded into `retail`
-//!   or quarantined in `retail_rejected` with its file, line, raw text and reason; the
-//!   report accounts for it: rows read = rows loaded + rows quarantined.
+//! - **Nothing is lost.** Every data row of every input is either loaded into the
+//!   table or quarantined in `<table>_rejected` with its source, line, raw text and
+//!   reason; the report accounts for it: rows read = rows loaded + rows quarantined.
+//!   An input that is malformed as a whole (a truncated dump, a corrupt workbook, a
+//!   server that refuses) fails the ingest and nothing is committed.
 //! - **One commit per ingest.** Files are written first and published by a single Delta
-//!   commit on `retail`; a failure or a kill before it leaves the table as it was.
-//!   (Quarantined rows are committed to `retail_rejected` just before; if a run dies
-//!   between the two commits, the re-run loads the data and does not quarantine the
-//!   same rows twice.)
-//! - **Idempotent.** Each file's content fingerprint is recorded in the commit; a file
-//!   already ingested is skipped unless `force` is set.
-//! - **Bounded memory.** Files are parsed as a stream, in batches, on a worker thread
-//!   while the previous batches are encoded to Parquet.
+//!   commit; a failure or a kill before it leaves the table as it was. (Quarantined
+//!   rows are committed to `<table>_rejected` just before; if a run dies between the
+//!   two commits, the re-run loads the data and does not quarantine the same rows
+//!   twice.) `WriteMode::Overwrite` replaces the table's contents in that one commit.
+//! - **Incremental.** Each file's content fingerprint is recorded in the commit; a file
+//!   already loaded (since the table was last overwritten) is skipped unless `force`
+//!   is set, so `lgs ingest DIR` on a daily drop loads only the new files. Every run's
+//!   sources are also listed in the `ingest_log` table (see [`log`]).
+//! - **Bounded memory.** Inputs are parsed as streams, in batches, on worker threads
+//!   while the previous batches are encoded to Parquet. A live PostgreSQL read runs
+//!   one worker per partition.
 
 pub mod batch;
+pub mod columnar;
 pub mod csv;
+pub mod dump;
+pub mod excel;
 pub mod format;
+pub mod log;
 pub mod parse;
+pub mod postgres;
+pub mod records;
 pub mod source;
 pub mod wdi;
 
@@ -39,10 +53,34 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::error::{LgsError, Result};
+use crate::pg::is_postgres_url;
 use crate::schema::rejected_schema;
 use crate::warehouse::Warehouse;
 use batch::RejectedBuilder;
-use csv::{Fields, RawRecord, RecordReader};
+use postgres::{PartSource, PgPart, PgRead};
+use records::{FileKind, Record, RecordSource};
+
+/// Whether an ingest adds to the table or replaces it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    #[default]
+    Append,
+    Overwrite,
+}
+
+/// How a live PostgreSQL source is read.
+#[derive(Debug, Clone, Default)]
+pub struct PgOptions {
+    /// The table to read (default: the target table's name).
+    pub table: Option<String>,
+    /// A query to read instead of a table.
+    pub query: Option<String>,
+    /// Parallel partitions (connections); 0 picks the default of 4.
+    pub partitions: usize,
+    /// The date column the partitions split (default: the first timestamp column).
+    pub partition_column: Option<String>,
+}
 
 /// How an ingest behaves.
 #[derive(Debug, Clone)]
@@ -55,8 +93,14 @@ pub struct IngestOptions {
     pub batch_rows: usize,
     /// Target table (default: the dataset's); rejected rows go to `<table>_rejected`.
     pub table: Option<String>,
-    /// What the files hold.
+    /// What the inputs hold.
     pub dataset: Dataset,
+    /// Append to the table or replace it.
+    pub mode: WriteMode,
+    /// Sheets to read from Excel workbooks (default: all).
+    pub sheets: Option<Vec<String>>,
+    /// Live PostgreSQL sources.
+    pub postgres: PgOptions,
 }
 
 impl Default for IngestOptions {
@@ -67,17 +111,20 @@ impl Default for IngestOptions {
             batch_rows: 64 * 1024,
             table: None,
             dataset: Dataset::Retail,
+            mode: WriteMode::Append,
+            sheets: None,
+            postgres: PgOptions::default(),
         }
     }
 }
 
-/// Receives progress while files are read (for a progress bar).
+/// Receives progress while inputs are read (for a progress bar).
 pub trait IngestProgress: Send + Sync {
-    /// A file is about to be read; `bytes` is its size on disk.
+    /// An input is about to be read; `bytes` is its size on disk (0 when unknown).
     fn file_started(&self, _path: &Path, _bytes: u64) {}
     /// `bytes` of the current file (as stored, possibly compressed) have been read.
     fn advanced(&self, _bytes: u64) {}
-    /// A file is done (or skipped).
+    /// An input is done (or skipped).
     fn file_finished(&self, _file: &FileReport) {}
 }
 
@@ -85,10 +132,11 @@ pub trait IngestProgress: Send + Sync {
 pub struct NoProgress;
 impl IngestProgress for NoProgress {}
 
-/// What happened to one input file.
+/// What happened to one input (a file, or one partition of a PostgreSQL read).
 #[derive(Debug, Clone, Serialize)]
 pub struct FileReport {
     pub path: String,
+    /// Content fingerprint of a file (empty for a live source).
     pub fingerprint: String,
     pub bytes: u64,
     pub rows_read: u64,
@@ -103,6 +151,7 @@ pub struct FileReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestReport {
     pub ingest_id: String,
+    pub mode: WriteMode,
     pub files: Vec<FileReport>,
     pub rows_read: u64,
     pub rows_loaded: u64,
@@ -113,15 +162,29 @@ pub struct IngestReport {
     /// The new version of the quarantine table, when rows were quarantined.
     pub rejected_version: Option<u64>,
 }
+/// Where an input's records come from.
+enum InputSource {
+    File { path: PathBuf, kind: FileKind },
+    Postgres { part: PgPart, columns: Vec<String> },
+}
 
-/// A file to read and what to do with its rejected rows.
-struct PlannedFile {
-    path: PathBuf,
+/// An input to read and what to do with its rejected rows.
+struct PlannedInput {
+    source: InputSource,
     fingerprint: String,
     bytes: u64,
-    /// The rejected rows of this content are already in `retail_rejected` (from a
+    /// The rejected rows of this content are already in `<table>_rejected` (from a
     /// run that died between its two commits): count them, do not write them again.
     rejected_already_stored: bool,
+}
+
+impl PlannedInput {
+    fn shown(&self) -> String {
+        match &self.source {
+            InputSource::File { path, .. } => path.display().to_string(),
+            InputSource::Postgres { part, .. } => part.name.clone(),
+        }
+    }
 }
 
 enum Message {
@@ -130,7 +193,7 @@ enum Message {
     FileDone(FileReport),
 }
 
-/// Ingests CSV inputs (paths, directories or globs) into the warehouse.
+/// Ingests inputs (paths, directories, globs, `postgres://` URLs) into the warehouse.
 pub async fn ingest(
     warehouse: &Warehouse,
     inputs: &[String],
@@ -148,33 +211,53 @@ pub async fn ingest(
             message: format!("{table:?}: use letters, digits and underscores"),
         });
     }
-    let paths = source::expand_inputs(inputs)?;
+    let (urls, files): (Vec<String>, Vec<String>) =
+        inputs.iter().cloned().partition(|i| is_postgres_url(i));
+    let paths = if files.is_empty() {
+        vec![]
+    } else {
+        source::expand_inputs(&files)?
+    };
     if let Dataset::Wdi {
         indicator: Some(code),
         ..
     } = &options.dataset
-        && paths.len() > 1
+        && paths.len() + urls.len() > 1
     {
         return Err(LgsError::InvalidArgument {
             what: "--indicator",
             message: format!(
-                "--indicator {code} names the indicator of one file, but {} files were given: \
+                "--indicator {code} names the indicator of one file, but {} inputs were given: \
                  ingest single-indicator files one at a time",
-                paths.len()
+                paths.len() + urls.len()
             ),
         });
     }
     warehouse.ensure_writable()?;
     let ingest_id = uuid::Uuid::new_v4().to_string();
+    let overwrite = options.mode == WriteMode::Overwrite;
 
-    let loaded = fingerprints_in(&warehouse.commit_facts(table).await?);
-    let quarantined = fingerprints_in(&warehouse.commit_facts(&rejected_table).await?);
+    let loaded = if overwrite {
+        HashMap::new()
+    } else {
+        fingerprints_in(&warehouse.commit_facts(table).await?)
+    };
+    let quarantined = if overwrite {
+        HashMap::new()
+    } else {
+        fingerprints_in(&warehouse.commit_facts(&rejected_table).await?)
+    };
 
     let mut files = Vec::new();
-    let mut plan = Vec::new();
+    let mut file_lane = Vec::new();
     let mut seen = HashSet::new();
     for path in paths {
-        let fingerprint = source::fingerprint(&path)?;
+        let kind = FileKind::of(&path)?;
+        let mut fingerprint = source::fingerprint(&path)?;
+        if let (FileKind::Xlsx, Some(sheets)) = (kind, &options.sheets) {
+            // Loading some sheets of a workbook does not load the others.
+            fingerprint = format!("{fingerprint}#{}", sheets.join("#"));
+        }
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let skipped = if !seen.insert(fingerprint.clone()) {
             Some("same content as another input of this run".to_string())
@@ -199,16 +282,60 @@ pub async fn ingest(
             files.push(report);
             continue;
         }
-        plan.push(PlannedFile {
+        file_lane.push(PlannedInput {
             rejected_already_stored: quarantined.contains_key(&fingerprint) && !options.force,
-            path,
+            source: InputSource::File { path, kind },
             fingerprint,
             bytes,
         });
     }
 
+    // Live sources: each partition is a lane of its own, read in parallel. The plans
+    // hold their snapshots open until the reads are done.
+    let mut lanes = vec![];
+    if !file_lane.is_empty() {
+        lanes.push(file_lane);
+    }
+    let mut pg_plans = Vec::new();
+    for url in &urls {
+        let read = match &options.postgres.query {
+            Some(q) => PgRead::Query(q.clone()),
+            None => PgRead::Table(
+                options
+                    .postgres
+                    .table
+                    .clone()
+                    .unwrap_or_else(|| table.to_string()),
+            ),
+        };
+        let partitions = match options.postgres.partitions {
+            0 => 4,
+            n => n,
+        };
+        let plan = postgres::plan(
+            url,
+            &read,
+            partitions,
+            options.postgres.partition_column.as_deref(),
+        )
+        .await?;
+        for part in &plan.parts {
+            lanes.push(vec![PlannedInput {
+                source: InputSource::Postgres {
+                    part: part.clone(),
+                    columns: plan.columns.clone(),
+                },
+                fingerprint: String::new(),
+                bytes: 0,
+                rejected_already_stored: false,
+            }]);
+        }
+        pg_plans.push(plan);
+    }
+
     let mut report = IngestReport {
         ingest_id: ingest_id.clone(),
+        mode: options.mode,
         files,
         rows_read: 0,
         rows_loaded: 0,
@@ -216,7 +343,7 @@ pub async fn ingest(
         retail_version: None,
         rejected_version: None,
     };
-    if plan.is_empty() {
+    if lanes.is_empty() {
         return Ok(report);
     }
 
@@ -228,7 +355,7 @@ pub async fn ingest(
     );
     let mut rejected = TableWriter::new(warehouse, &rejected_table, rejected_schema(), vec![]);
     let outcome = run_pipeline(
-        plan,
+        lanes,
         options,
         &ingest_id,
         progress,
@@ -236,6 +363,7 @@ pub async fn ingest(
         &mut rejected,
     )
     .await;
+    drop(pg_plans);
     let (read, first_rejection) = match outcome {
         Ok(v) => v,
         Err(e) => {
@@ -259,34 +387,45 @@ pub async fn ingest(
     }
 
     let sources: Vec<_> = read.iter().map(|f| json!(f)).collect();
-    if rejected.rows > 0 {
+    // An overwrite also replaces the quarantine of the data it replaces.
+    let replace_rejected = overwrite && warehouse.open(&rejected_table).await?.is_some();
+    if rejected.rows > 0 || replace_rejected {
         let facts = json!({
             "ingest_id": ingest_id,
+            "mode": options.mode,
             "sources": sources,
             "rows_written": rejected.rows,
         });
-        report.rejected_version = Some(rejected.commit(facts).await?);
+        report.rejected_version = Some(rejected.commit(facts, overwrite).await?);
     }
     let facts = json!({
         "ingest_id": ingest_id,
+        "mode": options.mode,
         "sources": sources,
         "rows_read": report.rows_read,
         "rows_loaded": report.rows_loaded,
         "rows_rejected": report.rows_rejected,
         "rows_written": report.rows_loaded,
     });
-    report.retail_version = Some(data.commit(facts).await?);
+    report.retail_version = Some(data.commit(facts, overwrite).await?);
     report.files.extend(read);
+    log::record(warehouse, table).await?;
     Ok(report)
 }
 
-/// Fingerprint → version of the commit that recorded it.
+/// Fingerprint → version of the commit that loaded it, over the commits since the
+/// table was last overwritten (`facts` in version order).
 fn fingerprints_in(facts: &[(u64, serde_json::Value)]) -> HashMap<String, u64> {
     let mut out = HashMap::new();
     for (version, fact) in facts {
+        if fact.get("mode").and_then(|m| m.as_str()) == Some("overwrite") {
+            out.clear();
+        }
         let sources = fact.get("sources").and_then(|s| s.as_array());
         for source in sources.into_iter().flatten() {
-            if let Some(fp) = source.get("fingerprint").and_then(|f| f.as_str()) {
+            if let Some(fp) = source.get("fingerprint").and_then(|f| f.as_str())
+                && !fp.is_empty()
+            {
                 out.entry(fp.to_string()).or_insert(*version);
             }
         }
@@ -294,40 +433,38 @@ fn fingerprints_in(facts: &[(u64, serde_json::Value)]) -> HashMap<String, u64> {
     out
 }
 
-/// Streams batches from the parser thread into the two table writers.
+/// Streams batches from the parsing workers (one per lane) into the two table
+/// writers.
 async fn run_pipeline(
-    plan: Vec<PlannedFile>,
+    lanes: Vec<Vec<PlannedInput>>,
     options: &IngestOptions,
     ingest_id: &str,
     progress: Arc<dyn IngestProgress>,
     data: &mut TableWriter<'_>,
     rejected: &mut TableWriter<'_>,
 ) -> Result<(Vec<FileReport>, Option<String>)> {
-    let (tx, mut rx) = mpsc::channel::<Message>(4);
-    let batch_rows = options.batch_rows.max(1);
-    let strict = options.strict;
-    let dataset = options.dataset.clone();
-    let ingest_id = ingest_id.to_string();
-    let worker = tokio::task::spawn_blocking(move || {
-        let mut first_rejection = None;
-        for file in &plan {
-            // Under --strict a rejected row fails the ingest: keep none.
-            let store_rejected = !strict && !file.rejected_already_stored;
-            let worker = Worker {
-                batch_rows,
-                ingest_id: &ingest_id,
-                tx: &tx,
-                progress: progress.as_ref(),
-            };
-            worker.parse_file(
-                file,
-                dataset.new_format(),
-                store_rejected,
-                &mut first_rejection,
-            )?;
-        }
-        Ok::<_, LgsError>(first_rejection)
-    });
+    let (tx, mut rx) = mpsc::channel::<Message>(4 * lanes.len());
+    let mut workers = Vec::new();
+    for lane in lanes {
+        let worker = Worker {
+            batch_rows: options.batch_rows.max(1),
+            strict: options.strict,
+            dataset: options.dataset.clone(),
+            sheets: options.sheets.clone(),
+            ingest_id: ingest_id.to_string(),
+            tx: tx.clone(),
+            progress: progress.clone(),
+            handle: tokio::runtime::Handle::current(),
+        };
+        workers.push(tokio::task::spawn_blocking(move || {
+            let mut first_rejection = None;
+            for input in &lane {
+                worker.parse_input(input, &mut first_rejection)?;
+            }
+            Ok::<_, LgsError>(first_rejection)
+        }));
+    }
+    drop(tx);
     let mut reports = Vec::new();
     let mut write_error = None;
     while let Some(message) = rx.recv().await {
@@ -345,122 +482,160 @@ async fn run_pipeline(
         }
     }
     drop(rx);
-    let parsed = worker.await.map_err(|e| LgsError::Worker(e.to_string()))?;
-    if let Some(e) = write_error {
+    let mut first_rejection = None;
+    let mut parse_error = None;
+    for worker in workers {
+        match worker.await.map_err(|e| LgsError::Worker(e.to_string()))? {
+            Ok(first) => {
+                if first_rejection.is_none() {
+                    first_rejection = first;
+                }
+            }
+            Err(e) => {
+                parse_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = write_error.or(parse_error) {
         return Err(e);
     }
-    let first_rejection = parsed?;
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((reports, first_rejection))
 }
 
-/// What the parsing thread works with.
-struct Worker<'a> {
+/// What a parsing worker works with.
+struct Worker {
     batch_rows: usize,
-    ingest_id: &'a str,
-    tx: &'a mpsc::Sender<Message>,
-    progress: &'a dyn IngestProgress,
+    strict: bool,
+    dataset: Dataset,
+    sheets: Option<Vec<String>>,
+    ingest_id: String,
+    tx: mpsc::Sender<Message>,
+    progress: Arc<dyn IngestProgress>,
+    handle: tokio::runtime::Handle,
 }
 
-impl Worker<'_> {
-    /// Parses one file on the worker thread, sending batches as they fill.
-    fn parse_file(
+impl Worker {
+    fn send(&self, m: Message) -> Result<()> {
+        self.tx
+            .blocking_send(m)
+            .map_err(|_| LgsError::Worker("the warehouse writer stopped".into()))
+    }
+
+    /// Reads one input (every sheet of a workbook), sending batches as they fill.
+    fn parse_input(
         &self,
-        file: &PlannedFile,
-        mut rows: Box<dyn format::RowFormat>,
-        store_rejected: bool,
+        input: &PlannedInput,
         first_rejection: &mut Option<String>,
     ) -> Result<()> {
-        let (batch_rows, ingest_id, tx, progress) =
-            (self.batch_rows, self.ingest_id, self.tx, self.progress);
-        let path = &file.path;
-        let shown = path.display().to_string();
-        let read_err = |source| LgsError::Read {
-            path: path.clone(),
-            source,
-        };
-        let send = |m: Message| {
-            tx.blocking_send(m)
-                .map_err(|_| LgsError::Worker("the warehouse writer stopped".into()))
-        };
-        progress.file_started(path, file.bytes);
         let counter = Arc::new(AtomicU64::new(0));
-        let mut reader = RecordReader::new(source::open_decoded(path, counter.clone())?);
-        let mut record = RawRecord::default();
-        let mut fields = Fields::default();
-
-        if !reader.read_record(&mut record).map_err(read_err)? {
-            return Err(LgsError::EmptyInput { path: path.clone() });
-        }
-        let header = String::from_utf8_lossy(&record.bytes).into_owned();
-        fields.split(&header);
-        let names: Vec<&str> = (0..fields.len()).map(|i| fields.get(i)).collect();
-        rows.header(&names).map_err(|message| LgsError::BadHeader {
-            path: path.clone(),
-            line: record.line,
-            message,
-        })?;
-        let width = names.len();
-
-        let mut rejects = RejectedBuilder::default();
+        let shown = input.shown();
+        self.progress.file_started(Path::new(&shown), input.bytes);
+        let units: Vec<(String, Box<dyn RecordSource>)> = match &input.source {
+            InputSource::File { path, kind } => records::open_file(
+                path,
+                *kind,
+                &self.dataset,
+                self.sheets.as_deref(),
+                counter.clone(),
+            )?,
+            InputSource::Postgres { part, columns } => vec![(
+                part.name.clone(),
+                Box::new(PartSource::new(
+                    part.clone(),
+                    columns.clone(),
+                    self.handle.clone(),
+                )),
+            )],
+        };
+        // Under --strict a rejected row fails the ingest: keep none.
+        let store_rejected = !self.strict && !input.rejected_already_stored;
         let mut report = FileReport {
-            path: shown.clone(),
-            fingerprint: file.fingerprint.clone(),
-            bytes: file.bytes,
+            path: shown,
+            fingerprint: input.fingerprint.clone(),
+            bytes: input.bytes,
             rows_read: 0,
             rows_loaded: 0,
             rows_rejected: 0,
             skipped: None,
         };
-        while reader.read_record(&mut record).map_err(read_err)? {
+        for (name, source) in units {
+            self.parse_unit(
+                &name,
+                source,
+                store_rejected,
+                &mut report,
+                first_rejection,
+                &counter,
+            )?;
+        }
+        self.progress.advanced(counter.load(Ordering::Relaxed));
+        self.progress.file_finished(&report);
+        self.send(Message::FileDone(report))
+    }
+
+    /// Reads the records of one source (a file, a sheet, a partition).
+    fn parse_unit(
+        &self,
+        name: &str,
+        mut source: Box<dyn RecordSource>,
+        store_rejected: bool,
+        report: &mut FileReport,
+        first_rejection: &mut Option<String>,
+        counter: &AtomicU64,
+    ) -> Result<()> {
+        let mut rows = self.dataset.new_format();
+        let (line, names) = source.header()?;
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        rows.header(&refs).map_err(|message| LgsError::BadHeader {
+            path: PathBuf::from(name),
+            line: line.max(1),
+            message,
+        })?;
+        let width = names.len();
+        let mut rejects = RejectedBuilder::default();
+        let mut rec = Record::default();
+        while source.next(&mut rec)? {
             report.rows_read += 1;
-            let outcome = if !record.quotes_balanced {
-                Err("unterminated quoted field (the file ends inside quotes)".to_string())
-            } else {
-                match std::str::from_utf8(&record.bytes) {
-                    Err(e) => Err(format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1)),
-                    Ok(text) => {
-                        fields.split(text);
-                        if fields.len() != width {
-                            Err(format!("expected {width} fields, found {}", fields.len()))
-                        } else {
-                            rows.push(&fields)
-                        }
-                    }
-                }
+            let outcome = match rec.error.take() {
+                Some(reason) => Err(reason),
+                None if rec.fields.len() != width => Err(format!(
+                    "expected {width} fields, found {}",
+                    rec.fields.len()
+                )),
+                None => rows.push(&rec.fields),
             };
             match outcome {
                 Ok(()) => {
                     report.rows_loaded += 1;
-                    if rows.buffered() >= batch_rows {
-                        send(Message::Rows(rows.finish()))?;
+                    if rows.buffered() >= self.batch_rows {
+                        self.send(Message::Rows(rows.finish()))?;
                     }
                 }
                 Err(reason) => {
                     report.rows_rejected += 1;
                     if first_rejection.is_none() {
-                        *first_rejection = Some(format!("{shown}:{}: {reason}", record.line));
+                        *first_rejection = Some(format!("{name}:{}: {reason}", rec.line));
                     }
                     if store_rejected {
-                        rejects.push(&shown, record.line, &record.bytes, &reason, ingest_id);
-                        if rejects.len() >= batch_rows {
-                            send(Message::Rejected(rejects.finish()))?;
+                        rejects.push(name, rec.line, &rec.raw, &reason, &self.ingest_id);
+                        if rejects.len() >= self.batch_rows {
+                            self.send(Message::Rejected(rejects.finish()))?;
                         }
                     }
                 }
             }
             if report.rows_read.is_multiple_of(16_384) {
-                progress.advanced(counter.load(Ordering::Relaxed));
+                self.progress.advanced(counter.load(Ordering::Relaxed));
             }
         }
         if rows.buffered() > 0 {
-            send(Message::Rows(rows.finish()))?;
+            self.send(Message::Rows(rows.finish()))?;
         }
         if !rejects.is_empty() {
-            send(Message::Rejected(rejects.finish()))?;
+            self.send(Message::Rejected(rejects.finish()))?;
         }
-        progress.advanced(counter.load(Ordering::Relaxed));
-        progress.file_finished(&report);
-        send(Message::FileDone(report))
+        Ok(())
     }
 }
 
@@ -527,7 +702,7 @@ impl<'a> TableWriter<'a> {
         }
     }
 
-    async fn commit(&mut self, facts: serde_json::Value) -> Result<u64> {
+    async fn commit(&mut self, facts: serde_json::Value, overwrite: bool) -> Result<u64> {
         let adds = match self.writer.as_mut() {
             Some(w) => w
                 .flush()
@@ -536,7 +711,14 @@ impl<'a> TableWriter<'a> {
             None => vec![],
         };
         self.warehouse
-            .commit(&self.name, &self.schema, &self.partitions, adds, facts)
+            .commit(
+                &self.name,
+                &self.schema,
+                &self.partitions,
+                adds,
+                facts,
+                overwrite,
+            )
             .await
     }
 }

@@ -70,7 +70,7 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn is_data_file(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    [".csv", ".csv.gz", ".csv.zst", ".txt", ".gz", ".zst"]
+    [".csv", ".txt", ".gz", ".zst", ".sql", ".xlsx", ".parquet"]
         .iter()
         .any(|ext| name.ends_with(ext))
 }

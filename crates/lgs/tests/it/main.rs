@@ -4,4 +4,5 @@ mod analytics;
 mod common;
 mod ingest;
 mod real_data;
+mod sources;
 mod wdi;

@@ -1,4 +1,4 @@
-//! Synthetic data of the real shapes, for scale tests and benchmarks.
+//! A WDI grid of the full shape of the original Hive work.
 
 use std::fmt::Write as _;
 use std::io::Write;

@@ -1,0 +1,253 @@
+//! Excel workbooks (`.xlsx`) as record sources, one per sheet: the UCI publishes this
+//! dataset as `online_retail_II.xlsx` with two sheets. The first used row of a sheet is
+//! its header. Cells are rendered as text the way a CSV export would hold them: Excel
+//! dates as `YYYY-MM-DD HH:MM:SS[.mmm]`, whole numbers without a decimal point, other
+//! numbers in their shortest exact form, so they go through the same validation.
+//!
+//! Sheets are streamed (calamine's cell reader on a thread of its own), so memory does
+//! not grow with the sheet.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use calamine::{Data, DataRef, Reader, Xlsx, open_workbook};
+
+use super::records::{Record, RecordSource};
+use crate::error::{LgsError, Result};
+
+type Workbook = Xlsx<BufReader<File>>;
+
+/// One row of a sheet: its 1-based row number and its cells as text, or an error
+/// that ends the sheet.
+enum Row {
+    Cells(u64, Vec<String>, Option<String>),
+    Failed(String),
+}
+
+fn open(path: &Path) -> Result<Workbook> {
+    open_workbook(path).map_err(|e| LgsError::BadInput {
+        source_name: path.display().to_string(),
+        line: None,
+        message: format!("not a readable .xlsx workbook: {e}"),
+    })
+}
+
+/// The sheets to read: all of them, or those named in `wanted` (each must exist).
+pub fn open_sheets(
+    path: &Path,
+    wanted: Option<&[String]>,
+) -> Result<Vec<(String, Box<dyn RecordSource>)>> {
+    let workbook = open(path)?;
+    let names = workbook.sheet_names();
+    let chosen: Vec<String> = match wanted {
+        None => names.clone(),
+        Some(wanted) => {
+            for w in wanted {
+                if !names.contains(w) {
+                    return Err(LgsError::BadInput {
+                        source_name: path.display().to_string(),
+                        line: None,
+                        message: format!(
+                            "no sheet named {w:?}; the workbook has: {}",
+                            names
+                                .iter()
+                                .map(|n| format!("{n:?}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    });
+                }
+            }
+            wanted.to_vec()
+        }
+    };
+    Ok(chosen
+        .into_iter()
+        .map(|sheet| {
+            let name = format!("{} [{}]", path.display(), sheet);
+            let source = SheetSource {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                sheet,
+                rows: None,
+            };
+            (name, Box::new(source) as Box<dyn RecordSource>)
+        })
+        .collect())
+}
+
+struct SheetSource {
+    path: PathBuf,
+    name: String,
+    sheet: String,
+    rows: Option<Receiver<Row>>,
+}
+
+impl SheetSource {
+    fn receive(&mut self) -> Result<Option<(u64, Vec<String>, Option<String>)>> {
+        let rows = self.rows.as_ref().expect("started by header()");
+        match rows.recv() {
+            Err(_) => Ok(None),
+            Ok(Row::Cells(line, cells, error)) => Ok(Some((line, cells, error))),
+            Ok(Row::Failed(message)) => Err(LgsError::BadInput {
+                source_name: self.name.clone(),
+                line: None,
+                message,
+            }),
+        }
+    }
+}
+
+impl RecordSource for SheetSource {
+    fn header(&mut self) -> Result<(u64, Vec<String>)> {
+        let (tx, rx) = sync_channel(4096);
+        let workbook = open(&self.path)?;
+        let sheet = self.sheet.clone();
+        std::thread::Builder::new()
+            .name("lgs-xlsx".into())
+            .spawn(move || stream_sheet(workbook, &sheet, tx))
+            .map_err(|e| LgsError::Worker(format!("cannot start the sheet reader: {e}")))?;
+        self.rows = Some(rx);
+        match self.receive()? {
+            Some((line, cells, _)) => Ok((line, cells)),
+            None => Err(LgsError::BadInput {
+                source_name: self.name.clone(),
+                line: None,
+                message: "the sheet is empty (no header row)".into(),
+            }),
+        }
+    }
+
+    fn next(&mut self, rec: &mut Record) -> Result<bool> {
+        let Some((line, cells, error)) = self.receive()? else {
+            return Ok(false);
+        };
+        rec.line = line;
+        rec.fields.clear();
+        for c in &cells {
+            rec.fields.push(c);
+        }
+        rec.error = error;
+        rec.raw_from_fields();
+        Ok(true)
+    }
+}
+
+/// Reads a sheet's cells in order and sends them row by row.
+fn stream_sheet(mut workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
+    let mut reader = match workbook.worksheet_cells_reader(sheet) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.send(Row::Failed(format!("cannot read the sheet: {e}")));
+            return;
+        }
+    };
+    let mut current: Option<u32> = None;
+    let mut cells: Vec<String> = Vec::new();
+    let mut error: Option<String> = None;
+    loop {
+        let cell = match reader.next_cell() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Row::Failed(format!("corrupt sheet data: {e}")));
+                return;
+            }
+        };
+        let position = cell.as_ref().map(|c| c.get_position());
+        if current.is_some() && position.map(|p| p.0) != current {
+            let row = current.expect("checked") as u64 + 1;
+            let done = std::mem::take(&mut cells);
+            if tx.send(Row::Cells(row, done, error.take())).is_err() {
+                return; // The ingest stopped reading.
+            }
+        }
+        let Some(cell) = cell else { break };
+        let (row, col) = cell.get_position();
+        current = Some(row);
+        let col = col as usize;
+        if cells.len() <= col {
+            cells.resize(col + 1, String::new());
+        }
+        match cell_text(cell.get_value()) {
+            Ok(text) => cells[col] = text,
+            Err(message) => {
+                error.get_or_insert(format!("column {}: {message}", col + 1));
+            }
+        }
+    }
+}
+
+/// A cell as the text a CSV export would hold.
+fn cell_text(value: &DataRef<'_>) -> std::result::Result<String, String> {
+    Ok(match value {
+        DataRef::Empty => String::new(),
+        DataRef::String(s) => s.clone(),
+        DataRef::SharedString(s) => s.to_string(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) => number_text(*f),
+        DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        DataRef::DateTime(dt) if dt.is_datetime() => {
+            let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
+            if ms == 0 {
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+            } else {
+                format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{ms:03}")
+            }
+        }
+        DataRef::DateTime(dt) => number_text(dt.as_f64()),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::Error(e) => return Err(format!("the cell holds the Excel error {e}")),
+    })
+}
+
+/// Whole numbers without a decimal point; others in their shortest exact form.
+fn number_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+/// For tests and tools: every sheet's rows as text, read whole (small workbooks only).
+pub fn read_all(path: &Path) -> Result<Vec<(String, Vec<Vec<String>>)>> {
+    let mut workbook = open(path)?;
+    let mut out = Vec::new();
+    for sheet in workbook.sheet_names() {
+        let range = workbook
+            .worksheet_range(&sheet)
+            .map_err(|e| LgsError::BadInput {
+                source_name: path.display().to_string(),
+                line: None,
+                message: format!("cannot read sheet {sheet:?}: {e}"),
+            })?;
+        let rows = range
+            .rows()
+            .map(|r| {
+                r.iter()
+                    .map(|c| match c {
+                        Data::Float(f) => number_text(*f),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
+        out.push((sheet, rows));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_render_like_csv() {
+        assert_eq!(number_text(13085.0), "13085");
+        assert_eq!(number_text(2.95), "2.95");
+        assert_eq!(number_text(-11062.06), "-11062.06");
+        assert_eq!(number_text(0.001), "0.001");
+    }
+}
