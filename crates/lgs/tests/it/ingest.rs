@@ -288,3 +288,71 @@ async fn a_rerun_after_a_crash_between_the_two_commits_does_not_duplicate_quaran
     );
     assert_eq!(s.rows("SELECT count(*) FROM retail").await, vec!["1"]);
 }
+
+#[tokio::test]
+async fn a_directory_of_daily_drops_loads_only_new_files_and_overwrite_replaces() {
+    use lgs::ingest::WriteMode;
+    let s = Scratch::new();
+    let drop = s.dir.path().join("drop");
+    std::fs::create_dir(&drop).unwrap();
+    let day = |n: u32, rows: &str| {
+        std::fs::write(
+            drop.join(format!("day{n}.csv")),
+            format!("{HEADER}\n{}", rows.replace("4894", &format!("{n}894"))),
+        )
+        .unwrap();
+    };
+    day(1, ROWS);
+    day(2, ROWS);
+    let first = s.ingest(&[&drop]).await.unwrap();
+    assert_eq!(first.rows_loaded, 8);
+    day(3, ROWS);
+    let second = s.ingest(&[&drop]).await.unwrap();
+    let skipped: Vec<bool> = second.files.iter().map(|f| f.skipped.is_some()).collect();
+    assert_eq!(skipped, [true, true, false], "only the new file is read");
+    assert_eq!(second.rows_loaded, 4);
+    assert_eq!(second.retail_version, Some(1));
+
+    // The ingest log lists every source with its checksum and counts.
+    let log = s
+        .rows(
+            "SELECT regexp_replace(source, '.*/', ''), table_version, mode, rows_loaded, \
+             length(fingerprint) FROM ingest_log ORDER BY table_version, source",
+        )
+        .await;
+    assert_eq!(
+        log,
+        vec![
+            "day1.csv|0|append|4|32",
+            "day2.csv|0|append|4|32",
+            "day3.csv|1|append|4|32"
+        ]
+    );
+
+    // Overwrite replaces the table (and its quarantine) in one commit.
+    let other = s.file(
+        "other.csv",
+        format!("{HEADER}\n{}", ROWS.lines().next().unwrap()),
+    );
+    let options = IngestOptions {
+        mode: WriteMode::Overwrite,
+        ..Default::default()
+    };
+    let replaced = s.ingest_with(&[&other], &options).await.unwrap();
+    assert_eq!(replaced.retail_version, Some(2));
+    assert_eq!(s.rows("SELECT count(*) FROM retail").await, vec!["1"]);
+    let history = s.warehouse.history("retail").await.unwrap();
+    assert!(
+        history[2].operation.contains("WRITE"),
+        "{:?}",
+        history[2].operation
+    );
+    // After an overwrite, the drops are no longer in the table: they load again.
+    let again = s.ingest(&[&drop]).await.unwrap();
+    assert_eq!(again.rows_loaded, 12);
+    assert_eq!(s.rows("SELECT count(*) FROM retail").await, vec!["13"]);
+    let runs = s
+        .rows("SELECT mode, count(*) FROM ingest_log GROUP BY mode ORDER BY mode")
+        .await;
+    assert_eq!(runs, vec!["append|6", "overwrite|1"]);
+}

@@ -3,6 +3,7 @@
 mod analytics;
 mod common;
 mod ingest;
+mod postgres;
 mod real_data;
 mod sources;
 mod wdi;

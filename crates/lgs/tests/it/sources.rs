@@ -359,3 +359,153 @@ async fn a_spark_parquet_export_directory_loads_like_its_csv() {
     );
     assert!(bad.warehouse.tables().await.unwrap().is_empty());
 }
+
+fn generate(
+    dir: &Path,
+    name: &str,
+    rows: u64,
+    seed: u64,
+    format: lgs::generate::retail::RetailFormat,
+    threads: usize,
+) -> PathBuf {
+    let path = dir.join(name);
+    let spec = lgs::generate::retail::RetailSpec {
+        rows,
+        seed,
+        format,
+        threads,
+    };
+    let done = lgs::generate::retail::write_retail(&spec, &path, &|_| {}).unwrap();
+    assert_eq!(done.rows, rows);
+    path
+}
+
+#[tokio::test]
+async fn generated_data_is_deterministic_in_every_format_and_has_the_real_quirks() {
+    use lgs::generate::retail::RetailFormat;
+    let s = Scratch::new();
+    let dir = s.dir.path();
+    let rows = 120_000;
+    let csv = generate(dir, "a.csv", rows, 7, RetailFormat::Csv, 1);
+    let csv_threads = generate(dir, "b.csv", rows, 7, RetailFormat::Csv, 3);
+    let other_seed = generate(dir, "c.csv", rows, 8, RetailFormat::Csv, 2);
+    let a = std::fs::read(&csv).unwrap();
+    assert_eq!(
+        a,
+        std::fs::read(&csv_threads).unwrap(),
+        "same seed, same bytes"
+    );
+    assert_ne!(a, std::fs::read(&other_seed).unwrap());
+    let text = String::from_utf8(a).unwrap();
+    assert!(
+        text.lines()
+            .filter(|l| l.contains(", ") || l.contains(" ,"))
+            .count()
+            > 1000,
+        "descriptions with stray spaces"
+    );
+
+    let report = s.ingest(&[&csv]).await.unwrap();
+    assert_eq!((report.rows_read, report.rows_rejected), (rows, 0));
+    let scratch = &s;
+    let share = |sql: &str| {
+        let sql =
+            format!("SELECT CAST(count(*) FILTER (WHERE {sql}) AS DOUBLE) / count(*) FROM retail");
+        async move { scratch.rows(&sql).await[0].parse::<f64>().unwrap() }
+    };
+    let within = |what: &str, v: f64, lo: f64, hi: f64| {
+        assert!((lo..=hi).contains(&v), "{what}: {v} not in [{lo}, {hi}]");
+    };
+    // The real data: 22.8 % without customer, 1.83 % cancellations, 0.58 % price 0,
+    // 0.32 % negative without C, 3.2 % duplicates, 0.57 % non-product codes.
+    within(
+        "no customer",
+        share("customer_id IS NULL").await,
+        0.15,
+        0.32,
+    );
+    within("cancellations", share("is_cancellation").await, 0.01, 0.035);
+    within("price 0", share("unit_price = 0").await, 0.003, 0.012);
+    within(
+        "negative without C",
+        share("quantity < 0 AND NOT is_cancellation").await,
+        0.0015,
+        0.006,
+    );
+    within(
+        "non-product codes",
+        share("stock_code IN ('POST','DOT','M','C2','D','S','BANK CHARGES','AMAZONFEE','ADJUST','PADS','CRUK','TEST001','gift_0001_10')").await,
+        0.002,
+        0.015,
+    );
+    let dup = s
+        .rows("SELECT sum(n - 1) FROM (SELECT count(*) AS n FROM retail GROUP BY ALL_COLUMNS_PLACEHOLDER) WHERE n > 1".replace(
+            "ALL_COLUMNS_PLACEHOLDER",
+            "invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country",
+        ).as_str())
+        .await[0]
+        .parse::<f64>()
+        .unwrap()
+        / rows as f64;
+    within("exact duplicates", dup, 0.015, 0.05);
+    let saturdays = s
+        .rows("SELECT count(*) FROM retail WHERE date_part('dow', invoice_date) = 6")
+        .await;
+    assert_eq!(saturdays, vec!["0"], "no Saturday trading");
+    let peak = s
+        .rows("SELECT month FROM retail WHERE month LIKE '2010-%' GROUP BY month ORDER BY count(*) DESC LIMIT 1")
+        .await;
+    assert_eq!(peak, vec!["2010-11"], "the November peak");
+    // Cancellations refer to earlier lines of the same customer and product.
+    let referred = s
+        .rows(
+            "SELECT CAST((SELECT count(*) FROM retail c WHERE c.is_cancellation AND EXISTS \
+             (SELECT 1 FROM retail o WHERE NOT o.is_cancellation \
+             AND o.customer_id = c.customer_id AND o.stock_code = c.stock_code \
+             AND o.invoice_date <= c.invoice_date)) AS DOUBLE) \
+             / (SELECT count(*) FROM retail WHERE is_cancellation)",
+        )
+        .await[0]
+        .parse::<f64>()
+        .unwrap();
+    within("cancellations of earlier lines", referred, 0.95, 1.0);
+    let top = s
+        .rows(
+            "SELECT CAST(max(n) AS DOUBLE) / sum(n) FROM (SELECT count(*) AS n FROM retail \
+             WHERE customer_id IS NOT NULL GROUP BY customer_id)",
+        )
+        .await[0]
+        .parse::<f64>()
+        .unwrap();
+    within("top customer share (skew)", top, 0.005, 0.2);
+
+    // Every format holds the same rows.
+    let rows = 20_000;
+    let base = Scratch::new();
+    base.ingest(&[&generate(
+        base.dir.path(),
+        "g.csv",
+        rows,
+        7,
+        RetailFormat::Csv,
+        2,
+    )])
+    .await
+    .unwrap();
+    let expected = base.rows(CONTENT).await;
+    for (name, format) in [
+        ("g.sql", RetailFormat::Sql),
+        ("g.parquet", RetailFormat::Parquet),
+        ("g.xlsx", RetailFormat::Xlsx),
+    ] {
+        let small = Scratch::new();
+        let path = generate(small.dir.path(), name, rows, 7, format, 2);
+        let report = small.ingest(&[&path]).await.unwrap();
+        assert_eq!(
+            (report.rows_read, report.rows_rejected),
+            (rows, 0),
+            "{name}"
+        );
+        assert_eq!(small.rows(CONTENT).await, expected, "{name}");
+    }
+}
