@@ -699,3 +699,50 @@ fn interactive_shell_in_a_terminal() {
     let kept = std::fs::read_to_string(&history).unwrap();
     assert!(kept.contains("SELECT count(*) AS n FROM retail;"), "{kept}");
 }
+
+#[test]
+fn generated_retail_data_in_every_format_ingests_with_the_accounting_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, name) in ["g.csv", "g.sql", "g.parquet", "g.xlsx"].iter().enumerate() {
+        let out = dir.path().join(name);
+        Command::cargo_bin("lgs")
+            .unwrap()
+            .args([
+                "generate", "retail", "--rows", "5000", "--seed", "3", "--out",
+            ])
+            .arg(&out)
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("wrote 5,000 rows"));
+        let wh = dir.path().join(format!("wh{i}"));
+        lgs(&wh)
+            .arg("ingest")
+            .arg(&out)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(
+                "5,000 rows read = 5,000 loaded + 0 quarantined",
+            ));
+    }
+}
+
+#[test]
+fn an_unreachable_postgres_source_fails_with_host_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    lgs(&wh)
+        .args([
+            "ingest",
+            "postgres://postgres@127.0.0.1:1/test",
+            "--table",
+            "retail",
+        ])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("postgres@127.0.0.1:1/test")
+                .and(predicate::str::contains("refused"))
+                .and(predicate::str::contains("the warehouse is unchanged")),
+        );
+    assert!(!wh.join("retail").exists());
+}

@@ -32,6 +32,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{LgsError, Result};
+use crate::schema::HEADER_SHAPES;
 
 /// The file format written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,16 +71,8 @@ const TRADING_MINUTES: f64 = 12.5 * 60.0;
 
 pub const CSV_HEADER: &str =
     "invoice_no,stock_code,description,quantity,invoice_date,unit_price,customer_id,country";
-const UCI_HEADER: [&str; 8] = [
-    "Invoice",
-    "StockCode",
-    "Description",
-    "Quantity",
-    "InvoiceDate",
-    "Price",
-    "Customer ID",
-    "Country",
-];
+/// The UCI workbook's column names.
+const UCI_HEADER: [&str; 8] = HEADER_SHAPES[1].columns;
 
 const COUNTRIES: [(&str, f64); 43] = [
     ("United Kingdom", 0.905),

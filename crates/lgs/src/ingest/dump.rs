@@ -510,27 +510,13 @@ fn parse_tuple(tuple: &str) -> std::result::Result<Vec<Option<String>>, String> 
                 }
             }
             // A cast such as '...'::numeric: drop it.
-            let mut token = String::new();
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                token.push(c);
-                chars.next();
-            }
+            let token = take_until_comma(&mut chars);
             if !token.trim().is_empty() && !token.trim().starts_with("::") {
                 return Err(format!("unexpected {:?} after a string", token.trim()));
             }
             Some(s)
         } else {
-            let mut token = String::new();
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                token.push(c);
-                chars.next();
-            }
+            let token = take_until_comma(&mut chars);
             let token = token.trim();
             if token.is_empty() {
                 return Err("empty value".into());
@@ -549,6 +535,19 @@ fn parse_tuple(tuple: &str) -> std::result::Result<Vec<Option<String>>, String> 
         }
     }
     Ok(out)
+}
+
+/// The characters up to the next `,` (not consumed) or the end.
+fn take_until_comma(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut token = String::new();
+    while let Some(&c) = chars.peek() {
+        if c == ',' {
+            break;
+        }
+        token.push(c);
+        chars.next();
+    }
+    token
 }
 
 #[cfg(test)]

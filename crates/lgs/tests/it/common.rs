@@ -40,6 +40,16 @@ impl Scratch {
         lgs::ingest::ingest(&self.warehouse, &inputs, options, Arc::new(NoProgress)).await
     }
 
+    /// Ingests from a `postgres://` URL.
+    pub async fn ingest_url(
+        &self,
+        url: &str,
+        options: &IngestOptions,
+    ) -> lgs::Result<IngestReport> {
+        let inputs = [url.to_string()];
+        lgs::ingest::ingest(&self.warehouse, &inputs, options, Arc::new(NoProgress)).await
+    }
+
     pub async fn context(&self) -> SessionContext {
         lgs::session::context(&self.warehouse)
             .await

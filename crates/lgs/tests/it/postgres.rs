@@ -126,14 +126,7 @@ async fn a_live_table_read_in_partitions_loads_the_rows_of_its_export() {
         },
         ..Default::default()
     };
-    let report = lgs::ingest::ingest(
-        &s.warehouse,
-        std::slice::from_ref(&url),
-        &options,
-        std::sync::Arc::new(lgs::ingest::NoProgress),
-    )
-    .await
-    .unwrap();
+    let report = s.ingest_url(&url, &options).await.unwrap();
     assert_eq!(report.files.len(), 4, "four partitions: {:?}", report.files);
     assert!(
         report.files.iter().all(|f| f.rows_read > 100),
@@ -163,14 +156,7 @@ async fn a_live_table_read_in_partitions_loads_the_rows_of_its_export() {
         },
         ..Default::default()
     };
-    let report = lgs::ingest::ingest(
-        &s.warehouse,
-        std::slice::from_ref(&url),
-        &options,
-        std::sync::Arc::new(lgs::ingest::NoProgress),
-    )
-    .await
-    .unwrap();
+    let report = s.ingest_url(&url, &options).await.unwrap();
     let eire = csv
         .rows("SELECT count(*) FROM retail WHERE country = 'EIRE'")
         .await;
@@ -183,19 +169,13 @@ async fn an_unreachable_or_refusing_server_is_a_clear_error_and_commits_nothing(
         return;
     };
     let s = Scratch::new();
-    let ingest = |url: String| {
-        let warehouse = s.warehouse.clone();
-        async move {
-            lgs::ingest::ingest(
-                &warehouse,
-                &[url],
-                &IngestOptions::default(),
-                std::sync::Arc::new(lgs::ingest::NoProgress),
-            )
+    let scratch = &s;
+    let ingest = |url: String| async move {
+        scratch
+            .ingest_url(&url, &IngestOptions::default())
             .await
             .unwrap_err()
             .to_string()
-        }
     };
     // Nothing listens on port 1.
     let err = ingest("postgres://postgres@127.0.0.1:1/test".into()).await;

@@ -169,19 +169,7 @@ fn uci_workbook(path: &Path, sheets: &[(&str, Vec<&csv::StringRecord>)]) {
     for (name, rows) in sheets {
         let sheet = workbook.add_worksheet();
         sheet.set_name(*name).unwrap();
-        for (c, h) in [
-            "Invoice",
-            "StockCode",
-            "Description",
-            "Quantity",
-            "InvoiceDate",
-            "Price",
-            "Customer ID",
-            "Country",
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (c, h) in lgs::schema::HEADER_SHAPES[1].columns.iter().enumerate() {
             sheet.write_string(0, c as u16, *h).unwrap();
         }
         for (i, r) in rows.iter().enumerate() {
