@@ -19,10 +19,13 @@ use crate::error::{LgsError, Result};
 
 type Workbook = Xlsx<BufReader<File>>;
 
-/// One row of a sheet: its 1-based row number and its cells as text, or an error
-/// that ends the sheet.
+/// One row of a sheet: its 1-based row number, its cells as text and the reason it
+/// cannot be loaded (an Excel error cell), if any.
+type SheetRow = (u64, Vec<String>, Option<String>);
+
+/// A row, or an error that ends the sheet.
 enum Row {
-    Cells(u64, Vec<String>, Option<String>),
+    Cells(SheetRow),
     Failed(String),
 }
 
@@ -86,11 +89,11 @@ struct SheetSource {
 }
 
 impl SheetSource {
-    fn receive(&mut self) -> Result<Option<(u64, Vec<String>, Option<String>)>> {
+    fn receive(&mut self) -> Result<Option<SheetRow>> {
         let rows = self.rows.as_ref().expect("started by header()");
         match rows.recv() {
             Err(_) => Ok(None),
-            Ok(Row::Cells(line, cells, error)) => Ok(Some((line, cells, error))),
+            Ok(Row::Cells(row)) => Ok(Some(row)),
             Ok(Row::Failed(message)) => Err(LgsError::BadInput {
                 source_name: self.name.clone(),
                 line: None,
@@ -156,10 +159,14 @@ fn stream_sheet(mut workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
             }
         };
         let position = cell.as_ref().map(|c| c.get_position());
-        if current.is_some() && position.map(|p| p.0) != current {
-            let row = current.expect("checked") as u64 + 1;
+        if let Some(row) = current
+            && position.map(|p| p.0) != current
+        {
             let done = std::mem::take(&mut cells);
-            if tx.send(Row::Cells(row, done, error.take())).is_err() {
+            if tx
+                .send(Row::Cells((u64::from(row) + 1, done, error.take())))
+                .is_err()
+            {
                 return; // The ingest stopped reading.
             }
         }

@@ -164,8 +164,14 @@ pub struct IngestReport {
 }
 /// Where an input's records come from.
 enum InputSource {
-    File { path: PathBuf, kind: FileKind },
-    Postgres { part: PgPart, columns: Vec<String> },
+    File {
+        path: PathBuf,
+        kind: FileKind,
+    },
+    Postgres {
+        part: Box<PgPart>,
+        columns: Vec<String>,
+    },
 }
 
 /// An input to read and what to do with its rejected rows.
@@ -322,7 +328,7 @@ pub async fn ingest(
         for part in &plan.parts {
             lanes.push(vec![PlannedInput {
                 source: InputSource::Postgres {
-                    part: part.clone(),
+                    part: Box::new(part.clone()),
                     columns: plan.columns.clone(),
                 },
                 fingerprint: String::new(),
@@ -542,7 +548,7 @@ impl Worker {
             InputSource::Postgres { part, columns } => vec![(
                 part.name.clone(),
                 Box::new(PartSource::new(
-                    part.clone(),
+                    part.as_ref().clone(),
                     columns.clone(),
                     self.handle.clone(),
                 )),
