@@ -6,9 +6,12 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::util::display::FormatOptions;
 use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
@@ -22,7 +25,9 @@ pub struct ParquetSource {
     path: PathBuf,
     names: Vec<String>,
     reader: ParquetRecordBatchReader,
-    batch: Option<RecordBatch>,
+    /// The current batch's columns rendered as text once (or why one cannot be).
+    columns: Vec<std::result::Result<Arc<dyn Array>, String>>,
+    rows: usize,
     /// Next row of `batch`.
     row: usize,
     /// Rows handed out so far.
@@ -56,7 +61,8 @@ impl ParquetSource {
             path: path.to_path_buf(),
             names,
             reader,
-            batch: None,
+            columns: Vec::new(),
+            rows: 0,
             row: 0,
             line: 0,
         })
@@ -69,12 +75,7 @@ impl RecordSource for ParquetSource {
     }
 
     fn next(&mut self, rec: &mut Record) -> Result<bool> {
-        loop {
-            if let Some(batch) = &self.batch
-                && self.row < batch.num_rows()
-            {
-                break;
-            }
+        while self.row >= self.rows {
             match self.reader.next() {
                 None => return Ok(false),
                 Some(Err(e)) => {
@@ -85,30 +86,26 @@ impl RecordSource for ParquetSource {
                     });
                 }
                 Some(Ok(batch)) => {
-                    self.batch = Some(batch);
+                    self.columns = batch.columns().iter().map(|c| as_text(c)).collect();
+                    self.rows = batch.num_rows();
                     self.row = 0;
                 }
             }
         }
-        let batch = self.batch.as_ref().expect("checked above");
-        let options = FormatOptions::default()
-            .with_null("")
-            .with_timestamp_format(Some(TIMESTAMP_FORMAT))
-            .with_timestamp_tz_format(Some(TIMESTAMP_FORMAT))
-            .with_datetime_format(Some(TIMESTAMP_FORMAT));
         rec.fields.clear();
         rec.error = None;
-        for column in batch.columns() {
-            match ArrayFormatter::try_new(column.as_ref(), &options) {
-                Ok(formatter) => {
-                    let value = formatter.value(self.row);
-                    rec.fields.push_with(|buf| {
-                        use std::fmt::Write;
-                        let _ = write!(buf, "{value}");
+        for column in &self.columns {
+            match column {
+                Ok(text) => {
+                    let text = text.as_string::<i32>();
+                    rec.fields.push(if text.is_null(self.row) {
+                        ""
+                    } else {
+                        text.value(self.row)
                     });
                 }
-                Err(e) => {
-                    rec.error = Some(format!("cannot render a {} value: {e}", column.data_type()));
+                Err(message) => {
+                    rec.error = Some(message.clone());
                     rec.fields.push("");
                 }
             }
@@ -119,4 +116,18 @@ impl RecordSource for ParquetSource {
         rec.raw_from_fields();
         Ok(true)
     }
+}
+
+/// A column as text, rendered the way the validation expects (timestamps as
+/// `YYYY-MM-DD HH:MM:SS.ffffff`), or why it cannot be.
+fn as_text(column: &Arc<dyn Array>) -> std::result::Result<Arc<dyn Array>, String> {
+    let options = CastOptions {
+        safe: false,
+        format_options: FormatOptions::default()
+            .with_timestamp_format(Some(TIMESTAMP_FORMAT))
+            .with_timestamp_tz_format(Some(TIMESTAMP_FORMAT))
+            .with_datetime_format(Some(TIMESTAMP_FORMAT)),
+    };
+    cast_with_options(column, &DataType::Utf8, &options)
+        .map_err(|e| format!("cannot render a {} value: {e}", column.data_type()))
 }

@@ -12,7 +12,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use calamine::{Data, DataRef, Reader, Xlsx, open_workbook};
+use calamine::{DataRef, Reader, Xlsx, open_workbook};
 
 use super::records::{Record, RecordSource};
 use crate::error::{LgsError, Result};
@@ -216,34 +216,6 @@ fn number_text(f: f64) -> String {
     } else {
         format!("{f}")
     }
-}
-
-/// For tests and tools: every sheet's rows as text, read whole (small workbooks only).
-pub fn read_all(path: &Path) -> Result<Vec<(String, Vec<Vec<String>>)>> {
-    let mut workbook = open(path)?;
-    let mut out = Vec::new();
-    for sheet in workbook.sheet_names() {
-        let range = workbook
-            .worksheet_range(&sheet)
-            .map_err(|e| LgsError::BadInput {
-                source_name: path.display().to_string(),
-                line: None,
-                message: format!("cannot read sheet {sheet:?}: {e}"),
-            })?;
-        let rows = range
-            .rows()
-            .map(|r| {
-                r.iter()
-                    .map(|c| match c {
-                        Data::Float(f) => number_text(*f),
-                        other => other.to_string(),
-                    })
-                    .collect()
-            })
-            .collect();
-        out.push((sheet, rows));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
