@@ -21,14 +21,16 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Warehouse directory (Delta tables live in its subdirectories).
+    /// Warehouse location: a directory, or an object-store prefix (s3://bucket/path,
+    /// az://container/path; credentials from the AWS_* or AZURE_* environment
+    /// variables). Delta tables live in its subdirectories.
     #[arg(
         long,
         global = true,
         env = "LGS_WAREHOUSE",
         default_value = "warehouse"
     )]
-    pub warehouse: PathBuf,
+    pub warehouse: String,
     /// Print only errors (no progress bar, no summary on stderr).
     #[arg(long, short, global = true)]
     pub quiet: bool,
@@ -41,7 +43,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Load data into the warehouse: CSV files (plain, .gz or .zst), pg_dump output
     /// (.sql), Excel workbooks (.xlsx), Parquet files, as paths, directories or globs,
-    /// or a live PostgreSQL table or query (postgres://user@host:port/db). Files
+    /// local or on object storage (s3://bucket/key, az://container/prefix/), or a
+    /// live PostgreSQL table or query (postgres://user@host:port/db). Files
     /// already loaded are skipped, so a directory of daily drops loads only the new
     /// ones. Rows that cannot be parsed go to `<table>_rejected` with source, line,
     /// raw text and reason; every run ends with the row accounting.

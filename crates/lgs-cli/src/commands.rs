@@ -19,7 +19,7 @@ use crate::progress;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
-    let warehouse = Warehouse::new(&cli.global.warehouse);
+    let warehouse = Warehouse::at(&cli.global.warehouse)?;
     let quiet = cli.global.quiet;
     match cli.command {
         Command::Ingest(args) => ingest(&warehouse, &args, quiet).await,
@@ -220,11 +220,7 @@ async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result
     if args.save {
         let saved = lgs::output::save_results(&report, warehouse).await?;
         if !quiet {
-            eprintln!(
-                "saved {} to {}",
-                saved.join(", "),
-                warehouse.root().display()
-            );
+            eprintln!("saved {} to {}", saved.join(", "), warehouse.location());
         }
     }
     Ok(())
@@ -247,7 +243,7 @@ async fn tables(warehouse: &Warehouse, format: SummaryFormat) -> Result<()> {
         writeln!(
             out(),
             "no tables in {} (run `lgs ingest FILE` or `lgs demo`)",
-            warehouse.root().display()
+            warehouse.location()
         )?;
         return Ok(());
     }

@@ -51,6 +51,11 @@ pub enum LgsError {
     #[error("PostgreSQL {target}: {message}")]
     Postgres { target: String, message: String },
 
+    /// An object-store location (`s3://`, `az://`) does not exist, is not permitted,
+    /// or the store failed.
+    #[error("object storage {location}: {message}")]
+    ObjectStore { location: String, message: String },
+
     /// The header line is not one of the known shapes.
     #[error("{}:{line}: {message}", path.display())]
     BadHeader {

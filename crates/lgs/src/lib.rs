@@ -34,6 +34,7 @@ pub mod schema;
 pub mod session;
 pub mod shell;
 pub mod sql;
+pub mod storage;
 pub mod warehouse;
 
 pub use error::{LgsError, Result};

@@ -197,7 +197,7 @@ pub(crate) fn result_tables(report: &Report) -> Result<Vec<(&'static str, Record
 /// Saves every result table into the warehouse as the Delta table `report_<name>`,
 /// each replaced in one commit, so that `lgs sql` can query them. Returns the names.
 pub async fn save_results(report: &Report, warehouse: &Warehouse) -> Result<Vec<String>> {
-    warehouse.ensure_writable()?;
+    warehouse.ensure_writable().await?;
     let mut saved = Vec::new();
     for (name, batch) in result_tables(report)? {
         let table = format!("report_{name}");

@@ -51,12 +51,12 @@ pub fn require_retail(warehouse: &Warehouse, tables: &[TableInfo]) -> Result<()>
     match tables.iter().find(|t| t.name == RETAIL_TABLE) {
         None => Err(LgsError::TableNotFound {
             table: RETAIL_TABLE.into(),
-            warehouse: warehouse.root().display().to_string(),
+            warehouse: warehouse.location(),
             hint: "run `lgs ingest FILE` first (or `lgs demo`)".into(),
         }),
         Some(t) if t.rows == 0 => Err(LgsError::EmptyTable {
             table: RETAIL_TABLE.into(),
-            warehouse: warehouse.root().display().to_string(),
+            warehouse: warehouse.location(),
         }),
         Some(_) => Ok(()),
     }

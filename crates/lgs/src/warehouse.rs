@@ -1,7 +1,8 @@
 //! The warehouse: a directory of Delta Lake tables, and how queries reach them.
 //!
 //! Each table lives in `<warehouse>/<name>/` as a standard Delta table (readable by
-//! Spark and Databricks). Writes go through [`Warehouse::commit`]: data files are
+//! Spark and Databricks). The warehouse is a local directory or an object-store
+//! prefix (`s3://bucket/path`, `az://container/path`; see [`crate::storage`]). Writes go through [`Warehouse::commit`]: data files are
 //! written first and become visible only in one atomic Delta commit, so an ingest that
 //! fails or is killed leaves the table at its previous version.
 //!
@@ -33,19 +34,35 @@ use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
 use url::Url;
 
 use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::{REJECTED_TABLE, RETAIL_TABLE, rejected_schema, retail_schema};
+use crate::storage;
 
 /// Key under which lgs records its own facts in a Delta commit's `commitInfo`.
 pub const COMMIT_INFO_KEY: &str = "lgs";
 
-/// A directory of Delta tables.
+/// A directory (or object-store prefix) of Delta tables.
 #[derive(Debug, Clone)]
 pub struct Warehouse {
-    root: PathBuf,
+    root: Root,
+}
+
+/// Where the warehouse lives.
+#[derive(Debug, Clone)]
+enum Root {
+    Local(PathBuf),
+    /// An `s3://` or `az://` prefix: its URL (ending in `/`), the bucket's store and
+    /// the prefix inside it.
+    Remote {
+        url: Url,
+        store: Arc<dyn ObjectStore>,
+        prefix: StorePath,
+    },
 }
 
 /// What `lgs tables` shows of one table.
@@ -71,56 +88,120 @@ pub struct CommitRecord {
 }
 
 impl Warehouse {
-    /// A warehouse rooted at `root` (made absolute; nothing is created yet).
+    /// A warehouse in the local directory `root` (made absolute; nothing is created
+    /// yet).
     pub fn new(root: impl AsRef<Path>) -> Self {
         let root = root.as_ref();
         let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-        Warehouse { root }
+        Warehouse {
+            root: Root::Local(root),
+        }
     }
 
-    /// The warehouse directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Directory of one table.
-    pub fn table_path(&self, name: &str) -> PathBuf {
-        self.root.join(name)
-    }
-
-    fn table_url(&self, name: &str) -> Result<Url> {
-        Url::from_directory_path(self.table_path(name)).map_err(|()| LgsError::InvalidArgument {
-            what: "warehouse path",
-            message: self.table_path(name).display().to_string(),
+    /// A warehouse at `location`: a local directory, or an object-store prefix such
+    /// as `s3://bucket/warehouse` or `az://container/warehouse` (see [`storage`]).
+    pub fn at(location: &str) -> Result<Self> {
+        if !storage::is_remote(location) {
+            return Ok(Warehouse::new(location));
+        }
+        let mut url = storage::parse(location)?;
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        let (store, prefix) = storage::store_for(&url)?;
+        Ok(Warehouse {
+            root: Root::Remote { url, store, prefix },
         })
     }
 
-    /// Creates a table's directory (not the table) and returns its URL, for writers.
+    /// Where the warehouse is, as the user would write it.
+    pub fn location(&self) -> String {
+        match &self.root {
+            Root::Local(path) => path.display().to_string(),
+            Root::Remote { url, .. } => url.as_str().trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The warehouse directory, when it is local.
+    pub fn local_root(&self) -> Option<&Path> {
+        match &self.root {
+            Root::Local(path) => Some(path),
+            Root::Remote { .. } => None,
+        }
+    }
+
+    fn table_url(&self, name: &str) -> Result<Url> {
+        match &self.root {
+            Root::Local(root) => {
+                Url::from_directory_path(root.join(name)).map_err(|()| LgsError::InvalidArgument {
+                    what: "warehouse path",
+                    message: root.join(name).display().to_string(),
+                })
+            }
+            Root::Remote { url, .. } => {
+                url.join(&format!("{name}/"))
+                    .map_err(|e| LgsError::InvalidArgument {
+                        what: "table name",
+                        message: format!("{name}: {e}"),
+                    })
+            }
+        }
+    }
+
+    /// Creates a table's directory if the warehouse is local (not the table) and
+    /// returns its URL, for writers.
     pub fn prepare_table_dir(&self, name: &str) -> Result<Url> {
-        let dir = self.table_path(name);
-        std::fs::create_dir_all(&dir)
-            .map_err(|source| LgsError::WarehouseNotWritable { path: dir, source })?;
+        if let Root::Local(root) = &self.root {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir)
+                .map_err(|source| LgsError::WarehouseNotWritable { path: dir, source })?;
+        }
         self.table_url(name)
     }
 
-    /// Creates the warehouse directory if needed and checks that it can be written.
-    pub fn ensure_writable(&self) -> Result<()> {
-        let err = |source| LgsError::WarehouseNotWritable {
-            path: self.root.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&self.root).map_err(err)?;
-        let probe = self
-            .root
-            .join(format!(".lgs-write-probe-{}", std::process::id()));
-        std::fs::write(&probe, b"").map_err(err)?;
-        std::fs::remove_file(&probe).map_err(err)?;
+    /// Creates the warehouse directory if needed and checks that it can be written
+    /// (on object storage: writes and deletes a probe object).
+    pub async fn ensure_writable(&self) -> Result<()> {
+        let probe_name = format!(".lgs-write-probe-{}", std::process::id());
+        match &self.root {
+            Root::Local(root) => {
+                let err = |source| LgsError::WarehouseNotWritable {
+                    path: root.clone(),
+                    source,
+                };
+                std::fs::create_dir_all(root).map_err(err)?;
+                let probe = root.join(probe_name);
+                std::fs::write(&probe, b"").map_err(err)?;
+                std::fs::remove_file(&probe).map_err(err)?;
+            }
+            Root::Remote { store, prefix, .. } => {
+                let probe = prefix.clone().join(probe_name.as_str());
+                let err = |e| storage::error(&self.location(), e);
+                store.put(&probe, PutPayload::new()).await.map_err(err)?;
+                store.delete(&probe).await.map_err(err)?;
+            }
+        }
         Ok(())
+    }
+
+    /// Whether a Delta table called `name` exists.
+    async fn has_table(&self, name: &str) -> Result<bool> {
+        match &self.root {
+            Root::Local(root) => Ok(root.join(name).join("_delta_log").is_dir()),
+            Root::Remote { store, prefix, .. } => {
+                let log = prefix.clone().join(name).join("_delta_log");
+                let mut listing = store.list(Some(&log));
+                match listing.try_next().await {
+                    Ok(first) => Ok(first.is_some()),
+                    Err(e) => Err(storage::error(&self.location(), e)),
+                }
+            }
+        }
     }
 
     /// Opens a table at its latest version; `None` when it does not exist.
     pub async fn open(&self, name: &str) -> Result<Option<DeltaTable>> {
-        if !self.table_path(name).join("_delta_log").is_dir() {
+        if !self.has_table(name).await? {
             return Ok(None);
         }
         let url = self.table_url(name)?;
@@ -138,28 +219,48 @@ impl Warehouse {
     fn not_found(&self, name: &str) -> LgsError {
         LgsError::TableNotFound {
             table: name.to_string(),
-            warehouse: self.root.display().to_string(),
+            warehouse: self.location(),
             hint: "run `lgs ingest FILE` first (or `lgs tables` to see what exists)".into(),
         }
     }
 
     /// Names of the tables in the warehouse, sorted.
-    pub fn table_names(&self) -> Result<Vec<String>> {
-        let entries = match std::fs::read_dir(&self.root) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(source) => {
-                return Err(LgsError::Read {
-                    path: self.root.clone(),
-                    source,
-                });
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        let candidates: Vec<String> = match &self.root {
+            Root::Local(root) => {
+                let entries = match std::fs::read_dir(root) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+                    Err(source) => {
+                        return Err(LgsError::Read {
+                            path: root.clone(),
+                            source,
+                        });
+                    }
+                };
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            }
+            Root::Remote { store, prefix, .. } => {
+                let listing = store
+                    .list_with_delimiter(Some(prefix))
+                    .await
+                    .map_err(|e| storage::error(&self.location(), e))?;
+                listing
+                    .common_prefixes
+                    .iter()
+                    .filter_map(|p| p.filename().map(str::to_string))
+                    .collect()
             }
         };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("_delta_log").is_dir())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
+        let mut names = Vec::new();
+        for name in candidates {
+            if self.has_table(&name).await? {
+                names.push(name);
+            }
+        }
         names.sort();
         Ok(names)
     }
@@ -167,7 +268,7 @@ impl Warehouse {
     /// Summary of every table.
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
         let mut out = Vec::new();
-        for name in self.table_names()? {
+        for name in self.table_names().await? {
             let table = self.open_existing(&name).await?;
             out.push(table_info(&name, &table)?);
         }
@@ -296,8 +397,11 @@ impl Warehouse {
     /// Registers every warehouse table in `ctx` under its name, as a Parquet listing
     /// of the files of its current Delta snapshot. Returns what it registered.
     pub async fn register(&self, ctx: &SessionContext) -> Result<Vec<TableInfo>> {
+        if let Root::Remote { url, store, .. } = &self.root {
+            ctx.register_object_store(&storage::bucket_url(url), store.clone());
+        }
         let mut registered = Vec::new();
-        for name in self.table_names()? {
+        for name in self.table_names().await? {
             let table = self.open_existing(&name).await?;
             let provider = self.provider(ctx, &name, &table).await?;
             ctx.register_table(name.as_str(), provider)

@@ -22,7 +22,7 @@ use crate::error::{LgsError, Result};
 const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
 
 pub struct ParquetSource {
-    path: PathBuf,
+    shown: String,
     names: Vec<String>,
     reader: ParquetRecordBatchReader,
     /// The current batch's columns rendered as text once (or why one cannot be).
@@ -35,14 +35,16 @@ pub struct ParquetSource {
 }
 
 impl ParquetSource {
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens `path`; `shown` names it in messages (its URL when `path` is a staged
+    /// copy of an object).
+    pub fn open(path: &Path, shown: &str) -> Result<Self> {
         let bad = |message: String| LgsError::BadInput {
-            source_name: path.display().to_string(),
+            source_name: shown.to_string(),
             line: None,
             message,
         };
         let file = File::open(path).map_err(|source| LgsError::Read {
-            path: path.to_path_buf(),
+            path: PathBuf::from(shown),
             source,
         })?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -58,7 +60,7 @@ impl ParquetSource {
             .build()
             .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
         Ok(ParquetSource {
-            path: path.to_path_buf(),
+            shown: shown.to_string(),
             names,
             reader,
             columns: Vec::new(),
@@ -80,7 +82,7 @@ impl RecordSource for ParquetSource {
                 None => return Ok(false),
                 Some(Err(e)) => {
                     return Err(LgsError::BadInput {
-                        source_name: self.path.display().to_string(),
+                        source_name: self.shown.clone(),
                         line: Some(self.line + 1),
                         message: format!("corrupt Parquet data after row {}: {e}", self.line),
                     });

@@ -29,20 +29,22 @@ enum Row {
     Failed(String),
 }
 
-fn open(path: &Path) -> Result<Workbook> {
+fn open(path: &Path, shown: &str) -> Result<Workbook> {
     open_workbook(path).map_err(|e| LgsError::BadInput {
-        source_name: path.display().to_string(),
+        source_name: shown.to_string(),
         line: None,
         message: format!("not a readable .xlsx workbook: {e}"),
     })
 }
 
 /// The sheets to read: all of them, or those named in `wanted` (each must exist).
+/// `shown` names the workbook in messages (its URL when `path` is a staged copy).
 pub fn open_sheets(
     path: &Path,
+    shown: &str,
     wanted: Option<&[String]>,
 ) -> Result<Vec<(String, Box<dyn RecordSource>)>> {
-    let workbook = open(path)?;
+    let workbook = open(path, shown)?;
     let names = workbook.sheet_names();
     let chosen: Vec<String> = match wanted {
         None => names.clone(),
@@ -50,7 +52,7 @@ pub fn open_sheets(
             for w in wanted {
                 if !names.contains(w) {
                     return Err(LgsError::BadInput {
-                        source_name: path.display().to_string(),
+                        source_name: shown.to_string(),
                         line: None,
                         message: format!(
                             "no sheet named {w:?}; the workbook has: {}",
@@ -69,7 +71,7 @@ pub fn open_sheets(
     Ok(chosen
         .into_iter()
         .map(|sheet| {
-            let name = format!("{} [{}]", path.display(), sheet);
+            let name = format!("{shown} [{sheet}]");
             let source = SheetSource {
                 path: path.to_path_buf(),
                 name: name.clone(),
@@ -106,7 +108,7 @@ impl SheetSource {
 impl RecordSource for SheetSource {
     fn header(&mut self) -> Result<(u64, Vec<String>)> {
         let (tx, rx) = sync_channel(4096);
-        let workbook = open(&self.path)?;
+        let workbook = open(&self.path, &self.name)?;
         let sheet = self.sheet.clone();
         std::thread::Builder::new()
             .name("lgs-xlsx".into())

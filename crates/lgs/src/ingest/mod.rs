@@ -59,6 +59,7 @@ use crate::warehouse::Warehouse;
 use batch::RejectedBuilder;
 use postgres::{PartSource, PgPart, PgRead};
 use records::{FileKind, Record, RecordSource};
+use source::InputFile;
 
 /// Whether an ingest adds to the table or replaces it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -165,7 +166,7 @@ pub struct IngestReport {
 /// Where an input's records come from.
 enum InputSource {
     File {
-        path: PathBuf,
+        file: InputFile,
         kind: FileKind,
     },
     Postgres {
@@ -187,7 +188,7 @@ struct PlannedInput {
 impl PlannedInput {
     fn shown(&self) -> String {
         match &self.source {
-            InputSource::File { path, .. } => path.display().to_string(),
+            InputSource::File { file, .. } => file.shown(),
             InputSource::Postgres { part, .. } => part.name.clone(),
         }
     }
@@ -222,7 +223,7 @@ pub async fn ingest(
     let paths = if files.is_empty() {
         vec![]
     } else {
-        source::expand_inputs(&files)?
+        source::expand(&files).await?
     };
     if let Dataset::Wdi {
         indicator: Some(code),
@@ -239,7 +240,7 @@ pub async fn ingest(
             ),
         });
     }
-    warehouse.ensure_writable()?;
+    warehouse.ensure_writable().await?;
     let ingest_id = uuid::Uuid::new_v4().to_string();
     let overwrite = options.mode == WriteMode::Overwrite;
 
@@ -257,14 +258,14 @@ pub async fn ingest(
     let mut files = Vec::new();
     let mut file_lane = Vec::new();
     let mut seen = HashSet::new();
-    for path in paths {
-        let kind = FileKind::of(&path)?;
-        let mut fingerprint = source::fingerprint(&path)?;
+    for file in paths {
+        let kind = FileKind::detect(&file.file_name(), &file.head(FileKind::HEAD).await?);
+        let mut fingerprint = file.fingerprint().await?;
         if let (FileKind::Xlsx, Some(sheets)) = (kind, &options.sheets) {
             // Loading some sheets of a workbook does not load the others.
             fingerprint = format!("{fingerprint}#{}", sheets.join("#"));
         }
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let bytes = file.size();
         let skipped = if !seen.insert(fingerprint.clone()) {
             Some("same content as another input of this run".to_string())
         } else if let (Some(version), false) = (loaded.get(&fingerprint), options.force) {
@@ -276,7 +277,7 @@ pub async fn ingest(
         };
         if let Some(reason) = skipped {
             let report = FileReport {
-                path: path.display().to_string(),
+                path: file.shown(),
                 fingerprint,
                 bytes,
                 rows_read: 0,
@@ -290,7 +291,7 @@ pub async fn ingest(
         }
         file_lane.push(PlannedInput {
             rejected_already_stored: quarantined.contains_key(&fingerprint) && !options.force,
-            source: InputSource::File { path, kind },
+            source: InputSource::File { file, kind },
             fingerprint,
             bytes,
         });
@@ -538,12 +539,13 @@ impl Worker {
         let shown = input.shown();
         self.progress.file_started(Path::new(&shown), input.bytes);
         let units: Vec<(String, Box<dyn RecordSource>)> = match &input.source {
-            InputSource::File { path, kind } => records::open_file(
-                path,
+            InputSource::File { file, kind } => records::open_file(
+                file,
                 *kind,
                 &self.dataset,
                 self.sheets.as_deref(),
                 counter.clone(),
+                &self.handle,
             )?,
             InputSource::Postgres { part, columns } => vec![(
                 part.name.clone(),

@@ -3,14 +3,14 @@
 //! so one validation ([`RowFormat`](super::format::RowFormat)) and one quarantine
 //! serve them all.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::Dataset;
 use super::csv::{Fields, RawRecord, RecordReader};
-use super::source;
+use super::source::{self, InputFile};
 use crate::error::{LgsError, Result};
 
 /// One input record, with what a quarantine keeps of it.
@@ -68,90 +68,121 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    pub fn of(path: &Path) -> Result<FileKind> {
-        let read_err = |source| LgsError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut head = [0u8; 4];
-        let n = {
-            use std::io::Read;
-            let mut f = std::fs::File::open(path).map_err(read_err)?;
-            let mut n = 0;
-            while n < 4 {
-                let k = f.read(&mut head[n..]).map_err(read_err)?;
-                if k == 0 {
-                    break;
-                }
-                n += k;
-            }
-            n
-        };
-        let head = &head[..n];
-        if head == b"PAR1" {
-            return Ok(FileKind::Parquet);
+    /// Recognises a file from its name and its first bytes (see [`Self::HEAD`]).
+    pub fn detect(name: &str, head: &[u8]) -> FileKind {
+        if head.starts_with(b"PAR1") {
+            return FileKind::Parquet;
         }
-        if head == b"PK\x03\x04" {
-            return Ok(FileKind::Xlsx);
+        if head.starts_with(b"PK\x03\x04") {
+            return FileKind::Xlsx;
         }
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let name = name.to_ascii_lowercase();
         let stem = name
             .strip_suffix(".gz")
             .or_else(|| name.strip_suffix(".zst"))
             .unwrap_or(&name);
-        if stem.ends_with(".sql") || starts_like_dump(path)? {
-            return Ok(FileKind::PgDump);
+        if stem.ends_with(".sql") || starts_like_dump(head) {
+            return FileKind::PgDump;
         }
-        Ok(FileKind::Csv)
+        FileKind::Csv
     }
+
+    /// How many leading bytes [`Self::detect`] looks at.
+    pub const HEAD: usize = 64 * 1024;
 }
 
-/// True when the decoded text begins the way `pg_dump` output does.
-fn starts_like_dump(path: &Path) -> Result<bool> {
-    let mut reader = source::open_decoded(path, Arc::new(AtomicU64::new(0)))?;
-    let buf = reader.fill_buf().map_err(|source| LgsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let text = String::from_utf8_lossy(&buf[..buf.len().min(4096)]);
-    Ok(text.starts_with("--\n-- PostgreSQL database dump")
+/// True when the (possibly compressed) text begins the way `pg_dump` output does.
+fn starts_like_dump(head: &[u8]) -> bool {
+    let mut text = Vec::new();
+    let cursor: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head.to_vec()));
+    let decoded = source::decode(
+        &source::InputFile::Local(PathBuf::new()),
+        cursor,
+        Arc::new(AtomicU64::new(0)),
+    );
+    if let Ok(mut reader) = decoded {
+        // A prefix of a compressed stream ends in an error: keep what was decoded.
+        let mut buf = [0u8; 4096];
+        while text.len() < 4096 {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    text.starts_with("--\n-- PostgreSQL database dump")
         || text.starts_with("-- PostgreSQL database dump")
-        || text.starts_with("SET statement_timeout"))
+        || text.starts_with("SET statement_timeout")
 }
 
 /// Opens the record sources of one input file: one, or one per sheet of a workbook.
-/// `count` receives the bytes read from disk, for progress.
+/// `count` receives the bytes read as stored, for progress; `handle` drives the
+/// download of an object.
 pub fn open_file(
-    path: &Path,
+    file: &InputFile,
     kind: FileKind,
     dataset: &Dataset,
     sheets: Option<&[String]>,
     count: Arc<AtomicU64>,
+    handle: &tokio::runtime::Handle,
 ) -> Result<Vec<(String, Box<dyn RecordSource>)>> {
-    let shown = path.display().to_string();
+    let shown = file.shown();
+    let text = |count| source::decode(file, file.open_raw(handle)?, count);
     Ok(match kind {
         FileKind::Csv => vec![(
-            shown,
-            Box::new(CsvSource::new(path, source::open_decoded(path, count)?)) as _,
+            shown.clone(),
+            Box::new(CsvSource::new(Path::new(&shown), text(count)?)) as _,
         )],
         FileKind::PgDump => vec![(
-            shown,
+            shown.clone(),
             Box::new(super::dump::DumpSource::new(
-                path,
-                source::open_decoded(path, count)?,
+                Path::new(&shown),
+                text(count)?,
                 accepts(dataset),
             )) as _,
         )],
-        FileKind::Parquet => vec![(
-            shown,
-            Box::new(super::columnar::ParquetSource::open(path)?) as _,
-        )],
-        FileKind::Xlsx => super::excel::open_sheets(path, sheets)?,
+        FileKind::Parquet => {
+            let (path, staged) = file.local_copy(handle, count)?;
+            let source = super::columnar::ParquetSource::open(&path, &shown)?;
+            vec![(shown, Staged::wrap(Box::new(source), staged))]
+        }
+        FileKind::Xlsx => {
+            let (path, staged) = file.local_copy(handle, count)?;
+            super::excel::open_sheets(&path, &shown, sheets)?
+                .into_iter()
+                .map(|(name, source)| (name, Staged::wrap(source, staged.clone())))
+                .collect()
+        }
     })
+}
+
+/// A source reading a staged copy of an object, which it keeps until it is dropped.
+struct Staged {
+    inner: Box<dyn RecordSource>,
+    _copy: Arc<tempfile::TempPath>,
+}
+
+impl Staged {
+    fn wrap(
+        inner: Box<dyn RecordSource>,
+        copy: Option<Arc<tempfile::TempPath>>,
+    ) -> Box<dyn RecordSource> {
+        match copy {
+            None => inner,
+            Some(copy) => Box::new(Staged { inner, _copy: copy }),
+        }
+    }
+}
+
+impl RecordSource for Staged {
+    fn header(&mut self) -> Result<(u64, Vec<String>)> {
+        self.inner.header()
+    }
+
+    fn next(&mut self, rec: &mut Record) -> Result<bool> {
+        self.inner.next(rec)
+    }
 }
 
 /// Whether a table's columns are a header the dataset recognises.

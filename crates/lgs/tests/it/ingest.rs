@@ -274,7 +274,7 @@ async fn a_rerun_after_a_crash_between_the_two_commits_does_not_duplicate_quaran
         format!("{HEADER}\n1,A,x,1,2010-01-01 10:00,1,,UK\n2,B,x,bad,2010-01-01 10:00,1,,UK\n"),
     );
     s.ingest(&[&path]).await.unwrap();
-    std::fs::remove_dir_all(s.warehouse.table_path("retail")).unwrap();
+    std::fs::remove_dir_all(s.warehouse.local_root().unwrap().join("retail")).unwrap();
 
     let report = s.ingest(&[&path]).await.unwrap();
     assert_eq!((report.rows_loaded, report.rows_rejected), (1, 1));

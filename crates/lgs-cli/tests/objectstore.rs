@@ -1,0 +1,415 @@
+//! Object storage as a source and as the warehouse location, against real local
+//! emulators started by these tests: moto's S3 server (from PyPI) and Azurite (from
+//! npm). `.ci/run` installs both and names them in `LGS_TEST_MOTO_SERVER` and
+//! `LGS_TEST_AZURITE_BLOB`; when a variable is unset, its test says so and skips.
+//!
+//! Buckets, containers and input objects are made with plain HTTP requests (signed
+//! with the emulator's well-known key for Azurite), not through lgs, so the tests do
+//! not check lgs with itself.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+/// The account and key every Azurite instance has (published by Microsoft).
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+/// An emulator process, stopped when dropped (also when a test fails).
+struct Emulator {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(var: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Option<Emulator> {
+    let Ok(program) = std::env::var(var) else {
+        eprintln!(
+            "skipping: set {var} to the emulator's executable (.ci/run does) to run this test"
+        );
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Process::new(&program)
+        .args(args(port, dir.path()))
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let emulator = Emulator {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{program} did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(emulator)
+}
+
+fn start_moto() -> Option<Emulator> {
+    start("LGS_TEST_MOTO_SERVER", |port, _| {
+        vec![
+            "-H".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ]
+    })
+}
+
+fn start_azurite() -> Option<Emulator> {
+    start("LGS_TEST_AZURITE_BLOB", |port, dir| {
+        vec![
+            "--blobHost".into(),
+            "127.0.0.1".into(),
+            "--blobPort".into(),
+            port.to_string(),
+            "--location".into(),
+            dir.display().to_string(),
+            "--silent".into(),
+            "--skipApiVersionCheck".into(),
+            "--disableTelemetry".into(),
+        ]
+    })
+}
+
+/// One HTTP/1.1 request; returns the status code and the body.
+fn http(port: u16, method: &str, target: &str, headers: &[(String, String)], body: &[u8]) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text}"))
+}
+
+/// An S3 request to moto (which accepts unsigned requests).
+fn s3(port: u16, method: &str, path: &str, body: &[u8]) {
+    let headers = [(
+        "Content-Type".to_string(),
+        "application/octet-stream".to_string(),
+    )];
+    let status = http(port, method, path, &headers, body);
+    assert!(status < 300, "{method} {path}: HTTP {status}");
+}
+
+/// A request to Azurite signed with Shared Key (the well-known account key).
+fn azure(
+    port: u16,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    extra: &[(&str, &str)],
+    body: &[u8],
+) {
+    let date = chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let mut ms_headers: Vec<(String, String)> = vec![
+        ("x-ms-date".into(), date),
+        ("x-ms-version".into(), "2021-08-06".into()),
+    ];
+    ms_headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    ms_headers.sort();
+    let length = if body.is_empty() {
+        String::new()
+    } else {
+        body.len().to_string()
+    };
+    let content_type = "application/octet-stream";
+    let mut to_sign = format!("{method}\n\n\n{length}\n\n{content_type}\n\n\n\n\n\n\n");
+    for (k, v) in &ms_headers {
+        to_sign.push_str(&format!("{k}:{v}\n"));
+    }
+    to_sign.push_str(&format!("/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}{path}"));
+    let mut sorted_query = query.to_vec();
+    sorted_query.sort();
+    for (k, v) in &sorted_query {
+        to_sign.push_str(&format!("\n{k}:{v}"));
+    }
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        &BASE64.decode(AZURITE_KEY).unwrap(),
+    );
+    let signature = BASE64.encode(ring::hmac::sign(&key, to_sign.as_bytes()).as_ref());
+    let mut headers = ms_headers;
+    headers.push(("Content-Type".into(), content_type.into()));
+    headers.push((
+        "Authorization".into(),
+        format!("SharedKey {AZURITE_ACCOUNT}:{signature}"),
+    ));
+    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let target = if query.is_empty() {
+        format!("/{AZURITE_ACCOUNT}{path}")
+    } else {
+        format!("/{AZURITE_ACCOUNT}{path}?{}", query.join("&"))
+    };
+    let status = http(port, method, &target, &headers, body);
+    assert!(status < 300, "{method} {target}: HTTP {status}");
+}
+
+fn azure_put_blob(port: u16, path: &str, body: &[u8]) {
+    azure(
+        port,
+        "PUT",
+        path,
+        &[],
+        &[("x-ms-blob-type", "BlockBlob")],
+        body,
+    );
+}
+
+/// `lgs` with a warehouse and the environment of one emulator, and nothing else.
+fn lgs(warehouse: &str, env: &[(&str, String)]) -> Command {
+    let mut cmd = Command::cargo_bin("lgs").unwrap();
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("AZURE_") || k == "LGS_WAREHOUSE" {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(["--warehouse", warehouse]);
+    cmd
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.assert().success();
+    String::from_utf8(out.get_output().stdout.clone()).unwrap()
+}
+
+fn failure(cmd: &mut Command) -> String {
+    let out = cmd.assert().failure();
+    String::from_utf8(out.get_output().stderr.clone()).unwrap()
+}
+
+fn report(cmd: &mut Command) -> serde_json::Value {
+    serde_json::from_str(&stdout(cmd.args([
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2012-01-01",
+    ])))
+    .unwrap()
+}
+
+fn tables(cmd: &mut Command) -> serde_json::Value {
+    serde_json::from_str(&stdout(cmd.args(["tables", "--format", "json"]))).unwrap()
+}
+
+fn rows_of(tables: &serde_json::Value, name: &str) -> u64 {
+    tables
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in {tables}"))["rows"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn s3_daily_drops_into_an_s3_warehouse_match_a_local_run() {
+    let Some(moto) = start_moto() else { return };
+    let port = moto.port;
+    let env = [
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    // Inputs of three kinds: CSV, a pg_dump and a Parquet file (read from a staged
+    // copy), plus a marker file that is not data.
+    let parquet = dir.path().join("gen.parquet");
+    Command::cargo_bin("lgs")
+        .unwrap()
+        .args([
+            "--quiet", "generate", "retail", "--rows", "3000", "--seed", "7", "--out",
+        ])
+        .arg(&parquet)
+        .assert()
+        .success();
+    let inputs = [
+        ("drops/day1.csv", data("lgs/tests/data/handmade.csv")),
+        ("drops/day2.sql", data("lgs/tests/data/pg/retail.sql")),
+        ("drops/day3.parquet", parquet.clone()),
+    ];
+    s3(port, "PUT", "/lgs", b"");
+    for (key, path) in &inputs {
+        s3(
+            port,
+            "PUT",
+            &format!("/lgs/{key}"),
+            &std::fs::read(path).unwrap(),
+        );
+    }
+    s3(port, "PUT", "/lgs/drops/_SUCCESS", b"");
+
+    let remote = "s3://lgs/warehouse";
+    let out = stdout(lgs(remote, &env).args(["ingest", "s3://lgs/drops/"]));
+    assert!(
+        out.contains("s3://lgs/drops/day3.parquet: 3,000 rows read"),
+        "{out}"
+    );
+    assert!(out.contains("retail is at version 0"), "{out}");
+
+    let local = dir.path().join("local");
+    let local = local.to_str().unwrap();
+    lgs(local, &[])
+        .arg("ingest")
+        .args(inputs.iter().map(|(_, p)| p))
+        .assert()
+        .success();
+    let remote_tables = tables(&mut lgs(remote, &env));
+    assert_eq!(
+        rows_of(&remote_tables, "retail"),
+        rows_of(&tables(&mut lgs(local, &[])), "retail")
+    );
+    assert_eq!(report(&mut lgs(remote, &env)), report(&mut lgs(local, &[])));
+
+    // The next day: only the new object is read.
+    let csv = std::fs::read_to_string(data("lgs/tests/data/pg/retail.csv")).unwrap();
+    let day4: String = csv.lines().take(51).map(|l| format!("{l}\n")).collect();
+    s3(port, "PUT", "/lgs/drops/day4.csv", day4.as_bytes());
+    let out = stdout(lgs(remote, &env).args(["ingest", "s3://lgs/drops/"]));
+    assert!(
+        out.contains("s3://lgs/drops/day4.csv: 50 rows read"),
+        "{out}"
+    );
+    assert_eq!(out.matches("already ingested").count(), 3, "{out}");
+    let after = tables(&mut lgs(remote, &env));
+    assert_eq!(
+        rows_of(&after, "retail"),
+        rows_of(&remote_tables, "retail") + 50
+    );
+
+    // A glob over objects.
+    let out = stdout(lgs(remote, &env).args(["ingest", "--force", "s3://lgs/drops/day[14].csv"]));
+    assert!(out.contains("58 rows read"), "{out}");
+
+    // A missing object and a missing bucket: clear errors, nothing committed.
+    let err = failure(lgs(remote, &env).args(["ingest", "s3://lgs/drops/day9.csv"]));
+    assert!(
+        err.contains("s3://lgs/drops/day9.csv") && err.contains("does not exist"),
+        "{err}"
+    );
+    let err = failure(
+        lgs("s3://no-such-bucket/warehouse", &env)
+            .arg("ingest")
+            .arg(data("lgs/tests/data/handmade.csv")),
+    );
+    assert!(
+        err.contains("s3://no-such-bucket/warehouse") && err.contains("does not exist"),
+        "{err}"
+    );
+    let history = stdout(lgs(remote, &env).args(["history", "retail", "--format", "json"]));
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+}
+
+#[test]
+fn azure_real_data_into_an_azure_warehouse_matches_a_local_run() {
+    let Some(azurite) = start_azurite() else {
+        return;
+    };
+    let port = azurite.port;
+    let env = [
+        ("AZURE_STORAGE_USE_EMULATOR", "true".to_string()),
+        (
+            "AZURITE_BLOB_STORAGE_URL",
+            format!("http://127.0.0.1:{port}"),
+        ),
+    ];
+    let real = data("../data/online_retail_II.csv.zst");
+    azure(port, "PUT", "/lgs", &[("restype", "container")], &[], b"");
+    azure_put_blob(
+        port,
+        "/lgs/raw/2011/online_retail_II.csv.zst",
+        &std::fs::read(&real).unwrap(),
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let local = local.to_str().unwrap();
+    let local_out = stdout(lgs(local, &[]).arg("ingest").arg(&real));
+    let accounting = local_out.lines().last().unwrap().split(';').next().unwrap();
+    assert!(accounting.contains("rows read"), "{local_out}");
+
+    let remote = "az://lgs/warehouse";
+    let out = stdout(lgs(remote, &env).args(["ingest", "az://lgs/raw/"]));
+    assert!(out.contains(accounting), "{out}\nlocal: {local_out}");
+    assert_eq!(report(&mut lgs(remote, &env)), report(&mut lgs(local, &[])));
+    let query = "SELECT count(*) AS n, sum(amount) AS amount FROM invoices";
+    let sql = |warehouse, env: &[(&str, String)]| {
+        stdout(lgs(warehouse, env).args(["sql", "--format", "csv", query]))
+    };
+    assert_eq!(sql(remote, &env), sql(local, &[]));
+
+    // Wrong credentials: refused with a message that says so; nothing changes.
+    let wrong = [
+        env[0].clone(),
+        env[1].clone(),
+        ("AZURE_STORAGE_ACCOUNT_KEY", BASE64.encode([7u8; 64])),
+    ];
+    let err = failure(lgs(remote, &wrong).args(["ingest", "az://lgs/raw/"]));
+    assert!(
+        err.contains("az://lgs") && err.contains("not permitted"),
+        "{err}"
+    );
+    let err = failure(lgs(remote, &env).args(["ingest", "az://lgs/raw/missing/"]));
+    assert!(err.contains("does not exist"), "{err}");
+    let history = stdout(lgs(remote, &env).args(["history", "retail", "--format", "json"]));
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+}
