@@ -74,6 +74,10 @@ pub enum Command {
     /// ~/.lgs_history (or $LGS_HISTORY), Tab completes names, Ctrl-C cancels a running
     /// query, \? lists the commands. Reads stdin plainly when it is not a terminal.
     Shell,
+    /// Serve the dashboard: the report's charts live from the warehouse, and a SQL
+    /// page (results paged, charted and downloadable as CSV; progress and cancel).
+    /// Listens on 127.0.0.1 unless --allow-remote is given.
+    Serve(ServeArgs),
     /// Generate synthetic data of a real shape for scale tests.
     Generate(GenerateArgs),
     /// Ingest the bundled LGS dataset (data/online_retail_II.csv.zst) and print the
@@ -85,6 +89,23 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on. Anything but a loopback address needs --allow-remote.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Allow a non-loopback --bind: anyone who can reach it can query the warehouse
+    /// (there is no authentication).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// RFM recency is measured to this date (default: the day after the last invoice).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Args)]
@@ -234,9 +255,17 @@ pub struct ReportArgs {
     /// RFM recency is measured to this date (default: the day after the last invoice).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Output format on stdout.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
+    /// Output format on stdout [default: table; nothing when --html or --png is
+    /// given without --format].
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Write the report as one self-contained HTML file (charts inline as SVG, each
+    /// with its numbers beneath it; opens without network access).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write every chart as a PNG (1920×880) into this directory, for slides.
+    #[arg(long, value_name = "DIR")]
+    pub png: Option<PathBuf>,
     /// Also write every result (and the per-customer RFM table) as Parquet and CSV here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -12,8 +12,8 @@ use lgs::ingest::{Dataset, IngestOptions, IngestReport, PgOptions, WriteMode};
 use lgs::output::group;
 
 use crate::args::{
-    Cli, Command, DatasetArg, IngestArgs, ModeArg, ReportArgs, ReportFormat, SqlArgs, SqlOutput,
-    SummaryFormat,
+    Cli, Command, DatasetArg, IngestArgs, ModeArg, ReportArgs, ReportFormat, ServeArgs, SqlArgs,
+    SqlOutput, SummaryFormat,
 };
 use crate::progress;
 
@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::History { table, format } => history(&warehouse, &table, format.format).await,
         Command::Sql(args) => sql(&warehouse, &args).await,
         Command::Generate(args) => generate(&args, quiet),
+        Command::Serve(args) => serve(warehouse, &args, quiet).await,
         Command::Shell => {
             let ctx = lgs::session::context(&warehouse).await?;
             let failed = crate::shell::run(lgs::shell::Shell::new(ctx)).await?;
@@ -191,12 +192,43 @@ async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result
         ..ReportOptions::default()
     };
     let report = lgs::analytics::run_report(&ctx, &options).await?;
-    let text = match args.format {
-        ReportFormat::Table => lgs::output::to_tables(&report),
-        ReportFormat::Json => lgs::output::to_json(&report) + "\n",
-        ReportFormat::Csv => lgs::output::to_csv(&report)?,
+    let visual = args.html.is_some() || args.png.is_some();
+    let format = match args.format {
+        Some(f) => Some(f),
+        None if visual => None,
+        None => Some(ReportFormat::Table),
+    };
+    let text = match format {
+        None => String::new(),
+        Some(ReportFormat::Table) => lgs::output::to_tables(&report),
+        Some(ReportFormat::Json) => lgs::output::to_json(&report) + "\n",
+        Some(ReportFormat::Csv) => lgs::output::to_csv(&report)?,
     };
     out().write_all(text.as_bytes())?;
+    let report = if visual {
+        let page = lgs::html::ReportPage::from_report(&ctx, &tables, report).await?;
+        if let Some(path) = &args.html {
+            let info = lgs::html::PageInfo {
+                warehouse: warehouse.location(),
+                generated: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
+                nav: vec![],
+            };
+            std::fs::write(path, page.html(&info))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            if !quiet {
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        if let Some(dir) = &args.png {
+            let written = lgs::charts::png::write_all(&page.charts, dir)?;
+            if !quiet {
+                eprintln!("wrote {} charts to {}", written.len(), dir.display());
+            }
+        }
+        page.report
+    } else {
+        report
+    };
     if let Some(dir) = &args.out {
         let written = lgs::output::write_results(&report, dir)?;
         if !quiet {
@@ -223,6 +255,43 @@ async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result
             eprintln!("saved {} to {}", saved.join(", "), warehouse.location());
         }
     }
+    Ok(())
+}
+
+async fn serve(warehouse: Warehouse, args: &ServeArgs, quiet: bool) -> Result<()> {
+    if !args.bind.is_loopback() {
+        if !args.allow_remote {
+            anyhow::bail!(
+                "refusing to serve on {}: it is not a loopback address, and the dashboard has \
+                 no authentication (anyone who reaches it can query the warehouse). Pass \
+                 --allow-remote to do it anyway.",
+                args.bind
+            );
+        }
+        eprintln!(
+            "warning: serving on {} (not loopback): anyone who can reach this address can \
+             query the warehouse; there is no authentication",
+            args.bind
+        );
+    }
+    let options = lgs::serve::ServeOptions {
+        bind: std::net::SocketAddr::new(args.bind, args.port),
+        as_of: args.as_of,
+        keep_rows: 100_000,
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let (addr, server) = lgs::serve::bind(warehouse, options, shutdown).await?;
+    {
+        let mut stdout = out();
+        writeln!(stdout, "serving http://{addr}/")?;
+        stdout.flush()?;
+    }
+    if !quiet {
+        eprintln!("the report at /, SQL at /sql; Ctrl-C stops");
+    }
+    server.await?;
     Ok(())
 }
 

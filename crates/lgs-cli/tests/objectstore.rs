@@ -7,11 +7,11 @@
 //! with the emulator's well-known key for Azurite), not through lgs, so the tests do
 //! not check lgs with itself.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::time::{Duration, Instant};
+
+use support::{Process, free_port, http, spawn_listening};
 
 use assert_cmd::Command;
 use base64::Engine;
@@ -26,26 +26,11 @@ fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
-/// An emulator process, stopped when dropped (also when a test fails).
+/// An emulator process (stopped when dropped) and its port.
 struct Emulator {
-    child: Child,
+    _process: Process,
     port: u16,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(var: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Option<Emulator> {
@@ -57,28 +42,12 @@ fn start(var: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Option<Emulator
     };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Process::new(&program)
-        .args(args(port, dir.path()))
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let emulator = Emulator {
-        child,
+    let process = spawn_listening(&program, &args(port, dir.path()), dir.path(), port);
+    Some(Emulator {
+        _process: process,
         port,
         _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{program} did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(emulator)
+    })
 }
 
 fn start_moto() -> Option<Emulator> {
@@ -108,35 +77,13 @@ fn start_azurite() -> Option<Emulator> {
     })
 }
 
-/// One HTTP/1.1 request; returns the status code and the body.
-fn http(port: u16, method: &str, target: &str, headers: &[(String, String)], body: &[u8]) -> u16 {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status in {text}"))
-}
-
 /// An S3 request to moto (which accepts unsigned requests).
 fn s3(port: u16, method: &str, path: &str, body: &[u8]) {
     let headers = [(
         "Content-Type".to_string(),
         "application/octet-stream".to_string(),
     )];
-    let status = http(port, method, path, &headers, body);
+    let (status, _) = http(port, method, path, &headers, body);
     assert!(status < 300, "{method} {path}: HTTP {status}");
 }
 
@@ -191,7 +138,7 @@ fn azure(
     } else {
         format!("/{AZURITE_ACCOUNT}{path}?{}", query.join("&"))
     };
-    let status = http(port, method, &target, &headers, body);
+    let (status, _) = http(port, method, &target, &headers, body);
     assert!(status < 300, "{method} {target}: HTTP {status}");
 }
 

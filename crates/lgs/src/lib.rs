@@ -24,13 +24,16 @@
 //! ```
 
 pub mod analytics;
+pub mod charts;
 pub mod error;
 pub mod export;
 pub mod generate;
+pub mod html;
 pub mod ingest;
 pub mod output;
 pub mod pg;
 pub mod schema;
+pub mod serve;
 pub mod session;
 pub mod shell;
 pub mod sql;

@@ -7,6 +7,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::context::SQLOptions;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
@@ -79,6 +80,15 @@ pub async fn execute(
     ctx: &SessionContext,
     statement: ParsedStatement,
 ) -> Result<SendableRecordBatchStream> {
+    execute_with(ctx, statement, &SQLOptions::new()).await
+}
+
+/// [`execute`], refusing what `options` does not allow (e.g. anything but queries).
+pub async fn execute_with(
+    ctx: &SessionContext,
+    statement: ParsedStatement,
+    options: &SQLOptions,
+) -> Result<SendableRecordBatchStream> {
     let at = |source: DataFusionError| {
         let message = source.to_string();
         let source = if let DataFusionError::NotImplemented(what) = &source
@@ -107,6 +117,7 @@ pub async fn execute(
         .statement_to_plan(statement.statement.clone())
         .await
         .map_err(at)?;
+    options.verify_plan(&plan).map_err(at)?;
     let df = ctx.execute_logical_plan(plan).await.map_err(at)?;
     df.execute_stream().await.map_err(at)
 }

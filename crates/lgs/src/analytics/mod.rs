@@ -7,6 +7,7 @@
 
 pub mod invoices;
 pub mod monthly;
+pub mod quality;
 pub mod quantile;
 pub mod rfm;
 

@@ -16,6 +16,19 @@ struct Reference {
     months: BTreeMap<String, RefMonth>,
     segments: HashMap<String, usize>,
     customers: usize,
+    quality: RefQuality,
+}
+
+/// The data-quality panel's counts, from the raw records.
+#[derive(Default)]
+struct RefQuality {
+    rows: u64,
+    cancellation_lines: u64,
+    cancelled_invoices: HashSet<String>,
+    missing_customer_lines: u64,
+    zero_price_lines: u64,
+    /// Copies of each distinct record (all eight fields as read).
+    records: HashMap<Vec<String>, u64>,
 }
 
 #[derive(Default)]
@@ -51,8 +64,23 @@ fn reference(as_of: NaiveDate) -> Reference {
     // customer → (last timestamp, invoices, monetary, first month)
     let mut customers: HashMap<i64, (NaiveDateTime, HashSet<String>, i128, String)> =
         HashMap::new();
+    let mut quality = RefQuality::default();
     for record in csv.records() {
         let r = record.unwrap();
+        quality.rows += 1;
+        // Descriptions are trimmed on ingest, so compare them trimmed.
+        let key: Vec<String> = r.iter().map(|f| f.trim().to_string()).collect();
+        *quality.records.entry(key).or_default() += 1;
+        if r[0].starts_with('C') {
+            quality.cancellation_lines += 1;
+            quality.cancelled_invoices.insert(r[0].to_string());
+        }
+        if r[6].is_empty() {
+            quality.missing_customer_lines += 1;
+        }
+        if r[5].parse::<f64>().unwrap() == 0.0 {
+            quality.zero_price_lines += 1;
+        }
         let invoice = r[0].to_string();
         let quantity: i64 = r[3].parse().unwrap();
         let when = NaiveDateTime::parse_from_str(&r[4], "%Y-%m-%d %H:%M:%S").unwrap();
@@ -130,6 +158,7 @@ fn reference(as_of: NaiveDate) -> Reference {
         months,
         segments,
         customers: n,
+        quality,
     }
 }
 
@@ -229,4 +258,35 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
         );
     }
     assert_eq!(r.rfm_segments.len(), reference.segments.len());
+
+    // The data-quality panel: the counts of data/README.md, and the reference's.
+    let (_, tables) = lgs::session::context_with_tables(&s.warehouse)
+        .await
+        .unwrap();
+    let q = lgs::analytics::quality::quality(&ctx, &tables)
+        .await
+        .unwrap();
+    let rq = &reference.quality;
+    let duplicates: u64 = rq.records.values().map(|n| n - 1).sum();
+    assert_eq!(q.rows_loaded, rq.rows);
+    assert_eq!(q.rows_quarantined, 0);
+    assert_eq!(
+        (q.cancellation_lines, q.cancelled_invoices),
+        (rq.cancellation_lines, rq.cancelled_invoices.len() as u64)
+    );
+    assert_eq!(q.missing_customer_lines, rq.missing_customer_lines);
+    assert_eq!(q.zero_price_lines, rq.zero_price_lines);
+    assert_eq!(q.duplicate_lines, duplicates);
+    assert_eq!(q.customers as usize, reference.customers);
+    assert_eq!(
+        (
+            q.cancellation_lines,
+            q.cancelled_invoices,
+            q.missing_customer_lines,
+            q.zero_price_lines,
+            q.duplicate_lines,
+            q.invoices,
+        ),
+        (19_494, 8_292, 243_007, 6_202, 34_335, 53_628)
+    );
 }

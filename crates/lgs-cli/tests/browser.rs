@@ -1,0 +1,502 @@
+//! The HTML report and the dashboard in real headless Chromium, driven over
+//! WebDriver (Debian's `chromium` and `chromium-driver`, which `.ci/run` installs and
+//! names in `LGS_TEST_CHROMEDRIVER`; without it the test says so and skips).
+//!
+//! On the real dataset: every chart renders with the number of bars, points, cells
+//! and markers the report's numbers call for; the pages log no console errors; a SQL
+//! query round-trips (table, paging, chart, CSV, an error, a cancel). Screenshots are
+//! kept in `$LGS_TEST_ARTIFACTS` (default `target/test-artifacts`).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use base64::Engine;
+use serde_json::{Value, json};
+
+use support::{Process, free_port, http, wait_for_port};
+
+fn lgs(warehouse: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("lgs").unwrap();
+    cmd.env_remove("LGS_WAREHOUSE")
+        .arg("--warehouse")
+        .arg(warehouse);
+    cmd
+}
+
+fn artifacts() -> PathBuf {
+    let dir = std::env::var_os("LGS_TEST_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+            target.join("test-artifacts")
+        });
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A Chromium session over chromedriver, ended (and the driver stopped) on drop.
+struct Browser {
+    port: u16,
+    session: String,
+    _driver: Process,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start() -> Option<Browser> {
+        let Ok(driver) = std::env::var("LGS_TEST_CHROMEDRIVER") else {
+            eprintln!(
+                "skipping: set LGS_TEST_CHROMEDRIVER to chromedriver (.ci/run installs Debian's \
+                 chromium and chromium-driver and sets it) to run the browser tests"
+            );
+            return None;
+        };
+        let chromium = std::env::var("LGS_TEST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+        let port = free_port();
+        let child = std::process::Command::new(&driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {driver}: {e}"));
+        let process = Process { child };
+        wait_for_port(port, &driver);
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--hide-scrollbars", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            },
+            "goog:loggingPrefs": {"browser": "ALL"}
+        }}});
+        let (status, body) = request(port, "POST", "/session", &capabilities);
+        assert_eq!(status, 200, "new session: {body}");
+        let session = body["value"]["sessionId"].as_str().unwrap().to_string();
+        Some(Browser {
+            port,
+            session,
+            _driver: process,
+            _profile: profile,
+        })
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
+        let (status, reply) = request(
+            self.port,
+            method,
+            &format!("/session/{}{path}", self.session),
+            &body,
+        );
+        assert_eq!(status, 200, "{method} {path}: {reply}");
+        reply["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", json!({ "url": url }));
+    }
+
+    fn eval(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+    }
+
+    /// Waits until `script` returns true.
+    fn wait(&self, script: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.eval(script) != json!(true) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn element(&self, css: &str) -> String {
+        let found = self.cmd(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string()
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.cmd("POST", &format!("/element/{id}/click"), json!({}));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.cmd("POST", &format!("/element/{id}/clear"), json!({}));
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        );
+    }
+
+    /// Console messages of level SEVERE (errors) since the last call.
+    fn console_errors(&self) -> Vec<String> {
+        let logs = self.cmd("POST", "/se/log", json!({"type": "browser"}));
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// A screenshot of the whole page, kept as a test artifact.
+    fn screenshot(&self, name: &str) -> PathBuf {
+        let height = self
+            .eval("return document.documentElement.scrollHeight")
+            .as_u64()
+            .unwrap()
+            .min(12_000);
+        self.cmd(
+            "POST",
+            "/window/rect",
+            json!({"width": 1280, "height": height.max(600)}),
+        );
+        let png = self.cmd("GET", "/screenshot", Value::Null);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+        let path = artifacts().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        eprintln!("screenshot: {}", path.display());
+        self.cmd(
+            "POST",
+            "/window/rect",
+            json!({"width": 1280, "height": 900}),
+        );
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = request(
+            self.port,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            &Value::Null,
+        );
+    }
+}
+
+fn request(port: u16, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let body = if body.is_null() {
+        vec![]
+    } else {
+        serde_json::to_vec(body).unwrap()
+    };
+    let headers = [(
+        "Content-Type".to_string(),
+        "application/json; charset=utf-8".to_string(),
+    )];
+    let (status, reply) = http(port, method, path, &headers, &body);
+    (
+        status,
+        serde_json::from_slice(&reply).unwrap_or(Value::Null),
+    )
+}
+
+/// What each chart must show, from the report's own numbers.
+fn expected_marks(report: &Value) -> Vec<(&'static str, &'static str, u64)> {
+    let monthly = report["monthly"].as_array().unwrap();
+    let months = monthly.len() as u64;
+    let non_null = |key: &str| monthly.iter().filter(|m| !m[key].is_null()).count() as u64;
+    let bins = report["invoice_amount_histogram"].as_array().unwrap().len() as u64;
+    let trimmed_bins = report["invoice_amount_trimmed_histogram"]
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    vec![
+        ("monthly-sales", "bar", months),
+        ("monthly-sales", "point", non_null("sales_growth_pct")),
+        ("monthly-orders", "bar", 2 * months),
+        ("monthly-orders", "point", non_null("cancellation_rate")),
+        ("monthly-customers", "bar", 2 * months),
+        ("invoice-amounts", "bar", bins),
+        ("invoice-amounts", "marker", 5),
+        ("invoice-amounts-trimmed", "bar", trimmed_bins),
+        ("invoice-amounts-trimmed", "marker", 5),
+        (
+            "rfm-segments",
+            "bar",
+            report["rfm_segments"].as_array().unwrap().len() as u64,
+        ),
+        ("rfm-grid", "cell", 25),
+    ]
+}
+
+const COUNT_MARKS: &str = r#"
+const out = {};
+for (const svg of document.querySelectorAll('svg.chart')) {
+  const box = svg.getBoundingClientRect();
+  out[svg.dataset.chart] = {
+    width: box.width,
+    bar: svg.querySelectorAll('.bar').length,
+    point: svg.querySelectorAll('.point').length,
+    cell: svg.querySelectorAll('.cell').length,
+    marker: svg.querySelectorAll('.marker').length,
+    tableRows: svg.closest('section').querySelectorAll('details table tbody tr').length,
+  };
+}
+return out;
+"#;
+
+fn check_charts(browser: &Browser, report: &Value, page: &str) {
+    let marks = browser.eval(COUNT_MARKS);
+    assert_eq!(
+        marks.as_object().unwrap().len(),
+        7,
+        "{page}: charts found: {marks}"
+    );
+    for (chart, class, expected) in expected_marks(report) {
+        let got = &marks[chart];
+        assert_eq!(
+            got[class],
+            json!(expected),
+            "{page}: {chart} .{class}: {got}"
+        );
+        assert!(
+            got["width"].as_f64().unwrap() > 600.0,
+            "{page}: {chart} not laid out: {got}"
+        );
+        assert!(
+            got["tableRows"].as_u64().unwrap() > 0,
+            "{page}: {chart} has no table"
+        );
+    }
+}
+
+#[test]
+fn report_and_dashboard_render_in_chromium() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("warehouse");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/online_retail_II.csv.zst");
+    lgs(&wh).arg("ingest").arg(&data).assert().success();
+
+    // The report file: JSON on stdout for the expected numbers, HTML and PNGs.
+    let html = dir.path().join("report.html");
+    let pngs = dir.path().join("png");
+    let out = lgs(&wh)
+        .args([
+            "report",
+            "--as-of",
+            "2012-01-01",
+            "--format",
+            "json",
+            "--html",
+        ])
+        .arg(&html)
+        .arg("--png")
+        .arg(&pngs)
+        .assert()
+        .success();
+    let report: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let size = std::fs::metadata(&html).unwrap().len();
+    assert!(size < 2 * 1024 * 1024, "report.html is {size} bytes");
+    let text = std::fs::read_to_string(&html).unwrap();
+    // Self-contained: no script, and no address to fetch (the SVG namespace is a
+    // name, not a fetch).
+    let fetchable = text.replace(r#"xmlns="http://www.w3.org/2000/svg""#, "");
+    for needle in ["<script", "http:", "https:", "//", "@import", "url("] {
+        assert!(
+            !fetchable.contains(needle),
+            "report.html must be self-contained and script-free; it has {needle}"
+        );
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&pngs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 7, "{names:?}");
+    for name in &names {
+        let bytes = std::fs::read(pngs.join(name)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
+        let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert_eq!((width, height), (1920, 880), "{name}");
+        std::fs::copy(pngs.join(name), artifacts().join(format!("chart-{name}"))).unwrap();
+    }
+
+    browser.goto(&format!("file://{}", html.display()));
+    check_charts(&browser, &report, "report.html");
+    // The numbers beneath the monthly sales chart are the report's.
+    let first_sales = browser.eval(
+        "return document.querySelector('#monthly-sales tbody tr td:nth-child(2)').textContent",
+    );
+    let expected = report["monthly"][0]["sales"].as_f64().unwrap();
+    let shown: f64 = first_sales
+        .as_str()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    assert!((shown - expected).abs() < 0.006, "{shown} vs {expected}");
+    browser.screenshot("report.png");
+    assert_eq!(browser.console_errors(), Vec::<String>::new());
+
+    // The dashboard: the same charts, live.
+    let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
+        .env_remove("LGS_WAREHOUSE")
+        .arg("--warehouse")
+        .arg(&wh)
+        .args(["serve", "--port", "0", "--as-of", "2012-01-01"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let server = Process { child: serve };
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("serving ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+
+    browser.goto(&format!("{base}/"));
+    check_charts(&browser, &report, "dashboard");
+    browser.screenshot("dashboard.png");
+    let (status, body) = http(port, "GET", "/api/charts/monthly-orders", &[], b"");
+    assert_eq!(status, 200);
+    let chart: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        chart["rows"].as_array().unwrap().len(),
+        report["monthly"].as_array().unwrap().len()
+    );
+
+    // SQL: a time series, typed into the page.
+    browser.goto(&format!("{base}/sql"));
+    browser.type_into(
+        "#sql",
+        "SELECT month, sum(amount) AS sales FROM retail GROUP BY month ORDER BY month",
+    );
+    browser.click("#run");
+    browser.wait(
+        "return document.querySelector('#status').dataset.state === 'done'",
+        "the query",
+    );
+    let result = browser.eval(
+        "return {rows: document.querySelectorAll('#result-table tbody tr').length, \
+                 first: document.querySelector('#result-table tbody tr td:nth-child(2)').textContent, \
+                 points: document.querySelectorAll('#chart .point').length}",
+    );
+    let months = report["monthly"].as_array().unwrap().len() as u64;
+    assert_eq!(result["rows"], json!(months), "{result}");
+    assert_eq!(result["points"], json!(months), "{result}");
+    let first: f64 = result["first"].as_str().unwrap().parse().unwrap();
+    assert!((first - expected).abs() < 0.006, "{first} vs {expected}");
+    let id = browser.eval("return current");
+    let (status, csv) = http(port, "GET", &format!("/api/queries/{id}/csv"), &[], b"");
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(csv.lines().count() as u64, months + 1, "{csv}");
+    assert!(csv.starts_with("month,sales\n"), "{csv}");
+    browser.screenshot("sql.png");
+
+    // Paging through a larger result.
+    browser.type_into(
+        "#sql",
+        "SELECT invoice_no, amount FROM invoices ORDER BY invoice_no",
+    );
+    browser.click("#run");
+    browser.wait(
+        "return document.querySelector('#status').dataset.state === 'done'",
+        "the query",
+    );
+    let range = browser.eval("return document.querySelector('#range').textContent");
+    assert!(
+        range.as_str().unwrap().starts_with("Rows 1–100 of "),
+        "{range}"
+    );
+    browser.click("#next");
+    browser.wait(
+        "return document.querySelector('#range').textContent.startsWith('Rows 101–200')",
+        "the next page",
+    );
+
+    // An error shows the engine's message.
+    browser.type_into("#sql", "SELECT custmer_id FROM retail");
+    browser.click("#run");
+    browser.wait(
+        "return document.querySelector('#status').dataset.state === 'failed'",
+        "the error",
+    );
+    let error = browser.eval("return document.querySelector('#error').textContent");
+    assert!(error.as_str().unwrap().contains("custmer_id"), "{error}");
+    assert!(
+        error.as_str().unwrap().contains("customer_id"),
+        "a hint: {error}"
+    );
+
+    // A long query shows progress and is cancelled.
+    browser.type_into("#sql", "SELECT count(*) FROM retail a CROSS JOIN (SELECT quantity FROM retail LIMIT 5000) b WHERE a.quantity + b.quantity = -7");
+    browser.click("#run");
+    browser.wait(
+        "return document.querySelector('#status').textContent.startsWith('Running')",
+        "progress",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    browser.click("#cancel");
+    browser.wait(
+        "return document.querySelector('#status').dataset.state === 'cancelled'",
+        "the cancel",
+    );
+    // The server is still there and answers the next query.
+    browser.type_into("#sql", "SELECT count(*) AS n FROM ingest_log");
+    browser.click("#run");
+    browser.wait(
+        "return document.querySelector('#status').dataset.state === 'done'",
+        "the query after the cancel",
+    );
+    browser.screenshot("sql-after-cancel.png");
+    assert_eq!(browser.console_errors(), Vec::<String>::new());
+    drop(server);
+}
+
+#[test]
+fn serve_refuses_a_public_address_without_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lgs(&dir.path().join("wh"))
+        .args(["serve", "--bind", "0.0.0.0", "--port", "0"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("--allow-remote") && err.contains("0.0.0.0"),
+        "{err}"
+    );
+}

@@ -1,0 +1,149 @@
+//! What the tests that run other programs share: free ports, processes that are
+//! stopped when dropped (also when a test fails), and a minimal HTTP/1.1 client.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process, killed and reaped when dropped.
+pub struct Process {
+    pub child: Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `program` quietly in `dir` and waits until it listens on `port`.
+pub fn spawn_listening(program: &str, args: &[String], dir: &Path, port: u16) -> Process {
+    let child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let process = Process { child };
+    wait_for_port(port, program);
+    process
+}
+
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One HTTP/1.1 request to 127.0.0.1; returns the status and the body.
+///
+/// The body is read by its `Content-Length` or its chunks, not to the end of the
+/// connection: some servers (chromedriver) keep it open despite `Connection: close`.
+/// A server that stops answering fails the test after two minutes instead of hanging.
+pub fn http(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    let mut read_more = |response: &mut Vec<u8>| -> bool {
+        let n = stream
+            .read(&mut chunk)
+            .unwrap_or_else(|e| panic!("{method} {target} on port {port}: {e}"));
+        response.extend_from_slice(&chunk[..n]);
+        n > 0
+    };
+    let split = loop {
+        if let Some(at) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        assert!(
+            read_more(&mut response),
+            "no HTTP header in {}",
+            String::from_utf8_lossy(&response)
+        );
+    };
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {head}"));
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .map(|v| v.trim().parse::<usize>().unwrap())
+    });
+    let chunked = head.contains("transfer-encoding: chunked");
+    let start = split + 4;
+    loop {
+        let done = match length {
+            Some(n) => response.len() - start >= n,
+            None if chunked => response[start..].ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if done || !read_more(&mut response) {
+            break;
+        }
+    }
+    let body = response[start..].to_vec();
+    if chunked {
+        (status, dechunk(&body))
+    } else {
+        (status, body)
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&data[..end])
+                .split(';')
+                .next()
+                .unwrap()
+                .trim(),
+            16,
+        )
+        .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+    out
+}

@@ -1,0 +1,332 @@
+//! `lgs serve`: the dashboard. The report page and its charts, live from the
+//! warehouse (recomputed when a table's version changes), and a notebook-like SQL
+//! page: run a query, page through the result, see an automatic chart, download CSV,
+//! follow progress and cancel.
+//!
+//! Endpoints:
+//! - `GET /` the report page; `GET /sql` the SQL page;
+//! - `GET /api/charts` the charts (id, title); `GET /api/charts/{id}` one chart's
+//!   numbers and SVG as JSON; `GET /api/charts/{id}.svg` the SVG alone;
+//! - `POST /api/queries` `{"sql": ...}` starts a query → `{"id": n}`;
+//!   `GET /api/queries/{id}?offset=&limit=` its progress and a page of rows;
+//!   `POST /api/queries/{id}/cancel`; `GET /api/queries/{id}/csv` the whole result.
+//!
+//! Queries are read-only (no DDL, DML or statements). Query errors are part of the
+//! job's state (HTTP 200), so the page shows the engine's message.
+
+pub mod jobs;
+mod pages;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::analytics::ReportOptions;
+use crate::error::{LgsError, Result};
+use crate::html::{PageInfo, ReportPage};
+use crate::warehouse::Warehouse;
+use jobs::Jobs;
+
+/// How the dashboard runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub bind: SocketAddr,
+    /// RFM recency date (default: the day after the last invoice).
+    pub as_of: Option<NaiveDate>,
+    /// Rows of a query result kept for paging.
+    pub keep_rows: usize,
+}
+
+struct AppState {
+    warehouse: Warehouse,
+    options: ServeOptions,
+    /// The report page, with the table versions it was computed from.
+    page: Mutex<Option<CachedPage>>,
+    jobs: Jobs,
+}
+
+type Shared = Arc<AppState>;
+
+/// A computed report page and the (table, version) pairs it was computed from.
+type CachedPage = (Vec<(String, u64)>, Arc<ReportPage>);
+
+/// Binds the address (so a port of 0 picks a free one) and returns the bound
+/// address and the server, which runs until `shutdown` completes.
+pub async fn bind(
+    warehouse: Warehouse,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl std::future::Future<Output = Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|e| LgsError::InvalidArgument {
+            what: "address to serve on",
+            message: format!("{}: {e}", options.bind),
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LgsError::InvalidArgument {
+            what: "address to serve on",
+            message: e.to_string(),
+        })?;
+    let state = Arc::new(AppState {
+        jobs: Jobs::new(options.keep_rows),
+        warehouse,
+        options,
+        page: Mutex::new(None),
+    });
+    // Compute the report once before the first visitor asks.
+    let _ = current_page(&state).await;
+    let app = Router::new()
+        .route("/", get(report_page))
+        .route("/sql", get(sql_page))
+        .route("/api/charts", get(chart_list))
+        .route("/api/charts/{id}", get(chart))
+        .route("/api/queries", post(start_query))
+        .route("/api/queries/{id}", get(query_view))
+        .route("/api/queries/{id}/cancel", post(cancel_query))
+        .route("/api/queries/{id}/csv", get(query_csv))
+        .with_state(state);
+    let server = async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| LgsError::Worker(format!("the dashboard server stopped: {e}")))
+    };
+    Ok((addr, server))
+}
+
+/// The report page for the warehouse's current table versions (recomputed when
+/// they change, shared otherwise).
+async fn current_page(state: &AppState) -> Result<Arc<ReportPage>> {
+    let tables = state.warehouse.tables().await?;
+    let versions: Vec<(String, u64)> = tables.iter().map(|t| (t.name.clone(), t.version)).collect();
+    let mut cached = state.page.lock().await;
+    if let Some((v, page)) = cached.as_ref()
+        && *v == versions
+    {
+        return Ok(page.clone());
+    }
+    let (ctx, tables) = crate::session::context_with_tables(&state.warehouse).await?;
+    crate::session::require_retail(&state.warehouse, &tables)?;
+    let options = ReportOptions {
+        as_of: state.options.as_of,
+        ..ReportOptions::default()
+    };
+    let page = Arc::new(ReportPage::compute(&ctx, &tables, &options).await?);
+    *cached = Some((versions, page.clone()));
+    Ok(page)
+}
+
+fn error_page(e: &LgsError) -> Response {
+    let body = pages::message_page("The report cannot be shown", &e.to_string());
+    (StatusCode::SERVICE_UNAVAILABLE, Html(body)).into_response()
+}
+
+fn nav() -> Vec<(String, String)> {
+    vec![("/".into(), "Report".into()), ("/sql".into(), "SQL".into())]
+}
+
+async fn report_page(State(state): State<Shared>) -> Response {
+    match current_page(&state).await {
+        Ok(page) => {
+            let info = PageInfo {
+                warehouse: state.warehouse.location(),
+                generated: format!(
+                    "{} (live; retail version {})",
+                    chrono::Local::now().format("%Y-%m-%d %H:%M:%S"),
+                    page.version
+                ),
+                nav: nav(),
+            };
+            Html(page.html(&info)).into_response()
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
+async fn sql_page(State(state): State<Shared>) -> Response {
+    let tables = state.warehouse.tables().await.unwrap_or_default();
+    Html(pages::sql_page(&state.warehouse.location(), &tables)).into_response()
+}
+
+async fn chart_list(State(state): State<Shared>) -> Response {
+    match current_page(&state).await {
+        Ok(page) => {
+            let list: Vec<_> = page
+                .charts
+                .iter()
+                .map(|c| json!({"id": c.id, "title": c.title}))
+                .collect();
+            axum::Json(json!({"version": page.version, "charts": list})).into_response()
+        }
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn chart(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let page = match current_page(&state).await {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"error": e.to_string()})),
+            )
+                .into_response();
+        }
+    };
+    let (name, svg_only) = match id.strip_suffix(".svg") {
+        Some(name) => (name, true),
+        None => (id.as_str(), false),
+    };
+    let Some(chart) = page.charts.iter().find(|c| c.id == name) else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": format!("no chart {name}")})),
+        )
+            .into_response();
+    };
+    if svg_only {
+        return (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            )],
+            chart.svg.clone(),
+        )
+            .into_response();
+    }
+    axum::Json(json!({
+        "id": chart.id,
+        "title": chart.title,
+        "version": page.version,
+        "header": chart.table.header,
+        "rows": chart.table.rows,
+        "svg": chart.svg,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct StartQuery {
+    sql: String,
+}
+
+async fn start_query(
+    State(state): State<Shared>,
+    axum::Json(q): axum::Json<StartQuery>,
+) -> Response {
+    let id = state.jobs.start(state.warehouse.clone(), q.sql);
+    axum::Json(json!({ "id": id })).into_response()
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    offset: usize,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    100
+}
+
+fn no_job(id: u64) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"error": format!("no query {id} (the server keeps the last 50)")})),
+    )
+        .into_response()
+}
+
+async fn query_view(
+    State(state): State<Shared>,
+    Path(id): Path<u64>,
+    Query(p): Query<PageQuery>,
+) -> Response {
+    match state.jobs.get(id) {
+        Some(job) => axum::Json(job.view(id, p.offset, p.limit.min(10_000))).into_response(),
+        None => no_job(id),
+    }
+}
+
+async fn cancel_query(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
+    match state.jobs.cancel(id) {
+        Some(s) => axum::Json(json!({ "id": id, "state": s })).into_response(),
+        None => no_job(id),
+    }
+}
+
+/// The whole result as CSV: the query runs again and streams, so a result larger
+/// than what is kept for paging downloads complete.
+async fn query_csv(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
+    let Some(job) = state.jobs.get(id) else {
+        return no_job(id);
+    };
+    let started = async {
+        let ctx = crate::session::context(&state.warehouse).await?;
+        let mut statements = crate::sql::parse_script(&job.sql)?;
+        let statement = statements.pop().ok_or_else(|| LgsError::InvalidArgument {
+            what: "query",
+            message: "empty".into(),
+        })?;
+        let read_only = datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        crate::sql::execute_with(&ctx, statement, &read_only).await
+    }
+    .await;
+    let stream = match started {
+        Ok(s) => s,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+        }
+    };
+    let mut header_written = false;
+    let body = stream.map(
+        move |batch| -> std::result::Result<Vec<u8>, datafusion::error::DataFusionError> {
+            let batch = batch?;
+            let mut buf = Vec::new();
+            {
+                let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(!header_written)
+                    .build(&mut buf);
+                writer.write(&batch)?;
+            }
+            header_written = true;
+            Ok(buf)
+        },
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"query-{id}.csv\""))
+                    .expect("ascii header"),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
