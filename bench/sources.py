@@ -21,29 +21,13 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-
-def timed(argv):
-    with tempfile.NamedTemporaryFile("r") as f:
-        subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", f.name, *argv],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall, user, sys_, rss = f.read().split()[-4:]
-        return float(wall), float(user) + float(sys_), int(rss) / 1024
-
-
-def median_of(runs, argv, before=None):
-    samples = []
-    for _ in range(runs):
-        if before:
-            before()
-        samples.append(timed(argv))
-    return tuple(statistics.median(s[i] for s in samples) for i in range(3))
+from timing import median_of, timed  # noqa: E402  (bench/timing.py)
 
 
 def summary(lgs, warehouse):

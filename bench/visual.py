@@ -29,18 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-
-def timed(argv):
-    with tempfile.NamedTemporaryFile("r") as f:
-        subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", f.name, *argv],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall, user, sys_, rss = f.read().split()[-4:]
-        return float(wall), float(user) + float(sys_), int(rss) / 1024
-
-
-def median_of(runs, argv):
-    samples = [timed(argv) for _ in range(runs)]
-    return tuple(statistics.median(s[i] for s in samples) for i in range(3))
+from timing import median_of  # noqa: E402  (bench/timing.py)
 
 
 def latencies(port, method, path, n, body=None):

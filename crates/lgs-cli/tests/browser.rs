@@ -484,7 +484,41 @@ fn report_and_dashboard_render_in_chromium() {
     );
     browser.screenshot("sql-after-cancel.png");
     assert_eq!(browser.console_errors(), Vec::<String>::new());
+
+    // The API refuses to change the warehouse, and says why.
+    for (sql, says) in [
+        ("CREATE TABLE x AS SELECT 1", "DDL"),
+        ("INSERT INTO retail SELECT * FROM retail", "DML"),
+        ("SELECT 1; SELECT 2", "one statement"),
+    ] {
+        let view = run_query(port, sql);
+        assert_eq!(view["state"], "failed", "{sql}: {view}");
+        let error = view["error"].as_str().unwrap();
+        assert!(error.contains(says), "{sql}: {error}");
+    }
+    let after = run_query(port, "SELECT count(*) AS n FROM retail");
+    assert_eq!(after["page"][0][0], "1067370", "{after}");
     drop(server);
+}
+
+/// Runs `sql` through the dashboard's API and returns the finished job's first page.
+fn run_query(port: u16, sql: &str) -> Value {
+    let headers = [("Content-Type".to_string(), "application/json".to_string())];
+    let body = serde_json::to_vec(&json!({ "sql": sql })).unwrap();
+    let (status, reply) = http(port, "POST", "/api/queries", &headers, &body);
+    assert_eq!(status, 200);
+    let id = serde_json::from_slice::<Value>(&reply).unwrap()["id"].clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, reply) = http(port, "GET", &format!("/api/queries/{id}"), &[], b"");
+        assert_eq!(status, 200);
+        let view: Value = serde_json::from_slice(&reply).unwrap();
+        if view["state"] != "running" {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "{sql} still running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -497,6 +531,55 @@ fn serve_refuses_a_public_address_without_the_flag() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
         err.contains("--allow-remote") && err.contains("0.0.0.0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_on_a_public_address_with_the_flag_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
+        .env_remove("LGS_WAREHOUSE")
+        .arg("--warehouse")
+        .arg(dir.path().join("wh"))
+        .args([
+            "serve",
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--allow-remote",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let server = Process { child };
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    assert!(line.starts_with("serving http://0.0.0.0:"), "{line}");
+    // It answers (here over loopback), also with no table to report on yet.
+    let port: u16 = line
+        .trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, body) = http(port, "GET", "/", &[], b"");
+    assert_eq!(status, 503);
+    assert!(
+        String::from_utf8_lossy(&body).contains("lgs ingest"),
+        "a hint"
+    );
+    drop(server);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut err).unwrap();
+    assert!(
+        err.contains("warning") && err.contains("no authentication"),
         "{err}"
     );
 }

@@ -194,32 +194,16 @@ pub fn page(report: &Report, quality: &Quality, charts: &[Chart], info: &PageInf
     let rows = quality.rows_loaded;
     let read = rows + quality.rows_quarantined;
     out.push_str(r#"<section id="quality"><h2>Data quality</h2><div class="tiles">"#);
-    tile(&mut out, &grouped(rows as f64, 0), "rows loaded");
-    tile(
-        &mut out,
-        &grouped(quality.rows_quarantined as f64, 0),
-        "rows quarantined (unparseable)",
-    );
-    tile(
-        &mut out,
-        &grouped(quality.cancellation_lines as f64, 0),
-        "cancellation lines",
-    );
-    tile(
-        &mut out,
-        &grouped(quality.missing_customer_lines as f64, 0),
-        "lines without customer",
-    );
-    tile(
-        &mut out,
-        &grouped(quality.zero_price_lines as f64, 0),
-        "lines with price 0",
-    );
-    tile(
-        &mut out,
-        &grouped(quality.duplicate_lines as f64, 0),
-        "duplicate lines",
-    );
+    for (value, key) in [
+        (rows, "rows loaded"),
+        (quality.rows_quarantined, "rows quarantined (unparseable)"),
+        (quality.cancellation_lines, "cancellation lines"),
+        (quality.missing_customer_lines, "lines without customer"),
+        (quality.zero_price_lines, "lines with price 0"),
+        (quality.duplicate_lines, "duplicate lines"),
+    ] {
+        tile(&mut out, &grouped(value as f64, 0), key);
+    }
     out.push_str("</div>");
     let quality_table = DataTable {
         header: ["Measure", "Lines", "Share of rows"]
