@@ -78,6 +78,12 @@ pub enum Command {
     /// page (results paged, charted and downloadable as CSV; progress and cancel).
     /// Listens on 127.0.0.1 unless --allow-remote is given.
     Serve(ServeArgs),
+    /// Run a Ballista scheduler (the cluster's coordinator) in this process; query
+    /// commands use it with --cluster df://HOST:PORT.
+    Scheduler(SchedulerArgs),
+    /// Run a Ballista executor in this process: it registers with the scheduler and
+    /// runs query tasks. Several can share a host (every port can be set).
+    Executor(ExecutorArgs),
     /// Generate synthetic data of a real shape for scale tests.
     Generate(GenerateArgs),
     /// Ingest the bundled LGS dataset (data/online_retail_II.csv.zst) and print the
@@ -89,6 +95,77 @@ pub enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on (gRPC, for clients and executors).
+    #[arg(long, default_value = "127.0.0.1:50050")]
+    pub bind: std::net::SocketAddr,
+    /// Host name executors and clients use to reach the scheduler (default: the
+    /// --bind address).
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+    /// Seconds without a heartbeat after which an executor is considered lost and
+    /// its tasks run elsewhere.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub executor_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler's address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub scheduler: String,
+    /// Address of the Arrow Flight service that serves shuffle data to other
+    /// executors and results to clients.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub bind: std::net::SocketAddr,
+    /// Address of the executor's gRPC service; its host must be --bind's.
+    #[arg(long, default_value = "127.0.0.1:50052")]
+    pub grpc_bind: std::net::SocketAddr,
+    /// Host name the scheduler and other executors use to reach this executor
+    /// (default: the --bind address).
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+    /// Tasks run at once [default: the number of cores].
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// Directory for shuffle files [default: a temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Memory for query operators, shared by the slots (e.g. 4GB, 512MB); operators
+    /// spill to --work-dir beyond it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+    /// Seconds between heartbeats to the scheduler.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub heartbeat: u64,
+}
+
+/// `4GB`, `512MB`, `1.5GiB`, `1000000` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 4GB or 512MB"))?;
+    let scale: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use B, KB, MB, GB or TB)"
+            ));
+        }
+    };
+    Ok((number * scale as f64) as u64)
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +238,8 @@ pub struct IngestArgs {
 pub struct SqlArgs {
     /// The query (or several statements separated by `;`).
     pub query: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
     /// Run a script file instead; it stops at the first error, with its position.
     #[arg(long, short = 'f', value_name = "FILE.sql")]
     pub file: Option<PathBuf>,
@@ -170,6 +249,16 @@ pub struct SqlArgs {
     /// Write the result here instead of stdout (required for parquet).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// Where queries run.
+#[derive(Debug, Args)]
+pub struct ClusterArg {
+    /// Run the queries on the Ballista cluster whose scheduler is at this address
+    /// (df://HOST:PORT, started with `lgs scheduler`; executors with `lgs executor`).
+    /// The scheduler and every executor must reach the warehouse at the same path.
+    #[arg(long, value_name = "df://HOST:PORT", env = "LGS_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -255,6 +344,8 @@ pub struct ReportArgs {
     /// RFM recency is measured to this date (default: the day after the last invoice).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
     /// Output format on stdout [default: table; nothing when --html or --png is
     /// given without --format].
     #[arg(long, value_enum)]

@@ -7,13 +7,14 @@ use anyhow::{Context, Result};
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use lgs::Warehouse;
-use lgs::analytics::ReportOptions;
+use lgs::analytics::{Intermediates, ReportOptions};
 use lgs::ingest::{Dataset, IngestOptions, IngestReport, PgOptions, WriteMode};
 use lgs::output::group;
+use lgs::session::Engine;
 
 use crate::args::{
-    Cli, Command, DatasetArg, IngestArgs, ModeArg, ReportArgs, ReportFormat, ServeArgs, SqlArgs,
-    SqlOutput, SummaryFormat,
+    Cli, Command, DatasetArg, ExecutorArgs, IngestArgs, ModeArg, ReportArgs, ReportFormat,
+    SchedulerArgs, ServeArgs, SqlArgs, SqlOutput, SummaryFormat,
 };
 use crate::progress;
 
@@ -30,6 +31,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sql(args) => sql(&warehouse, &args).await,
         Command::Generate(args) => generate(&args, quiet),
         Command::Serve(args) => serve(warehouse, &args, quiet).await,
+        Command::Scheduler(args) => scheduler(&args, quiet).await,
+        Command::Executor(args) => executor(&args, quiet).await,
         Command::Shell => {
             let ctx = lgs::session::context(&warehouse).await?;
             let failed = crate::shell::run(lgs::shell::Shell::new(ctx)).await?;
@@ -185,11 +188,17 @@ fn ingest_summary(report: &IngestReport, table: &str) -> String {
 }
 
 async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result<()> {
-    let (ctx, tables) = lgs::session::context_with_tables(warehouse).await?;
+    let engine = Engine::from_url(args.cluster.cluster.as_deref());
+    let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
     lgs::session::require_retail(warehouse, &tables)?;
     let options = ReportOptions {
         as_of: args.as_of,
-        ..ReportOptions::default()
+        // A cluster session cannot keep results in this process's memory.
+        intermediates: if engine.is_cluster() {
+            Intermediates::Views
+        } else {
+            Intermediates::Memory
+        },
     };
     let report = lgs::analytics::run_report(&ctx, &options).await?;
     let visual = args.html.is_some() || args.png.is_some();
@@ -292,6 +301,63 @@ async fn serve(warehouse: Warehouse, args: &ServeArgs, quiet: bool) -> Result<()
         eprintln!("the report at /, SQL at /sql; Ctrl-C stops");
     }
     server.await?;
+    Ok(())
+}
+
+async fn scheduler(args: &SchedulerArgs, quiet: bool) -> Result<()> {
+    let options = lgs::cluster::SchedulerOptions {
+        bind: args.bind,
+        external_host: args.external_host.clone(),
+        executor_timeout: std::time::Duration::from_secs(args.executor_timeout),
+    };
+    if !quiet {
+        eprintln!(
+            "Ballista {} scheduler on {}; executors: lgs executor --scheduler {}; \
+             queries: --cluster df://{}",
+            lgs::cluster::BALLISTA_VERSION,
+            args.bind,
+            args.bind,
+            args.bind
+        );
+    }
+    tokio::select! {
+        ran = lgs::cluster::run_scheduler(&options) => ran?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
+async fn executor(args: &ExecutorArgs, quiet: bool) -> Result<()> {
+    if args.grpc_bind.ip() != args.bind.ip() {
+        anyhow::bail!(
+            "--grpc-bind {} must be on the same host as --bind {}",
+            args.grpc_bind,
+            args.bind
+        );
+    }
+    let options = lgs::cluster::ExecutorOptions {
+        scheduler: args.scheduler.clone(),
+        bind: args.bind,
+        grpc_port: args.grpc_bind.port(),
+        external_host: args.external_host.clone(),
+        slots: args.slots,
+        work_dir: args.work_dir.clone(),
+        memory_limit: args.memory_limit,
+        heartbeat: std::time::Duration::from_secs(args.heartbeat),
+    };
+    if !quiet {
+        eprintln!(
+            "Ballista {} executor on {} (gRPC {}), scheduler {}",
+            lgs::cluster::BALLISTA_VERSION,
+            args.bind,
+            args.grpc_bind,
+            args.scheduler
+        );
+    }
+    tokio::select! {
+        ran = lgs::cluster::run_executor(&options) => ran?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
     Ok(())
 }
 
@@ -420,7 +486,8 @@ async fn sql(warehouse: &Warehouse, args: &SqlArgs) -> Result<()> {
         SqlOutput::Parquet => SqlFormat::Parquet,
     };
     let statements = lgs::sql::parse_script(&text)?;
-    let ctx = lgs::session::context(warehouse).await?;
+    let engine = Engine::from_url(args.cluster.cluster.as_deref());
+    let (ctx, _) = lgs::session::context_on(warehouse, &engine).await?;
     let many = statements.len() > 1;
     for statement in statements {
         let stream = lgs::sql::execute(&ctx, statement).await?;

@@ -135,6 +135,10 @@ pub enum LgsError {
     /// The ingest worker stopped unexpectedly.
     #[error("ingest worker failed: {0}")]
     Worker(String),
+
+    /// The Ballista cluster (scheduler, executors) could not be used or run.
+    #[error("cluster: {message}")]
+    Cluster { message: String },
 }
 
 fn sql_position(statement: Option<usize>, line: Option<u64>) -> String {

@@ -25,6 +25,7 @@
 
 pub mod analytics;
 pub mod charts;
+pub mod cluster;
 pub mod error;
 pub mod export;
 pub mod generate;

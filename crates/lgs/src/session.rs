@@ -15,8 +15,41 @@ pub async fn context(warehouse: &Warehouse) -> Result<SessionContext> {
 pub async fn context_with_tables(
     warehouse: &Warehouse,
 ) -> Result<(SessionContext, Vec<TableInfo>)> {
+    context_on(warehouse, &Engine::Local).await
+}
+
+/// Where a session's queries run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// In this process.
+    #[default]
+    Local,
+    /// On the Ballista cluster whose scheduler is at this `df://HOST:PORT`.
+    Cluster(String),
+}
+
+impl Engine {
+    /// `Cluster(url)` when a URL is given, `Local` otherwise.
+    pub fn from_url(url: Option<&str>) -> Engine {
+        url.map_or(Engine::Local, |u| Engine::Cluster(u.to_string()))
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Engine::Cluster(_))
+    }
+}
+
+/// A session on `engine` with every warehouse table registered the same way in
+/// both (see [`crate::cluster`]), and what was registered.
+pub async fn context_on(
+    warehouse: &Warehouse,
+    engine: &Engine,
+) -> Result<(SessionContext, Vec<TableInfo>)> {
     let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = match engine {
+        Engine::Local => SessionContext::new_with_config(config),
+        Engine::Cluster(url) => crate::cluster::remote_context(url, config).await?,
+    };
     let tables = warehouse.register(&ctx).await?;
     if tables.iter().any(|t| t.name == RETAIL_TABLE) {
         register_views(&ctx).await?;

@@ -1,0 +1,311 @@
+//! The same analytics on a Ballista cluster: a scheduler and two executors started
+//! as separate `lgs` processes on 127.0.0.1 (free ports chosen at run time), and the
+//! full report on the real dataset run in cluster mode and locally, through the same
+//! test cases. Processes are stopped when dropped, also when a test fails.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process_, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use support::{Process, free_port, wait_for_port};
+
+fn lgs_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("lgs")
+}
+
+fn lgs(warehouse: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("lgs").unwrap();
+    cmd.env_remove("LGS_WAREHOUSE")
+        .env_remove("LGS_CLUSTER")
+        .arg("--warehouse")
+        .arg(warehouse);
+    cmd
+}
+
+/// A scheduler and its executors, stopped on drop.
+struct Cluster {
+    url: String,
+    executors: Vec<Process>,
+    /// Each executor's work directory (shuffle files, one directory per job).
+    work_dirs: Vec<PathBuf>,
+    _scheduler: Process,
+    _dir: tempfile::TempDir,
+}
+
+fn spawn(args: &[String]) -> Process {
+    let child = Process_::new(lgs_bin())
+        .args(args)
+        .env_remove("LGS_WAREHOUSE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start lgs");
+    Process { child }
+}
+
+impl Cluster {
+    /// The jobs an executor ran a task of (its work directory has one directory
+    /// per job; `datafusion-*` is the engine's spill directory).
+    fn jobs_run(&self, executor: usize) -> usize {
+        std::fs::read_dir(&self.work_dirs[executor])
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with("datafusion-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    fn start(executors: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let scheduler = spawn(&[
+            "scheduler".into(),
+            "--bind".into(),
+            format!("127.0.0.1:{port}"),
+            "--executor-timeout".into(),
+            "10".into(),
+        ]);
+        wait_for_port(port, "lgs scheduler");
+        let mut started = Vec::new();
+        let mut work_dirs = Vec::new();
+        for i in 0..executors {
+            let (flight, grpc) = (free_port(), free_port());
+            let work = dir.path().join(format!("executor-{i}"));
+            started.push(spawn(&[
+                "executor".into(),
+                "--scheduler".into(),
+                format!("127.0.0.1:{port}"),
+                "--bind".into(),
+                format!("127.0.0.1:{flight}"),
+                "--grpc-bind".into(),
+                format!("127.0.0.1:{grpc}"),
+                "--slots".into(),
+                "2".into(),
+                "--heartbeat".into(),
+                "1".into(),
+                "--work-dir".into(),
+                work.display().to_string(),
+            ]));
+            wait_for_port(flight, "lgs executor");
+            work_dirs.push(work);
+        }
+        Cluster {
+            url: format!("df://127.0.0.1:{port}"),
+            executors: started,
+            work_dirs,
+            _scheduler: scheduler,
+            _dir: dir,
+        }
+    }
+}
+
+/// The real dataset in a warehouse, ingested once for every test of this binary.
+fn warehouse() -> &'static Path {
+    static WAREHOUSE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = WAREHOUSE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = dir.path().join("warehouse");
+        let data =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/online_retail_II.csv.zst");
+        lgs(&wh).arg("ingest").arg(&data).assert().success();
+        (dir, wh)
+    });
+    path
+}
+
+/// Where a case runs.
+#[derive(Debug, Clone)]
+enum Mode {
+    Local,
+    Cluster(String),
+}
+
+impl Mode {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Mode::Local => vec![],
+            Mode::Cluster(url) => vec!["--cluster".into(), url.clone()],
+        }
+    }
+}
+
+/// The full report as JSON.
+fn report_case(mode: &Mode) -> Value {
+    let out = lgs(warehouse())
+        .args(["report", "--as-of", "2012-01-01", "--format", "json"])
+        .args(mode.args())
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// A SQL query as JSON rows.
+fn sql_case(mode: &Mode, sql: &str) -> Value {
+    let out = lgs(warehouse())
+        .args(["sql", "--format", "json", sql])
+        .args(mode.args())
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// Equal, with floating-point numbers to 1e-9 relative (sums may add up in
+/// another order on the cluster); integers, strings and shapes exactly.
+fn assert_same(local: &Value, cluster: &Value, path: &str) {
+    match (local, cluster) {
+        (Value::Number(a), Value::Number(b)) if a.is_f64() || b.is_f64() => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            let tolerance = 1e-9 * a.abs().max(b.abs()).max(1.0);
+            assert!((a - b).abs() <= tolerance, "{path}: {a} vs {b}");
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{path}: lengths");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert_same(x, y, &format!("{path}[{i}]"));
+            }
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            let keys = |o: &serde_json::Map<String, Value>| o.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(a), keys(b), "{path}: keys");
+            for (k, x) in a {
+                assert_same(x, &b[k], &format!("{path}.{k}"));
+            }
+        }
+        _ => assert_eq!(local, cluster, "{path}"),
+    }
+}
+
+const QUERIES: [&str; 2] = [
+    "SELECT month, count(DISTINCT invoice_no) AS invoices, sum(amount) AS net \
+     FROM retail GROUP BY month ORDER BY month",
+    "SELECT r.country, count(*) AS lines, count(DISTINCT r.customer_id) AS customers \
+     FROM invoices i JOIN retail r ON i.invoice_no = r.invoice_no WHERE i.amount > 0 \
+     GROUP BY r.country ORDER BY lines DESC, r.country",
+];
+
+#[test]
+fn the_same_report_and_queries_locally_and_on_a_cluster_of_two_executors() {
+    let cluster = Cluster::start(2);
+    let modes = [Mode::Local, Mode::Cluster(cluster.url.clone())];
+    let reports: Vec<Value> = modes.iter().map(report_case).collect();
+    // The published figures, in both modes.
+    for (mode, report) in modes.iter().zip(&reports) {
+        assert_eq!(report["invoice_amount"]["count"], 40_078, "{mode:?}");
+        assert_eq!(report["monthly"].as_array().unwrap().len(), 25, "{mode:?}");
+        let champions = report["rfm_segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["segment"] == "Champions")
+            .unwrap();
+        assert_eq!(champions["customers"], 856, "{mode:?}");
+    }
+    assert_same(&reports[0], &reports[1], "report");
+    // The cluster did the work: both executors ran tasks of the report's jobs.
+    for executor in 0..2 {
+        assert!(
+            cluster.jobs_run(executor) > 0,
+            "executor {executor} ran no task"
+        );
+    }
+    for sql in QUERIES {
+        let results: Vec<Value> = modes.iter().map(|m| sql_case(m, sql)).collect();
+        assert!(!results[0].as_array().unwrap().is_empty(), "{sql}");
+        assert_same(&results[0], &results[1], sql);
+    }
+}
+
+#[test]
+fn an_unreachable_scheduler_is_a_clear_error_in_bounded_time() {
+    let port = free_port();
+    let started = Instant::now();
+    let out = lgs(warehouse())
+        .args(["report", "--cluster", &format!("df://127.0.0.1:{port}")])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("scheduler"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn an_executor_killed_mid_job_leaves_a_complete_result_or_a_clear_error() {
+    let mut cluster = Cluster::start(2);
+    let expected = report_case(&Mode::Local);
+    let out_dir = tempfile::tempdir().unwrap();
+    let results = out_dir.path().join("results");
+    let mut report = Process_::new(lgs_bin())
+        .env_remove("LGS_WAREHOUSE")
+        .arg("--warehouse")
+        .arg(warehouse())
+        .args([
+            "report",
+            "--as-of",
+            "2012-01-01",
+            "--format",
+            "json",
+            "--cluster",
+        ])
+        .arg(&cluster.url)
+        .arg("--out")
+        .arg(&results)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the first executor as soon as it has run a task of the report's jobs,
+    // while the report is still running.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cluster.jobs_run(0) == 0 {
+        assert!(Instant::now() < deadline, "executor 0 got no task");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        report.try_wait().unwrap().is_none(),
+        "the report finished before the kill: the test would not test anything"
+    );
+    let mut victim = cluster.executors.remove(0);
+    victim.child.kill().unwrap();
+    let _ = victim.child.wait();
+    // Bounded: the job finishes on the other executor or fails.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let status = loop {
+        if let Some(status) = report.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = report.kill();
+            panic!("the report neither finished nor failed after an executor was killed");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let output = report.wait_with_output().unwrap();
+    eprintln!("after the kill the report {status}");
+    if status.success() {
+        let got: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_same(&expected, &got, "report after an executor was killed");
+        assert!(results.join("monthly.csv").exists());
+    } else {
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(output.stdout.is_empty(), "a partial result was printed");
+        assert!(!results.exists(), "a partial result was written");
+    }
+}

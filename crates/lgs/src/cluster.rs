@@ -1,0 +1,212 @@
+//! Running on a Ballista cluster: the scheduler and executor processes that
+//! `lgs scheduler` and `lgs executor` embed, and the client session that
+//! `--cluster df://HOST:PORT` gives every query command.
+//!
+//! The analytics do not know about any of this: they take a [`SessionContext`],
+//! and a cluster session is one whose physical planning and execution Ballista
+//! does (the extension-trait pattern of Ballista's own client). The warehouse
+//! tables are registered the same way in both (a Parquet listing of exactly the
+//! files of each table's current Delta snapshot), so the scheduler and the
+//! executors need to reach those files at the same paths: a shared directory or
+//! object storage. What a cluster session cannot do is hold results in the
+//! client's memory, so the report's intermediates are views there
+//! ([`crate::analytics::Intermediates::Views`]).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista::extension::SessionContextExt;
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::error::{LgsError, Result};
+
+/// The Ballista version lgs embeds (client, scheduler and executor alike).
+pub const BALLISTA_VERSION: &str = ballista_core::BALLISTA_VERSION;
+
+/// How a scheduler runs.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Address the scheduler's gRPC service listens on.
+    pub bind: SocketAddr,
+    /// Host name executors and clients are told to use (default: the bind address).
+    pub external_host: Option<String>,
+    /// An executor silent for this long is considered lost and its tasks run again
+    /// elsewhere.
+    pub executor_timeout: Duration,
+}
+
+/// How an executor runs.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler's `HOST:PORT`.
+    pub scheduler: String,
+    /// Address of the executor's Arrow Flight service (shuffle data).
+    pub bind: SocketAddr,
+    /// Port of the executor's gRPC service (the host is `bind`'s).
+    pub grpc_port: u16,
+    /// Host name the scheduler and other executors use to reach this one
+    /// (default: the bind address).
+    pub external_host: Option<String>,
+    /// Tasks run at once (default: the number of cores).
+    pub slots: Option<usize>,
+    /// Where shuffle files are written (default: a temporary directory).
+    pub work_dir: Option<PathBuf>,
+    /// Memory for query operators, shared by the slots; operators that can spill
+    /// do so beyond it.
+    pub memory_limit: Option<u64>,
+    /// Seconds between heartbeats to the scheduler.
+    pub heartbeat: Duration,
+}
+
+fn cluster_error(what: &str, e: impl std::fmt::Display) -> LgsError {
+    LgsError::Cluster {
+        message: format!("{what}: {e}"),
+    }
+}
+
+/// Every scheduler and executor uses pull-based scheduling: executors ask for
+/// work, so one that dies simply stops asking (and its running tasks are
+/// re-scheduled once its heartbeats stop).
+const POLICY: TaskSchedulingPolicy = TaskSchedulingPolicy::PullStaged;
+
+/// Runs a Ballista scheduler until the process is stopped.
+pub async fn run_scheduler(options: &SchedulerOptions) -> Result<()> {
+    let timeout = options.executor_timeout.as_secs().max(1);
+    let config = SchedulerConfig {
+        bind_host: options.bind.ip().to_string(),
+        bind_port: options.bind.port(),
+        external_host: options
+            .external_host
+            .clone()
+            .unwrap_or_else(|| options.bind.ip().to_string()),
+        scheduling_policy: POLICY,
+        executor_timeout_seconds: timeout,
+        expire_dead_executor_interval_seconds: timeout.clamp(1, 15),
+        no_executors_grace_period_seconds: timeout,
+        ..SchedulerConfig::default()
+    };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(|e| cluster_error("cannot set up the scheduler", e))?;
+    start_server(cluster, options.bind, Arc::new(config))
+        .await
+        .map_err(|e| cluster_error(&format!("the scheduler on {}", options.bind), e))
+}
+
+/// Runs a Ballista executor until the process is stopped (or the scheduler tells
+/// it to stop).
+pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
+    let (host, port) = split_host_port(&options.scheduler)?;
+    let mut config = ExecutorProcessConfig {
+        bind_host: options.bind.ip().to_string(),
+        external_host: options.external_host.clone(),
+        port: options.bind.port(),
+        grpc_port: options.grpc_port,
+        scheduler_host: host,
+        scheduler_port: port,
+        scheduler_connect_timeout_seconds: 30,
+        task_scheduling_policy: POLICY,
+        work_dir: options.work_dir.as_ref().map(|d| d.display().to_string()),
+        executor_heartbeat_interval_seconds: options.heartbeat.as_secs().max(1),
+        memory_pool_size: options.memory_limit,
+        ..ExecutorProcessConfig::default()
+    };
+    if let Some(slots) = options.slots {
+        config.vcores = slots;
+    }
+    if let Some(dir) = &options.work_dir {
+        std::fs::create_dir_all(dir).map_err(|e| LgsError::Write {
+            path: dir.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| cluster_error(&format!("the executor on {}", options.bind), e))
+}
+
+/// Splits `HOST:PORT` (or a `df://HOST:PORT` URL).
+pub fn split_host_port(address: &str) -> Result<(String, u16)> {
+    let bare = address
+        .strip_prefix("df://")
+        .unwrap_or(address)
+        .trim_end_matches('/');
+    let invalid = || LgsError::InvalidArgument {
+        what: "cluster address",
+        message: format!("{address:?} is not HOST:PORT (e.g. 127.0.0.1:50050)"),
+    };
+    let (host, port) = bare.rsplit_once(':').ok_or_else(invalid)?;
+    let port = port.parse().map_err(|_| invalid())?;
+    if host.is_empty() {
+        return Err(invalid());
+    }
+    Ok((host.to_string(), port))
+}
+
+/// How long a client waits for the scheduler to answer before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A session whose queries run on the cluster at `url` (`df://HOST:PORT`). The
+/// scheduler is reached once first, so an unreachable one is a clear error now
+/// rather than a hang at the first query.
+pub async fn remote_context(url: &str, config: SessionConfig) -> Result<SessionContext> {
+    let (host, port) = split_host_port(url)?;
+    let reachable = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
+    match reachable {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Err(LgsError::Cluster {
+                message: format!(
+                    "cannot reach the scheduler at {host}:{port}: {e} (is `lgs scheduler` running there?)"
+                ),
+            });
+        }
+        Err(_) => {
+            return Err(LgsError::Cluster {
+                message: format!(
+                    "the scheduler at {host}:{port} did not answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            });
+        }
+    }
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
+        .await
+        .map_err(|e| cluster_error(&format!("cannot use the cluster at {host}:{port}"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_addresses() {
+        assert_eq!(
+            split_host_port("df://10.0.0.5:50050").unwrap(),
+            ("10.0.0.5".to_string(), 50050)
+        );
+        assert_eq!(
+            split_host_port("sched:6000").unwrap(),
+            ("sched".to_string(), 6000)
+        );
+        assert!(split_host_port("df://nohost").is_err());
+        assert!(split_host_port(":50050").is_err());
+        assert!(split_host_port("h:port").is_err());
+    }
+}
