@@ -73,7 +73,7 @@ pub enum Command {
     /// An interactive SQL shell: statements end with `;`, history is kept in
     /// ~/.lgs_history (or $LGS_HISTORY), Tab completes names, Ctrl-C cancels a running
     /// query, \? lists the commands. Reads stdin plainly when it is not a terminal.
-    Shell,
+    Shell(ClusterArg),
     /// Serve the dashboard: the report's charts live from the warehouse, and a SQL
     /// page (results paged, charted and downloadable as CSV; progress and cancel).
     /// Listens on 127.0.0.1 unless --allow-remote is given.
@@ -183,6 +183,8 @@ pub struct ServeArgs {
     /// RFM recency is measured to this date (default: the day after the last invoice).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
 }
 
 #[derive(Debug, Args)]

@@ -24,17 +24,22 @@ pub async fn run(cli: Cli) -> Result<()> {
     let quiet = cli.global.quiet;
     match cli.command {
         Command::Ingest(args) => ingest(&warehouse, &args, quiet).await,
-        Command::Report(args) => report(&warehouse, &args, quiet).await,
+        Command::Report(args) => report(&warehouse, &args, quiet)
+            .await
+            .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster)),
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,
-        Command::Sql(args) => sql(&warehouse, &args).await,
+        Command::Sql(args) => sql(&warehouse, &args)
+            .await
+            .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster)),
         Command::Generate(args) => generate(&args, quiet),
         Command::Serve(args) => serve(warehouse, &args, quiet).await,
         Command::Scheduler(args) => scheduler(&args, quiet).await,
         Command::Executor(args) => executor(&args, quiet).await,
-        Command::Shell => {
-            let ctx = lgs::session::context(&warehouse).await?;
+        Command::Shell(cluster) => {
+            let engine = Engine::from_url(cluster.cluster.as_deref());
+            let (ctx, _) = lgs::session::context_on(&warehouse, &engine).await?;
             let failed = crate::shell::run(lgs::shell::Shell::new(ctx)).await?;
             if failed > 0 {
                 anyhow::bail!("{failed} statement(s) failed");
@@ -193,12 +198,7 @@ async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result
     lgs::session::require_retail(warehouse, &tables)?;
     let options = ReportOptions {
         as_of: args.as_of,
-        // A cluster session cannot keep results in this process's memory.
-        intermediates: if engine.is_cluster() {
-            Intermediates::Views
-        } else {
-            Intermediates::Memory
-        },
+        intermediates: Intermediates::for_engine(&engine),
     };
     let report = lgs::analytics::run_report(&ctx, &options).await?;
     let visual = args.html.is_some() || args.png.is_some();
@@ -287,6 +287,7 @@ async fn serve(warehouse: Warehouse, args: &ServeArgs, quiet: bool) -> Result<()
         bind: std::net::SocketAddr::new(args.bind, args.port),
         as_of: args.as_of,
         keep_rows: 100_000,
+        engine: Engine::from_url(args.cluster.cluster.as_deref()),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -302,6 +303,30 @@ async fn serve(warehouse: Warehouse, args: &ServeArgs, quiet: bool) -> Result<()
     }
     server.await?;
     Ok(())
+}
+
+/// On a cluster, a warehouse file that an executor cannot open is the classic
+/// deployment mistake (a local path that only this machine has): say so, above the
+/// engine's error naming the file.
+fn explain_cluster_error(
+    err: anyhow::Error,
+    warehouse: &Warehouse,
+    cluster: &crate::args::ClusterArg,
+) -> anyhow::Error {
+    let Some(url) = &cluster.cluster else {
+        return err;
+    };
+    let text = format!("{err:#}");
+    if text.contains("not found") && text.contains(&warehouse.location()) {
+        err.context(format!(
+            "an executor of the cluster at {url} cannot read the warehouse {}: the \
+             scheduler and every executor must reach it at the same path (a shared \
+             directory, or object storage)",
+            warehouse.location()
+        ))
+    } else {
+        err
+    }
 }
 
 async fn scheduler(args: &SchedulerArgs, quiet: bool) -> Result<()> {

@@ -39,7 +39,11 @@ struct Cluster {
 }
 
 fn spawn(args: &[String]) -> Process {
-    let child = Process_::new(lgs_bin())
+    spawn_program(&lgs_bin().display().to_string(), args)
+}
+
+fn spawn_program(program: &str, args: &[String]) -> Process {
+    let child = Process_::new(program)
         .args(args)
         .env_remove("LGS_WAREHOUSE")
         .stdin(Stdio::null())
@@ -65,6 +69,15 @@ impl Cluster {
     }
 
     fn start(executors: usize) -> Cluster {
+        Cluster::start_with(executors, |args| (lgs_bin().display().to_string(), args))
+    }
+
+    /// Starts the executors through `wrap`, which turns an executor's `lgs`
+    /// arguments into the program and arguments to run.
+    fn start_with(
+        executors: usize,
+        wrap: impl Fn(Vec<String>) -> (String, Vec<String>),
+    ) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let scheduler = spawn(&[
@@ -80,7 +93,7 @@ impl Cluster {
         for i in 0..executors {
             let (flight, grpc) = (free_port(), free_port());
             let work = dir.path().join(format!("executor-{i}"));
-            started.push(spawn(&[
+            let (program, args) = wrap(vec![
                 "executor".into(),
                 "--scheduler".into(),
                 format!("127.0.0.1:{port}"),
@@ -94,7 +107,8 @@ impl Cluster {
                 "1".into(),
                 "--work-dir".into(),
                 work.display().to_string(),
-            ]));
+            ]);
+            started.push(spawn_program(&program, &args));
             wait_for_port(flight, "lgs executor");
             work_dirs.push(work);
         }
@@ -308,4 +322,56 @@ fn an_executor_killed_mid_job_leaves_a_complete_result_or_a_clear_error() {
         assert!(output.stdout.is_empty(), "a partial result was printed");
         assert!(!results.exists(), "a partial result was written");
     }
+}
+
+#[test]
+fn an_executor_that_cannot_see_the_warehouse_is_a_clear_error_not_empty_results() {
+    // The executor runs in a mount namespace of its own where an empty directory
+    // hides the warehouse (the scheduler, like the client, still sees it): a
+    // machine without the shared path. Needs root and `unshare`.
+    let probe = Process_::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: `unshare --mount` is not available (needs root and util-linux)");
+        return;
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let hidden = warehouse().to_path_buf();
+    let cluster = Cluster::start_with(1, |args| {
+        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+        let script = format!(
+            "mount --bind '{}' '{}' && exec '{}' {}",
+            empty.path().display(),
+            hidden.display(),
+            lgs_bin().display(),
+            quoted.join(" ")
+        );
+        (
+            "unshare".into(),
+            vec![
+                "--mount".into(),
+                "--propagation".into(),
+                "private".into(),
+                "sh".into(),
+                "-c".into(),
+                script,
+            ],
+        )
+    });
+    let out = lgs(warehouse())
+        .args(["report", "--format", "json", "--cluster", &cluster.url])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .failure();
+    assert!(out.get_output().stdout.is_empty(), "a result was printed");
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("cannot read the warehouse") && err.contains("same path"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not found"),
+        "the engine's error is kept: {err}"
+    );
 }

@@ -65,6 +65,18 @@ pub enum Intermediates {
     Views,
 }
 
+impl Intermediates {
+    /// What suits a session on `engine`: memory locally, views on a cluster (whose
+    /// executors cannot read this process's memory).
+    pub fn for_engine(engine: &crate::session::Engine) -> Intermediates {
+        if engine.is_cluster() {
+            Intermediates::Views
+        } else {
+            Intermediates::Memory
+        }
+    }
+}
+
 /// Runs every analysis over the `retail` table registered in `ctx`.
 pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result<Report> {
     let as_of = match options.as_of {

@@ -15,6 +15,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::charts;
+use crate::session::Engine;
 use crate::warehouse::Warehouse;
 
 /// How a job stands.
@@ -86,7 +87,7 @@ impl Jobs {
     }
 
     /// Starts `sql` on a task of its own; returns the job's id at once.
-    pub fn start(&self, warehouse: Warehouse, sql: String) -> u64 {
+    pub fn start(&self, warehouse: Warehouse, engine: Engine, sql: String) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let job = Arc::new(Job {
             sql: sql.clone(),
@@ -116,7 +117,7 @@ impl Jobs {
         let keep = self.keep;
         let runner = job.clone();
         let task = tokio::spawn(async move {
-            let outcome = run(&runner, &warehouse, keep).await;
+            let outcome = run(&runner, &warehouse, &engine, keep).await;
             let mut inner = runner.inner.lock().expect("job");
             if inner.state != State::Running {
                 // Cancelled while finishing.
@@ -158,8 +159,8 @@ impl Jobs {
 }
 
 /// Runs the query, keeping the first `keep` rows.
-async fn run(job: &Job, warehouse: &Warehouse, keep: usize) -> Result<(), String> {
-    let ctx = crate::session::context(warehouse)
+async fn run(job: &Job, warehouse: &Warehouse, engine: &Engine, keep: usize) -> Result<(), String> {
+    let (ctx, _) = crate::session::context_on(warehouse, engine)
         .await
         .map_err(|e| e.to_string())?;
     let mut statements = crate::sql::parse_script(&job.sql).map_err(|e| e.to_string())?;

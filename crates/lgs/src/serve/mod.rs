@@ -32,9 +32,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::analytics::ReportOptions;
+use crate::analytics::{Intermediates, ReportOptions};
 use crate::error::{LgsError, Result};
 use crate::html::{PageInfo, ReportPage};
+use crate::session::Engine;
 use crate::warehouse::Warehouse;
 use jobs::Jobs;
 
@@ -46,6 +47,8 @@ pub struct ServeOptions {
     pub as_of: Option<NaiveDate>,
     /// Rows of a query result kept for paging.
     pub keep_rows: usize,
+    /// Where the report and the SQL queries run.
+    pub engine: Engine,
 }
 
 struct AppState {
@@ -118,11 +121,12 @@ async fn current_page(state: &AppState) -> Result<Arc<ReportPage>> {
     {
         return Ok(page.clone());
     }
-    let (ctx, tables) = crate::session::context_with_tables(&state.warehouse).await?;
+    let engine = &state.options.engine;
+    let (ctx, tables) = crate::session::context_on(&state.warehouse, engine).await?;
     crate::session::require_retail(&state.warehouse, &tables)?;
     let options = ReportOptions {
         as_of: state.options.as_of,
-        ..ReportOptions::default()
+        intermediates: Intermediates::for_engine(engine),
     };
     let page = Arc::new(ReportPage::compute(&ctx, &tables, &options).await?);
     *cached = Some((versions, page.clone()));
@@ -231,7 +235,9 @@ async fn start_query(
     State(state): State<Shared>,
     axum::Json(q): axum::Json<StartQuery>,
 ) -> Response {
-    let id = state.jobs.start(state.warehouse.clone(), q.sql);
+    let id = state
+        .jobs
+        .start(state.warehouse.clone(), state.options.engine.clone(), q.sql);
     axum::Json(json!({ "id": id })).into_response()
 }
 
@@ -280,7 +286,7 @@ async fn query_csv(State(state): State<Shared>, Path(id): Path<u64>) -> Response
         return no_job(id);
     };
     let started = async {
-        let ctx = crate::session::context(&state.warehouse).await?;
+        let (ctx, _) = crate::session::context_on(&state.warehouse, &state.options.engine).await?;
         let mut statements = crate::sql::parse_script(&job.sql)?;
         let statement = statements.pop().ok_or_else(|| LgsError::InvalidArgument {
             what: "query",

@@ -1,6 +1,7 @@
 //! Integration tests of the `lgs` library: one binary, a module per area.
 
 mod analytics;
+mod cluster;
 mod common;
 mod ingest;
 mod postgres;

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Benchmark of cluster mode: the full report locally and on Ballista clusters of
+1, 2 and 4 executors started from the same `lgs` binary, on generated data.
+
+    python3 bench/cluster.py [--rows 10000000 100000000] [--executors 1 2 4]
+                             [--runs 3] [--lgs target/release/lgs] [--work DIR]
+
+For each size: `lgs generate retail --rows N` (seed 1), `lgs ingest` into a fresh
+warehouse, then `lgs report --format json --as-of 2012-01-01` as a whole process
+(GNU time: wall, CPU of the client process, peak RSS), locally and with
+`--cluster df://...`. Every cluster's report is checked equal to the local one
+(counts exact, floating point to 1e-9 relative) before its time counts.
+
+At equal cores: this machine has 2 cores, so the local run uses both and every
+cluster has 2 slots in all (1 executor x 2 slots, 2 x 1, 4 x 1 -- the last
+oversubscribes). Shuffle volume is what the executors wrote to their work
+directories during the report (Arrow IPC shuffle files), summed.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+from timing import timed  # noqa: E402  (bench/timing.py)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def same(a, b, path="report"):
+    if isinstance(a, float) or isinstance(b, float):
+        assert abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1.0), f"{path}: {a} vs {b}"
+    elif isinstance(a, list):
+        assert len(a) == len(b), f"{path}: lengths"
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{path}[{i}]")
+    elif isinstance(a, dict):
+        assert list(a) == list(b), f"{path}: keys"
+        for k in a:
+            same(a[k], b[k], f"{path}.{k}")
+    else:
+        assert a == b, f"{path}: {a} vs {b}"
+
+
+def du(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return total
+
+
+class Cluster:
+    """A scheduler and N executors sharing `slots` task slots, stopped on exit."""
+
+    def __init__(self, lgs, executors, slots, work):
+        self.procs = []
+        self.work_dirs = []
+        port = free_port()
+        self.url = f"df://127.0.0.1:{port}"
+        self.procs.append(subprocess.Popen(
+            [lgs, "-q", "scheduler", "--bind", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(port)
+        per = max(1, slots // executors)
+        for i in range(executors):
+            flight, grpc = free_port(), free_port()
+            wd = os.path.join(work, f"executor-{i}")
+            self.work_dirs.append(wd)
+            self.procs.append(subprocess.Popen(
+                [lgs, "-q", "executor", "--scheduler", f"127.0.0.1:{port}",
+                 "--bind", f"127.0.0.1:{flight}", "--grpc-bind", f"127.0.0.1:{grpc}",
+                 "--slots", str(per), "--work-dir", wd],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_port(flight)
+        time.sleep(1.0)  # executors register with their first poll
+
+    def shuffle_bytes(self):
+        return sum(du(w) for w in self.work_dirs)
+
+    def clear_shuffle(self):
+        for w in self.work_dirs:
+            for entry in os.listdir(w) if os.path.isdir(w) else []:
+                if not entry.startswith("datafusion-"):
+                    shutil.rmtree(os.path.join(w, entry), ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def report_json(lgs, wh, cluster=None):
+    argv = [lgs, "-q", "--warehouse", wh, "report", "--format", "json", "--as-of", "2012-01-01"]
+    if cluster:
+        argv += ["--cluster", cluster]
+    return json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout), argv
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rows", type=int, nargs="+", default=[10_000_000])
+    p.add_argument("--executors", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--slots", type=int, default=os.cpu_count() or 2,
+                   help="task slots of each cluster in all (default: the cores)")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--lgs", default=os.path.join(ROOT, "target/release/lgs"))
+    p.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
+    a = p.parse_args()
+
+    work = a.work or tempfile.mkdtemp(prefix="lgs-bench-cluster-")
+    try:
+        print(f"| rows | engine | wall s | client CPU s | client peak MB | shuffle MB | wall / local |")
+        print(f"|---|---|---|---|---|---|---|")
+        for rows in a.rows:
+            csv = os.path.join(work, f"retail-{rows}.csv")
+            wh = os.path.join(work, f"wh-{rows}")
+            shutil.rmtree(wh, ignore_errors=True)
+            subprocess.run([a.lgs, "-q", "generate", "retail", "--rows", str(rows), "--seed", "1",
+                            "--out", csv], check=True)
+            subprocess.run([a.lgs, "-q", "--warehouse", wh, "ingest", csv], check=True)
+            os.remove(csv)
+            expected, argv = report_json(a.lgs, wh)
+            samples = [timed(argv) for _ in range(a.runs)]
+            local = statistics.median(s[0] for s in samples)
+            cpu = statistics.median(s[1] for s in samples)
+            rss = statistics.median(s[2] for s in samples)
+            print(f"| {rows:,} | local ({a.slots} threads) | {local:.2f} | {cpu:.2f} | {rss:.0f} | | 1.00 |",
+                  flush=True)
+            for n in a.executors:
+                cw = os.path.join(work, f"cluster-{rows}-{n}")
+                with Cluster(a.lgs, n, a.slots, cw) as cluster:
+                    got, argv = report_json(a.lgs, wh, cluster.url)
+                    same(expected, got)
+                    cluster.clear_shuffle()
+                    samples = []
+                    shuffle = []
+                    for _ in range(a.runs):
+                        samples.append(timed(argv))
+                        shuffle.append(cluster.shuffle_bytes())
+                        cluster.clear_shuffle()
+                wall = statistics.median(s[0] for s in samples)
+                cpu = statistics.median(s[1] for s in samples)
+                rss = statistics.median(s[2] for s in samples)
+                mb = statistics.median(shuffle) / 1e6
+                per = max(1, a.slots // n)
+                print(f"| {rows:,} | cluster: {n} executor{'s' if n > 1 else ''} x {per} slot{'s' if per > 1 else ''} "
+                      f"| {wall:.2f} | {cpu:.2f} | {rss:.0f} | {mb:.0f} | {wall / local:.2f} |", flush=True)
+                shutil.rmtree(cw, ignore_errors=True)
+            shutil.rmtree(wh, ignore_errors=True)
+    finally:
+        if not a.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
