@@ -198,7 +198,7 @@ async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result
     lgs::session::require_retail(warehouse, &tables)?;
     let options = ReportOptions {
         as_of: args.as_of,
-        intermediates: Intermediates::for_engine(&engine),
+        intermediates: Intermediates::for_engine(&engine, warehouse),
     };
     let report = lgs::analytics::run_report(&ctx, &options).await?;
     let visual = args.html.is_some() || args.png.is_some();

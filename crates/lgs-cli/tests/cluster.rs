@@ -224,6 +224,13 @@ fn the_same_report_and_queries_locally_and_on_a_cluster_of_two_executors() {
         assert_eq!(champions["customers"], 856, "{mode:?}");
     }
     assert_same(&reports[0], &reports[1], "report");
+    // The executors wrote the report's intermediate results to a scratch directory
+    // of the warehouse; nothing of it is left.
+    let scratch = warehouse().join("_lgs_scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", scratch.display());
     // The cluster did the work: both executors ran tasks of the report's jobs.
     for executor in 0..2 {
         assert!(

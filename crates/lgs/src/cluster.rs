@@ -9,8 +9,9 @@
 //! files of each table's current Delta snapshot), so the scheduler and the
 //! executors need to reach those files at the same paths: a shared directory or
 //! object storage. What a cluster session cannot do is hold results in the
-//! client's memory, so the report's intermediates are views there
-//! ([`crate::analytics::Intermediates::Views`]).
+//! client's memory, so the report's intermediates are written by the executors
+//! to a scratch directory of the warehouse and read from there
+//! ([`crate::analytics::Intermediates::Files`]; views on object storage).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -15,7 +15,8 @@ use chrono::{NaiveDate, TimeDelta};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::prelude::SessionContext;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
@@ -52,30 +53,48 @@ pub struct ReportOptions {
     pub intermediates: Intermediates,
 }
 
-/// How the two intermediate results of a report (one row per invoice, one row per
-/// customer) are kept while the statistics read them several times.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How the intermediate results of a report (one row per (month, invoice,
+/// customer), per invoice, per customer) are kept while the statistics read them
+/// several times.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Intermediates {
-    /// Computed once and held in memory (they are small: one row per invoice or
-    /// customer). The fastest for a local session.
+    /// Computed once and held in memory (they are small next to the lines). The
+    /// fastest for a local session.
     #[default]
     Memory,
     /// Registered as views: recomputed from the warehouse tables by every query that
-    /// reads them. Nothing leaves the engine, which suits a distributed session.
+    /// reads them. Nothing leaves the engine, but every statistic scans the lines.
     Views,
+    /// Computed once and written as Parquet under this directory (by whoever runs
+    /// the plan: on a cluster, the executors), then read from there; the directory
+    /// is removed after the report. What suits a cluster whose executors share the
+    /// warehouse's file system: one scan of the lines, like [`Intermediates::Memory`].
+    Files(std::path::PathBuf),
 }
 
 impl Intermediates {
-    /// What suits a session on `engine`: memory locally, views on a cluster (whose
-    /// executors cannot read this process's memory).
-    pub fn for_engine(engine: &crate::session::Engine) -> Intermediates {
-        if engine.is_cluster() {
-            Intermediates::Views
-        } else {
-            Intermediates::Memory
+    /// What suits a session on `engine` over `warehouse`: memory locally; on a
+    /// cluster (whose executors cannot read this process's memory) files in a
+    /// scratch directory of a local (shared) warehouse, or views when the
+    /// warehouse is on object storage.
+    pub fn for_engine(
+        engine: &crate::session::Engine,
+        warehouse: &crate::warehouse::Warehouse,
+    ) -> Intermediates {
+        match (engine.is_cluster(), warehouse.local_root()) {
+            (false, _) => Intermediates::Memory,
+            (true, Some(root)) => Intermediates::Files(
+                root.join(SCRATCH_DIR)
+                    .join(format!("report-{}", uuid::Uuid::new_v4())),
+            ),
+            (true, None) => Intermediates::Views,
         }
     }
 }
+
+/// Directory of a warehouse where reports on a cluster keep their intermediate
+/// results while they run (not a table: it has no Delta log).
+pub const SCRATCH_DIR: &str = "_lgs_scratch";
 
 /// Runs every analysis over the `retail` table registered in `ctx`.
 pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result<Report> {
@@ -83,7 +102,7 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
         Some(d) => d,
         None => default_as_of(ctx).await?,
     };
-    let mode = options.intermediates;
+    let mode = &options.intermediates;
     let intermediates = [
         (INVOICE_LINES, invoice_lines_sql(), vec![]),
         (
@@ -107,6 +126,10 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
     for (name, _, _) in &intermediates {
         // Not registered when an earlier step failed: nothing to drop then.
         let _ = ctx.deregister_table(*name);
+    }
+    if let Intermediates::Files(dir) = mode {
+        // Scratch space: nothing refers to it any more, whatever happened.
+        let _ = std::fs::remove_dir_all(dir);
     }
     report
 }
@@ -151,7 +174,7 @@ async fn compute(ctx: &SessionContext, as_of: NaiveDate) -> Result<Report> {
 /// Registers the result of `sql` under `name`, held in memory or as a view.
 async fn register_intermediate(
     ctx: &SessionContext,
-    mode: Intermediates,
+    mode: &Intermediates,
     name: &str,
     sql: &str,
     params: Vec<ScalarValue>,
@@ -160,8 +183,21 @@ async fn register_intermediate(
     if !params.is_empty() {
         df = df.with_param_values(params).context(name)?;
     }
-    if mode == Intermediates::Memory {
-        df = df.cache().await.context(name)?;
+    match mode {
+        Intermediates::Memory => {
+            df = df.cache().await.context(name)?;
+        }
+        Intermediates::Views => {}
+        Intermediates::Files(dir) => {
+            let path = format!("{}/", dir.join(name).display());
+            df.write_parquet(&path, DataFrameWriteOptions::new(), None)
+                .await
+                .context(name)?;
+            ctx.register_parquet(name, &path, ParquetReadOptions::default())
+                .await
+                .context(name)?;
+            return Ok(());
+        }
     }
     ctx.register_table(name, df.into_view()).context(name)?;
     Ok(())

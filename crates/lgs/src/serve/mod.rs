@@ -126,7 +126,7 @@ async fn current_page(state: &AppState) -> Result<Arc<ReportPage>> {
     crate::session::require_retail(&state.warehouse, &tables)?;
     let options = ReportOptions {
         as_of: state.options.as_of,
-        intermediates: Intermediates::for_engine(engine),
+        intermediates: Intermediates::for_engine(engine, &state.warehouse),
     };
     let page = Arc::new(ReportPage::compute(&ctx, &tables, &options).await?);
     *cached = Some((versions, page.clone()));

@@ -187,6 +187,15 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
         ..options.clone()
     };
     assert_eq!(run_report(&ctx, &views).await.unwrap(), r);
+    // ... and written to Parquet files and read back (what a cluster does); the
+    // scratch directory is removed afterwards.
+    let scratch = s.dir.path().join("scratch");
+    let files = ReportOptions {
+        intermediates: Intermediates::Files(scratch.clone()),
+        ..options.clone()
+    };
+    assert_eq!(run_report(&ctx, &files).await.unwrap(), r);
+    assert!(!scratch.exists(), "the scratch directory is left behind");
 
     // The published figures.
     let a = &r.invoice_amount;
