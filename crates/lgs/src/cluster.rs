@@ -73,10 +73,12 @@ fn cluster_error(what: &str, e: impl std::fmt::Display) -> LgsError {
     }
 }
 
-/// Every scheduler and executor uses pull-based scheduling: executors ask for
-/// work, so one that dies simply stops asking (and its running tasks are
-/// re-scheduled once its heartbeats stop).
-const POLICY: TaskSchedulingPolicy = TaskSchedulingPolicy::PullStaged;
+/// Every scheduler and executor uses push-based scheduling: the scheduler hands a
+/// task to a free slot as soon as it is runnable, where pull-based executors
+/// would find it at their next poll (50 ms when idle), a delay paid at every stage
+/// of every query (measured in BENCHMARKS.md). An executor whose heartbeats stop
+/// is dropped and its tasks run elsewhere, either way.
+const POLICY: TaskSchedulingPolicy = TaskSchedulingPolicy::PushStaged;
 
 /// Runs a Ballista scheduler until the process is stopped.
 pub async fn run_scheduler(options: &SchedulerOptions) -> Result<()> {
