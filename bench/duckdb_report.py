@@ -8,7 +8,9 @@ filled, RFM with pandas-qcut-style 5-quantile edges (DuckDB's quantile_cont is t
 same linear interpolation as numpy).
 
     duckdb_report.py ingest CSV DB        load a CSV into a DuckDB database file
-    duckdb_report.py report DB [--as-of]  print the report as JSON
+                                          (or, for DB ending in .parquet, a Parquet file)
+    duckdb_report.py report DB [--as-of]  print the report as JSON (from the database
+                                          file, or from the .parquet file)
     duckdb_report.py both CSV [--as-of]   ingest into memory and report (one process)
 """
 
@@ -31,19 +33,39 @@ TYPES = {
 }
 
 
+DERIVED = """strftime(invoice_date, '%Y-%m') AS month,
+               CAST(quantity AS DECIMAL(24,4)) * unit_price AS amount,
+               starts_with(invoice_no, 'C') AS is_cancellation"""
+
+
+def read_csv(csv):
+    return (f"read_csv({csv!r}, header = true, columns = {TYPES!r}, "
+            "timestampformat = '%Y-%m-%d %H:%M:%S')")
+
+
 def ingest(con, csv):
     con.execute(
         f"""
         CREATE TABLE retail AS
         SELECT invoice_no, stock_code, trim(description) AS description, quantity,
-               invoice_date, unit_price, customer_id, country,
-               strftime(invoice_date, '%Y-%m') AS month,
-               CAST(quantity AS DECIMAL(24,4)) * unit_price AS amount,
-               starts_with(invoice_no, 'C') AS is_cancellation
-        FROM read_csv(?, header = true, columns = {TYPES!r}, timestampformat = '%Y-%m-%d %H:%M:%S')
-        """,
-        [csv],
+               invoice_date, unit_price, customer_id, country, {DERIVED}
+        FROM {read_csv(csv)}
+        """
     )
+
+
+def to_parquet(con, csv, parquet):
+    """The typed lines (no derived columns) as one Parquet file: the peers' columnar
+    storage."""
+    con.execute(
+        f"""COPY (SELECT invoice_no, stock_code, trim(description) AS description, quantity,
+                         invoice_date, unit_price, customer_id, country FROM {read_csv(csv)})
+            TO {parquet!r} (FORMAT parquet)"""
+    )
+
+
+def over_parquet(con, parquet):
+    con.execute(f"CREATE VIEW retail AS SELECT *, {DERIVED} FROM read_parquet({parquet!r})")
 
 
 def amount_stats(con, cap):
@@ -157,13 +179,24 @@ def main():
     p.add_argument("--threads", type=int)
     a = p.parse_args()
     t0 = time.perf_counter()
-    if a.mode == "ingest":
+    parquet = a.paths[-1].endswith(".parquet")
+    if a.mode == "ingest" and parquet:
+        con = duckdb.connect()
+        threads(con, a.threads)
+        to_parquet(con, a.paths[0], a.paths[1])
+        out = None
+    elif a.mode == "ingest":
         con = duckdb.connect(a.paths[1])
         threads(con, a.threads)
         con.execute("DROP TABLE IF EXISTS retail")
         ingest(con, a.paths[0])
         con.close()
         out = None
+    elif a.mode == "report" and parquet:
+        con = duckdb.connect()
+        threads(con, a.threads)
+        over_parquet(con, a.paths[0])
+        out = report(con, a.as_of)
     elif a.mode == "report":
         con = duckdb.connect(a.paths[0], read_only=True)
         threads(con, a.threads)

@@ -37,6 +37,26 @@ pub struct GlobalArgs {
     /// More logging on stderr (-v, -vv). LGS_LOG=<filter> overrides.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Memory that query operators (aggregations, sorts, joins) may hold at once
+    /// (e.g. 2GB, 512MB); beyond it they spill to temporary files in $TMPDIR, and a
+    /// query that cannot finish even so fails naming the operator. For `executor`,
+    /// the executor's memory, shared by its slots [default: no limit].
+    #[arg(long, global = true, env = "LGS_MEMORY_LIMIT", value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+    /// Cores to use: query partitions and worker threads (and generator threads for
+    /// `generate`) [default: one per core].
+    #[arg(long, global = true, env = "LGS_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+impl GlobalArgs {
+    /// What local query sessions may use.
+    pub fn limits(&self) -> lgs::session::Limits {
+        lgs::session::Limits {
+            memory_limit: self.memory_limit,
+            threads: self.threads.map(usize::from),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,10 +154,6 @@ pub struct ExecutorArgs {
     /// Directory for shuffle files [default: a temporary directory].
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
-    /// Memory for query operators, shared by the slots (e.g. 4GB, 512MB); operators
-    /// spill to --work-dir beyond it.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub memory_limit: Option<u64>,
     /// Seconds between heartbeats to the scheduler.
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub heartbeat: u64,
@@ -286,9 +302,6 @@ pub struct GenerateArgs {
     /// Retail: file format (default: from the --out extension, else csv).
     #[arg(long, value_enum)]
     pub format: Option<GenerateFormat>,
-    /// Retail: generator threads (default: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
     /// WDI: indicators in the grid (1,446 in the original work).
     #[arg(long, default_value_t = 1446)]
     pub indicators: u32,

@@ -10,7 +10,7 @@ use lgs::Warehouse;
 use lgs::analytics::{Intermediates, ReportOptions};
 use lgs::ingest::{Dataset, IngestOptions, IngestReport, PgOptions, WriteMode};
 use lgs::output::group;
-use lgs::session::Engine;
+use lgs::session::{Engine, Limits};
 
 use crate::args::{
     Cli, Command, DatasetArg, ExecutorArgs, IngestArgs, ModeArg, ReportArgs, ReportFormat,
@@ -22,23 +22,24 @@ use crate::progress;
 pub async fn run(cli: Cli) -> Result<()> {
     let warehouse = Warehouse::at(&cli.global.warehouse)?;
     let quiet = cli.global.quiet;
+    let limits = cli.global.limits();
     match cli.command {
         Command::Ingest(args) => ingest(&warehouse, &args, quiet).await,
-        Command::Report(args) => report(&warehouse, &args, quiet)
+        Command::Report(args) => report(&warehouse, &args, &limits, quiet)
             .await
             .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster)),
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,
-        Command::Sql(args) => sql(&warehouse, &args)
+        Command::Sql(args) => sql(&warehouse, &args, &limits)
             .await
             .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster)),
-        Command::Generate(args) => generate(&args, quiet),
-        Command::Serve(args) => serve(warehouse, &args, quiet).await,
+        Command::Generate(args) => generate(&args, limits.threads.unwrap_or(0), quiet),
+        Command::Serve(args) => serve(warehouse, &args, limits, quiet).await,
         Command::Scheduler(args) => scheduler(&args, quiet).await,
-        Command::Executor(args) => executor(&args, quiet).await,
+        Command::Executor(args) => executor(&args, limits.memory_limit, quiet).await,
         Command::Shell(cluster) => {
-            let engine = Engine::from_url(cluster.cluster.as_deref());
+            let engine = Engine::from_url(cluster.cluster.as_deref(), limits);
             let (ctx, _) = lgs::session::context_on(&warehouse, &engine).await?;
             let failed = crate::shell::run(lgs::shell::Shell::new(ctx)).await?;
             if failed > 0 {
@@ -67,7 +68,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 partition_column: None,
             };
             ingest_and_summarise(&warehouse, &ingest_args, quiet, true).await?;
-            report(&warehouse, &args, quiet).await
+            report(&warehouse, &args, &limits, quiet).await
         }
     }
 }
@@ -192,8 +193,13 @@ fn ingest_summary(report: &IngestReport, table: &str) -> String {
     s
 }
 
-async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result<()> {
-    let engine = Engine::from_url(args.cluster.cluster.as_deref());
+async fn report(
+    warehouse: &Warehouse,
+    args: &ReportArgs,
+    limits: &Limits,
+    quiet: bool,
+) -> Result<()> {
+    let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
     let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
     lgs::session::require_retail(warehouse, &tables)?;
     let options = ReportOptions {
@@ -267,7 +273,7 @@ async fn report(warehouse: &Warehouse, args: &ReportArgs, quiet: bool) -> Result
     Ok(())
 }
 
-async fn serve(warehouse: Warehouse, args: &ServeArgs, quiet: bool) -> Result<()> {
+async fn serve(warehouse: Warehouse, args: &ServeArgs, limits: Limits, quiet: bool) -> Result<()> {
     if !args.bind.is_loopback() {
         if !args.allow_remote {
             anyhow::bail!(
@@ -287,7 +293,7 @@ async fn serve(warehouse: Warehouse, args: &ServeArgs, quiet: bool) -> Result<()
         bind: std::net::SocketAddr::new(args.bind, args.port),
         as_of: args.as_of,
         keep_rows: 100_000,
-        engine: Engine::from_url(args.cluster.cluster.as_deref()),
+        engine: Engine::from_url(args.cluster.cluster.as_deref(), limits),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -352,7 +358,7 @@ async fn scheduler(args: &SchedulerArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-async fn executor(args: &ExecutorArgs, quiet: bool) -> Result<()> {
+async fn executor(args: &ExecutorArgs, memory_limit: Option<u64>, quiet: bool) -> Result<()> {
     if args.grpc_bind.ip() != args.bind.ip() {
         anyhow::bail!(
             "--grpc-bind {} must be on the same host as --bind {}",
@@ -367,7 +373,7 @@ async fn executor(args: &ExecutorArgs, quiet: bool) -> Result<()> {
         external_host: args.external_host.clone(),
         slots: args.slots,
         work_dir: args.work_dir.clone(),
-        memory_limit: args.memory_limit,
+        memory_limit,
         heartbeat: std::time::Duration::from_secs(args.heartbeat),
     };
     if !quiet {
@@ -496,7 +502,7 @@ async fn history(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> R
     Ok(())
 }
 
-async fn sql(warehouse: &Warehouse, args: &SqlArgs) -> Result<()> {
+async fn sql(warehouse: &Warehouse, args: &SqlArgs, limits: &Limits) -> Result<()> {
     use lgs::sql::SqlFormat;
     let text = match (&args.query, &args.file) {
         (Some(q), _) => q.clone(),
@@ -511,7 +517,7 @@ async fn sql(warehouse: &Warehouse, args: &SqlArgs) -> Result<()> {
         SqlOutput::Parquet => SqlFormat::Parquet,
     };
     let statements = lgs::sql::parse_script(&text)?;
-    let engine = Engine::from_url(args.cluster.cluster.as_deref());
+    let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
     let (ctx, _) = lgs::session::context_on(warehouse, &engine).await?;
     let many = statements.len() > 1;
     for statement in statements {
@@ -541,7 +547,7 @@ async fn sql(warehouse: &Warehouse, args: &SqlArgs) -> Result<()> {
     Ok(())
 }
 
-fn generate(args: &crate::args::GenerateArgs, quiet: bool) -> Result<()> {
+fn generate(args: &crate::args::GenerateArgs, threads: usize, quiet: bool) -> Result<()> {
     use crate::args::{GenerateFormat, GenerateWhat};
     use lgs::generate::retail::{RetailFormat, RetailSpec};
     let started = std::time::Instant::now();
@@ -582,7 +588,7 @@ fn generate(args: &crate::args::GenerateArgs, quiet: bool) -> Result<()> {
                 rows: args.rows,
                 seed: args.seed,
                 format,
-                threads: args.threads,
+                threads,
             };
             let bar = progress::for_rows(quiet, args.rows);
             let done = lgs::generate::retail::write_retail(&spec, &args.out, &|n| {

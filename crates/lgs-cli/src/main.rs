@@ -14,10 +14,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.global.threads {
+        runtime.worker_threads(usize::from(threads));
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -40,6 +41,16 @@ fn main() -> ExitCode {
                     let _ = writeln!(stderr, "  caused by: {text}");
                 }
                 shown = text;
+            }
+            if err
+                .chain()
+                .any(|c| c.to_string().contains("Resources exhausted"))
+            {
+                let _ = writeln!(
+                    stderr,
+                    "  hint: the operator named above needs more memory than --memory-limit \
+                     allows, even after spilling what it can to disk; raise the limit"
+                );
             }
             ExitCode::FAILURE
         }

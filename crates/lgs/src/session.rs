@@ -1,5 +1,9 @@
 //! Building the DataFusion session that queries the warehouse.
 
+use std::sync::Arc;
+
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{LgsError, QueryContext, Result};
@@ -15,23 +19,40 @@ pub async fn context(warehouse: &Warehouse) -> Result<SessionContext> {
 pub async fn context_with_tables(
     warehouse: &Warehouse,
 ) -> Result<(SessionContext, Vec<TableInfo>)> {
-    context_on(warehouse, &Engine::Local).await
+    context_on(warehouse, &Engine::default()).await
+}
+
+/// What a local session may use of the machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes that query operators (aggregations, sorts, joins) may hold at once;
+    /// beyond it they spill to temporary files, and a query that cannot proceed
+    /// even so fails naming the operator. `None`: no limit.
+    pub memory_limit: Option<u64>,
+    /// Partitions a query is split into (and so cores it uses). `None`: one per core.
+    pub threads: Option<usize>,
 }
 
 /// Where a session's queries run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Engine {
-    /// In this process.
-    #[default]
-    Local,
-    /// On the Ballista cluster whose scheduler is at this `df://HOST:PORT`.
+    /// In this process, within these limits.
+    Local(Limits),
+    /// On the Ballista cluster whose scheduler is at this `df://HOST:PORT` (each
+    /// executor has its own limits).
     Cluster(String),
 }
 
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::Local(Limits::default())
+    }
+}
+
 impl Engine {
-    /// `Cluster(url)` when a URL is given, `Local` otherwise.
-    pub fn from_url(url: Option<&str>) -> Engine {
-        url.map_or(Engine::Local, |u| Engine::Cluster(u.to_string()))
+    /// `Cluster(url)` when a URL is given, else local within `limits`.
+    pub fn from_url(url: Option<&str>, limits: Limits) -> Engine {
+        url.map_or(Engine::Local(limits), |u| Engine::Cluster(u.to_string()))
     }
 
     pub fn is_cluster(&self) -> bool {
@@ -47,7 +68,7 @@ pub async fn context_on(
 ) -> Result<(SessionContext, Vec<TableInfo>)> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = match engine {
-        Engine::Local => SessionContext::new_with_config(config),
+        Engine::Local(limits) => local_context(config, limits)?,
         Engine::Cluster(url) => crate::cluster::remote_context(url, config).await?,
     };
     let tables = warehouse.register(&ctx).await?;
@@ -55,6 +76,31 @@ pub async fn context_on(
         register_views(&ctx).await?;
     }
     Ok((ctx, tables))
+}
+
+/// A local session within `limits`. Spill files go to the system's temporary
+/// directory (`TMPDIR`).
+fn local_context(mut config: SessionConfig, limits: &Limits) -> Result<SessionContext> {
+    if let Some(threads) = limits.threads {
+        config = config.with_target_partitions(threads.max(1));
+    }
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(bytes) = limits.memory_limit {
+        // A sort sets this much aside for merging its spill files (10 MB by
+        // default); under a small limit that reserve alone would not fit.
+        let options = config.options_mut();
+        options.execution.sort_spill_reservation_bytes = options
+            .execution
+            .sort_spill_reservation_bytes
+            .min(bytes as usize / 16);
+        // Fair: every spilling operator of a query gets its share, so one large
+        // aggregation cannot starve a sort that runs beside it.
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes as usize)));
+    }
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| LgsError::query("setting up the query engine", e))?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
 /// The views over `retail` that every session has.
