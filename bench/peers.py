@@ -163,14 +163,15 @@ class Bench:
                 pq = os.path.join(self.work, f"{size}.{tool}.parquet")
                 if not os.path.exists(pq):
                     print(f"[{size}] {tool} writes {pq}", file=sys.stderr, flush=True)
-                    done = subprocess.run(self.peer(tool, "ingest", csv, pq + ".tmp"),
+                    tmp = pq[: -len(".parquet")] + ".tmp.parquet"
+                    done = subprocess.run(self.peer(tool, "ingest", csv, tmp),
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                     if done.returncode != 0:
                         print(f"[{size}] {tool} could not write its Parquet: "
                               f"{done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-                        shutil.rmtree(pq + ".tmp", ignore_errors=True)
+                        shutil.rmtree(tmp, ignore_errors=True)
                         continue
-                    os.rename(pq + ".tmp", pq)
+                    os.rename(tmp, pq)
         reference = None
         for scenario in self.a.scenarios:
             for tool in tools:

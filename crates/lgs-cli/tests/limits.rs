@@ -91,9 +91,11 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
 }
 
 #[test]
-fn under_a_memory_limit_the_report_spills_and_is_the_same() {
+fn under_a_memory_limit_queries_spill_and_the_report_is_the_same() {
     let free = report(&["--threads", "2"]);
-    let limited = report(&["--threads", "2", "--memory-limit", "6MB"]);
+    // The smallest round limit the report's plans fit in at this size: its largest
+    // aggregation alone would take about 30 MB.
+    let limited = report(&["--threads", "2", "--memory-limit", "16MB"]);
     assert_close(&free, &limited, "report");
     // The limit is felt: an aggregation with a group per line spills to disk.
     let out = lgs(warehouse())
@@ -163,4 +165,19 @@ fn bad_limits_are_refused_before_any_work() {
         .assert()
         .success()
         .stdout(predicate::str::contains("300000"));
+}
+
+#[test]
+fn threads_set_the_query_partitions() {
+    for n in ["1", "3"] {
+        lgs(warehouse())
+            .args(["--threads", n, "sql", "--format", "csv"])
+            .arg(
+                "SELECT value FROM information_schema.df_settings \
+                 WHERE name = 'datafusion.execution.target_partitions'",
+            )
+            .assert()
+            .success()
+            .stdout(predicate::str::diff(format!("value\n{n}\n")));
+    }
 }

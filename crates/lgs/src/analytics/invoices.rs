@@ -9,7 +9,7 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::quantile::{median, median_indices, needed_indices, quantile};
-use super::{INVOICE_LINES, query, sorted_values_at};
+use super::{INVOICE_LINES, both, query, sorted_values_at};
 use crate::error::{LgsError, Result};
 use crate::schema::RETAIL_TABLE;
 
@@ -98,22 +98,24 @@ pub async fn amount_stats(
     let max = summary.f64(0, "hi")?.unwrap_or(f64::NAN);
     let mean = summary.f64(0, "mean")?.unwrap_or(f64::NAN);
 
-    let mode_rows = query(
-        ctx,
-        what,
-        &format!(
-            "SELECT amount FROM ({relation}) GROUP BY amount \
-             ORDER BY count(*) DESC, amount ASC LIMIT 1"
-        ),
-        params.clone(),
-    )
-    .await?;
-    let mode = mode_rows.f64(0, "amount")?.unwrap_or(f64::NAN);
-
+    let mode = async {
+        let rows = query(
+            ctx,
+            what,
+            &format!(
+                "SELECT amount FROM ({relation}) GROUP BY amount \
+                 ORDER BY count(*) DESC, amount ASC LIMIT 1"
+            ),
+            params.clone(),
+        )
+        .await?;
+        rows.f64(0, "amount").map(|m| m.unwrap_or(f64::NAN))
+    };
     let mut positions = needed_indices(count, &[0.85]);
     positions.extend(median_indices(count));
-    let values =
-        sorted_values_at(ctx, what, &relation, "amount", &positions, params.clone()).await?;
+    let values = sorted_values_at(ctx, what, &relation, "amount", &positions, params.clone());
+    let histogram = histogram(ctx, what, &relation, min, max, params.clone());
+    let (mode, (values, histogram)) = both(ctx, mode, both(ctx, values, histogram)).await?;
     let at = |i: usize| values.get(&i).copied().unwrap_or(f64::NAN);
     let stats = AmountStats {
         count: count as u64,
@@ -124,7 +126,6 @@ pub async fn amount_stats(
         max,
         p85: quantile(count, 0.85, at),
     };
-    let histogram = histogram(ctx, what, &relation, min, max, params).await?;
     Ok((stats, histogram))
 }
 

@@ -16,6 +16,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
@@ -117,9 +118,18 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
         ),
     ];
     let report = async {
-        for (name, sql, params) in &intermediates {
-            register_intermediate(ctx, mode, name, sql, params.clone()).await?;
-        }
+        // The per-invoice and per-customer results both read the first one; they
+        // are computed at once, as are the analyses below (each independent query
+        // is a job of its own on a cluster, where their latencies then overlap).
+        let [(lines, sql, params), rest @ ..] = &intermediates;
+        register_intermediate(ctx, mode, lines, sql, params.clone()).await?;
+        let [(a, a_sql, a_params), (b, b_sql, b_params)] = rest;
+        both(
+            ctx,
+            register_intermediate(ctx, mode, a, a_sql, a_params.clone()),
+            register_intermediate(ctx, mode, b, b_sql, b_params.clone()),
+        )
+        .await?;
         compute(ctx, as_of).await
     }
     .await;
@@ -152,12 +162,19 @@ fn invoice_lines_sql() -> String {
 }
 
 async fn compute(ctx: &SessionContext, as_of: NaiveDate) -> Result<Report> {
-    let (invoice_amount, invoice_amount_histogram) = invoices::amount_stats(ctx, None).await?;
-    let p85 = invoice_amount.p85;
-    let (invoice_amount_trimmed, invoice_amount_trimmed_histogram) =
-        invoices::amount_stats(ctx, Some(p85)).await?;
-    let monthly = monthly::monthly(ctx).await?;
-    let rfm = rfm::rfm(ctx).await?;
+    let amounts = async {
+        let full = invoices::amount_stats(ctx, None).await?;
+        let trimmed = invoices::amount_stats(ctx, Some(full.0.p85)).await?;
+        Ok::<_, LgsError>((full, trimmed))
+    };
+    let (amounts, (monthly, rfm)) = both(
+        ctx,
+        amounts,
+        both(ctx, monthly::monthly(ctx), rfm::rfm(ctx)),
+    )
+    .await?;
+    let ((invoice_amount, invoice_amount_histogram), trimmed) = amounts;
+    let (invoice_amount_trimmed, invoice_amount_trimmed_histogram) = trimmed;
     Ok(Report {
         as_of: as_of.format("%Y-%m-%d").to_string(),
         invoice_amount,
@@ -169,6 +186,29 @@ async fn compute(ctx: &SessionContext, as_of: NaiveDate) -> Result<Report> {
         rfm_edges: rfm.edges,
         rfm_customers: rfm.customers,
     })
+}
+
+/// Runs two independent parts of a report: at once (on a cluster, their jobs'
+/// latencies overlap), or one after the other when the session has a memory limit,
+/// so that each part's operators have the whole pool.
+pub(crate) async fn both<A, B>(
+    ctx: &SessionContext,
+    a: impl Future<Output = Result<A>>,
+    b: impl Future<Output = Result<B>>,
+) -> Result<(A, B)> {
+    // On the heap: the report's parts nest, and their futures together would be
+    // too large for a thread's stack in a debug build.
+    let (a, b) = (Box::pin(a), Box::pin(b));
+    let bounded = matches!(
+        ctx.runtime_env().memory_pool.memory_limit(),
+        MemoryLimit::Finite(_)
+    );
+    if bounded {
+        let a = a.await?;
+        Ok((a, b.await?))
+    } else {
+        futures::try_join!(a, b)
+    }
 }
 
 /// Registers the result of `sql` under `name`, held in memory or as a view.

@@ -59,6 +59,10 @@ fn month_range(first: &str, last: &str) -> Result<Vec<String>> {
 }
 
 /// Computes the monthly metrics, one row per calendar month, in order.
+///
+/// Distinct counts are written as a grouping then a count (orders per (month,
+/// invoice), customers per (month, customer)): ordinary aggregations, which spill
+/// under a memory limit, where `count(DISTINCT ...)` keeps whole hash sets in memory.
 pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
     let bounds = query(
         ctx,
@@ -82,13 +86,23 @@ pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
         .join(", ");
     let sql = format!(
         "WITH months AS (SELECT column1 AS month FROM (VALUES {months})), \
-         per_month AS ( \
+         per_invoice AS ( \
+           SELECT month, invoice_no, is_cancellation, sum(amount) AS amount \
+           FROM {INVOICE_LINES} GROUP BY month, invoice_no, is_cancellation), \
+         orders AS ( \
            SELECT month, \
-             count(DISTINCT CASE WHEN NOT is_cancellation THEN invoice_no END) AS placed_orders, \
-             count(DISTINCT CASE WHEN is_cancellation THEN invoice_no END) AS cancelled_orders, \
-             sum(amount) AS sales, \
-             count(DISTINCT customer_id) AS active_users \
-           FROM {INVOICE_LINES} GROUP BY month), \
+             sum(CASE WHEN is_cancellation THEN 0 ELSE 1 END) AS placed_orders, \
+             sum(CASE WHEN is_cancellation THEN 1 ELSE 0 END) AS cancelled_orders, \
+             sum(amount) AS sales \
+           FROM per_invoice GROUP BY month), \
+         per_customer AS ( \
+           SELECT month, customer_id FROM {INVOICE_LINES} \
+           WHERE customer_id IS NOT NULL GROUP BY month, customer_id), \
+         active AS (SELECT month, count(*) AS active_users FROM per_customer GROUP BY month), \
+         per_month AS ( \
+           SELECT o.month, o.placed_orders, o.cancelled_orders, o.sales, \
+             coalesce(a.active_users, 0) AS active_users \
+           FROM orders o LEFT JOIN active a ON a.month = o.month), \
          first_months AS ( \
            SELECT min(month) AS month FROM {INVOICE_LINES} \
            WHERE customer_id IS NOT NULL GROUP BY customer_id), \

@@ -15,7 +15,7 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::quantile::{needed_indices, qcut_edges, qcut_levels};
-use super::{INVOICE_LINES, midnight_micros, query, sorted_values_at};
+use super::{INVOICE_LINES, both, midnight_micros, query, sorted_values_at};
 
 use crate::error::Result;
 
@@ -127,15 +127,17 @@ pub async fn rfm(ctx: &SessionContext) -> Result<Rfm> {
     }
 
     let positions = needed_indices(n, &qcut_levels());
-    let mut edges = RfmEdges::default();
-    for (column, out) in [
-        ("recency", &mut edges.recency),
-        ("monetary", &mut edges.monetary),
-    ] {
-        let values =
-            sorted_values_at(ctx, "RFM quantiles", &base, column, &positions, vec![]).await?;
-        *out = qcut_edges(n, |i| values.get(&i).copied().unwrap_or(f64::NAN)).to_vec();
-    }
+    let values_of =
+        |column| sorted_values_at(ctx, "RFM quantiles", &base, column, &positions, vec![]);
+    let (recency, monetary) = both(ctx, values_of("recency"), values_of("monetary")).await?;
+    let edges_of = |values: std::collections::HashMap<usize, f64>| {
+        qcut_edges(n, |i| values.get(&i).copied().unwrap_or(f64::NAN)).to_vec()
+    };
+    let mut edges = RfmEdges {
+        recency: edges_of(recency),
+        monetary: edges_of(monetary),
+        ..RfmEdges::default()
+    };
     // Frequency ranks are 1..=n, so their quantiles need no query.
     edges.frequency_rank = qcut_edges(n, |i| (i + 1) as f64).to_vec();
 
