@@ -199,27 +199,7 @@ fn sql_case(mode: &Mode, sql: &str) -> Value {
 /// Equal, with floating-point numbers to 1e-9 relative (sums may add up in
 /// another order on the cluster); integers, strings and shapes exactly.
 fn assert_same(local: &Value, cluster: &Value, path: &str) {
-    match (local, cluster) {
-        (Value::Number(a), Value::Number(b)) if a.is_f64() || b.is_f64() => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            let tolerance = 1e-9 * a.abs().max(b.abs()).max(1.0);
-            assert!((a - b).abs() <= tolerance, "{path}: {a} vs {b}");
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            assert_eq!(a.len(), b.len(), "{path}: lengths");
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert_same(x, y, &format!("{path}[{i}]"));
-            }
-        }
-        (Value::Object(a), Value::Object(b)) => {
-            let keys = |o: &serde_json::Map<String, Value>| o.keys().cloned().collect::<Vec<_>>();
-            assert_eq!(keys(a), keys(b), "{path}: keys");
-            for (k, x) in a {
-                assert_same(x, &b[k], &format!("{path}.{k}"));
-            }
-        }
-        _ => assert_eq!(local, cluster, "{path}"),
-    }
+    support::assert_json_close(local, cluster, path, 1.0);
 }
 
 const QUERIES: [&str; 2] = [

@@ -1,6 +1,8 @@
 //! `--memory-limit` and `--threads`: queries spill under the limit and give the same
 //! results, and a limit that spilling cannot meet is a clear error.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -61,33 +63,7 @@ fn report(extra: &[&str]) -> serde_json::Value {
 /// Equal, with floating point to 1e-9 relative (spilling changes the order in which
 /// sums are added).
 fn assert_close(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            assert_eq!(
-                x.keys().collect::<Vec<_>>(),
-                y.keys().collect::<Vec<_>>(),
-                "{at}"
-            );
-            for (k, v) in x {
-                assert_close(v, &y[k], &format!("{at}.{k}"));
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            assert_eq!(x.len(), y.len(), "{at}");
-            for (i, (v, w)) in x.iter().zip(y).enumerate() {
-                assert_close(v, w, &format!("{at}[{i}]"));
-            }
-        }
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            assert!(
-                (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
-                "{at}: {x} != {y}"
-            );
-        }
-        _ => assert_eq!(a, b, "{at}"),
-    }
+    support::assert_json_close(a, b, at, 0.0);
 }
 
 #[test]

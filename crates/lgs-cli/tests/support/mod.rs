@@ -1,5 +1,6 @@
 //! What the tests that run other programs share: free ports, processes that are
-//! stopped when dropped (also when a test fails), and a minimal HTTP/1.1 client.
+//! stopped when dropped (also when a test fails), a minimal HTTP/1.1 client, and a
+//! comparison of JSON results with a tolerance for floating point.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -146,4 +147,33 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[end + 2 + size + 2..];
     }
     out
+}
+
+/// Asserts that two JSON documents are equal (same keys in the same order, same
+/// lengths), numbers with a fraction to within `1e-9 × max(|a|, |b|, floor)`: a
+/// relative bound, or an absolute one of `1e-9 × floor` near zero (`floor` 0: none).
+/// `path` names where a difference is, in the message.
+pub fn assert_json_close(a: &serde_json::Value, b: &serde_json::Value, path: &str, floor: f64) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            let tolerance = 1e-9 * x.abs().max(y.abs()).max(floor);
+            assert!((x - y).abs() <= tolerance, "{path}: {x} vs {y}");
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}: lengths");
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                assert_json_close(v, w, &format!("{path}[{i}]"), floor);
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let keys = |o: &serde_json::Map<String, Value>| o.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(x), keys(y), "{path}: keys");
+            for (k, v) in x {
+                assert_json_close(v, &y[k], &format!("{path}.{k}"), floor);
+            }
+        }
+        _ => assert_eq!(a, b, "{path}"),
+    }
 }

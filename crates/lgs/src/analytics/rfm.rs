@@ -133,13 +133,12 @@ pub async fn rfm(ctx: &SessionContext) -> Result<Rfm> {
     let edges_of = |values: std::collections::HashMap<usize, f64>| {
         qcut_edges(n, |i| values.get(&i).copied().unwrap_or(f64::NAN)).to_vec()
     };
-    let mut edges = RfmEdges {
+    let edges = RfmEdges {
         recency: edges_of(recency),
+        // Frequency ranks are 1..=n, so their quantiles need no query.
+        frequency_rank: qcut_edges(n, |i| (i + 1) as f64).to_vec(),
         monetary: edges_of(monetary),
-        ..RfmEdges::default()
     };
-    // Frequency ranks are 1..=n, so their quantiles need no query.
-    edges.frequency_rank = qcut_edges(n, |i| (i + 1) as f64).to_vec();
 
     let mut params = vec![];
     for e in [&edges.recency, &edges.frequency_rank, &edges.monetary] {
