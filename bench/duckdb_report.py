@@ -15,11 +15,11 @@ same linear interpolation as numpy).
 """
 
 import argparse
-import json
-import sys
 import time
 
 import duckdb
+
+from peer_common import assemble, emit
 
 TYPES = {
     "invoice_no": "VARCHAR",
@@ -155,15 +155,8 @@ def report(con, as_of):
         as_of = con.execute(
             "SELECT strftime(CAST(max(invoice_date) AS DATE) + 1, '%Y-%m-%d') FROM retail"
         ).fetchone()[0]
-    full = amount_stats(con, None)
-    trimmed = amount_stats(con, full["p85"])
-    return {
-        "as_of": as_of,
-        "invoice_amount": full,
-        "invoice_amount_trimmed": trimmed,
-        "monthly": monthly(con),
-        "rfm_segments": rfm(con, as_of),
-    }
+    return assemble(as_of, lambda cap: amount_stats(con, cap), lambda: monthly(con),
+                    lambda: rfm(con, as_of))
 
 
 def threads(con, n):
@@ -206,10 +199,7 @@ def main():
         threads(con, a.threads)
         ingest(con, a.paths[0])
         out = report(con, a.as_of)
-    if out is not None:
-        json.dump(out, sys.stdout, default=str)
-        sys.stdout.write("\n")
-    print(f"duckdb {a.mode}: {time.perf_counter() - t0:.3f} s in process", file=sys.stderr)
+    emit("duckdb", a.mode, out, t0)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,11 @@ Same definitions as lgs and bench/duckdb_report.py, written as a pandas user wou
     pandas_report.py both CSV --as-of        from the CSV, in one process
 """
 
-import argparse
-import json
-import sys
-import time
-
 import numpy as np
 import pandas as pd
 
-SCALE = 10_000
+from peer_common import SCALE, assemble, command_line, emit, month_rows
+
 QS = [0.2, 0.4, 0.6000000000000001, 0.8]
 DTYPES = {
     "invoice_no": "string",
@@ -66,26 +62,12 @@ def monthly(df):
     active = df.groupby("month")["customer_id"].nunique()
     known = df[df["customer_id"].notna()]
     new = known.groupby("customer_id")["month"].min().value_counts()
-    lo, hi = df["invoice_date"].min(), df["invoice_date"].max()
-    months = pd.period_range(lo.to_period("M"), hi.to_period("M"), freq="M").strftime("%Y-%m")
-    t = pd.DataFrame(index=months)
-    t["placed_orders"] = placed
-    t["cancelled_orders"] = cancelled
-    t["sales_e4"] = sales
-    t["active_users"] = active
-    t["new_users"] = new
-    t = t.fillna(0).astype("int64")
-    out, prev = [], None
-    for month, r in t.iterrows():
-        s = int(r["sales_e4"])
-        growth = None if not prev else (s - prev) / SCALE / (prev / SCALE) * 100
-        out.append(dict(month=month, placed_orders=int(r["placed_orders"]),
-                        cancelled_orders=int(r["cancelled_orders"]), sales=s / SCALE,
-                        sales_growth_pct=growth, active_users=int(r["active_users"]),
-                        new_users=int(r["new_users"]),
-                        existing_users=int(r["active_users"] - r["new_users"])))
-        prev = s
-    return out
+    per = {}
+    for name, series in [("placed_orders", placed), ("cancelled_orders", cancelled),
+                         ("sales_e4", sales), ("active_users", active)]:
+        for month, value in series.items():
+            per.setdefault(month, {})[name] = value
+    return month_rows(df["invoice_date"].min(), df["invoice_date"].max(), per, new.to_dict())
 
 
 def rfm(df, as_of):
@@ -124,23 +106,11 @@ def rfm(df, as_of):
 
 
 def report(df, as_of):
-    full = amount_stats(df, None)
-    return {
-        "as_of": as_of,
-        "invoice_amount": full,
-        "invoice_amount_trimmed": amount_stats(df, full["p85"]),
-        "monthly": monthly(df),
-        "rfm_segments": rfm(df, as_of),
-    }
+    return assemble(as_of, lambda cap: amount_stats(df, cap), lambda: monthly(df), lambda: rfm(df, as_of))
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["ingest", "report", "both"])
-    p.add_argument("paths", nargs="+")
-    p.add_argument("--as-of", default="2012-01-01")
-    a = p.parse_args()
-    t0 = time.perf_counter()
+    a, started = command_line(__doc__)
     out = None
     if a.mode == "ingest":
         read_csv(a.paths[0]).drop(columns=["month", "amount_e4", "is_cancellation"]).to_parquet(
@@ -149,10 +119,7 @@ def main():
         out = report(derive(pd.read_parquet(a.paths[0])), a.as_of)
     else:
         out = report(read_csv(a.paths[0]), a.as_of)
-    if out is not None:
-        json.dump(out, sys.stdout, default=float)
-        sys.stdout.write("\n")
-    print(f"pandas {a.mode}: {time.perf_counter() - t0:.3f} s in process", file=sys.stderr)
+    emit("pandas", a.mode, out, started)
 
 
 if __name__ == "__main__":

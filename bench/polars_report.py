@@ -10,13 +10,12 @@ the mode of invoice amounts compares exact values, as with decimals.
     polars_report.py both CSV --as-of        from the CSV, in one process
 """
 
-import argparse
 import calendar
-import json
-import sys
 import time
 
 import polars as pl
+
+from peer_common import SCALE, command_line, emit, month_rows
 
 SCHEMA = {
     "invoice_no": pl.String,
@@ -28,7 +27,6 @@ SCHEMA = {
     "customer_id": pl.Int64,
     "country": pl.String,
 }
-SCALE = 10_000
 QS = [0.2, 0.4, 0.6000000000000001, 0.8]
 
 
@@ -143,24 +141,8 @@ def report(lines, as_of):
     trimmed = {**trimmed.row(0, named=True), **trimmed_mode.row(0, named=True)}
 
     lo, hi = bounds.row(0)
-    months, y, m = [], lo.year, lo.month
-    while (y, m) <= (hi.year, hi.month):
-        months.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    per = {r["month"]: r for r in per.iter_rows(named=True)}
-    news = dict(news.iter_rows())
-    out_months, prev = [], None
-    for month in months:
-        p = per.get(month, {})
-        sales = p.get("sales_e4", 0)
-        active = p.get("active_users", 0)
-        new = news.get(month, 0)
-        growth = None if not prev else (sales - prev) / SCALE / (prev / SCALE) * 100
-        out_months.append(dict(month=month, placed_orders=p.get("placed_orders", 0),
-                               cancelled_orders=p.get("cancelled_orders", 0), sales=sales / SCALE,
-                               sales_growth_pct=growth, active_users=active, new_users=new,
-                               existing_users=active - new))
-        prev = sales
+    out_months = month_rows(lo, hi, {r["month"]: r for r in per.iter_rows(named=True)},
+                            dict(news.iter_rows()))
 
     e = edges.row(0)
     scored = base.lazy().with_columns(
@@ -185,12 +167,7 @@ def report(lines, as_of):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["ingest", "report", "both"])
-    p.add_argument("paths", nargs="+")
-    p.add_argument("--as-of", default="2012-01-01")
-    a = p.parse_args()
-    t0 = time.perf_counter()
+    a, started = command_line(__doc__)
     out = None
     if a.mode == "ingest":
         read_csv(a.paths[0]).sink_parquet(a.paths[1])
@@ -198,10 +175,7 @@ def main():
         out = report(pl.scan_parquet(a.paths[0]), a.as_of)
     else:
         out = report(read_csv(a.paths[0]).collect().lazy(), a.as_of)
-    if out is not None:
-        json.dump(out, sys.stdout, default=str)
-        sys.stdout.write("\n")
-    print(f"polars {a.mode}: {time.perf_counter() - t0:.3f} s in process", file=sys.stderr)
+    emit("polars", a.mode, out, started)
 
 
 if __name__ == "__main__":

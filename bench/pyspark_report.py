@@ -14,10 +14,7 @@ Spark's driver memory: --driver-memory (default 8g; the driver is the executor i
 local mode).
 """
 
-import argparse
-import json
-import sys
-import time
+from peer_common import assemble, command_line, emit
 
 SCHEMA = ("invoice_no STRING, stock_code STRING, description STRING, quantity INT, "
           "invoice_date TIMESTAMP, unit_price DECIMAL(14,4), customer_id BIGINT, country STRING")
@@ -126,25 +123,13 @@ def rfm(spark, as_of):
 
 
 def report(spark, as_of):
-    full = amount_stats(spark, None)
-    return {
-        "as_of": as_of,
-        "invoice_amount": full,
-        "invoice_amount_trimmed": amount_stats(spark, full["p85"]),
-        "monthly": monthly(spark),
-        "rfm_segments": rfm(spark, as_of),
-    }
+    return assemble(as_of, lambda cap: amount_stats(spark, cap), lambda: monthly(spark),
+                    lambda: rfm(spark, as_of))
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["ingest", "report", "both"])
-    p.add_argument("paths", nargs="+")
-    p.add_argument("--as-of", default="2012-01-01")
-    p.add_argument("--driver-memory", default="8g")
-    p.add_argument("--threads", type=int)
-    a = p.parse_args()
-    t0 = time.perf_counter()
+    a, started = command_line(__doc__, (["--driver-memory"], dict(default="8g")),
+                              (["--threads"], dict(type=int)))
     spark = session(a.driver_memory, a.threads)
     spark.sparkContext.setLogLevel("ERROR")
     out = None
@@ -157,10 +142,7 @@ def main():
         register(spark, read_csv(spark, a.paths[0]))
         out = report(spark, a.as_of)
     spark.stop()
-    if out is not None:
-        json.dump(out, sys.stdout, default=float)
-        sys.stdout.write("\n")
-    print(f"pyspark {a.mode}: {time.perf_counter() - t0:.3f} s in process", file=sys.stderr)
+    emit("pyspark", a.mode, out, started)
 
 
 if __name__ == "__main__":
