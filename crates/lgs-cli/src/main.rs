@@ -6,14 +6,21 @@ mod commands;
 mod progress;
 mod shell;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    init_tracing(cli.global.verbose, cli.global.quiet);
+    // The report's query stages as a spinner, when someone watches stderr.
+    let stages = (matches!(
+        cli.command,
+        args::Command::Report(_) | args::Command::Demo { .. }
+    ) && !cli.global.quiet
+        && std::io::stderr().is_terminal())
+    .then(progress::Stages::on_stderr);
+    init_tracing(cli.global.verbose, cli.global.quiet, stages.clone());
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = cli.global.threads {
         runtime.worker_threads(usize::from(threads));
@@ -26,7 +33,12 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(commands::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if let Some(stages) = stages {
+                stages.finish();
+            }
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
@@ -64,7 +76,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
+/// Log lines on stderr filtered by -v/-q (or LGS_LOG), and the stage spinner.
+fn init_tracing(verbose: u8, quiet: bool, stages: Option<progress::Stages>) {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    use tracing_subscriber::prelude::*;
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -73,9 +88,16 @@ fn init_tracing(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LGS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let writer = match &stages {
+        Some(stages) => BoxMakeWriter::new(stages.clone()),
+        None => BoxMakeWriter::new(std::io::stderr),
+    };
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
         .with_target(false)
+        .with_filter(filter);
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(stages.map(|s| s.layer()))
         .init();
 }

@@ -616,88 +616,159 @@ fn hiveql_orderings_are_refused_with_the_equivalent() {
         ));
 }
 
-/// The interactive shell in a real terminal (tmux): Tab completion, Ctrl-C cancelling
-/// a running query without leaving the shell, and history kept in a file.
-#[test]
-fn interactive_shell_in_a_terminal() {
-    if std::process::Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_err()
-    {
-        panic!("this test needs tmux (.ci/run installs it: apt-get install tmux)");
+/// A tmux server of the test's own with one session running `command` in a
+/// 160x50 terminal; killed when dropped, also when the test fails.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn start(dir: &Path, command: &str) -> Tmux {
+        if std::process::Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_err()
+        {
+            panic!("this test needs tmux (.ci/run installs it: apt-get install tmux)");
+        }
+        let tmux = Tmux {
+            socket: dir.join("tmux.sock"),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            command,
+        ]);
+        tmux
     }
-    let dir = tempfile::tempdir().unwrap();
-    let wh = ingested_handmade(dir.path());
-    let history = dir.path().join("history");
-    let socket = dir.path().join("tmux.sock");
-    let tmux = |args: &[&str]| {
+
+    fn run(&self, args: &[&str]) -> String {
         let out = std::process::Command::new("tmux")
             .arg("-S")
-            .arg(&socket)
+            .arg(&self.socket)
             .args(args)
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    /// The screen once it shows `text` (fails after 10 s).
+    fn wait_for(&self, text: &str) -> String {
+        for _ in 0..100 {
+            let screen = self.run(&["capture-pane", "-p", "-t", "t"]);
+            if screen.contains(text) {
+                return screen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let screen = self.run(&["capture-pane", "-p", "-t", "t"]);
+        panic!("{text:?} never appeared:\n{screen}");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// The interactive shell in a real terminal (tmux): Tab completion, Ctrl-C cancelling
+/// a running query without leaving the shell, and history kept in a file.
+#[test]
+fn interactive_shell_in_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    let history = dir.path().join("history");
     let command = format!(
         "env LGS_HISTORY={} {} --warehouse {} shell",
         history.display(),
         assert_cmd::cargo::cargo_bin("lgs").display(),
         wh.display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "160",
-        "-y",
-        "50",
-        &command,
-    ]);
-    let wait_for = |text: &str| {
-        for _ in 0..100 {
-            let screen = tmux(&["capture-pane", "-p", "-t", "t"]);
-            if screen.contains(text) {
-                return screen;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let screen = tmux(&["capture-pane", "-p", "-t", "t"]);
-        tmux(&["kill-server"]);
-        panic!("{text:?} never appeared:\n{screen}");
-    };
-    wait_for("lgs>");
+    let tmux = Tmux::start(dir.path(), &command);
+    tmux.wait_for("lgs>");
     // A query that would run for a very long time, then Ctrl-C.
-    tmux(&[
-        "send-keys",
-        "-t",
-        "t",
+    tmux.keys(&[
         "SELECT count(*) FROM generate_series(1, 100000000000)\\;",
         "Enter",
     ]);
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    tmux(&["send-keys", "-t", "t", "C-c"]);
-    wait_for("query cancelled");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("query cancelled");
     // Tab completes a table name; the shell answers.
-    tmux(&[
-        "send-keys",
-        "-t",
-        "t",
-        "SELECT count(*) AS n FROM retai",
-        "Tab",
-    ]);
-    wait_for("FROM retail");
-    tmux(&["send-keys", "-t", "t", "\\;", "Enter"]);
-    let screen = wait_for("(1 row)");
+    tmux.keys(&["SELECT count(*) AS n FROM retai", "Tab"]);
+    tmux.wait_for("FROM retail");
+    tmux.keys(&["\\;", "Enter"]);
+    let screen = tmux.wait_for("(1 row)");
     assert!(screen.contains("| 8 |"), "{screen}");
-    tmux(&["send-keys", "-t", "t", "\\q", "Enter"]);
+    tmux.keys(&["\\q", "Enter"]);
     std::thread::sleep(std::time::Duration::from_millis(500));
-    tmux(&["kill-server"]);
+    drop(tmux);
     let kept = std::fs::read_to_string(&history).unwrap();
     assert!(kept.contains("SELECT count(*) AS n FROM retail;"), "{kept}");
+}
+
+/// `lgs report` shows its query stages on stderr when it is a terminal (a spinner,
+/// then a closing line) and writes nothing of them otherwise or with --quiet; the
+/// report on stdout is the same either way.
+#[test]
+fn report_stages_show_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    let args = ["report", "--format", "json", "--as-of", "2010-04-01"];
+    let piped = lgs(&wh).args(args).assert().success();
+    let piped = piped.get_output();
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("query stages"), "{stderr}");
+
+    let lgs_bin = assert_cmd::cargo::cargo_bin("lgs");
+    let json = dir.path().join("report.json");
+    let quiet_json = dir.path().join("quiet.json");
+    let command = format!(
+        "{bin} --warehouse {wh} {args} > {json}; {bin} --quiet --warehouse {wh} {args} > {quiet}; echo finished",
+        bin = lgs_bin.display(),
+        wh = wh.display(),
+        args = args.join(" "),
+        json = json.display(),
+        quiet = quiet_json.display(),
+    );
+    let tmux = Tmux::start(dir.path(), &format!("sh -c '{command}; sleep 30'"));
+    let screen = tmux.wait_for("finished");
+    drop(tmux);
+    // One closing line (the spinner itself is cleared), and only from the run
+    // without --quiet.
+    let closing: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("query stages in"))
+        .collect();
+    assert_eq!(closing.len(), 1, "{screen}");
+    let stages: u32 = closing[0]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(stages >= 10, "{screen}");
+    for file in [&json, &quiet_json] {
+        assert_eq!(
+            std::fs::read(file).unwrap(),
+            piped.stdout,
+            "{}",
+            file.display()
+        );
+    }
 }
 
 #[test]

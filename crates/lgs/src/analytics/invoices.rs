@@ -8,8 +8,8 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
-use super::quantile::{median, median_indices, needed_indices, quantile};
-use super::{INVOICE_LINES, both, query, sorted_values_at};
+use super::quantile::{median, quantile};
+use super::{INVOICE_LINES, both, order_stats, query};
 use crate::error::{LgsError, Result};
 use crate::schema::RETAIL_TABLE;
 
@@ -76,28 +76,14 @@ pub async fn amount_stats(
         .into_iter()
         .collect();
 
-    let summary = query(
-        ctx,
-        what,
-        &format!(
-            "SELECT count(*) AS n, min(amount) AS lo, max(amount) AS hi, \
-             CAST(sum(amount) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS mean \
-             FROM ({relation})"
-        ),
-        params.clone(),
-    )
-    .await?;
-    let count = summary.i64(0, "n")?.unwrap_or(0) as usize;
-    if count == 0 {
-        return Err(LgsError::EmptyTable {
-            table: format!("{RETAIL_TABLE} (no invoice with positive price and quantity)"),
-            warehouse: "the session".into(),
-        });
-    }
-    let min = summary.f64(0, "lo")?.unwrap_or(f64::NAN);
-    let max = summary.f64(0, "hi")?.unwrap_or(f64::NAN);
-    let mean = summary.f64(0, "mean")?.unwrap_or(f64::NAN);
-
+    // Four independent queries, run at once: the histogram computes its own range
+    // and the order statistics their own count (see `order_stats`).
+    let summary_sql = format!(
+        "SELECT count(*) AS n, min(amount) AS lo, max(amount) AS hi, \
+         CAST(sum(amount) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS mean \
+         FROM ({relation})"
+    );
+    let summary = query(ctx, what, &summary_sql, params.clone());
     let mode = async {
         let rows = query(
             ctx,
@@ -111,12 +97,30 @@ pub async fn amount_stats(
         .await?;
         rows.f64(0, "amount").map(|m| m.unwrap_or(f64::NAN))
     };
-    let mut positions = needed_indices(count, &[0.85]);
-    positions.extend(median_indices(count));
-    let values = sorted_values_at(ctx, what, &relation, "amount", &positions, params.clone());
-    let histogram = histogram(ctx, what, &relation, min, max, params.clone());
-    let (mode, (values, histogram)) = both(ctx, mode, both(ctx, values, histogram)).await?;
-    let at = |i: usize| values.get(&i).copied().unwrap_or(f64::NAN);
+    let order = order_stats(
+        ctx,
+        what,
+        &relation,
+        "amount",
+        &[0.85],
+        true,
+        params.clone(),
+    );
+    let bins = histogram_counts(ctx, what, &relation, params.clone());
+    let (summary, (mode, (order, bins))) =
+        both(ctx, summary, both(ctx, mode, both(ctx, order, bins))).await?;
+
+    let count = summary.i64(0, "n")?.unwrap_or(0) as usize;
+    if count == 0 {
+        return Err(LgsError::EmptyTable {
+            table: format!("{RETAIL_TABLE} (no invoice with positive price and quantity)"),
+            warehouse: "the session".into(),
+        });
+    }
+    let min = summary.f64(0, "lo")?.unwrap_or(f64::NAN);
+    let max = summary.f64(0, "hi")?.unwrap_or(f64::NAN);
+    let mean = summary.f64(0, "mean")?.unwrap_or(f64::NAN);
+    let at = |i: usize| order.at(i);
     let stats = AmountStats {
         count: count as u64,
         min,
@@ -126,41 +130,58 @@ pub async fn amount_stats(
         max,
         p85: quantile(count, 0.85, at),
     };
+    let histogram = histogram(min, max, &bins);
     Ok((stats, histogram))
 }
 
-async fn histogram(
+/// `(width, bins)` of the histogram over `[min, max]`. [`histogram_counts`] computes
+/// the same width in SQL with the same IEEE operations, so both agree to the bit.
+fn bin_layout(min: f64, max: f64) -> (f64, usize) {
+    if max > min {
+        ((max - min) / HISTOGRAM_BINS as f64, HISTOGRAM_BINS)
+    } else {
+        (1.0, 1)
+    }
+}
+
+/// Invoices per bin index (0-based, the last bin closed on the right), the range of
+/// the bins computed in the same query.
+async fn histogram_counts(
     ctx: &SessionContext,
     what: &str,
     relation: &str,
-    min: f64,
-    max: f64,
-    mut params: Vec<ScalarValue>,
-) -> Result<Vec<HistogramBin>> {
-    let bins = if max > min { HISTOGRAM_BINS } else { 1 };
-    let width = if max > min {
-        (max - min) / bins as f64
-    } else {
-        1.0
-    };
-    let first = params.len() + 1;
-    params.push(ScalarValue::Float64(Some(min)));
-    params.push(ScalarValue::Float64(Some(width)));
+    params: Vec<ScalarValue>,
+) -> Result<Vec<(i64, u64)>> {
     let sql = format!(
-        "SELECT LEAST(CAST(floor((CAST(amount AS DOUBLE) - ${first}) / ${}) AS BIGINT), {}) AS bin, \
-         count(*) AS n FROM ({relation}) GROUP BY 1",
-        first + 1,
-        bins - 1
+        "SELECT LEAST(CAST(floor((CAST(a.amount AS DOUBLE) - r.lo) / r.width) AS BIGINT), {last}) \
+           AS bin, count(*) AS n \
+         FROM ({relation}) a CROSS JOIN ( \
+           SELECT lo, CASE WHEN hi > lo THEN (hi - lo) / {bins:?} ELSE 1.0 END AS width FROM ( \
+             SELECT CAST(min(amount) AS DOUBLE) AS lo, CAST(max(amount) AS DOUBLE) AS hi \
+             FROM ({relation}))) r \
+         GROUP BY 1",
+        last = HISTOGRAM_BINS - 1,
+        bins = HISTOGRAM_BINS as f64,
     );
     let rows = query(ctx, what, &sql, params).await?;
-    let mut counts = vec![0u64; bins];
+    let mut out = Vec::new();
     rows.for_each(|r| {
         if let Some(bin) = r.i64("bin")? {
-            counts[bin.clamp(0, bins as i64 - 1) as usize] += r.u64("n")?;
+            out.push((bin, r.u64("n")?));
         }
         Ok(())
     })?;
-    Ok(counts
+    Ok(out)
+}
+
+/// The histogram's bars from the counts per bin of [`histogram_counts`].
+fn histogram(min: f64, max: f64, counted: &[(i64, u64)]) -> Vec<HistogramBin> {
+    let (width, bins) = bin_layout(min, max);
+    let mut counts = vec![0u64; bins];
+    for &(bin, n) in counted {
+        counts[bin.clamp(0, bins as i64 - 1) as usize] += n;
+    }
+    counts
         .into_iter()
         .enumerate()
         .map(|(i, count)| HistogramBin {
@@ -172,5 +193,5 @@ async fn histogram(
             },
             count,
         })
-        .collect())
+        .collect()
 }

@@ -11,6 +11,8 @@ pub mod quality;
 pub mod quantile;
 pub mod rfm;
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, TimeDelta};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -20,6 +22,7 @@ use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::RETAIL_TABLE;
@@ -98,42 +101,44 @@ impl Intermediates {
 pub const SCRATCH_DIR: &str = "_lgs_scratch";
 
 /// Runs every analysis over the `retail` table registered in `ctx`.
+///
+/// The queries form four rounds, each waiting only for what it reads: the pass
+/// over the lines; the per-invoice and per-customer results, the as-of date and the
+/// month range; every statistic that needs no other result; the trimmed invoice
+/// statistics (they need the 85th percentile) and the RFM scores (they need the
+/// edges). On a cluster, where every query is a job with a latency of its own, the
+/// rounds bound the time more than the work does.
 pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result<Report> {
-    let as_of = match options.as_of {
-        Some(d) => d,
-        None => default_as_of(ctx).await?,
-    };
     let mode = &options.intermediates;
     let intermediates = [
-        (INVOICE_LINES, invoice_lines_sql(), vec![]),
-        (
-            invoices::INVOICE_AMOUNTS,
-            invoices::invoice_amounts_sql(),
-            vec![],
-        ),
-        (
-            rfm::RFM_VALUES,
-            rfm::values_sql(),
-            vec![rfm::as_of_param(as_of)],
-        ),
+        (INVOICE_LINES, invoice_lines_sql()),
+        (invoices::INVOICE_AMOUNTS, invoices::invoice_amounts_sql()),
+        (rfm::RFM_VALUES, rfm::values_sql()),
     ];
     let report = async {
-        // The per-invoice and per-customer results both read the first one; they
-        // are computed at once, as are the analyses below (each independent query
-        // is a job of its own on a cluster, where their latencies then overlap).
-        let [(lines, sql, params), rest @ ..] = &intermediates;
-        register_intermediate(ctx, mode, lines, sql, params.clone()).await?;
-        let [(a, a_sql, a_params), (b, b_sql, b_params)] = rest;
-        both(
+        let [(lines, sql), rest @ ..] = &intermediates;
+        register_intermediate(ctx, mode, lines, sql).await?;
+        let [(a, a_sql), (b, b_sql)] = rest;
+        let as_of = async {
+            match options.as_of {
+                Some(d) => Ok(d),
+                None => as_of_after(ctx, INVOICE_LINES, "last_date").await,
+            }
+        };
+        let (((), ()), (as_of, monthly)) = both(
             ctx,
-            register_intermediate(ctx, mode, a, a_sql, a_params.clone()),
-            register_intermediate(ctx, mode, b, b_sql, b_params.clone()),
+            both(
+                ctx,
+                register_intermediate(ctx, mode, a, a_sql),
+                register_intermediate(ctx, mode, b, b_sql),
+            ),
+            both(ctx, as_of, monthly::monthly(ctx)),
         )
         .await?;
-        compute(ctx, as_of).await
+        compute(ctx, as_of, monthly).await
     }
     .await;
-    for (name, _, _) in &intermediates {
+    for (name, _) in &intermediates {
         // Not registered when an earlier step failed: nothing to drop then.
         let _ = ctx.deregister_table(*name);
     }
@@ -161,18 +166,13 @@ fn invoice_lines_sql() -> String {
     )
 }
 
-async fn compute(ctx: &SessionContext, as_of: NaiveDate) -> Result<Report> {
+async fn compute(ctx: &SessionContext, as_of: NaiveDate, monthly: Vec<MonthRow>) -> Result<Report> {
     let amounts = async {
         let full = invoices::amount_stats(ctx, None).await?;
         let trimmed = invoices::amount_stats(ctx, Some(full.0.p85)).await?;
         Ok::<_, LgsError>((full, trimmed))
     };
-    let (amounts, (monthly, rfm)) = both(
-        ctx,
-        amounts,
-        both(ctx, monthly::monthly(ctx), rfm::rfm(ctx)),
-    )
-    .await?;
+    let (amounts, rfm) = both(ctx, amounts, rfm::rfm(ctx, as_of)).await?;
     let ((invoice_amount, invoice_amount_histogram), trimmed) = amounts;
     let (invoice_amount_trimmed, invoice_amount_trimmed_histogram) = trimmed;
     Ok(Report {
@@ -217,12 +217,19 @@ async fn register_intermediate(
     mode: &Intermediates,
     name: &str,
     sql: &str,
-    params: Vec<ScalarValue>,
 ) -> Result<()> {
+    register(ctx, mode, name, sql)
+        .instrument(stage(&name.trim_start_matches("lgs_").replace('_', " ")))
+        .await
+}
+
+/// A stage of the work, as a tracing span: `lgs report` shows the running ones.
+fn stage(name: &str) -> tracing::Span {
+    tracing::info_span!("stage", name)
+}
+
+async fn register(ctx: &SessionContext, mode: &Intermediates, name: &str, sql: &str) -> Result<()> {
     let mut df = ctx.sql(sql).await.context(name)?;
-    if !params.is_empty() {
-        df = df.with_param_values(params).context(name)?;
-    }
     match mode {
         Intermediates::Memory => {
             df = df.cache().await.context(name)?;
@@ -243,12 +250,13 @@ async fn register_intermediate(
     Ok(())
 }
 
-/// The day after the last invoice date in the data.
-pub async fn default_as_of(ctx: &SessionContext) -> Result<NaiveDate> {
+/// The default as-of date: the day after the largest timestamp of `column` in
+/// `table` (during a report, the last invoice date in the lines' pre-aggregation).
+async fn as_of_after(ctx: &SessionContext, table: &str, column: &str) -> Result<NaiveDate> {
     let rows = query(
         ctx,
         "last invoice date",
-        &format!("SELECT CAST(max(invoice_date) AS BIGINT) AS last FROM {RETAIL_TABLE}"),
+        &format!("SELECT CAST(max({column}) AS BIGINT) AS last FROM {table}"),
         vec![],
     )
     .await?;
@@ -287,11 +295,15 @@ pub(crate) async fn query(
     params: Vec<ScalarValue>,
 ) -> Result<Rows> {
     let started = std::time::Instant::now();
-    let mut df = ctx.sql(sql).await.context(context)?;
-    if !params.is_empty() {
-        df = df.with_param_values(params).context(context)?;
+    let batches = async {
+        let mut df = ctx.sql(sql).await.context(context)?;
+        if !params.is_empty() {
+            df = df.with_param_values(params).context(context)?;
+        }
+        df.collect().await.context(context)
     }
-    let batches = df.collect().await.context(context)?;
+    .instrument(stage(context))
+    .await?;
     tracing::debug!(
         query = context,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -398,7 +410,7 @@ pub(crate) async fn sorted_values_at(
     column: &str,
     positions: &[usize],
     params: Vec<ScalarValue>,
-) -> Result<std::collections::HashMap<usize, f64>> {
+) -> Result<HashMap<usize, f64>> {
     let wanted = positions
         .iter()
         .map(|p| p.to_string())
@@ -410,7 +422,7 @@ pub(crate) async fn sorted_values_at(
            FROM ({relation})) WHERE pos IN ({wanted})"
     );
     let rows = query(ctx, context, &sql, params).await?;
-    let mut out = std::collections::HashMap::new();
+    let mut out = HashMap::new();
     rows.for_each(|r| {
         if let (Some(pos), Some(v)) = (r.i64("pos")?, r.f64("v")?) {
             out.insert(pos as usize, v);
@@ -418,4 +430,142 @@ pub(crate) async fn sorted_values_at(
         Ok(())
     })?;
     Ok(out)
+}
+
+/// The count of a relation and the sorted values its quantiles read.
+#[derive(Debug)]
+pub(crate) struct OrderStats {
+    /// Rows in the relation.
+    pub n: usize,
+    values: HashMap<usize, f64>,
+    /// Whether the values had to be fetched again by position (a test checks that
+    /// the positions computed in SQL suffice).
+    #[cfg_attr(not(test), allow(dead_code))]
+    refetched: bool,
+}
+
+impl OrderStats {
+    /// The `i`-th smallest value (NaN when it was not fetched).
+    pub fn at(&self, i: usize) -> f64 {
+        self.values.get(&i).copied().unwrap_or(f64::NAN)
+    }
+}
+
+/// The row count of `relation` and the values of `column`, sorted ascending, at the
+/// positions that [`quantile::quantile`] at `levels` (and, with `median`,
+/// [`quantile::median`]) read, in one query: the positions are computed in SQL from
+/// the count, so nothing waits for a count first (on a cluster, one job less on the
+/// critical path). Should a position the Rust side needs be missing, the values are
+/// fetched again by position ([`sorted_values_at`]).
+pub(crate) async fn order_stats(
+    ctx: &SessionContext,
+    context: &str,
+    relation: &str,
+    column: &str,
+    levels: &[f64],
+    median: bool,
+    params: Vec<ScalarValue>,
+) -> Result<OrderStats> {
+    let mut wanted = Vec::new();
+    for &level in levels {
+        // The virtual index exactly as quantile::position computes it.
+        let index = format!(
+            "CAST(floor(CAST(n - 1 AS DOUBLE) * {:?}) AS BIGINT)",
+            quantile::virtual_level(level)
+        );
+        wanted.push(format!("pos = {index}"));
+        wanted.push(format!("pos = {index} + 1"));
+    }
+    if median {
+        wanted.push("pos = n / 2".into());
+        wanted.push("pos = (n - 1) / 2".into());
+    }
+    if wanted.is_empty() {
+        wanted.push("pos = 0".into());
+    }
+    let sql = format!(
+        "SELECT pos, v, n FROM (\
+           SELECT CAST({column} AS DOUBLE) AS v, row_number() OVER (ORDER BY {column}) - 1 AS pos \
+           FROM ({relation})) \
+         CROSS JOIN (SELECT count(*) AS n FROM ({relation})) \
+         WHERE {}",
+        wanted.join(" OR ")
+    );
+    let rows = query(ctx, context, &sql, params.clone()).await?;
+    let mut n = 0;
+    let mut values = HashMap::new();
+    rows.for_each(|r| {
+        n = r.u64("n")? as usize;
+        if let (Some(pos), Some(v)) = (r.i64("pos")?, r.f64("v")?) {
+            values.insert(pos as usize, v);
+        }
+        Ok(())
+    })?;
+    if n == 0 {
+        return Ok(OrderStats {
+            n,
+            values,
+            refetched: false,
+        });
+    }
+    let mut needed = quantile::needed_indices(n, levels);
+    if median {
+        needed.extend(quantile::median_indices(n));
+    }
+    let refetched = needed.iter().any(|i| !values.contains_key(i));
+    if refetched {
+        tracing::debug!(query = context, "quantile positions refetched by index");
+        values = sorted_values_at(ctx, context, relation, column, &needed, params).await?;
+    }
+    Ok(OrderStats {
+        n,
+        values,
+        refetched,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Float64Array;
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    /// The positions computed in SQL are the ones numpy reads, for every count
+    /// from 1 to 60 and the levels the report uses, without a second query.
+    #[tokio::test]
+    async fn order_stats_fetch_what_the_quantiles_read_in_one_query() {
+        let ctx = SessionContext::new();
+        for n in 1..=60usize {
+            // Distinct values in a scrambled order.
+            let values: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64 * 1.5 - 7.0).collect();
+            let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, false)]));
+            let batch =
+                RecordBatch::try_new(schema, vec![Arc::new(Float64Array::from(values.clone()))])
+                    .unwrap();
+            ctx.deregister_table("t").unwrap();
+            ctx.register_batch("t", batch).unwrap();
+            let mut sorted = values;
+            sorted.sort_by(f64::total_cmp);
+            for (levels, median) in [(&[0.85][..], true), (&quantile::qcut_levels()[..], false)] {
+                let stats = order_stats(&ctx, "t", "SELECT x FROM t", "x", levels, median, vec![])
+                    .await
+                    .unwrap();
+                assert_eq!(stats.n, n);
+                assert!(!stats.refetched, "n = {n}, levels {levels:?}");
+                for &q in levels {
+                    let want = quantile::quantile(n, q, |i| sorted[i]);
+                    assert_eq!(
+                        quantile::quantile(n, q, |i| stats.at(i)),
+                        want,
+                        "n = {n}, q = {q}"
+                    );
+                }
+                if median {
+                    let want = quantile::median(n, |i| sorted[i]);
+                    assert_eq!(quantile::median(n, |i| stats.at(i)), want, "n = {n}");
+                }
+            }
+        }
+    }
 }

@@ -23,10 +23,15 @@ pub struct Position {
     pub gamma: f64,
 }
 
+/// The level numpy is handed for `q`: pandas' `q * 100` round trip.
+pub fn virtual_level(q: f64) -> f64 {
+    (q * 100.0) / 100.0
+}
+
 /// numpy's virtual index for the "linear" method, after pandas' `q * 100` round trip.
 pub fn position(n: usize, q: f64) -> Position {
     assert!(n > 0, "quantile of an empty set");
-    let q = (q * 100.0) / 100.0;
+    let q = virtual_level(q);
     let virtual_index = (n as f64 - 1.0) * q;
     let last = n - 1;
     if virtual_index >= last as f64 {

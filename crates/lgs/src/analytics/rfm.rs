@@ -14,8 +14,8 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
-use super::quantile::{needed_indices, qcut_edges, qcut_levels};
-use super::{INVOICE_LINES, both, midnight_micros, query, sorted_values_at};
+use super::quantile::{qcut_edges, qcut_levels};
+use super::{INVOICE_LINES, both, midnight_micros, order_stats, query};
 
 use crate::error::Result;
 
@@ -78,15 +78,26 @@ pub const SEGMENT_SQL: &str = "CASE \
 /// Name under which the per-customer values are registered during a report.
 pub const RFM_VALUES: &str = "lgs_rfm_values";
 
-/// Per-customer recency, frequency and monetary; `$1` is the as-of instant in µs.
+/// Per-customer last invoice timestamp, frequency and monetary (recency is derived
+/// from the last timestamp when the as-of date is known, see [`rfm`]).
 pub fn values_sql() -> String {
     format!(
-        "SELECT customer_id, \
-           CAST(floor(CAST($1 - CAST(max(last_date) AS BIGINT) AS DOUBLE) / 86400000000.0) AS BIGINT) \
-             AS recency, \
+        "SELECT customer_id, max(last_date) AS last_date, \
            count(DISTINCT invoice_no) AS frequency, \
            CAST(sum(amount) AS DOUBLE) AS monetary \
          FROM {INVOICE_LINES} WHERE customer_id IS NOT NULL GROUP BY customer_id"
+    )
+}
+
+/// The per-customer values with recency in whole days to `$1` (the as-of instant in
+/// µs), floored as Python's `timedelta.days`.
+fn with_recency_sql() -> String {
+    format!(
+        "SELECT customer_id, \
+           CAST(floor(CAST($1 - CAST(last_date AS BIGINT) AS DOUBLE) / 86400000000.0) AS BIGINT) \
+             AS recency, \
+           frequency, monetary \
+         FROM {RFM_VALUES}"
     )
 }
 
@@ -102,22 +113,30 @@ fn bin_sql(column: &str, first: usize, descending: bool) -> String {
     sql
 }
 
-/// The as-of parameter of [`values_sql`]: the midnight of `as_of` in µs.
-pub fn as_of_param(as_of: NaiveDate) -> ScalarValue {
+/// The as-of parameter of [`with_recency_sql`]: the midnight of `as_of` in µs.
+fn as_of_param(as_of: NaiveDate) -> ScalarValue {
     ScalarValue::Int64(Some(midnight_micros(as_of)))
 }
 
-/// Computes RFM for every customer from the [`RFM_VALUES`] intermediate.
-pub async fn rfm(ctx: &SessionContext) -> Result<Rfm> {
-    let base = format!("SELECT * FROM {RFM_VALUES}");
-    let count_rows = query(
-        ctx,
-        "RFM customers",
-        &format!("SELECT count(*) AS n FROM ({base})"),
-        vec![],
-    )
-    .await?;
-    let n = count_rows.i64(0, "n")?.unwrap_or(0) as usize;
+/// Computes RFM for every customer from the [`RFM_VALUES`] intermediate, with
+/// recency measured to `as_of`.
+pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
+    let base = with_recency_sql();
+    let as_of = vec![as_of_param(as_of)];
+    let levels = qcut_levels();
+    let values_of = |column| {
+        order_stats(
+            ctx,
+            "RFM quantiles",
+            &base,
+            column,
+            &levels,
+            false,
+            as_of.clone(),
+        )
+    };
+    let (recency, monetary) = both(ctx, values_of("recency"), values_of("monetary")).await?;
+    let n = recency.n;
     if n == 0 {
         return Ok(Rfm {
             customers: vec![],
@@ -125,22 +144,14 @@ pub async fn rfm(ctx: &SessionContext) -> Result<Rfm> {
             edges: RfmEdges::default(),
         });
     }
-
-    let positions = needed_indices(n, &qcut_levels());
-    let values_of =
-        |column| sorted_values_at(ctx, "RFM quantiles", &base, column, &positions, vec![]);
-    let (recency, monetary) = both(ctx, values_of("recency"), values_of("monetary")).await?;
-    let edges_of = |values: std::collections::HashMap<usize, f64>| {
-        qcut_edges(n, |i| values.get(&i).copied().unwrap_or(f64::NAN)).to_vec()
-    };
     let edges = RfmEdges {
-        recency: edges_of(recency),
+        recency: qcut_edges(n, |i| recency.at(i)).to_vec(),
         // Frequency ranks are 1..=n, so their quantiles need no query.
         frequency_rank: qcut_edges(n, |i| (i + 1) as f64).to_vec(),
-        monetary: edges_of(monetary),
+        monetary: qcut_edges(n, |i| monetary.at(i)).to_vec(),
     };
 
-    let mut params = vec![];
+    let mut params = as_of;
     for e in [&edges.recency, &edges.frequency_rank, &edges.monetary] {
         params.extend(e[1..5].iter().map(|v| ScalarValue::Float64(Some(*v))));
     }
@@ -150,18 +161,23 @@ pub async fn rfm(ctx: &SessionContext) -> Result<Rfm> {
              {r} AS r, {f} AS f, {m} AS m \
            FROM (SELECT *, row_number() OVER (ORDER BY frequency, customer_id) AS f_rank \
                  FROM ({base})))",
-        r = bin_sql("CAST(recency AS DOUBLE)", 1, true),
-        f = bin_sql("CAST(f_rank AS DOUBLE)", 5, false),
-        m = bin_sql("monetary", 9, false),
+        r = bin_sql("CAST(recency AS DOUBLE)", 2, true),
+        f = bin_sql("CAST(f_rank AS DOUBLE)", 6, false),
+        m = bin_sql("monetary", 10, false),
     );
 
-    let rows = query(
-        ctx,
-        "RFM scores",
-        &format!("{scored} ORDER BY customer_id"),
-        params.clone(),
-    )
-    .await?;
+    // The customers and the segments' summary, at once.
+    let scores_sql = format!("{scored} ORDER BY customer_id");
+    let summary_sql = format!(
+        "SELECT segment, count(*) AS customers, avg(recency) AS avg_recency_days, \
+           avg(frequency) AS avg_frequency, avg(monetary) AS avg_monetary, \
+           CAST(count(*) AS DOUBLE) / CAST(sum(count(*)) OVER () AS DOUBLE) AS customer_share, \
+           sum(monetary) / sum(sum(monetary)) OVER () AS revenue_share \
+         FROM ({scored}) GROUP BY segment ORDER BY customers DESC, segment"
+    );
+    let scores = query(ctx, "RFM scores", &scores_sql, params.clone());
+    let summary = query(ctx, "RFM segments", &summary_sql, params);
+    let (rows, summary) = both(ctx, scores, summary).await?;
     let mut customers = Vec::with_capacity(rows.len());
     rows.for_each(|r| {
         customers.push(RfmCustomer {
@@ -177,19 +193,6 @@ pub async fn rfm(ctx: &SessionContext) -> Result<Rfm> {
         Ok(())
     })?;
 
-    let summary = query(
-        ctx,
-        "RFM segments",
-        &format!(
-            "SELECT segment, count(*) AS customers, avg(recency) AS avg_recency_days, \
-               avg(frequency) AS avg_frequency, avg(monetary) AS avg_monetary, \
-               CAST(count(*) AS DOUBLE) / CAST(sum(count(*)) OVER () AS DOUBLE) AS customer_share, \
-               sum(monetary) / sum(sum(monetary)) OVER () AS revenue_share \
-             FROM ({scored}) GROUP BY segment ORDER BY customers DESC, segment"
-        ),
-        params,
-    )
-    .await?;
     let mut segments = Vec::new();
     summary.for_each(|r| {
         segments.push(SegmentRow {
