@@ -3,7 +3,7 @@
 1, 2 and 4 executors started from the same `lgs` binary, on generated data.
 
     python3 bench/cluster.py [--rows 10000000 100000000] [--executors 1 2 4]
-                             [--runs 3] [--lgs target/release/lgs] [--work DIR]
+                             [--runs 3] [--lgs target/release/lgs] [--work DIR] [--keep]
 
 For each size: `lgs generate retail --rows N` (seed 1), `lgs ingest` into a fresh
 warehouse, then `lgs report --format json --as-of 2012-01-01` as a whole process
@@ -14,7 +14,8 @@ warehouse, then `lgs report --format json --as-of 2012-01-01` as a whole process
 At equal cores: this machine has 2 cores, so the local run uses both and every
 cluster has 2 slots in all (1 executor x 2 slots, 2 x 1, 4 x 1 -- the last
 oversubscribes). Shuffle volume is what the executors wrote to their work
-directories during the report (Arrow IPC shuffle files), summed.
+directories during the report (Arrow IPC shuffle files), summed; cluster CPU is
+what the scheduler and the executors used during the report (from /proc).
 """
 
 import argparse
@@ -100,6 +101,16 @@ class Cluster:
             wait_port(flight)
         time.sleep(1.0)  # executors register with their first poll
 
+    def cpu_seconds(self):
+        """CPU time (user + system) the scheduler and executors have used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for p in self.procs:
+            with open(f"/proc/{p.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
     def shuffle_bytes(self):
         return sum(du(w) for w in self.work_dirs)
 
@@ -138,26 +149,29 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--lgs", default=os.path.join(ROOT, "target/release/lgs"))
     p.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep each size's warehouse in --work and reuse it in later runs")
     a = p.parse_args()
 
     work = a.work or tempfile.mkdtemp(prefix="lgs-bench-cluster-")
     try:
-        print(f"| rows | engine | wall s | client CPU s | client peak MB | shuffle MB | wall / local |")
-        print(f"|---|---|---|---|---|---|---|")
+        print("| rows | engine | wall s | client CPU s | cluster CPU s | client peak MB | shuffle MB | wall / local |")
+        print("|---|---|---|---|---|---|---|---|")
         for rows in a.rows:
             csv = os.path.join(work, f"retail-{rows}.csv")
             wh = os.path.join(work, f"wh-{rows}")
-            shutil.rmtree(wh, ignore_errors=True)
-            subprocess.run([a.lgs, "-q", "generate", "retail", "--rows", str(rows), "--seed", "1",
-                            "--out", csv], check=True)
-            subprocess.run([a.lgs, "-q", "--warehouse", wh, "ingest", csv], check=True)
-            os.remove(csv)
+            if not (a.keep and os.path.isdir(os.path.join(wh, "retail"))):
+                shutil.rmtree(wh, ignore_errors=True)
+                subprocess.run([a.lgs, "-q", "generate", "retail", "--rows", str(rows),
+                                "--seed", "1", "--out", csv], check=True)
+                subprocess.run([a.lgs, "-q", "--warehouse", wh, "ingest", csv], check=True)
+                os.remove(csv)
             expected, argv = report_json(a.lgs, wh)
             samples = [timed(argv) for _ in range(a.runs)]
             local = statistics.median(s[0] for s in samples)
             cpu = statistics.median(s[1] for s in samples)
             rss = statistics.median(s[2] for s in samples)
-            print(f"| {rows:,} | local ({a.slots} threads) | {local:.2f} | {cpu:.2f} | {rss:.0f} | | 1.00 |",
+            print(f"| {rows:,} | local ({a.slots} threads) | {local:.2f} | {cpu:.2f} | | {rss:.0f} | | 1.00 |",
                   flush=True)
             for n in a.executors:
                 cw = os.path.join(work, f"cluster-{rows}-{n}")
@@ -167,19 +181,25 @@ def main():
                     cluster.clear_shuffle()
                     samples = []
                     shuffle = []
+                    server_cpu = []
                     for _ in range(a.runs):
+                        before = cluster.cpu_seconds()
                         samples.append(timed(argv))
+                        server_cpu.append(cluster.cpu_seconds() - before)
                         shuffle.append(cluster.shuffle_bytes())
                         cluster.clear_shuffle()
                 wall = statistics.median(s[0] for s in samples)
                 cpu = statistics.median(s[1] for s in samples)
                 rss = statistics.median(s[2] for s in samples)
                 mb = statistics.median(shuffle) / 1e6
+                server = statistics.median(server_cpu)
                 per = max(1, a.slots // n)
                 print(f"| {rows:,} | cluster: {n} executor{'s' if n > 1 else ''} x {per} slot{'s' if per > 1 else ''} "
-                      f"| {wall:.2f} | {cpu:.2f} | {rss:.0f} | {mb:.0f} | {wall / local:.2f} |", flush=True)
+                      f"| {wall:.2f} | {cpu:.2f} | {server:.2f} | {rss:.0f} | {mb:.0f} | {wall / local:.2f} |",
+                      flush=True)
                 shutil.rmtree(cw, ignore_errors=True)
-            shutil.rmtree(wh, ignore_errors=True)
+            if not a.keep:
+                shutil.rmtree(wh, ignore_errors=True)
     finally:
         if not a.work:
             shutil.rmtree(work, ignore_errors=True)
