@@ -84,19 +84,21 @@ pub fn values_sql() -> String {
     format!(
         "SELECT customer_id, max(last_date) AS last_date, \
            count(DISTINCT invoice_no) AS frequency, \
-           CAST(sum(amount) AS DOUBLE) AS monetary \
+           sum(amount) AS monetary \
          FROM {INVOICE_LINES} WHERE customer_id IS NOT NULL GROUP BY customer_id"
     )
 }
 
 /// The per-customer values with recency in whole days to `$1` (the as-of instant in
-/// µs), floored as Python's `timedelta.days`.
+/// µs), floored as Python's `timedelta.days`; monetary as a double, and exact
+/// (decimal) in `monetary_exact` for sums over customers, which are then the same
+/// bits whatever order the partitions add up in.
 fn with_recency_sql() -> String {
     format!(
         "SELECT customer_id, \
            CAST(floor(CAST($1 - CAST(last_date AS BIGINT) AS DOUBLE) / 86400000000.0) AS BIGINT) \
              AS recency, \
-           frequency, monetary \
+           frequency, CAST(monetary AS DOUBLE) AS monetary, monetary AS monetary_exact \
          FROM {RFM_VALUES}"
     )
 }
@@ -156,8 +158,9 @@ pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
         params.extend(e[1..5].iter().map(|v| ScalarValue::Float64(Some(*v))));
     }
     let scored = format!(
-        "SELECT customer_id, recency, frequency, monetary, r, f, m, {SEGMENT_SQL} AS segment FROM ( \
-           SELECT customer_id, recency, frequency, monetary, \
+        "SELECT customer_id, recency, frequency, monetary, monetary_exact, r, f, m, \
+           {SEGMENT_SQL} AS segment FROM ( \
+           SELECT customer_id, recency, frequency, monetary, monetary_exact, \
              {r} AS r, {f} AS f, {m} AS m \
            FROM (SELECT *, row_number() OVER (ORDER BY frequency, customer_id) AS f_rank \
                  FROM ({base})))",
@@ -170,9 +173,11 @@ pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
     let scores_sql = format!("{scored} ORDER BY customer_id");
     let summary_sql = format!(
         "SELECT segment, count(*) AS customers, avg(recency) AS avg_recency_days, \
-           avg(frequency) AS avg_frequency, avg(monetary) AS avg_monetary, \
+           avg(frequency) AS avg_frequency, \
+           CAST(sum(monetary_exact) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS avg_monetary, \
            CAST(count(*) AS DOUBLE) / CAST(sum(count(*)) OVER () AS DOUBLE) AS customer_share, \
-           sum(monetary) / sum(sum(monetary)) OVER () AS revenue_share \
+           CAST(sum(monetary_exact) AS DOUBLE) / CAST(sum(sum(monetary_exact)) OVER () AS DOUBLE) \
+             AS revenue_share \
          FROM ({scored}) GROUP BY segment ORDER BY customers DESC, segment"
     );
     let scores = query(ctx, "RFM scores", &scores_sql, params.clone());

@@ -196,6 +196,15 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     };
     assert_eq!(run_report(&ctx, &files).await.unwrap(), r);
     assert!(!scratch.exists(), "the scratch directory is left behind");
+    // ... and on one partition instead of one per core: the same report.
+    let engine = lgs::session::Engine::Local(lgs::session::Limits {
+        threads: Some(1),
+        memory_limit: None,
+    });
+    let (one, _) = lgs::session::context_on(&s.warehouse, &engine)
+        .await
+        .unwrap();
+    assert_eq!(run_report(&one, &options).await.unwrap(), r);
 
     // The published figures.
     let a = &r.invoice_amount;
