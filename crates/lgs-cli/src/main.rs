@@ -6,7 +6,7 @@ mod commands;
 mod progress;
 mod shell;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,8 +17,7 @@ fn main() -> ExitCode {
     let stages = (matches!(
         cli.command,
         args::Command::Report(_) | args::Command::Demo { .. }
-    ) && !cli.global.quiet
-        && std::io::stderr().is_terminal())
+    ) && progress::shown(cli.global.quiet))
     .then(progress::Stages::on_stderr);
     init_tracing(cli.global.verbose, cli.global.quiet, stages.clone());
     let mut runtime = tokio::runtime::Builder::new_multi_thread();

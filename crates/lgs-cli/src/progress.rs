@@ -14,6 +14,11 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+/// Whether progress is shown: stderr is a terminal and `--quiet` was not given.
+pub fn shown(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
 struct Bar {
     bar: ProgressBar,
 }
@@ -36,7 +41,7 @@ impl IngestProgress for Bar {
 
 /// A progress reporter: a bar when stderr is a terminal and not `quiet`, else nothing.
 pub fn for_ingest(quiet: bool) -> Arc<dyn IngestProgress> {
-    if quiet || !std::io::stderr().is_terminal() {
+    if !shown(quiet) {
         return Arc::new(NoProgress);
     }
     let bar = ProgressBar::new(0);
@@ -52,7 +57,7 @@ pub fn for_ingest(quiet: bool) -> Arc<dyn IngestProgress> {
 
 /// A bar counting rows, when stderr is a terminal and not `quiet`.
 pub fn for_rows(quiet: bool, total: u64) -> Option<ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
+    if !shown(quiet) {
         return None;
     }
     let bar = ProgressBar::new(total);

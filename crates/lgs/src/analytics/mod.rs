@@ -118,9 +118,8 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
         (rfm::RFM_VALUES, rfm::values_sql()),
     ];
     let report = async {
-        let [(lines, sql), rest @ ..] = &intermediates;
+        let [(lines, sql), (a, a_sql), (b, b_sql)] = &intermediates;
         register_intermediate(ctx, mode, lines, sql).await?;
-        let [(a, a_sql), (b, b_sql)] = rest;
         let as_of = async {
             match options.as_of {
                 Some(d) => Ok(d),
@@ -139,11 +138,25 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
                 as_of,
             )
             .await?;
-            compute(ctx, as_of).await
+            let (amounts, rfm) = both(ctx, amount_stats(ctx), rfm::rfm(ctx, as_of)).await?;
+            Ok((as_of, amounts, rfm))
         };
-        let (monthly, mut report) = both(ctx, monthly::monthly(ctx), rest).await?;
-        report.monthly = monthly;
-        Ok(report)
+        let (monthly, (as_of, amounts, rfm)) = both(ctx, monthly::monthly(ctx), rest).await?;
+        let [
+            (invoice_amount, invoice_amount_histogram),
+            (invoice_amount_trimmed, invoice_amount_trimmed_histogram),
+        ] = amounts;
+        Ok(Report {
+            as_of: as_of.format("%Y-%m-%d").to_string(),
+            invoice_amount,
+            invoice_amount_trimmed,
+            invoice_amount_histogram,
+            invoice_amount_trimmed_histogram,
+            monthly,
+            rfm_segments: rfm.segments,
+            rfm_edges: rfm.edges,
+            rfm_customers: rfm.customers,
+        })
     }
     .await;
     for (name, _) in &intermediates {
@@ -174,27 +187,11 @@ fn invoice_lines_sql() -> String {
     )
 }
 
-/// Everything but the monthly metrics (left empty), from the intermediates.
-async fn compute(ctx: &SessionContext, as_of: NaiveDate) -> Result<Report> {
-    let amounts = async {
-        let full = invoices::amount_stats(ctx, None).await?;
-        let trimmed = invoices::amount_stats(ctx, Some(full.0.p85)).await?;
-        Ok::<_, LgsError>((full, trimmed))
-    };
-    let (amounts, rfm) = both(ctx, amounts, rfm::rfm(ctx, as_of)).await?;
-    let ((invoice_amount, invoice_amount_histogram), trimmed) = amounts;
-    let (invoice_amount_trimmed, invoice_amount_trimmed_histogram) = trimmed;
-    Ok(Report {
-        as_of: as_of.format("%Y-%m-%d").to_string(),
-        invoice_amount,
-        invoice_amount_trimmed,
-        invoice_amount_histogram,
-        invoice_amount_trimmed_histogram,
-        monthly: vec![],
-        rfm_segments: rfm.segments,
-        rfm_edges: rfm.edges,
-        rfm_customers: rfm.customers,
-    })
+/// The statistics of all invoice amounts, then of those up to their 85th percentile.
+async fn amount_stats(ctx: &SessionContext) -> Result<[(AmountStats, Vec<HistogramBin>); 2]> {
+    let full = invoices::amount_stats(ctx, None).await?;
+    let trimmed = invoices::amount_stats(ctx, Some(full.0.p85)).await?;
+    Ok([full, trimmed])
 }
 
 /// Runs two independent parts of a report: at once (on a cluster, their jobs'
@@ -227,25 +224,23 @@ async fn register_intermediate(
     name: &str,
     sql: &str,
 ) -> Result<()> {
-    register(ctx, mode, name, sql)
-        .instrument(stage(&name.trim_start_matches("lgs_").replace('_', " ")))
-        .await
+    let stage = name.trim_start_matches("lgs_").replace('_', " ");
+    staged(&stage, materialise(ctx, mode, name, sql)).await
 }
 
-/// A stage of the work, as a tracing span: `lgs report` shows the running ones.
-fn stage(name: &str) -> tracing::Span {
-    tracing::info_span!("stage", name)
-}
-
-async fn register(ctx: &SessionContext, mode: &Intermediates, name: &str, sql: &str) -> Result<()> {
+/// Runs `work` as a stage of the report: inside a tracing span named `stage`
+/// (`lgs report` shows the running ones), its time logged at debug level.
+async fn staged<T>(name: &str, work: impl Future<Output = Result<T>>) -> Result<T> {
     let started = std::time::Instant::now();
-    let registered = materialise(ctx, mode, name, sql).await;
+    // On the heap, as in `both`: in a debug build the report's nested futures would
+    // otherwise outgrow a thread's stack.
+    let done = Box::pin(work.instrument(tracing::info_span!("stage", name))).await;
     tracing::debug!(
-        query = name,
+        stage = name,
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "intermediate done"
+        "stage done"
     );
-    registered
+    done
 }
 
 async fn materialise(
@@ -322,21 +317,14 @@ pub(crate) async fn query(
     sql: &str,
     params: Vec<ScalarValue>,
 ) -> Result<Rows> {
-    let started = std::time::Instant::now();
-    let batches = async {
+    let batches = staged(context, async {
         let mut df = ctx.sql(sql).await.context(context)?;
         if !params.is_empty() {
             df = df.with_param_values(params).context(context)?;
         }
         df.collect().await.context(context)
-    }
-    .instrument(stage(context))
+    })
     .await?;
-    tracing::debug!(
-        query = context,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "query done"
-    );
     Ok(Rows {
         batches: batches.into_iter().filter(|b| b.num_rows() > 0).collect(),
         context: context.to_string(),
