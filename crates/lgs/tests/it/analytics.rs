@@ -180,3 +180,55 @@ async fn rfm_with_too_few_customers_for_distinct_edges() {
         vec!["New Customers", "Potential Loyalists", "Champions"]
     );
 }
+
+#[tokio::test]
+async fn an_invoice_split_over_months_and_customers_counts_in_each() {
+    // 20001 has a line on 2010-01-31 for customer 201 (2 × 5) and one on 2010-02-01
+    // for 202 (1 × 5); 20003 has a line without a customer (40) and one for 203 (5).
+    // The report cannot take an invoice's month and customer from any one of its
+    // lines then: each (month, customer) part counts where it belongs.
+    let s = Scratch::new();
+    s.ingest(&[&test_data("split_invoice.csv")]).await.unwrap();
+    let ctx = s.context().await;
+    let r = run_report(&ctx, &ReportOptions::default()).await.unwrap();
+
+    // Invoice amounts are per invoice whatever its parts: 15, 5, 45.
+    let a = &r.invoice_amount;
+    assert_eq!((a.count, a.min, a.max, a.median), (3, 5.0, 45.0, 15.0));
+
+    let got: Vec<(&str, u64, f64, u64, u64, u64)> = r
+        .monthly
+        .iter()
+        .map(|m| {
+            (
+                m.month.as_str(),
+                m.placed_orders,
+                m.sales,
+                m.active_users,
+                m.new_users,
+                m.existing_users,
+            )
+        })
+        .collect();
+    // January: 20001's first line. February: 20001's second line, 20002, 20003;
+    // active 201, 202, 203, of which 202 and 203 are new.
+    assert_eq!(
+        got,
+        vec![("2010-01", 1, 10.0, 1, 1, 0), ("2010-02", 3, 55.0, 3, 2, 1)]
+    );
+    assert_eq!(r.monthly[1].sales_growth_pct, Some(450.0));
+
+    // As of 2010-02-12 (the day after 20003): 201 bought in 20001 and 20002 (10 + 5,
+    // last 2010-02-10 10:00 → 1 day), 202 in 20001 (5, 2010-02-01 01:00 → 10 days),
+    // 203 in 20003 (5, 2010-02-11 09:00 → 0 days).
+    assert_eq!(r.as_of, "2010-02-12");
+    let values: Vec<(i64, i64, u64, f64)> = r
+        .rfm_customers
+        .iter()
+        .map(|c| (c.customer_id, c.recency, c.frequency, c.monetary))
+        .collect();
+    assert_eq!(
+        values,
+        vec![(201, 1, 2, 15.0), (202, 10, 1, 5.0), (203, 0, 1, 5.0)]
+    );
+}
