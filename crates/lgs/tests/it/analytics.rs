@@ -2,20 +2,28 @@
 //! hand (see the comments): ties, an empty month, a customer whose only invoice is a
 //! cancellation, and quantile edges.
 
+use std::path::Path;
+
 use chrono::NaiveDate;
-use lgs::analytics::{ReportOptions, run_report};
+use lgs::analytics::{Report, ReportOptions, run_report};
 
 use crate::common::{Scratch, close, test_data};
 
-async fn handmade_report() -> lgs::analytics::Report {
-    let s = Scratch::new();
-    s.ingest(&[&test_data("handmade.csv")]).await.unwrap();
+/// The report on `file` ingested into `s`'s warehouse, as of `as_of` (default: the
+/// day after the last invoice).
+async fn report_of(s: &Scratch, file: &Path, as_of: Option<NaiveDate>) -> Report {
+    s.ingest(&[file]).await.unwrap();
     let ctx = s.context().await;
     let options = ReportOptions {
-        as_of: NaiveDate::from_ymd_opt(2010, 4, 1),
+        as_of,
         ..ReportOptions::default()
     };
     run_report(&ctx, &options).await.unwrap()
+}
+
+async fn handmade_report() -> Report {
+    let as_of = NaiveDate::from_ymd_opt(2010, 4, 1);
+    report_of(&Scratch::new(), &test_data("handmade.csv"), as_of).await
 }
 
 #[tokio::test]
@@ -146,10 +154,7 @@ async fn rfm_by_hand() {
 
 #[tokio::test]
 async fn as_of_defaults_to_the_day_after_the_last_invoice() {
-    let s = Scratch::new();
-    s.ingest(&[&test_data("handmade.csv")]).await.unwrap();
-    let ctx = s.context().await;
-    let r = run_report(&ctx, &ReportOptions::default()).await.unwrap();
+    let r = report_of(&Scratch::new(), &test_data("handmade.csv"), None).await;
     assert_eq!(r.as_of, "2010-04-01");
 }
 
@@ -163,10 +168,7 @@ async fn rfm_with_too_few_customers_for_distinct_edges() {
         "{}\n1,A,X,1,2011-01-01 10:00,2.00,1,UK\n2,A,X,1,2011-01-01 10:00,2.00,2,UK\n3,A,X,1,2011-01-01 10:00,2.00,3,UK\n",
         crate::common::HEADER
     );
-    let path = s.file("ties.csv", csv);
-    s.ingest(&[&path]).await.unwrap();
-    let ctx = s.context().await;
-    let r = run_report(&ctx, &ReportOptions::default()).await.unwrap();
+    let r = report_of(&s, &s.file("ties.csv", csv), None).await;
     let scores: Vec<(i64, u8, u8, u8)> = r
         .rfm_customers
         .iter()
@@ -187,10 +189,7 @@ async fn an_invoice_split_over_months_and_customers_counts_in_each() {
     // for 202 (1 × 5); 20003 has a line without a customer (40) and one for 203 (5).
     // The report cannot take an invoice's month and customer from any one of its
     // lines then: each (month, customer) part counts where it belongs.
-    let s = Scratch::new();
-    s.ingest(&[&test_data("split_invoice.csv")]).await.unwrap();
-    let ctx = s.context().await;
-    let r = run_report(&ctx, &ReportOptions::default()).await.unwrap();
+    let r = report_of(&Scratch::new(), &test_data("split_invoice.csv"), None).await;
 
     // Invoice amounts are per invoice whatever its parts: 15, 5, 45.
     let a = &r.invoice_amount;
