@@ -34,6 +34,7 @@ pub mod ingest;
 pub mod output;
 pub mod pg;
 pub mod schema;
+pub mod scratch;
 pub mod serve;
 pub mod session;
 pub mod shell;

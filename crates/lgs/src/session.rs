@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -100,7 +101,13 @@ fn local_context(mut config: SessionConfig, limits: &Limits) -> Result<SessionCo
     let runtime = runtime
         .build_arc()
         .map_err(|e| LgsError::query("setting up the query engine", e))?;
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_query_planner(Arc::new(crate::scratch::QueryPlanner))
+        .build();
+    Ok(SessionContext::new_with_state(state))
 }
 
 /// The views over `retail` that every session has.

@@ -17,16 +17,15 @@ use chrono::{NaiveDate, TimeDelta};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::config::TableParquetOptions;
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::execution::memory_pool::MemoryLimit;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 use tracing::Instrument;
 
 use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::RETAIL_TABLE;
+use crate::scratch;
 
 pub use invoices::{AmountStats, HistogramBin};
 pub use monthly::MonthRow;
@@ -70,9 +69,10 @@ pub enum Intermediates {
     /// Registered as views: recomputed from the warehouse tables by every query that
     /// reads them. Nothing leaves the engine, but every statistic scans the lines.
     Views,
-    /// Computed once and written as Parquet under this directory (by whoever runs
-    /// the plan: on a cluster, the executors), then read from there; the directory
-    /// is removed after the report. What suits a cluster whose executors share the
+    /// Computed once and written as Parquet under this directory, one file per
+    /// partition by the task that computes it ([`crate::scratch`]; on a cluster,
+    /// the executors), then read from there; the directory is removed after the
+    /// report. What suits a cluster whose executors share the
     /// warehouse's file system: one scan of the lines, like [`Intermediates::Memory`].
     Files(std::path::PathBuf),
 }
@@ -256,16 +256,11 @@ async fn materialise(
         }
         Intermediates::Views => {}
         Intermediates::Files(dir) => {
-            let path = format!("{}/", dir.join(name).display());
-            // Scratch files, read once or twice and removed: not worth zstd's time.
-            let mut options = TableParquetOptions::default();
-            options.global.compression = Some("uncompressed".into());
-            df.write_parquet(&path, DataFrameWriteOptions::new(), Some(options))
+            // Each partition of the result is written by the task that computes it.
+            let table = scratch::write(ctx, df, &dir.join(name))
                 .await
                 .context(name)?;
-            ctx.register_parquet(name, &path, ParquetReadOptions::default())
-                .await
-                .context(name)?;
+            ctx.register_table(name, table).context(name)?;
             return Ok(());
         }
     }

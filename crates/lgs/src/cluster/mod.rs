@@ -11,7 +11,11 @@
 //! object storage. What a cluster session cannot do is hold results in the
 //! client's memory, so the report's intermediates are written by the executors
 //! to a scratch directory of the warehouse and read from there
-//! ([`crate::analytics::Intermediates::Files`]; views on object storage).
+//! ([`crate::analytics::Intermediates::Files`]; views on object storage), each
+//! part by the task that computes it ([`crate::scratch`]): the scheduler plans
+//! that node and every process encodes it with [`codec`]'s codecs.
+
+pub mod codec;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +30,7 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{LgsError, Result};
@@ -95,6 +100,9 @@ pub async fn run_scheduler(options: &SchedulerOptions) -> Result<()> {
         executor_timeout_seconds: timeout,
         expire_dead_executor_interval_seconds: timeout.clamp(1, 15),
         no_executors_grace_period_seconds: timeout,
+        override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
+        override_session_builder: Some(Arc::new(scheduler_session)),
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
@@ -103,6 +111,14 @@ pub async fn run_scheduler(options: &SchedulerOptions) -> Result<()> {
     start_server(cluster, options.bind, Arc::new(config))
         .await
         .map_err(|e| cluster_error(&format!("the scheduler on {}", options.bind), e))
+}
+
+/// The session a scheduler plans a job in: Ballista's, with lgs's query planner.
+fn scheduler_session(config: SessionConfig) -> datafusion::common::Result<SessionState> {
+    let state = ballista_core::utils::default_session_builder(config)?;
+    Ok(SessionStateBuilder::new_from_existing(state)
+        .with_query_planner(Arc::new(crate::scratch::QueryPlanner))
+        .build())
 }
 
 /// Runs a Ballista executor until the process is stopped (or the scheduler tells
@@ -121,6 +137,8 @@ pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
         work_dir: options.work_dir.as_ref().map(|d| d.display().to_string()),
         executor_heartbeat_interval_seconds: options.heartbeat.as_secs().max(1),
         memory_pool_size: options.memory_limit,
+        override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()
     };
     if let Some(slots) = options.slots {
@@ -191,7 +209,9 @@ pub async fn remote_context(url: &str, config: SessionConfig) -> Result<SessionC
     // decompress) to save bytes that cross a LAN or stay on one machine.
     let config = config
         .upgrade_for_ballista()
-        .set_str(BALLISTA_SHUFFLE_COMPRESSION_CODEC, "none");
+        .set_str(BALLISTA_SHUFFLE_COMPRESSION_CODEC, "none")
+        .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
