@@ -13,9 +13,11 @@ warehouse, then `lgs report --format json --as-of 2012-01-01` as a whole process
 
 At equal cores: this machine has 2 cores, so the local run uses both and every
 cluster has 2 slots in all (1 executor x 2 slots, 2 x 1, 4 x 1 -- the last
-oversubscribes). Shuffle volume is what the executors wrote to their work
-directories during the report (Arrow IPC shuffle files), summed; cluster CPU is
-what the scheduler and the executors used during the report (from /proc).
+oversubscribes). Written is what the executors wrote during the report (the
+`wchar` of /proc/PID/io: the Arrow IPC shuffle files and the intermediates'
+Parquet parts; Ballista deletes a job's intermediate shuffle files when the job
+ends, so what is left on disk afterwards would undercount); cluster CPU is what
+the scheduler and the executors used during the report (from /proc).
 """
 
 import argparse
@@ -65,17 +67,6 @@ def same(a, b, path="report"):
         assert a == b, f"{path}: {a} vs {b}"
 
 
-def du(path):
-    total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.path.getsize(os.path.join(root, f))
-            except OSError:
-                pass
-    return total
-
-
 class Cluster:
     """A scheduler and N executors sharing `slots` task slots, stopped on exit."""
 
@@ -111,8 +102,13 @@ class Cluster:
             total += int(fields[11]) + int(fields[12])
         return total / ticks
 
-    def shuffle_bytes(self):
-        return sum(du(w) for w in self.work_dirs)
+    def written_bytes(self):
+        """Bytes the executors have written so far (shuffle files, intermediates)."""
+        total = 0
+        for p in self.procs[1:]:
+            with open(f"/proc/{p.pid}/io") as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("wchar:"))
+        return total
 
     def clear_shuffle(self):
         for w in self.work_dirs:
@@ -155,7 +151,7 @@ def main():
 
     work = a.work or tempfile.mkdtemp(prefix="lgs-bench-cluster-")
     try:
-        print("| rows | engine | wall s | client CPU s | cluster CPU s | client peak MB | shuffle MB | wall / local |")
+        print("| rows | engine | wall s | client CPU s | cluster CPU s | client peak MB | written MB | wall / local |")
         print("|---|---|---|---|---|---|---|---|")
         for rows in a.rows:
             csv = os.path.join(work, f"retail-{rows}.csv")
@@ -180,18 +176,18 @@ def main():
                     same(expected, got)
                     cluster.clear_shuffle()
                     samples = []
-                    shuffle = []
+                    written = []
                     server_cpu = []
                     for _ in range(a.runs):
-                        before = cluster.cpu_seconds()
+                        before, wrote = cluster.cpu_seconds(), cluster.written_bytes()
                         samples.append(timed(argv))
                         server_cpu.append(cluster.cpu_seconds() - before)
-                        shuffle.append(cluster.shuffle_bytes())
+                        written.append(cluster.written_bytes() - wrote)
                         cluster.clear_shuffle()
                 wall = statistics.median(s[0] for s in samples)
                 cpu = statistics.median(s[1] for s in samples)
                 rss = statistics.median(s[2] for s in samples)
-                mb = statistics.median(shuffle) / 1e6
+                mb = statistics.median(written) / 1e6
                 server = statistics.median(server_cpu)
                 per = max(1, a.slots // n)
                 print(f"| {rows:,} | cluster: {n} executor{'s' if n > 1 else ''} x {per} slot{'s' if per > 1 else ''} "

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballista::extension::SessionContextExt;
-use ballista_core::config::{BALLISTA_SHUFFLE_COMPRESSION_CODEC, TaskSchedulingPolicy};
+use ballista_core::config::{
+    BALLISTA_ADAPTIVE_PLANNER_ENABLED, BALLISTA_SHUFFLE_COMPRESSION_CODEC, TaskSchedulingPolicy,
+};
 use ballista_core::extension::SessionConfigExt;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
@@ -204,21 +206,36 @@ pub async fn remote_context(url: &str, config: SessionConfig) -> Result<SessionC
             });
         }
     }
-    // Shuffle files go uncompressed: compressing them (LZ4 by default) was the
-    // executors' largest single cost on a report (7% of their CPU, plus 2% to
-    // decompress) to save bytes that cross a LAN or stay on one machine.
-    let config = config
-        .upgrade_for_ballista()
-        .set_str(BALLISTA_SHUFFLE_COMPRESSION_CODEC, "none")
-        .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
-        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
     let state = SessionStateBuilder::new()
-        .with_config(config)
+        .with_config(client_config(config))
         .with_default_features()
         .build();
     SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
         .await
         .map_err(|e| cluster_error(&format!("cannot use the cluster at {host}:{port}"), e))
+}
+
+/// The settings of a client session on the cluster (the scheduler plans its jobs
+/// with them): Ballista's, with lgs's codecs and three of its defaults changed,
+/// each measured on the report (BENCHMARKS.md).
+fn client_config(config: SessionConfig) -> SessionConfig {
+    // - Shuffle files go uncompressed: compressing them (LZ4 by default) was the
+    //   executors' largest single cost (7% of their CPU, plus 2% to decompress) to
+    //   save bytes that cross a LAN or stay on one machine.
+    // - The static planner, not the adaptive one: lgs's plans are aggregations
+    //   whose shape adaptivity does not change, and re-planning after every stage
+    //   cost the scheduler half as much CPU again and the executors more.
+    // - Parquet strings are read as `Utf8View`, as in a local session: Ballista turns
+    //   it off against oversized Flight frames, but its hash shuffles compact view
+    //   columns before writing, and grouping on views copies and compares less
+    //   (10% of the executors' CPU on a report).
+    config
+        .upgrade_for_ballista()
+        .set_str(BALLISTA_SHUFFLE_COMPRESSION_CODEC, "none")
+        .set_bool(BALLISTA_ADAPTIVE_PLANNER_ENABLED, false)
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", true)
+        .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()))
 }
 
 #[cfg(test)]
@@ -238,5 +255,16 @@ mod tests {
         assert!(split_host_port("df://nohost").is_err());
         assert!(split_host_port(":50050").is_err());
         assert!(split_host_port("h:port").is_err());
+    }
+
+    /// The defaults lgs changes reach the session that submits the jobs (the
+    /// scheduler plans with the client's settings).
+    #[test]
+    fn client_sessions_use_the_static_planner_views_and_plain_shuffles() {
+        let config = client_config(SessionConfig::new());
+        let ballista = config.ballista_config();
+        assert!(!ballista.adaptive_query_planner_enabled());
+        assert_eq!(ballista.shuffle_compression_codec().unwrap(), None);
+        assert!(config.options().execution.parquet.schema_force_view_types);
     }
 }
