@@ -70,6 +70,15 @@ fn output_schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
+/// The one input of a scratch write (logical or physical), or an error saying
+/// how many it got.
+pub(crate) fn one_input<T: Clone>(inputs: &[T]) -> Result<T> {
+    match inputs {
+        [input] => Ok(input.clone()),
+        _ => internal_err!("a scratch write has one input, got {}", inputs.len()),
+    }
+}
+
 /// Writes the result of `df` under `dir`, each partition by the task that
 /// computes it, and returns the parts as a table (their schema read from the
 /// first part). Files under `dir` that this write did not report are not part of
@@ -166,9 +175,7 @@ impl UserDefinedLogicalNodeCore for ScratchWrite {
     }
 
     fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, inputs: Vec<LogicalPlan>) -> Result<Self> {
-        let [input] = <[LogicalPlan; 1]>::try_from(inputs)
-            .map_err(|_| DataFusionError::Internal("ScratchWrite has one input".into()))?;
-        Self::new(input, self.dir.clone())
+        Self::new(one_input(&inputs)?, self.dir.clone())
     }
 }
 
@@ -233,10 +240,7 @@ impl ExecutionPlan for ScratchWriteExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = children.as_slice() else {
-            return internal_err!("ScratchWriteExec has one input, got {}", children.len());
-        };
-        Ok(Arc::new(Self::new(input.clone(), self.dir.clone())))
+        Ok(Arc::new(Self::new(one_input(&children)?, self.dir.clone())))
     }
 
     /// Whatever the partitions are, each is written as it is.
@@ -334,11 +338,8 @@ impl ExtensionPlanner for ScratchPlanner {
         let Some(write) = node.as_any().downcast_ref::<ScratchWrite>() else {
             return Ok(None);
         };
-        let [input] = physical_inputs else {
-            return internal_err!("ScratchWrite has one input");
-        };
         Ok(Some(Arc::new(ScratchWriteExec::new(
-            input.clone(),
+            one_input(physical_inputs)?,
             PathBuf::from(&write.dir),
         ))))
     }

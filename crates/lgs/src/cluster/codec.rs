@@ -17,7 +17,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
-use crate::scratch::{ScratchWrite, ScratchWriteExec};
+use crate::scratch::{ScratchWrite, ScratchWriteExec, one_input};
 
 /// What an encoded [`ScratchWrite`] or [`ScratchWriteExec`] starts with (then its
 /// directory, as UTF-8). Ballista's own encodings are Protobuf messages, which
@@ -37,16 +37,6 @@ fn decode_dir(buf: &[u8]) -> Result<Option<String>> {
     let dir = std::str::from_utf8(dir)
         .map_err(|e| DataFusionError::Internal(format!("scratch directory: {e}")))?;
     Ok(Some(dir.to_string()))
-}
-
-fn one_input<T: Clone>(inputs: &[T]) -> Result<T> {
-    match inputs {
-        [input] => Ok(input.clone()),
-        _ => Err(DataFusionError::Internal(format!(
-            "a scratch write has one input, got {}",
-            inputs.len()
-        ))),
-    }
 }
 
 /// The function (UDF, UDAF, UDWF) methods of both codec traits: lgs adds no
