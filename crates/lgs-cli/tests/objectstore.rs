@@ -11,7 +11,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{Process, free_port, http, spawn_listening};
+use support::{Process, free_port, http, spawn_listening, wait_for_http};
 
 use assert_cmd::Command;
 use base64::Engine;
@@ -43,6 +43,8 @@ fn start(var: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Option<Emulator
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let process = spawn_listening(&program, &args(port, dir.path()), dir.path(), port);
+    // Listening is not yet answering (Azurite once reset the first request).
+    wait_for_http(port, var);
     Some(Emulator {
         _process: process,
         port,

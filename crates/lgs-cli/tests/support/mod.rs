@@ -52,6 +52,30 @@ pub fn wait_for_port(port: u16, what: &str) {
     }
 }
 
+/// Waits until the server on `port` answers an HTTP request with any status.
+/// Some servers listen before they can answer: Azurite, on a cold machine, reset
+/// the first connection after its port opened.
+pub fn wait_for_http(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answered = TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+            let mut start = [0u8; 5];
+            stream.read_exact(&mut start)?;
+            Ok(&start == b"HTTP/")
+        });
+        if matches!(answered, Ok(true)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} on port {port} did not answer HTTP within 60 s: {answered:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// One HTTP/1.1 request to 127.0.0.1; returns the status and the body.
 ///
 /// The body is read by its `Content-Length` or its chunks, not to the end of the
