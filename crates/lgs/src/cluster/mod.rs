@@ -136,7 +136,7 @@ pub async fn run_scheduler(options: &SchedulerOptions) -> Result<()> {
 /// its answers were held back by Nagle's algorithm until the peer's delayed
 /// acknowledgement (up to 40 ms on Linux): clients learnt that a job had
 /// finished tens of milliseconds after it had, on every query (a trivial query
-/// on a cluster on one host took 47-49 ms, 14-17 ms with this; BENCHMARKS.md).
+/// on a cluster on one host took 47-49 ms, 12-17 ms with this; BENCHMARKS.md).
 /// The executors' and the clients' sockets already set it.
 fn nodelay_listener(bind: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if bind.is_ipv4() {
