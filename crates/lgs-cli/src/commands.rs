@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use lgs::Warehouse;
-use lgs::analytics::{Intermediates, ReportOptions};
+use lgs::analytics::ReportOptions;
 use lgs::ingest::{Dataset, IngestOptions, IngestReport, PgOptions, WriteMode};
 use lgs::output::group;
 use lgs::session::{Engine, Limits};
@@ -202,10 +202,7 @@ async fn report(
     let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
     let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
     lgs::session::require_retail(warehouse, &tables)?;
-    let options = ReportOptions {
-        as_of: args.as_of,
-        intermediates: Intermediates::for_engine(&engine, warehouse),
-    };
+    let options = ReportOptions::for_engine(&engine, warehouse, args.as_of);
     let report = lgs::analytics::run_report(&ctx, &options).await?;
     let visual = args.html.is_some() || args.png.is_some();
     let format = match args.format {

@@ -26,7 +26,7 @@ use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{AsArray, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DFSchema, DFSchemaRef, internal_err};
@@ -81,23 +81,28 @@ pub(crate) fn one_input<T: Clone>(inputs: &[T]) -> Result<T> {
 
 /// Writes the result of `df` under `dir`, each partition by the task that
 /// computes it, and returns the parts as a table (their schema read from the
-/// first part). Files under `dir` that this write did not report are not part of
-/// it.
+/// first part) with the number of rows written. Files under `dir` that this write
+/// did not report are not part of it.
 pub async fn write(
     ctx: &SessionContext,
     df: DataFrame,
     dir: &Path,
-) -> Result<Arc<dyn TableProvider>> {
+) -> Result<(Arc<dyn TableProvider>, u64)> {
     let plan = ScratchWrite::plan(df.into_unoptimized_plan(), dir)?;
     let parts = DataFrame::new(ctx.state(), plan).collect().await?;
     let mut files = Vec::new();
+    let mut rows = 0;
+    let missing = |what| DataFusionError::Internal(format!("a scratch write without {what}"));
     for batch in &parts {
+        let counts = batch
+            .column_by_name(ROWS)
+            .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+            .ok_or_else(|| missing("row counts"))?;
+        rows += counts.iter().flatten().sum::<u64>();
         let names = batch
             .column_by_name(FILE)
             .and_then(|c| c.as_string_opt::<i32>())
-            .ok_or_else(|| {
-                DataFusionError::Internal("a scratch write without file names".into())
-            })?;
+            .ok_or_else(|| missing("file names"))?;
         for name in names.iter().flatten() {
             files.push(ListingTableUrl::parse(
                 dir.join(name).display().to_string(),
@@ -112,7 +117,7 @@ pub async fn write(
         .with_listing_options(options)
         .infer_schema(&ctx.state())
         .await?;
-    Ok(Arc::new(ListingTable::try_new(config)?))
+    Ok((Arc::new(ListingTable::try_new(config)?), rows))
 }
 
 /// Logical plan node: write the result of `input` as Parquet files under `dir`,
@@ -447,9 +452,10 @@ mod tests {
         assert!(!shown.contains("CoalescePartitionsExec"), "{shown}");
         assert_eq!(plan.output_partitioning().partition_count(), 4, "{shown}");
 
-        let table = write(&ctx, ctx.sql(SUMS).await.unwrap(), &dir)
+        let (table, rows) = write(&ctx, ctx.sql(SUMS).await.unwrap(), &dir)
             .await
             .unwrap();
+        assert_eq!(rows, want.len() as u64);
         let files = files_in(&dir);
         assert_eq!(files.len(), 4, "{files:?}");
         for (i, file) in files.iter().enumerate() {
@@ -472,12 +478,12 @@ mod tests {
         let dir = scratch.path().join("sums");
         let low = format!("SELECT * FROM ({SUMS}) WHERE k < 50");
         let high = format!("SELECT * FROM ({SUMS}) WHERE k >= 50");
-        let first = write(&ctx, ctx.sql(&low).await.unwrap(), &dir)
+        let (first, _) = write(&ctx, ctx.sql(&low).await.unwrap(), &dir)
             .await
             .unwrap();
         let [part] = <[String; 1]>::try_from(files_in(&dir)).unwrap();
         std::fs::copy(dir.join(&part), dir.join("part-00000-stray.parquet")).unwrap();
-        let second = write(&ctx, ctx.sql(&high).await.unwrap(), &dir)
+        let (second, _) = write(&ctx, ctx.sql(&high).await.unwrap(), &dir)
             .await
             .unwrap();
         let files = files_in(&dir);

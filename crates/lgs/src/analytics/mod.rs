@@ -12,11 +12,14 @@ pub mod quantile;
 pub mod rfm;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeDelta};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
@@ -55,6 +58,37 @@ pub struct ReportOptions {
     pub as_of: Option<NaiveDate>,
     /// How the intermediate results are kept (see [`Intermediates`]).
     pub intermediates: Intermediates,
+    /// When set, the queries after the pass over the lines use one partition per
+    /// this many rows of its result (at least one, at most the session's), instead
+    /// of the session's partitions. What suits an engine where a partition is
+    /// costly: on a cluster every partition of a grouping is a shuffle with its
+    /// files, tasks and latency, and the report's independent queries keep the
+    /// slots busy side by side. Locally a partition is a cheap repartition in
+    /// memory and the cores are better used within each query.
+    pub partition_rows: Option<u64>,
+}
+
+/// The [`ReportOptions::partition_rows`] of a report on a cluster. At 10M
+/// generated lines (489K rows after the pass over them) the cluster's report used
+/// a fifth less CPU with its queries over the intermediates on one partition
+/// (BENCHMARKS.md); from 100M lines on (4.9M rows) they keep every partition of a
+/// 2-slot cluster.
+pub const CLUSTER_PARTITION_ROWS: u64 = 1_000_000;
+
+impl ReportOptions {
+    /// What suits a report on `engine` over `warehouse` (see
+    /// [`Intermediates::for_engine`] and [`ReportOptions::partition_rows`]).
+    pub fn for_engine(
+        engine: &crate::session::Engine,
+        warehouse: &crate::warehouse::Warehouse,
+        as_of: Option<NaiveDate>,
+    ) -> ReportOptions {
+        ReportOptions {
+            as_of,
+            intermediates: Intermediates::for_engine(engine, warehouse),
+            partition_rows: engine.is_cluster().then_some(CLUSTER_PARTITION_ROWS),
+        }
+    }
 }
 
 /// How the intermediate results of a report (one row per (month, invoice,
@@ -119,7 +153,12 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
     ];
     let report = async {
         let [(lines, sql), (a, a_sql), (b, b_sql)] = &intermediates;
-        register_intermediate(ctx, mode, lines, sql).await?;
+        let rows = register_intermediate(ctx, mode, lines, sql).await?;
+        // Everything after the pass over the lines reads its (much smaller) result.
+        let ctx = &match (options.partition_rows, rows) {
+            (Some(per), Some(rows)) => sized_for(ctx, rows, per),
+            _ => ctx.clone(),
+        };
         let as_of = async {
             match options.as_of {
                 Some(d) => Ok(d),
@@ -128,7 +167,7 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
         };
         // The monthly metrics read only the lines: they run beside the rest.
         let rest = async {
-            let (((), ()), as_of) = both(
+            let ((_, _), as_of) = both(
                 ctx,
                 both(
                     ctx,
@@ -217,13 +256,29 @@ pub(crate) async fn both<A, B>(
     }
 }
 
-/// Registers the result of `sql` under `name`, held in memory or as a view.
+/// A session like `ctx` (the same tables, runtime and engine) whose queries use one
+/// partition per `per` of `rows`, at least one and at most as many as `ctx`'s.
+fn sized_for(ctx: &SessionContext, rows: u64, per: u64) -> SessionContext {
+    // A copy of the state shares the catalogs (the registered tables) and the runtime.
+    let mut state = ctx.state();
+    let current = state.config().target_partitions();
+    let wanted = rows.div_ceil(per.max(1)).clamp(1, current as u64) as usize;
+    if wanted == current {
+        return ctx.clone();
+    }
+    tracing::debug!(rows, partitions = wanted, "queries over the intermediates");
+    state.config_mut().options_mut().execution.target_partitions = wanted;
+    SessionContext::new_with_state(state)
+}
+
+/// Registers the result of `sql` under `name`, held in memory or as a view, and
+/// returns its rows when it was computed (not for a view).
 async fn register_intermediate(
     ctx: &SessionContext,
     mode: &Intermediates,
     name: &str,
     sql: &str,
-) -> Result<()> {
+) -> Result<Option<u64>> {
     let stage = name.trim_start_matches("lgs_").replace('_', " ");
     staged(&stage, materialise(ctx, mode, name, sql)).await
 }
@@ -248,24 +303,27 @@ async fn materialise(
     mode: &Intermediates,
     name: &str,
     sql: &str,
-) -> Result<()> {
-    let mut df = ctx.sql(sql).await.context(name)?;
-    match mode {
+) -> Result<Option<u64>> {
+    let df = ctx.sql(sql).await.context(name)?;
+    let (table, rows): (Arc<dyn TableProvider>, _) = match mode {
         Intermediates::Memory => {
-            df = df.cache().await.context(name)?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let parts = df.collect_partitioned().await.context(name)?;
+            let rows = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
+            let table = MemTable::try_new(schema, parts).context(name)?;
+            (Arc::new(table), Some(rows))
         }
-        Intermediates::Views => {}
+        Intermediates::Views => (df.into_view(), None),
         Intermediates::Files(dir) => {
             // Each partition of the result is written by the task that computes it.
-            let table = scratch::write(ctx, df, &dir.join(name))
+            let (table, rows) = scratch::write(ctx, df, &dir.join(name))
                 .await
                 .context(name)?;
-            ctx.register_table(name, table).context(name)?;
-            return Ok(());
+            (table, Some(rows))
         }
-    }
-    ctx.register_table(name, df.into_view()).context(name)?;
-    Ok(())
+    };
+    ctx.register_table(name, table).context(name)?;
+    Ok(rows)
 }
 
 /// The default as-of date: the day after the largest timestamp of `column` in
@@ -541,6 +599,50 @@ mod tests {
     use datafusion::arrow::array::Float64Array;
     use datafusion::arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
+
+    /// A session sized for an intermediate has one partition per `per` rows within
+    /// the original's bounds, and sees the tables registered on the original after
+    /// it was made (it shares the catalogs, as a report needs: the per-invoice and
+    /// per-customer intermediates are registered through it).
+    #[tokio::test]
+    async fn a_session_sized_for_an_intermediate_shares_the_tables() {
+        let ctx = SessionContext::new_with_config(
+            datafusion::prelude::SessionConfig::new().with_target_partitions(4),
+        );
+        let partitions = |c: &SessionContext| c.state().config().target_partitions();
+        assert_eq!(partitions(&sized_for(&ctx, 10, 1_000)), 1);
+        assert_eq!(partitions(&sized_for(&ctx, 2_500, 1_000)), 3);
+        assert_eq!(partitions(&sized_for(&ctx, 1_000_000, 1_000)), 4);
+        assert_eq!(partitions(&sized_for(&ctx, 0, 1_000)), 1);
+        assert_eq!(partitions(&ctx), 4, "the original is left as it was");
+
+        let small = sized_for(&ctx, 10, 1_000);
+        ctx.sql("CREATE TABLE later AS VALUES (1), (2), (3)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let n = small
+            .sql("SELECT count(*) AS n FROM later")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(n[0].column(0).as_primitive::<Int64Type>().value(0), 3);
+        let plan = small
+            .sql("SELECT column1, count(*) FROM later GROUP BY column1")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let shown = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(false)
+            .to_string();
+        assert!(!shown.contains("RepartitionExec"), "{shown}");
+    }
 
     /// The positions computed in SQL are the ones numpy reads, for every count
     /// from 1 to 60 and the levels the report uses, without a second query.

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::analytics::{Intermediates, ReportOptions};
+use crate::analytics::ReportOptions;
 use crate::error::{LgsError, Result};
 use crate::html::{PageInfo, ReportPage};
 use crate::session::Engine;
@@ -124,10 +124,7 @@ async fn current_page(state: &AppState) -> Result<Arc<ReportPage>> {
     let engine = &state.options.engine;
     let (ctx, tables) = crate::session::context_on(&state.warehouse, engine).await?;
     crate::session::require_retail(&state.warehouse, &tables)?;
-    let options = ReportOptions {
-        as_of: state.options.as_of,
-        intermediates: Intermediates::for_engine(engine, &state.warehouse),
-    };
+    let options = ReportOptions::for_engine(engine, &state.warehouse, state.options.as_of);
     let page = Arc::new(ReportPage::compute(&ctx, &tables, &options).await?);
     *cached = Some((versions, page.clone()));
     Ok(page)

@@ -196,6 +196,13 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     };
     assert_eq!(run_report(&ctx, &files).await.unwrap(), r);
     assert!(!scratch.exists(), "the scratch directory is left behind");
+    // ... and, as on a cluster, with the queries over them on one partition
+    // (the 40K rows of the pass over the lines are under a million).
+    let narrow = ReportOptions {
+        partition_rows: Some(lgs::analytics::CLUSTER_PARTITION_ROWS),
+        ..files.clone()
+    };
+    assert_eq!(run_report(&ctx, &narrow).await.unwrap(), r);
     // ... and on one partition instead of one per core: the same report.
     let engine = lgs::session::Engine::Local(lgs::session::Limits {
         threads: Some(1),
