@@ -60,7 +60,8 @@ pub struct ReportOptions {
     pub intermediates: Intermediates,
     /// When set, the queries after the pass over the lines use one partition per
     /// this many rows of its result (at least one, at most the session's), instead
-    /// of the session's partitions. What suits an engine where a partition is
+    /// of the session's partitions; with [`Intermediates::Views`] the result is not
+    /// computed, its rows are unknown, and the session's partitions are kept. What suits an engine where a partition is
     /// costly: on a cluster every partition of a grouping is a shuffle with its
     /// files, tasks and latency, and the report's independent queries keep the
     /// slots busy side by side. Locally a partition is a cheap repartition in
@@ -167,7 +168,7 @@ pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result
         };
         // The monthly metrics read only the lines: they run beside the rest.
         let rest = async {
-            let ((_, _), as_of) = both(
+            let (_, as_of) = both(
                 ctx,
                 both(
                     ctx,
