@@ -202,9 +202,13 @@ fn assert_same(local: &Value, cluster: &Value, path: &str) {
     support::assert_json_close(local, cluster, path, 1.0);
 }
 
-const QUERIES: [&str; 2] = [
+const QUERIES: [&str; 3] = [
     "SELECT month, count(DISTINCT invoice_no) AS invoices, sum(amount) AS net \
      FROM retail GROUP BY month ORDER BY month",
+    // Nested (array) functions, which the executors must know as well.
+    "SELECT country, array_length(array_distinct(array_agg(month))) AS months, \
+       cardinality(generate_series(1, count(DISTINCT customer_id))) AS customers \
+     FROM retail GROUP BY country ORDER BY country",
     "SELECT r.country, count(*) AS lines, count(DISTINCT r.customer_id) AS customers \
      FROM invoices i JOIN retail r ON i.invoice_no = r.invoice_no WHERE i.amount > 0 \
      GROUP BY r.country ORDER BY lines DESC, r.country",

@@ -9,7 +9,7 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::quantile::{median, quantile};
-use super::{INVOICE_LINES, both, order_stats, query};
+use super::{INVOICE_LINES, Wanted, both, order_stats, query};
 use crate::error::{LgsError, Result};
 use crate::schema::RETAIL_TABLE;
 
@@ -76,14 +76,9 @@ pub async fn amount_stats(
         .into_iter()
         .collect();
 
-    // Four independent queries, run at once: the histogram computes its own range
-    // and the order statistics their own count (see `order_stats`).
-    let summary_sql = format!(
-        "SELECT count(*) AS n, min(amount) AS lo, max(amount) AS hi, \
-         CAST(sum(amount) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS mean \
-         FROM ({relation})"
-    );
-    let summary = query(ctx, what, &summary_sql, params.clone());
+    // Three independent queries, run at once: the order statistics bring the count,
+    // the extremes and the mean, the histogram computes its own range (see
+    // `order_stats` and `histogram_counts`).
     let mode = async {
         let rows = query(
             ctx,
@@ -97,34 +92,32 @@ pub async fn amount_stats(
         .await?;
         rows.f64(0, "amount").map(|m| m.unwrap_or(f64::NAN))
     };
-    let order = order_stats(
-        ctx,
-        what,
-        &relation,
-        "amount",
-        &[0.85],
-        true,
-        params.clone(),
-    );
+    let wanted = Wanted {
+        levels: &[0.85],
+        median: true,
+        extremes: true,
+        aggregates: &[(
+            "mean",
+            "CAST(sum(amount) AS DOUBLE) / CAST(count(*) AS DOUBLE)",
+        )],
+    };
+    let order = order_stats(ctx, what, &relation, "amount", &wanted, params.clone());
     let bins = histogram_counts(ctx, what, &relation, params.clone());
-    let (summary, (mode, (order, bins))) =
-        both(ctx, summary, both(ctx, mode, both(ctx, order, bins))).await?;
+    let (order, (mode, bins)) = both(ctx, order, both(ctx, mode, bins)).await?;
 
-    let count = summary.i64(0, "n")?.unwrap_or(0) as usize;
+    let count = order.n;
     if count == 0 {
         return Err(LgsError::EmptyTable {
             table: format!("{RETAIL_TABLE} (no invoice with positive price and quantity)"),
             warehouse: "the session".into(),
         });
     }
-    let min = summary.f64(0, "lo")?.unwrap_or(f64::NAN);
-    let max = summary.f64(0, "hi")?.unwrap_or(f64::NAN);
-    let mean = summary.f64(0, "mean")?.unwrap_or(f64::NAN);
+    let (min, max) = (order.min(), order.max());
     let at = |i: usize| order.at(i);
     let stats = AmountStats {
         count: count as u64,
         min,
-        mean,
+        mean: order.aggregate("mean").unwrap_or(f64::NAN),
         median: median(count, at),
         mode,
         max,

@@ -142,7 +142,7 @@ pub const SCRATCH_DIR: &str = "_lgs_scratch";
 /// over the lines; the per-invoice and per-customer results and the as-of date;
 /// every statistic that needs no other result; the trimmed invoice statistics (they
 /// need the 85th percentile) and the RFM scores (they need the edges). The monthly
-/// metrics (two queries over the lines) run beside rounds two to four. On a
+/// metrics (one query over the lines) run beside rounds two to four. On a
 /// cluster, where every query is a job with a latency of its own, the rounds bound
 /// the time more than the work does.
 pub async fn run_report(ctx: &SessionContext, options: &ReportOptions) -> Result<Report> {
@@ -502,12 +502,28 @@ pub(crate) async fn sorted_values_at(
     Ok(out)
 }
 
-/// The count of a relation and the sorted values its quantiles read.
+/// What [`order_stats`] reads of a relation besides its count.
+#[derive(Debug, Default)]
+pub(crate) struct Wanted<'a> {
+    /// The values that [`quantile::quantile`] reads at these levels.
+    pub levels: &'a [f64],
+    /// The values that [`quantile::median`] reads.
+    pub median: bool,
+    /// The smallest and the largest value ([`OrderStats::min`], [`OrderStats::max`]).
+    pub extremes: bool,
+    /// Aggregates over the whole relation, computed beside its count: (name, SQL
+    /// expression), read back as doubles with [`OrderStats::aggregate`].
+    pub aggregates: &'a [(&'a str, &'a str)],
+}
+
+/// The count of a relation, the sorted values its quantiles read and the
+/// aggregates asked for ([`Wanted`]).
 #[derive(Debug)]
 pub(crate) struct OrderStats {
     /// Rows in the relation.
     pub n: usize,
     values: HashMap<usize, f64>,
+    aggregates: HashMap<String, Option<f64>>,
     /// Whether the values had to be fetched again by position (a test checks that
     /// the positions computed in SQL suffice).
     #[cfg_attr(not(test), allow(dead_code))]
@@ -519,79 +535,106 @@ impl OrderStats {
     pub fn at(&self, i: usize) -> f64 {
         self.values.get(&i).copied().unwrap_or(f64::NAN)
     }
+
+    /// The smallest value (NaN when the relation is empty or it was not asked for).
+    pub fn min(&self) -> f64 {
+        self.at(0)
+    }
+
+    /// The largest value (NaN when the relation is empty or it was not asked for).
+    pub fn max(&self) -> f64 {
+        self.n.checked_sub(1).map_or(f64::NAN, |last| self.at(last))
+    }
+
+    /// The aggregate named `name` of [`Wanted::aggregates`] (None when it is null,
+    /// the relation is empty or it was not asked for).
+    pub fn aggregate(&self, name: &str) -> Option<f64> {
+        self.aggregates.get(name).copied().flatten()
+    }
 }
 
-/// The row count of `relation` and the values of `column`, sorted ascending, at the
-/// positions that [`quantile::quantile`] at `levels` (and, with `median`,
-/// [`quantile::median`]) read, in one query: the positions are computed in SQL from
-/// the count, so nothing waits for a count first (on a cluster, one job less on the
-/// critical path). Should a position the Rust side needs be missing, the values are
-/// fetched again by position ([`sorted_values_at`]).
+/// The row count of `relation`, the values of `column`, sorted ascending, at the
+/// positions `wanted` reads, and its aggregates, in one query: the positions are
+/// computed in SQL from the count, so nothing waits for a count first (on a cluster,
+/// one job less on the critical path). Should a position the Rust side needs be
+/// missing, the values are fetched again by position ([`sorted_values_at`]).
 pub(crate) async fn order_stats(
     ctx: &SessionContext,
     context: &str,
     relation: &str,
     column: &str,
-    levels: &[f64],
-    median: bool,
+    wanted: &Wanted<'_>,
     params: Vec<ScalarValue>,
 ) -> Result<OrderStats> {
-    let mut wanted = Vec::new();
-    for &level in levels {
+    let mut positions = Vec::new();
+    for &level in wanted.levels {
         // The virtual index exactly as quantile::position computes it.
         let index = format!(
             "CAST(floor(CAST(n - 1 AS DOUBLE) * {:?}) AS BIGINT)",
             quantile::virtual_level(level)
         );
-        wanted.push(format!("pos = {index}"));
-        wanted.push(format!("pos = {index} + 1"));
+        positions.push(format!("pos = {index}"));
+        positions.push(format!("pos = {index} + 1"));
     }
-    if median {
-        wanted.push("pos = n / 2".into());
-        wanted.push("pos = (n - 1) / 2".into());
+    if wanted.median {
+        positions.push("pos = n / 2".into());
+        positions.push("pos = (n - 1) / 2".into());
     }
-    if wanted.is_empty() {
-        wanted.push("pos = 0".into());
+    if wanted.extremes || positions.is_empty() {
+        positions.push("pos = 0".into());
     }
+    if wanted.extremes {
+        positions.push("pos = n - 1".into());
+    }
+    let aggregates: String = wanted
+        .aggregates
+        .iter()
+        .map(|(name, sql)| format!(", {sql} AS {name}"))
+        .collect();
     let sql = format!(
-        "SELECT pos, v, n FROM (\
+        "SELECT * FROM (\
            SELECT CAST({column} AS DOUBLE) AS v, row_number() OVER (ORDER BY {column}) - 1 AS pos \
            FROM ({relation})) \
-         CROSS JOIN (SELECT count(*) AS n FROM ({relation})) \
+         CROSS JOIN (SELECT count(*) AS n{aggregates} FROM ({relation})) \
          WHERE {}",
-        wanted.join(" OR ")
+        positions.join(" OR ")
     );
     let rows = query(ctx, context, &sql, params.clone()).await?;
     let mut n = 0;
     let mut values = HashMap::new();
+    let mut totals = HashMap::new();
     rows.for_each(|r| {
         n = r.u64("n")? as usize;
         if let (Some(pos), Some(v)) = (r.i64("pos")?, r.f64("v")?) {
             values.insert(pos as usize, v);
         }
+        for (name, _) in wanted.aggregates {
+            totals.insert(name.to_string(), r.f64(name)?);
+        }
         Ok(())
     })?;
-    if n == 0 {
-        return Ok(OrderStats {
-            n,
-            values,
-            refetched: false,
-        });
-    }
-    let mut needed = quantile::needed_indices(n, levels);
-    if median {
-        needed.extend(quantile::median_indices(n));
-    }
-    let refetched = needed.iter().any(|i| !values.contains_key(i));
-    if refetched {
-        tracing::debug!(query = context, "quantile positions refetched by index");
-        values = sorted_values_at(ctx, context, relation, column, &needed, params).await?;
-    }
-    Ok(OrderStats {
+    let mut stats = OrderStats {
         n,
         values,
-        refetched,
-    })
+        aggregates: totals,
+        refetched: false,
+    };
+    if n == 0 {
+        return Ok(stats);
+    }
+    let mut needed = quantile::needed_indices(n, wanted.levels);
+    if wanted.median {
+        needed.extend(quantile::median_indices(n));
+    }
+    if wanted.extremes {
+        needed.extend([0, n - 1]);
+    }
+    stats.refetched = needed.iter().any(|i| !stats.values.contains_key(i));
+    if stats.refetched {
+        tracing::debug!(query = context, "quantile positions refetched by index");
+        stats.values = sorted_values_at(ctx, context, relation, column, &needed, params).await?;
+    }
+    Ok(stats)
 }
 
 #[cfg(test)]
@@ -646,7 +689,8 @@ mod tests {
     }
 
     /// The positions computed in SQL are the ones numpy reads, for every count
-    /// from 1 to 60 and the levels the report uses, without a second query.
+    /// from 1 to 60 and the levels the report uses, without a second query; the
+    /// extremes and the aggregates come with them.
     #[tokio::test]
     async fn order_stats_fetch_what_the_quantiles_read_in_one_query() {
         let ctx = SessionContext::new();
@@ -662,11 +706,22 @@ mod tests {
             let mut sorted = values;
             sorted.sort_by(f64::total_cmp);
             for (levels, median) in [(&[0.85][..], true), (&quantile::qcut_levels()[..], false)] {
-                let stats = order_stats(&ctx, "t", "SELECT x FROM t", "x", levels, median, vec![])
+                let wanted = Wanted {
+                    levels,
+                    median,
+                    extremes: median,
+                    aggregates: &[("total", "sum(x)")],
+                };
+                let stats = order_stats(&ctx, "t", "SELECT x FROM t", "x", &wanted, vec![])
                     .await
                     .unwrap();
                 assert_eq!(stats.n, n);
                 assert!(!stats.refetched, "n = {n}, levels {levels:?}");
+                assert_eq!(stats.aggregate("total"), Some(sorted.iter().sum::<f64>()));
+                if median {
+                    assert_eq!(stats.min(), sorted[0], "n = {n}");
+                    assert_eq!(stats.max(), sorted[n - 1], "n = {n}");
+                }
                 for &q in levels {
                     let want = quantile::quantile(n, q, |i| sorted[i]);
                     assert_eq!(

@@ -10,7 +10,7 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use super::{INVOICE_LINES, query};
-use crate::error::{LgsError, Result};
+use crate::error::Result;
 
 /// The metrics of one month.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -35,57 +35,19 @@ pub struct MonthRow {
     pub existing_users: u64,
 }
 
-/// All months from `first` to `last` (`YYYY-MM`, inclusive).
-fn month_range(first: &str, last: &str) -> Result<Vec<String>> {
-    let parse = |m: &str| -> Result<(i32, u32)> {
-        let bad = || LgsError::InvalidArgument {
-            what: "month",
-            message: format!("{m:?} is not YYYY-MM"),
-        };
-        let (y, mo) = m.split_once('-').ok_or_else(bad)?;
-        Ok((
-            y.parse().map_err(|_| bad())?,
-            mo.parse().map_err(|_| bad())?,
-        ))
-    };
-    let (mut y, mut m) = parse(first)?;
-    let end = parse(last)?;
-    let mut out = Vec::new();
-    while (y, m) <= end {
-        out.push(format!("{y:04}-{m:02}"));
-        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    }
-    Ok(out)
-}
-
 /// Computes the monthly metrics, one row per calendar month, in order.
 ///
 /// Distinct counts are written as a grouping then a count (orders per (month,
 /// invoice), customers per (month, customer)): ordinary aggregations, which spill
 /// under a memory limit, where `count(DISTINCT ...)` keeps whole hash sets in memory.
 pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
-    let bounds = query(
-        ctx,
-        "month range",
-        &format!("SELECT min(month) AS first, max(month) AS last FROM {INVOICE_LINES}"),
-        vec![],
-    )
-    .await?;
-    let mut first_last = (None, None);
-    bounds.for_each(|r| {
-        first_last = (r.string("first")?, r.string("last")?);
-        Ok(())
-    })?;
-    let (Some(first), Some(last)) = first_last else {
-        return Ok(vec![]);
-    };
-    let months = month_range(&first, &last)?
-        .iter()
-        .map(|m| format!("('{m}')"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let sql = format!(
-        "WITH months AS (SELECT column1 AS month FROM (VALUES {months})), \
+        "WITH months AS ( \
+           SELECT to_char(d, '%Y-%m') AS month FROM ( \
+             SELECT unnest(generate_series( \
+               to_date(min(month) || '-01'), to_date(max(month) || '-01'), \
+               INTERVAL '1' MONTH)) AS d \
+             FROM {INVOICE_LINES})), \
          per_invoice AS ( \
            SELECT month, invoice_no, is_cancellation, sum(amount) AS amount \
            FROM {INVOICE_LINES} GROUP BY month, invoice_no, is_cancellation), \
@@ -151,15 +113,50 @@ pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
 
 #[cfg(test)]
 mod tests {
-    use super::month_range;
+    use super::*;
 
-    #[test]
-    fn month_range_crosses_years() {
+    /// The months between the first and the last are listed across a year's end,
+    /// with zeros where no line falls, as the query computes them.
+    #[tokio::test]
+    async fn every_month_is_listed_across_a_year_end() {
+        let ctx = SessionContext::new();
+        ctx.sql(&format!(
+            "CREATE TABLE {INVOICE_LINES} (month VARCHAR, invoice_no VARCHAR, \
+               customer_id BIGINT, is_cancellation BOOLEAN, amount DECIMAL(18, 2)) AS VALUES \
+             ('2009-11', '1', 7, false, 10.5), ('2010-02', '2', 7, false, 4.0), \
+             ('2010-02', 'C3', 8, true, -1.5)"
+        ))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+        let rows = monthly(&ctx).await.unwrap();
+        let months: Vec<_> = rows.iter().map(|r| r.month.as_str()).collect();
+        assert_eq!(months, ["2009-11", "2009-12", "2010-01", "2010-02"]);
+        let sales: Vec<_> = rows.iter().map(|r| r.sales).collect();
+        assert_eq!(sales, [10.5, 0.0, 0.0, 2.5]);
+        assert_eq!(rows[1].sales_growth_pct, Some(-100.0));
         assert_eq!(
-            month_range("2009-11", "2010-02").unwrap(),
-            vec!["2009-11", "2009-12", "2010-01", "2010-02"]
+            rows[3].sales_growth_pct, None,
+            "after a month without sales"
         );
-        assert_eq!(month_range("2010-01", "2010-01").unwrap(), vec!["2010-01"]);
-        assert!(month_range("x", "2010-01").is_err());
+        assert_eq!((rows[3].placed_orders, rows[3].cancelled_orders), (1, 1));
+        assert_eq!((rows[3].active_users, rows[3].new_users), (2, 1));
+        assert_eq!(rows[1].active_users, 0);
+
+        // Without any line, no month at all.
+        let empty = SessionContext::new();
+        empty
+            .sql(&format!(
+                "CREATE TABLE {INVOICE_LINES} (month VARCHAR, invoice_no VARCHAR, \
+                   customer_id BIGINT, is_cancellation BOOLEAN, amount DECIMAL(18, 2))"
+            ))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert_eq!(monthly(&empty).await.unwrap(), vec![]);
     }
 }

@@ -15,7 +15,7 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::quantile::{qcut_edges, qcut_levels};
-use super::{INVOICE_LINES, both, midnight_micros, order_stats, query};
+use super::{INVOICE_LINES, Wanted, both, midnight_micros, order_stats, query};
 
 use crate::error::Result;
 
@@ -126,17 +126,12 @@ pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
     let base = with_recency_sql();
     let as_of = vec![as_of_param(as_of)];
     let levels = qcut_levels();
-    let values_of = |column| {
-        order_stats(
-            ctx,
-            "RFM quantiles",
-            &base,
-            column,
-            &levels,
-            false,
-            as_of.clone(),
-        )
+    let wanted = Wanted {
+        levels: &levels,
+        ..Wanted::default()
     };
+    let values_of =
+        |column| order_stats(ctx, "RFM quantiles", &base, column, &wanted, as_of.clone());
     let (recency, monetary) = both(ctx, values_of("recency"), values_of("monetary")).await?;
     let n = recency.n;
     if n == 0 {

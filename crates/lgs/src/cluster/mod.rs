@@ -27,6 +27,7 @@ use ballista_core::config::{
     BALLISTA_ADAPTIVE_PLANNER_ENABLED, BALLISTA_SHUFFLE_COMPRESSION_CODEC, TaskSchedulingPolicy,
 };
 use ballista_core::extension::SessionConfigExt;
+use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
@@ -176,6 +177,7 @@ pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
         memory_pool_size: options.memory_limit,
         override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
         override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
+        override_function_registry: Some(Arc::new(function_registry())),
         ..ExecutorProcessConfig::default()
     };
     if let Some(slots) = options.slots {
@@ -190,6 +192,21 @@ pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
     start_executor_process(Arc::new(config))
         .await
         .map_err(|e| cluster_error(&format!("the executor on {}", options.bind), e))
+}
+
+/// The functions an executor decodes its tasks' expressions with: every function
+/// of a client session (DataFusion's defaults). Ballista's own registry leaves out
+/// DataFusion's nested (array) scalar functions, so a task calling one, such as
+/// `generate_series` in the report's monthly metrics or `array_length` in `lgs
+/// sql`, was rejected by the executor although the client had planned it.
+fn function_registry() -> BallistaFunctionRegistry {
+    let state = SessionStateBuilder::new().with_default_features().build();
+    BallistaFunctionRegistry {
+        scalar_functions: state.scalar_functions().clone(),
+        aggregate_functions: state.aggregate_functions().clone(),
+        window_functions: state.window_functions().clone(),
+        higher_order_functions: state.higher_order_functions().clone(),
+    }
 }
 
 /// Splits `HOST:PORT` (or a `df://HOST:PORT` URL).
@@ -311,6 +328,32 @@ mod tests {
         let (accepted, _) = plain.accept().await.unwrap();
         assert!(!accepted.nodelay().unwrap());
         drop(client);
+    }
+
+    /// Executors decode every function a client can plan, the nested (array) ones
+    /// included, which Ballista's own registry leaves out.
+    #[test]
+    fn executors_know_every_function_of_a_client_session() {
+        let ours = function_registry();
+        let client = SessionStateBuilder::new().with_default_features().build();
+        for name in client.scalar_functions().keys() {
+            assert!(ours.scalar_functions.contains_key(name), "{name}");
+        }
+        for name in ["generate_series", "array_length", "make_array"] {
+            assert!(ours.scalar_functions.contains_key(name), "{name}");
+            assert!(
+                !BallistaFunctionRegistry::default()
+                    .scalar_functions
+                    .contains_key(name),
+                "Ballista's registry now has {name}: the override may be unneeded"
+            );
+        }
+        for name in client.aggregate_functions().keys() {
+            assert!(ours.aggregate_functions.contains_key(name), "{name}");
+        }
+        for name in client.window_functions().keys() {
+            assert!(ours.window_functions.contains_key(name), "{name}");
+        }
     }
 
     /// The defaults lgs changes reach the session that submits the jobs (the
