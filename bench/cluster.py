@@ -11,6 +11,12 @@ warehouse, then `lgs report --format json --as-of 2012-01-01` as a whole process
 `--cluster df://...`. Every cluster's report is checked equal to the local one
 (counts exact, floating point to 1e-9 relative) before its time counts.
 
+The reports run in `--runs` rounds of one report per engine, the order rotated
+every round, so that the machine's drift falls on every engine alike; the clusters
+are started once and kept paused (SIGSTOP) while another engine runs. Wall / local is the ratio of the
+medians; per round is the range of each round's cluster time over that round's
+local time.
+
 At equal cores: this machine has 2 cores, so the local run uses both and every
 cluster has 2 slots in all (1 executor x 2 slots, 2 x 1, 4 x 1 -- the last
 oversubscribes). Written is what the executors wrote during the report (the
@@ -21,9 +27,11 @@ the scheduler and the executors used during the report (from /proc).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -76,7 +84,9 @@ class Cluster:
         port = free_port()
         self.url = f"df://127.0.0.1:{port}"
         self.procs.append(subprocess.Popen(
-            [lgs, "-q", "scheduler", "--bind", f"127.0.0.1:{port}"],
+            # A paused cluster (see `pause`) must not take its executors for lost
+            # when it resumes: a round at 100M rows outlasts the default 60 s.
+            [lgs, "-q", "scheduler", "--bind", f"127.0.0.1:{port}", "--executor-timeout", "3600"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(port)
         per = max(1, slots // executors)
@@ -116,10 +126,21 @@ class Cluster:
                 if not entry.startswith("datafusion-"):
                     shutil.rmtree(os.path.join(w, entry), ignore_errors=True)
 
+    def pause(self):
+        """Stops the processes (SIGSTOP): an idle cluster still uses some CPU (the
+        scheduler's job-id clock ticks every millisecond)."""
+        for p in self.procs:
+            p.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        for p in self.procs:
+            p.send_signal(signal.SIGCONT)
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        self.resume()
         for p in self.procs:
             p.terminate()
         for p in self.procs:
@@ -142,7 +163,7 @@ def main():
     p.add_argument("--executors", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--slots", type=int, default=os.cpu_count() or 2,
                    help="task slots of each cluster in all (default: the cores)")
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--runs", type=int, default=3, help="rounds of reports")
     p.add_argument("--lgs", default=os.path.join(ROOT, "target/release/lgs"))
     p.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
     p.add_argument("--keep", action="store_true",
@@ -151,8 +172,9 @@ def main():
 
     work = a.work or tempfile.mkdtemp(prefix="lgs-bench-cluster-")
     try:
-        print("| rows | engine | wall s | client CPU s | cluster CPU s | client peak MB | written MB | wall / local |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| rows | engine | wall s | client CPU s | cluster CPU s | client peak MB "
+              "| written MB | wall / local | per round |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for rows in a.rows:
             csv = os.path.join(work, f"retail-{rows}.csv")
             wh = os.path.join(work, f"wh-{rows}")
@@ -162,38 +184,55 @@ def main():
                                 "--seed", "1", "--out", csv], check=True)
                 subprocess.run([a.lgs, "-q", "--warehouse", wh, "ingest", csv], check=True)
                 os.remove(csv)
-            expected, argv = report_json(a.lgs, wh)
-            samples = [timed(argv) for _ in range(a.runs)]
-            local = statistics.median(s[0] for s in samples)
-            cpu = statistics.median(s[1] for s in samples)
-            rss = statistics.median(s[2] for s in samples)
-            print(f"| {rows:,} | local ({a.slots} threads) | {local:.2f} | {cpu:.2f} | | {rss:.0f} | | 1.00 |",
-                  flush=True)
-            for n in a.executors:
-                cw = os.path.join(work, f"cluster-{rows}-{n}")
-                with Cluster(a.lgs, n, a.slots, cw) as cluster:
+            expected, local_argv = report_json(a.lgs, wh)
+            with contextlib.ExitStack() as stack:
+                clusters = {}
+                for n in a.executors:
+                    cw = os.path.join(work, f"cluster-{rows}-{n}")
+                    stack.callback(shutil.rmtree, cw, ignore_errors=True)
+                    cluster = stack.enter_context(Cluster(a.lgs, n, a.slots, cw))
                     got, argv = report_json(a.lgs, wh, cluster.url)
                     same(expected, got)
                     cluster.clear_shuffle()
-                    samples = []
-                    written = []
-                    server_cpu = []
-                    for _ in range(a.runs):
+                    cluster.pause()
+                    clusters[n] = (cluster, argv)
+                # Rounds of one report per engine, the order rotated every round:
+                # the machine's drift (tens of percent over minutes on a shared
+                # virtual machine) falls on every engine alike, and each round's
+                # cluster time is also compared with that round's local time.
+                engines = ["local", *a.executors]
+                samples = {e: [] for e in engines}
+                server_cpu = {n: [] for n in a.executors}
+                written = {n: [] for n in a.executors}
+                for r in range(a.runs):
+                    for e in engines[r % len(engines):] + engines[:r % len(engines)]:
+                        if e == "local":
+                            samples[e].append(timed(local_argv))
+                            continue
+                        cluster, argv = clusters[e]
+                        cluster.resume()
+                        time.sleep(0.5)  # heartbeats missed while paused
                         before, wrote = cluster.cpu_seconds(), cluster.written_bytes()
-                        samples.append(timed(argv))
-                        server_cpu.append(cluster.cpu_seconds() - before)
-                        written.append(cluster.written_bytes() - wrote)
+                        samples[e].append(timed(argv))
+                        server_cpu[e].append(cluster.cpu_seconds() - before)
+                        written[e].append(cluster.written_bytes() - wrote)
                         cluster.clear_shuffle()
-                wall = statistics.median(s[0] for s in samples)
-                cpu = statistics.median(s[1] for s in samples)
-                rss = statistics.median(s[2] for s in samples)
-                mb = statistics.median(written) / 1e6
-                server = statistics.median(server_cpu)
+                        cluster.pause()
+
+            def med(e, i):
+                return statistics.median(s[i] for s in samples[e])
+
+            local = med("local", 0)
+            print(f"| {rows:,} | local ({a.slots} threads) | {local:.2f} | {med('local', 1):.2f} "
+                  f"| | {med('local', 2):.0f} | | 1.00 | |", flush=True)
+            for n in a.executors:
                 per = max(1, a.slots // n)
-                print(f"| {rows:,} | cluster: {n} executor{'s' if n > 1 else ''} x {per} slot{'s' if per > 1 else ''} "
-                      f"| {wall:.2f} | {cpu:.2f} | {server:.2f} | {rss:.0f} | {mb:.0f} | {wall / local:.2f} |",
-                      flush=True)
-                shutil.rmtree(cw, ignore_errors=True)
+                rounds = [c[0] / l[0] for c, l in zip(samples[n], samples["local"])]
+                print(f"| {rows:,} | cluster: {n} executor{'s' if n > 1 else ''} x {per} "
+                      f"slot{'s' if per > 1 else ''} | {med(n, 0):.2f} | {med(n, 1):.2f} "
+                      f"| {statistics.median(server_cpu[n]):.2f} | {med(n, 2):.0f} "
+                      f"| {statistics.median(written[n]) / 1e6:.0f} | {med(n, 0) / local:.2f} "
+                      f"| {min(rounds):.2f}-{max(rounds):.2f} |", flush=True)
             if not a.keep:
                 shutil.rmtree(wh, ignore_errors=True)
     finally:
