@@ -61,11 +61,12 @@ pub struct ReportOptions {
     /// When set, the queries after the pass over the lines use one partition per
     /// this many rows of its result (at least one, at most the session's), instead
     /// of the session's partitions; with [`Intermediates::Views`] the result is not
-    /// computed, its rows are unknown, and the session's partitions are kept. What suits an engine where a partition is
-    /// costly: on a cluster every partition of a grouping is a shuffle with its
-    /// files, tasks and latency, and the report's independent queries keep the
-    /// slots busy side by side. Locally a partition is a cheap repartition in
-    /// memory and the cores are better used within each query.
+    /// computed, its rows are unknown, and the session's partitions are kept. What
+    /// suits an engine where a partition is costly: on a cluster every partition of
+    /// a grouping is a shuffle with its files, tasks and latency, and the report's
+    /// independent queries keep the slots busy side by side. Locally a partition is
+    /// a cheap repartition in memory and the cores are better used within each
+    /// query.
     pub partition_rows: Option<u64>,
 }
 
