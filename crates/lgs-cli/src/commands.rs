@@ -9,7 +9,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use lgs::Warehouse;
 use lgs::analytics::ReportOptions;
 use lgs::ingest::{Dataset, IngestOptions, IngestReport, PgOptions, WriteMode};
-use lgs::output::group;
+use lgs::output::{self, Sink, group};
 use lgs::session::{Engine, Limits};
 
 use crate::args::{
@@ -210,63 +210,43 @@ async fn report(
         None if visual => None,
         None => Some(ReportFormat::Table),
     };
-    let text = match format {
-        None => String::new(),
-        Some(ReportFormat::Table) => lgs::output::to_tables(&report),
-        Some(ReportFormat::Json) => lgs::output::to_json(&report) + "\n",
-        Some(ReportFormat::Csv) => lgs::output::to_csv(&report)?,
-    };
-    out().write_all(text.as_bytes())?;
-    let report = if visual {
-        let page = lgs::html::ReportPage::from_report(&ctx, &tables, report).await?;
-        if let Some(path) = &args.html {
-            let info = lgs::html::PageInfo {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    match format {
+        None => {}
+        Some(ReportFormat::Table) => sinks.push(Box::new(output::terminal::Terminal)),
+        Some(ReportFormat::Json) => sinks.push(Box::new(output::json::Json)),
+        Some(ReportFormat::Csv) => sinks.push(Box::new(output::csv::Csv)),
+    }
+    if let Some(path) = &args.html {
+        sinks.push(Box::new(output::visual::Html {
+            path: path.clone(),
+            ctx: ctx.clone(),
+            tables: tables.clone(),
+            info: lgs::html::PageInfo {
                 warehouse: warehouse.location(),
                 generated: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
                 nav: vec![],
-            };
-            std::fs::write(path, page.html(&info))
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            if !quiet {
-                eprintln!("wrote {}", path.display());
-            }
-        }
-        if let Some(dir) = &args.png {
-            let written = lgs::charts::png::write_all(&page.charts, dir)?;
-            if !quiet {
-                eprintln!("wrote {} charts to {}", written.len(), dir.display());
-            }
-        }
-        page.report
-    } else {
-        report
-    };
+            },
+        }));
+    }
+    if let Some(dir) = &args.png {
+        sinks.push(Box::new(output::visual::Png(dir.clone())));
+    }
     if let Some(dir) = &args.out {
-        let written = lgs::output::write_results(&report, dir)?;
-        if !quiet {
-            eprintln!("wrote {} files to {}", written.len(), dir.display());
-        }
+        sinks.push(Box::new(output::files::Files(dir.clone())));
     }
     if let Some(url) = &args.to {
-        let written = lgs::export::to_postgres(&report, url).await?;
-        if !quiet {
-            let tables: Vec<String> = written
-                .iter()
-                .map(|(t, rows)| format!("{t} ({rows} rows)"))
-                .collect();
-            eprintln!(
-                "replaced in PostgreSQL {}: {}",
-                lgs::pg::redact(url),
-                tables.join(", ")
-            );
-        }
+        sinks.push(Box::new(output::postgres::Postgres(url.clone())));
     }
     if args.save {
-        let saved = lgs::output::save_results(&report, warehouse).await?;
-        if !quiet {
-            eprintln!("saved {} to {}", saved.join(", "), warehouse.location());
-        }
+        sinks.push(Box::new(output::delta::Delta(warehouse.clone())));
     }
+    output::write_all(&report, &sinks, |line| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    })
+    .await?;
     Ok(())
 }
 

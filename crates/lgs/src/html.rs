@@ -7,7 +7,7 @@ use std::fmt::Write;
 use datafusion::prelude::SessionContext;
 
 use crate::analytics::quality::{Quality, quality};
-use crate::analytics::{Report, ReportOptions, run_report};
+use crate::analytics::{Figure, Monthly, Report, ReportOptions, run_report};
 use crate::charts::svg::{esc, grouped};
 use crate::charts::{Chart, DataTable};
 use crate::error::Result;
@@ -43,7 +43,7 @@ impl ReportPage {
         report: Report,
     ) -> Result<ReportPage> {
         let quality = quality(ctx, tables).await?;
-        let charts = crate::charts::report::charts(&report);
+        let charts = report.charts().cloned().collect();
         let version = tables
             .iter()
             .find(|t| t.name == RETAIL_TABLE)
@@ -141,17 +141,10 @@ pub fn page(report: &Report, quality: &Quality, charts: &[Chart], info: &PageInf
         out,
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title><link rel="icon" href="data:,"><style>{STYLE}</style></head><body><header><h1>{title}</h1><p>"#
     );
+    let months = report.part::<Monthly>().map_or(&[][..], |m| &m.monthly[..]);
     let (first, last) = (
-        report
-            .monthly
-            .first()
-            .map(|m| m.month.as_str())
-            .unwrap_or(""),
-        report
-            .monthly
-            .last()
-            .map(|m| m.month.as_str())
-            .unwrap_or(""),
+        months.first().map(|m| m.month.as_str()).unwrap_or(""),
+        months.last().map(|m| m.month.as_str()).unwrap_or(""),
     );
     let _ = write!(
         out,
@@ -170,24 +163,22 @@ pub fn page(report: &Report, quality: &Quality, charts: &[Chart], info: &PageInf
     }
     out.push_str("</header><main>");
 
-    // Headline figures.
-    let sales: f64 = report.monthly.iter().map(|m| m.sales).sum();
-    let placed: u64 = report.monthly.iter().map(|m| m.placed_orders).sum();
-    let cancelled: u64 = report.monthly.iter().map(|m| m.cancelled_orders).sum();
+    // Headline figures: every section's, and the customers of the quality counts.
+    let mut figures: Vec<Figure> = report
+        .sections
+        .iter()
+        .flat_map(|s| s.figures.iter().cloned())
+        .collect();
+    figures.push(Figure {
+        rank: 4,
+        value: grouped(quality.customers as f64, 0),
+        label: "customers".into(),
+    });
+    figures.sort_by_key(|f| f.rank);
     out.push_str(r#"<section id="headline"><h2>Headline</h2><div class="tiles">"#);
-    tile(
-        &mut out,
-        &format!("£{}", grouped(sales, 0)),
-        "net sales (GBP)",
-    );
-    tile(&mut out, &grouped(placed as f64, 0), "orders placed");
-    tile(&mut out, &pct(cancelled, placed), "of orders cancelled");
-    tile(&mut out, &grouped(quality.customers as f64, 0), "customers");
-    tile(
-        &mut out,
-        &format!("£{}", grouped(report.invoice_amount.median, 2)),
-        "median invoice",
-    );
+    for f in &figures {
+        tile(&mut out, &f.value, &f.label);
+    }
     out.push_str("</div></section>");
 
     // Data quality.

@@ -4,14 +4,149 @@
 //! (exact, decimal) sum of its lines. The trimmed variant keeps invoices whose amount
 //! is at most the 85th percentile of all invoice amounts.
 
+use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::quantile::{median, quantile};
-use super::{INVOICE_LINES, Wanted, both, order_stats, query};
+use super::section::count;
+use super::{
+    Analysis, Figure, INVOICE_LINES, Intermediate, ResultTable, Section, Shared, TableBuilder,
+    TextTable, Wanted, both, order_stats, query,
+};
 use crate::error::{LgsError, Result};
+use crate::format::group;
 use crate::schema::RETAIL_TABLE;
+
+/// The invoice amounts section: statistics and histograms of all invoice amounts
+/// and of those up to the 85th percentile.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InvoiceAmounts {
+    pub invoice_amount: AmountStats,
+    pub invoice_amount_trimmed: AmountStats,
+    pub invoice_amount_histogram: Vec<HistogramBin>,
+    pub invoice_amount_trimmed_histogram: Vec<HistogramBin>,
+}
+
+/// The per-invoice amounts, computed once per report.
+pub const INVOICE_AMOUNTS_TABLE: Intermediate = Intermediate {
+    name: INVOICE_AMOUNTS,
+    sql: invoice_amounts_sql,
+};
+
+/// The invoice amounts analysis.
+pub struct InvoiceAmountsAnalysis;
+
+#[async_trait]
+impl Analysis for InvoiceAmountsAnalysis {
+    fn name(&self) -> &'static str {
+        "invoices"
+    }
+
+    fn needs(&self) -> &'static [&'static Intermediate] {
+        &[&INVOICE_AMOUNTS_TABLE]
+    }
+
+    async fn run(&self, ctx: &SessionContext, _: &Shared) -> Result<Section> {
+        let (invoice_amount, invoice_amount_histogram) = amount_stats(ctx, None).await?;
+        let (invoice_amount_trimmed, invoice_amount_trimmed_histogram) =
+            amount_stats(ctx, Some(invoice_amount.p85)).await?;
+        let a = InvoiceAmounts {
+            invoice_amount,
+            invoice_amount_trimmed,
+            invoice_amount_histogram,
+            invoice_amount_trimmed_histogram,
+        };
+        let text = vec![
+            stats_text(
+                "Invoice amounts (GBP; lines with price > 0 and quantity > 0)",
+                &a.invoice_amount,
+                true,
+            ),
+            stats_text(
+                "Invoice amounts without outliers (amount <= p85)",
+                &a.invoice_amount_trimmed,
+                false,
+            ),
+        ];
+        let figures = vec![Figure {
+            rank: 5,
+            value: format!(
+                "£{}",
+                crate::charts::svg::grouped(a.invoice_amount.median, 2)
+            ),
+            label: "median invoice".into(),
+        }];
+        let mut section = Section::new(self.name(), "Invoice amounts", a.clone());
+        section.tables = tables(&a)?;
+        section.chart_rank = 20;
+        section.charts = super::charts::invoices(&a);
+        section.text = text;
+        section.figures = figures;
+        Ok(section)
+    }
+}
+
+/// A row of statistics as the terminal shows it.
+fn stats_text(heading: &str, s: &AmountStats, with_p85: bool) -> TextTable {
+    TextTable {
+        heading: heading.into(),
+        header: ["count", "min", "mean", "median", "mode", "max", "p85"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![vec![
+            group(s.count as f64, 0),
+            group(s.min, 2),
+            group(s.mean, 4),
+            group(s.median, 4),
+            group(s.mode, 2),
+            group(s.max, 2),
+            if with_p85 {
+                group(s.p85, 4)
+            } else {
+                String::new()
+            },
+        ]],
+        left: 0,
+    }
+}
+
+/// The statistics (one row per population) and the histograms' bars.
+fn tables(a: &InvoiceAmounts) -> Result<Vec<ResultTable>> {
+    let stats = [
+        ("all", &a.invoice_amount),
+        ("trimmed", &a.invoice_amount_trimmed),
+    ];
+    let f = |get: fn(&AmountStats) -> f64| stats.iter().map(move |(_, s)| Some(get(s)));
+    let stats_table = TableBuilder::new()
+        .utf8("population", stats.iter().map(|(p, _)| p))
+        .i64("count", stats.iter().map(|(_, s)| count(s.count)))
+        .f64("min", f(|s| s.min))
+        .f64("mean", f(|s| s.mean))
+        .f64("median", f(|s| s.median))
+        .f64("mode", f(|s| s.mode))
+        .f64("max", f(|s| s.max))
+        .f64("p85", f(|s| s.p85))
+        .build("invoice_amount_stats", &["population"])?;
+    let bins: Vec<(&str, &HistogramBin)> = a
+        .invoice_amount_histogram
+        .iter()
+        .map(|b| ("all", b))
+        .chain(
+            a.invoice_amount_trimmed_histogram
+                .iter()
+                .map(|b| ("trimmed", b)),
+        )
+        .collect();
+    let bins_table = TableBuilder::new()
+        .utf8("population", bins.iter().map(|(p, _)| p))
+        .f64("lower", bins.iter().map(|(_, b)| Some(b.lower)))
+        .f64("upper", bins.iter().map(|(_, b)| Some(b.upper)))
+        .i64("count", bins.iter().map(|(_, b)| count(b.count)))
+        .build("invoice_amount_histogram", &["population", "lower"])?;
+    Ok(vec![stats_table, bins_table])
+}
 
 /// Number of equal-width bins of the amount histograms.
 pub const HISTOGRAM_BINS: usize = 20;

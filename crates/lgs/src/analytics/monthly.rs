@@ -6,11 +6,138 @@
 //! relative to the previous calendar month and empty (null) when that month's sales
 //! are zero or it does not exist.
 
+use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use super::{INVOICE_LINES, query};
+use super::section::count;
+use super::{
+    Analysis, Figure, INVOICE_LINES, ResultTable, Section, Shared, TableBuilder, TextTable, query,
+};
+use crate::charts::svg::grouped;
 use crate::error::Result;
+use crate::format::{group, percent};
+
+/// The monthly metrics section.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Monthly {
+    pub monthly: Vec<MonthRow>,
+}
+
+/// The monthly metrics analysis.
+pub struct MonthlyAnalysis;
+
+#[async_trait]
+impl Analysis for MonthlyAnalysis {
+    fn name(&self) -> &'static str {
+        "monthly"
+    }
+
+    async fn run(&self, ctx: &SessionContext, _: &Shared) -> Result<Section> {
+        let rows = monthly(ctx).await?;
+        let mut section = Section::new(
+            self.name(),
+            "Monthly orders, sales and customers",
+            Monthly {
+                monthly: rows.clone(),
+            },
+        );
+        section.text = vec![text(&rows)];
+        section.tables = vec![table(&rows)?];
+        section.chart_rank = 10;
+        section.charts = super::charts::monthly(&rows);
+        section.figures = figures(&rows);
+        Ok(section)
+    }
+}
+
+fn text(rows: &[MonthRow]) -> TextTable {
+    TextTable {
+        heading: "Monthly orders, sales and customers".into(),
+        header: [
+            "month",
+            "placed",
+            "cancelled",
+            "cancel rate",
+            "sales (GBP)",
+            "growth",
+            "active",
+            "new",
+            "existing",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: rows
+            .iter()
+            .map(|m| {
+                vec![
+                    m.month.clone(),
+                    group(m.placed_orders as f64, 0),
+                    group(m.cancelled_orders as f64, 0),
+                    percent(m.cancellation_rate.map(|r| r * 100.0)),
+                    group(m.sales, 2),
+                    percent(m.sales_growth_pct),
+                    group(m.active_users as f64, 0),
+                    group(m.new_users as f64, 0),
+                    group(m.existing_users as f64, 0),
+                ]
+            })
+            .collect(),
+        left: 1,
+    }
+}
+
+fn table(rows: &[MonthRow]) -> Result<ResultTable> {
+    TableBuilder::new()
+        .utf8("month", rows.iter().map(|m| &m.month))
+        .i64("placed_orders", rows.iter().map(|m| count(m.placed_orders)))
+        .i64(
+            "cancelled_orders",
+            rows.iter().map(|m| count(m.cancelled_orders)),
+        )
+        .f64(
+            "cancellation_rate",
+            rows.iter().map(|m| m.cancellation_rate),
+        )
+        .f64("sales", rows.iter().map(|m| Some(m.sales)))
+        .f64("sales_growth_pct", rows.iter().map(|m| m.sales_growth_pct))
+        .i64("active_users", rows.iter().map(|m| count(m.active_users)))
+        .i64("new_users", rows.iter().map(|m| count(m.new_users)))
+        .i64(
+            "existing_users",
+            rows.iter().map(|m| count(m.existing_users)),
+        )
+        .build("monthly", &["month"])
+}
+
+/// Net sales, orders placed, the share cancelled (the report page's first tiles).
+fn figures(rows: &[MonthRow]) -> Vec<Figure> {
+    let sales: f64 = rows.iter().map(|m| m.sales).sum();
+    let placed: u64 = rows.iter().map(|m| m.placed_orders).sum();
+    let cancelled: u64 = rows.iter().map(|m| m.cancelled_orders).sum();
+    let share = if placed == 0 {
+        "0 %".into()
+    } else {
+        format!("{:.2} %", cancelled as f64 / placed as f64 * 100.0)
+    };
+    vec![
+        Figure {
+            rank: 1,
+            value: format!("£{}", grouped(sales, 0)),
+            label: "net sales (GBP)".into(),
+        },
+        Figure {
+            rank: 2,
+            value: grouped(placed as f64, 0),
+            label: "orders placed".into(),
+        },
+        Figure {
+            rank: 3,
+            value: share,
+            label: "of orders cancelled".into(),
+        },
+    ]
+}
 
 /// The metrics of one month.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -9,15 +9,115 @@
 //!   ascending customer_id, M from monetary;
 //! * the segment from R and F (see [`SEGMENT_SQL`]).
 
+use async_trait::async_trait;
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::quantile::{qcut_edges, qcut_levels};
-use super::{INVOICE_LINES, Wanted, both, midnight_micros, order_stats, query};
-
+use super::section::count;
+use super::{
+    Analysis, INVOICE_LINES, Intermediate, ResultTable, Section, Shared, TableBuilder, TextTable,
+    Wanted, both, midnight_micros, order_stats, query,
+};
 use crate::error::Result;
+use crate::format::{group, percent};
+
+/// The per-customer values, computed once per report.
+pub const RFM_VALUES_TABLE: Intermediate = Intermediate {
+    name: RFM_VALUES,
+    sql: values_sql,
+};
+
+/// The RFM analysis.
+pub struct RfmAnalysis;
+
+#[async_trait]
+impl Analysis for RfmAnalysis {
+    fn name(&self) -> &'static str {
+        "rfm"
+    }
+
+    fn needs(&self) -> &'static [&'static Intermediate] {
+        &[&RFM_VALUES_TABLE]
+    }
+
+    async fn run(&self, ctx: &SessionContext, shared: &Shared) -> Result<Section> {
+        let as_of = shared.as_of(ctx).await?;
+        let r = rfm(ctx, as_of).await?;
+        let as_of = as_of.format("%Y-%m-%d").to_string();
+        let mut section = Section::new(self.name(), "RFM segments", r.clone());
+        section.text = vec![text(&r.rfm_segments, &as_of)];
+        section.tables = tables(&r)?;
+        section.chart_rank = 30;
+        section.charts = super::charts::rfm(&r, &as_of);
+        Ok(section)
+    }
+}
+
+fn text(segments: &[SegmentRow], as_of: &str) -> TextTable {
+    TextTable {
+        heading: format!("RFM segments (as of {as_of})"),
+        header: [
+            "segment",
+            "customers",
+            "share",
+            "avg recency (days)",
+            "avg frequency",
+            "avg monetary (GBP)",
+            "revenue share",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: segments
+            .iter()
+            .map(|s| {
+                vec![
+                    s.segment.clone(),
+                    group(s.customers as f64, 0),
+                    percent(Some(s.customer_share * 100.0)),
+                    group(s.avg_recency_days, 1),
+                    group(s.avg_frequency, 2),
+                    group(s.avg_monetary, 2),
+                    percent(Some(s.revenue_share * 100.0)),
+                ]
+            })
+            .collect(),
+        left: 1,
+    }
+}
+
+/// The segments' summary and one row per customer.
+fn tables(r: &Rfm) -> Result<Vec<ResultTable>> {
+    let s = &r.rfm_segments;
+    let segments = TableBuilder::new()
+        .utf8("segment", s.iter().map(|s| &s.segment))
+        .i64("customers", s.iter().map(|s| count(s.customers)))
+        .f64(
+            "avg_recency_days",
+            s.iter().map(|s| Some(s.avg_recency_days)),
+        )
+        .f64("avg_frequency", s.iter().map(|s| Some(s.avg_frequency)))
+        .f64("avg_monetary", s.iter().map(|s| Some(s.avg_monetary)))
+        .f64("customer_share", s.iter().map(|s| Some(s.customer_share)))
+        .f64("revenue_share", s.iter().map(|s| Some(s.revenue_share)))
+        .build("rfm_segments", &["segment"])?;
+    let c = &r.rfm_customers;
+    let score = |get: fn(&RfmCustomer) -> u8| c.iter().map(move |x| Some(get(x) as i64));
+    let mut customers = TableBuilder::new()
+        .i64("customer_id", c.iter().map(|c| Some(c.customer_id)))
+        .i64("recency", c.iter().map(|c| Some(c.recency)))
+        .i64("frequency", c.iter().map(|c| count(c.frequency)))
+        .f64("monetary", c.iter().map(|c| Some(c.monetary)))
+        .i64("r", score(|c| c.r))
+        .i64("f", score(|c| c.f))
+        .i64("m", score(|c| c.m))
+        .utf8("segment", c.iter().map(|c| &c.segment))
+        .build("rfm_customers", &["customer_id"])?;
+    customers.detail = true;
+    Ok(vec![segments, customers])
+}
 
 /// One customer's RFM values, scores and segment.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -54,12 +154,14 @@ pub struct RfmEdges {
     pub monetary: Vec<f64>,
 }
 
-/// RFM results.
-#[derive(Debug, Clone)]
+/// The RFM section: the segments' summary, the score edges, and (left out of the
+/// JSON document) one row per customer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Rfm {
-    pub customers: Vec<RfmCustomer>,
-    pub segments: Vec<SegmentRow>,
-    pub edges: RfmEdges,
+    pub rfm_segments: Vec<SegmentRow>,
+    pub rfm_edges: RfmEdges,
+    #[serde(skip)]
+    pub rfm_customers: Vec<RfmCustomer>,
 }
 
 /// The segment of an (R, F) pair, as SQL over columns `r` and `f`.
@@ -136,9 +238,9 @@ pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
     let n = recency.n;
     if n == 0 {
         return Ok(Rfm {
-            customers: vec![],
-            segments: vec![],
-            edges: RfmEdges::default(),
+            rfm_customers: vec![],
+            rfm_segments: vec![],
+            rfm_edges: RfmEdges::default(),
         });
     }
     let edges = RfmEdges {
@@ -207,8 +309,8 @@ pub async fn rfm(ctx: &SessionContext, as_of: NaiveDate) -> Result<Rfm> {
         Ok(())
     })?;
     Ok(Rfm {
-        customers,
-        segments,
-        edges,
+        rfm_customers: customers,
+        rfm_segments: segments,
+        rfm_edges: edges,
     })
 }

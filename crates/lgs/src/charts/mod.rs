@@ -5,8 +5,8 @@
 //! The same [`bar_line`] drawing serves the report and the dashboard's automatic
 //! charts of SQL results.
 
+pub mod heatmap;
 pub mod png;
-pub mod report;
 pub mod svg;
 
 use svg::{

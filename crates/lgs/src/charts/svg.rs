@@ -388,6 +388,15 @@ pub fn category_axis(svg: &mut Svg, frame: &Frame, labels: &[String], label: &st
     );
 }
 
+/// White to dark blue, by `t` in 0..=1.
+pub fn blend(t: f64) -> String {
+    let (r0, g0, b0) = (0xf2 as f64, 0xf6 as f64, 0xfb as f64);
+    let (r1, g1, b1) = (0x1f as f64, 0x4e as f64, 0x86 as f64);
+    let t = t.clamp(0.0, 1.0).sqrt();
+    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    format!("#{:02x}{:02x}{:02x}", mix(r0, r1), mix(g0, g1), mix(b0, b1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use lgs::analytics::{Report, ReportOptions, run_report};
 
-use crate::common::{Scratch, close, test_data};
+use crate::common::{Parts, Scratch, close, test_data};
 
 /// The report on `file` ingested into `s`'s warehouse, as of `as_of` (default: the
 /// day after the last invoice).
@@ -32,7 +32,7 @@ async fn invoice_amounts_by_hand() {
     // Eligible invoices (price > 0 and quantity > 0): 10001 = 2×5 + 1×5 = 15,
     // 10002 = 15, 10003 = 40, 10006 = 4×2.5 = 10, 10007 = 10. 10005 has only a zero
     // price line and C10004 only a negative quantity: neither counts.
-    let a = &r.invoice_amount;
+    let a = &r.invoices().invoice_amount;
     assert_eq!(a.count, 5);
     assert_eq!((a.min, a.max), (10.0, 40.0));
     assert_eq!(a.mean, 18.0);
@@ -43,7 +43,7 @@ async fn invoice_amounts_by_hand() {
     close(a.p85, 25.0, 1e-12);
 
     // Trimmed: amounts <= 25 → [10, 10, 15, 15].
-    let t = &r.invoice_amount_trimmed;
+    let t = &r.invoices().invoice_amount_trimmed;
     assert_eq!(t.count, 4);
     assert_eq!(
         (t.min, t.max, t.mean, t.median, t.mode),
@@ -51,21 +51,26 @@ async fn invoice_amounts_by_hand() {
     );
 
     // Histograms: 20 equal bins over [10, 40]; every invoice is counted once.
-    assert_eq!(r.invoice_amount_histogram.len(), 20);
-    let total: u64 = r.invoice_amount_histogram.iter().map(|b| b.count).sum();
+    assert_eq!(r.invoices().invoice_amount_histogram.len(), 20);
+    let total: u64 = r
+        .invoices()
+        .invoice_amount_histogram
+        .iter()
+        .map(|b| b.count)
+        .sum();
     assert_eq!(total, 5);
-    assert_eq!(r.invoice_amount_histogram[0].count, 2);
-    assert_eq!(r.invoice_amount_histogram[19].count, 1);
-    assert_eq!(r.invoice_amount_histogram[19].upper, 40.0);
+    assert_eq!(r.invoices().invoice_amount_histogram[0].count, 2);
+    assert_eq!(r.invoices().invoice_amount_histogram[19].count, 1);
+    assert_eq!(r.invoices().invoice_amount_histogram[19].upper, 40.0);
 }
 
 #[tokio::test]
 async fn monthly_metrics_by_hand_with_an_empty_month() {
     let r = handmade_report().await;
-    let months: Vec<&str> = r.monthly.iter().map(|m| m.month.as_str()).collect();
+    let months: Vec<&str> = r.monthly().iter().map(|m| m.month.as_str()).collect();
     assert_eq!(months, ["2010-01", "2010-02", "2010-03"]);
 
-    let jan = &r.monthly[0];
+    let jan = &r.monthly()[0];
     assert_eq!((jan.placed_orders, jan.cancelled_orders), (3, 1));
     close(jan.cancellation_rate.unwrap(), 1.0 / 3.0, 1e-12);
     // 15 + 15 + 40 − 5 (the cancellation counts in net sales).
@@ -79,7 +84,7 @@ async fn monthly_metrics_by_hand_with_an_empty_month() {
     );
 
     // February has no line at all: listed with zeros, growth −100 %.
-    let feb = &r.monthly[1];
+    let feb = &r.monthly()[1];
     assert_eq!(
         (feb.placed_orders, feb.cancelled_orders, feb.sales),
         (0, 0, 0.0)
@@ -92,7 +97,7 @@ async fn monthly_metrics_by_hand_with_an_empty_month() {
     );
 
     // March: 10005 (zero price) + 10006 + 10007; growth from zero sales is undefined.
-    let mar = &r.monthly[2];
+    let mar = &r.monthly()[2];
     assert_eq!((mar.placed_orders, mar.cancelled_orders), (3, 0));
     assert_eq!(mar.sales, 20.0);
     assert_eq!(mar.sales_growth_pct, None);
@@ -108,7 +113,8 @@ async fn rfm_by_hand() {
     let r = handmade_report().await;
     assert_eq!(r.as_of, "2010-04-01");
     let by_id = |id: i64| {
-        r.rfm_customers
+        r.rfm()
+            .rfm_customers
             .iter()
             .find(|c| c.customer_id == id)
             .unwrap()
@@ -136,11 +142,12 @@ async fn rfm_by_hand() {
         segments,
         vec!["Champions", "Hibernating", "Potential Loyalists", "At Risk"]
     );
-    close(r.rfm_edges.recency[1], 17.4, 1e-12);
-    close(r.rfm_edges.monetary[3], 14.0, 1e-12);
+    close(r.rfm().rfm_edges.recency[1], 17.4, 1e-12);
+    close(r.rfm().rfm_edges.monetary[3], 14.0, 1e-12);
 
-    assert_eq!(r.rfm_segments.len(), 4);
+    assert_eq!(r.rfm().rfm_segments.len(), 4);
     let champions = r
+        .rfm()
         .rfm_segments
         .iter()
         .find(|s| s.segment == "Champions")
@@ -170,13 +177,19 @@ async fn rfm_with_too_few_customers_for_distinct_edges() {
     );
     let r = report_of(&s, &s.file("ties.csv", csv), None).await;
     let scores: Vec<(i64, u8, u8, u8)> = r
+        .rfm()
         .rfm_customers
         .iter()
         .map(|c| (c.customer_id, c.r, c.f, c.m))
         .collect();
     // Ranks 1, 2, 3 → edges [1, 1.4, 1.8, 2.2, 2.6, 3] → F 1, 3, 5.
     assert_eq!(scores, vec![(1, 5, 1, 1), (2, 5, 3, 1), (3, 5, 5, 1)]);
-    let segments: Vec<&str> = r.rfm_customers.iter().map(|c| c.segment.as_str()).collect();
+    let segments: Vec<&str> = r
+        .rfm()
+        .rfm_customers
+        .iter()
+        .map(|c| c.segment.as_str())
+        .collect();
     assert_eq!(
         segments,
         vec!["New Customers", "Potential Loyalists", "Champions"]
@@ -192,11 +205,11 @@ async fn an_invoice_split_over_months_and_customers_counts_in_each() {
     let r = report_of(&Scratch::new(), &test_data("split_invoice.csv"), None).await;
 
     // Invoice amounts are per invoice whatever its parts: 15, 5, 45.
-    let a = &r.invoice_amount;
+    let a = &r.invoices().invoice_amount;
     assert_eq!((a.count, a.min, a.max, a.median), (3, 5.0, 45.0, 15.0));
 
     let got: Vec<(&str, u64, f64, u64, u64, u64)> = r
-        .monthly
+        .monthly()
         .iter()
         .map(|m| {
             (
@@ -215,13 +228,14 @@ async fn an_invoice_split_over_months_and_customers_counts_in_each() {
         got,
         vec![("2010-01", 1, 10.0, 1, 1, 0), ("2010-02", 3, 55.0, 3, 2, 1)]
     );
-    assert_eq!(r.monthly[1].sales_growth_pct, Some(450.0));
+    assert_eq!(r.monthly()[1].sales_growth_pct, Some(450.0));
 
     // As of 2010-02-12 (the day after 20003): 201 bought in 20001 and 20002 (10 + 5,
     // last 2010-02-10 10:00 → 1 day), 202 in 20001 (5, 2010-02-01 01:00 → 10 days),
     // 203 in 20003 (5, 2010-02-11 09:00 → 0 days).
     assert_eq!(r.as_of, "2010-02-12");
     let values: Vec<(i64, i64, u64, f64)> = r
+        .rfm()
         .rfm_customers
         .iter()
         .map(|c| (c.customer_id, c.recency, c.frequency, c.monetary))

@@ -111,3 +111,25 @@ pub fn close(actual: f64, expected: f64, rel: f64) {
         "{actual} != {expected} (relative tolerance {rel})"
     );
 }
+
+/// The typed results of the report's analyses, for the assertions.
+pub trait Parts {
+    fn invoices(&self) -> &lgs::analytics::InvoiceAmounts;
+    fn monthly(&self) -> &[lgs::analytics::MonthRow];
+    fn rfm(&self) -> &lgs::analytics::Rfm;
+}
+
+impl Parts for lgs::analytics::Report {
+    fn invoices(&self) -> &lgs::analytics::InvoiceAmounts {
+        self.part().expect("the invoices section")
+    }
+    fn monthly(&self) -> &[lgs::analytics::MonthRow] {
+        &self
+            .part::<lgs::analytics::Monthly>()
+            .expect("the monthly section")
+            .monthly
+    }
+    fn rfm(&self) -> &lgs::analytics::Rfm {
+        self.part().expect("the rfm section")
+    }
+}

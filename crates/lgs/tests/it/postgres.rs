@@ -8,7 +8,7 @@ use lgs::analytics::{ReportOptions, run_report};
 use lgs::ingest::{IngestOptions, PgOptions};
 use tokio_postgres::NoTls;
 
-use crate::common::{Scratch, test_data};
+use crate::common::{Parts, Scratch, test_data};
 use crate::sources::{CONTENT, pg_data};
 
 /// The server's URL, or `None` (with a message saying the test is skipped).
@@ -206,7 +206,9 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         .unwrap();
     let target = format!("{url}?schema={}", schema.name);
     for _ in 0..2 {
-        let written = lgs::export::to_postgres(&report, &target).await.unwrap();
+        let written = lgs::output::postgres::to_postgres(&report, &target)
+            .await
+            .unwrap();
         assert_eq!(written.len(), 5);
     }
     let client = &schema.client;
@@ -215,14 +217,14 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         async move { client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0) }
     };
     // Re-running replaced the tables: no duplicates.
-    assert_eq!(count("monthly").await as usize, report.monthly.len());
+    assert_eq!(count("monthly").await as usize, report.monthly().len());
     assert_eq!(
         count("rfm_customers").await as usize,
-        report.rfm_customers.len()
+        report.rfm().rfm_customers.len()
     );
     assert_eq!(
         count("rfm_segments").await as usize,
-        report.rfm_segments.len()
+        report.rfm().rfm_segments.len()
     );
     assert_eq!(count("invoice_amount_stats").await, 2);
     // Typed columns and primary keys.
@@ -259,6 +261,6 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         .await
         .unwrap()
         .get(0);
-    let expected: f64 = report.rfm_customers.iter().map(|c| c.monetary).sum();
+    let expected: f64 = report.rfm().rfm_customers.iter().map(|c| c.monetary).sum();
     assert!((revenue - expected).abs() < 1e-9 * expected.abs().max(1.0));
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{NaiveDate, NaiveDateTime};
 use lgs::analytics::{Intermediates, ReportOptions, run_report};
 
-use crate::common::{Scratch, close, repo_data};
+use crate::common::{Parts, Scratch, close, repo_data};
 
 /// What the independent reference computes.
 struct Reference {
@@ -214,22 +214,22 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     assert_eq!(run_report(&one, &options).await.unwrap(), r);
 
     // The published figures.
-    let a = &r.invoice_amount;
+    let a = &r.invoices().invoice_amount;
     assert_eq!(a.count, 40_078);
     assert_eq!((a.min, a.mode, a.max), (0.19, 15.0, 168_469.6));
     close(a.mean, 523.3033, 1e-6);
     close(a.median, 304.315, 1e-12);
     close(a.p85, 724.3895, 1e-12);
-    let t = &r.invoice_amount_trimmed;
+    let t = &r.invoices().invoice_amount_trimmed;
     assert_eq!((t.count, t.max), (34_066, 724.25));
     close(t.mean, 271.6834, 1e-6);
 
-    let dec = &r.monthly[0];
+    let dec = &r.monthly()[0];
     assert_eq!(dec.month, "2009-12");
     assert_eq!((dec.placed_orders, dec.cancelled_orders), (1_929, 401));
     close(dec.sales, 799_847.11, 1e-12);
     assert_eq!((dec.active_users, dec.new_users), (1_045, 1_045));
-    let jan = &r.monthly[1];
+    let jan = &r.monthly()[1];
     close(jan.sales, 624_032.892, 1e-12);
     close(jan.sales_growth_pct.unwrap(), -21.981, 1e-4);
     assert_eq!(
@@ -238,12 +238,13 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     );
 
     let count = |name: &str| {
-        r.rfm_segments
+        r.rfm()
+            .rfm_segments
             .iter()
             .find(|s| s.segment == name)
             .map_or(0, |s| s.customers)
     };
-    assert_eq!(r.rfm_customers.len(), 5_942);
+    assert_eq!(r.rfm().rfm_customers.len(), 5_942);
     assert_eq!(count("Champions"), 856);
     assert_eq!(count("Loyal Customers"), 1_150);
     assert_eq!(count("Hibernating"), 1_535);
@@ -261,9 +262,9 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     close(a.mean, exact_mean, 1e-12);
     assert_eq!(a.p85, np_quantile(&amounts, 0.85));
 
-    assert_eq!(r.monthly.len(), reference.months.len());
+    assert_eq!(r.monthly().len(), reference.months.len());
     let mut seen: HashSet<i64> = HashSet::new();
-    for (row, (month, m)) in r.monthly.iter().zip(&reference.months) {
+    for (row, (month, m)) in r.monthly().iter().zip(&reference.months) {
         assert_eq!(&row.month, month);
         assert_eq!(row.placed_orders as usize, m.placed.len(), "{month}");
         assert_eq!(row.cancelled_orders as usize, m.cancelled.len(), "{month}");
@@ -274,15 +275,15 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
         seen.extend(&m.active);
     }
 
-    assert_eq!(r.rfm_customers.len(), reference.customers);
-    for segment in &r.rfm_segments {
+    assert_eq!(r.rfm().rfm_customers.len(), reference.customers);
+    for segment in &r.rfm().rfm_segments {
         assert_eq!(
             segment.customers as usize, reference.segments[&segment.segment],
             "{}",
             segment.segment
         );
     }
-    assert_eq!(r.rfm_segments.len(), reference.segments.len());
+    assert_eq!(r.rfm().rfm_segments.len(), reference.segments.len());
 
     // The data-quality panel: the counts of data/README.md, and the reference's.
     let (_, tables) = lgs::session::context_with_tables(&s.warehouse)

@@ -1,44 +1,55 @@
-//! The report's charts: monthly sales and growth, placed vs cancelled orders,
+//! The charts of the built-in analyses: monthly sales and growth, placed vs cancelled orders,
 //! new and existing customers, the invoice amount distribution (full and without
 //! outliers) and RFM (segments, and the R × F grid).
 
 use std::collections::BTreeMap;
 
-use super::svg::{
-    self, BLUE, Frame, GREEN, GREY, Linear, ORANGE, PURPLE, RED, Side, Svg, TEAL, YELLOW, compact,
-    grouped, month_label, nice_ticks, value_axis,
+use super::invoices::{AmountStats, HistogramBin, InvoiceAmounts};
+use super::monthly::MonthRow;
+use super::rfm::{Rfm, RfmCustomer, SegmentRow};
+use crate::charts::svg::{
+    self, BLUE, Frame, GREEN, GREY, Linear, ORANGE, PURPLE, RED, Side, Svg, TEAL, YELLOW, blend,
+    compact, grouped, month_label, nice_ticks, value_axis,
 };
-use super::{BarLine, Chart, DataTable, Series, bar_line};
-use crate::analytics::Report;
-use crate::analytics::invoices::{AmountStats, HistogramBin};
-use crate::analytics::monthly::MonthRow;
-use crate::analytics::rfm::{RfmCustomer, SegmentRow};
+use crate::charts::{BarLine, Chart, DataTable, Series, bar_line};
 
-/// Every chart of the report, in reading order.
-pub fn charts(report: &Report) -> Vec<Chart> {
+/// The monthly metrics' charts: sales and growth, orders, customers.
+pub(crate) fn monthly(rows: &[MonthRow]) -> Vec<Chart> {
     vec![
-        monthly_sales(&report.monthly),
-        monthly_orders(&report.monthly),
-        monthly_customers(&report.monthly),
+        monthly_sales(rows),
+        monthly_orders(rows),
+        monthly_customers(rows),
+    ]
+}
+
+/// The invoice amounts' distributions, full and without outliers.
+pub(crate) fn invoices(a: &InvoiceAmounts) -> Vec<Chart> {
+    vec![
         amount_distribution(
             "invoice-amounts",
             "Invoice amounts",
             "All invoices with eligible lines (price > 0, quantity > 0)",
-            &report.invoice_amount_histogram,
-            &report.invoice_amount,
+            &a.invoice_amount_histogram,
+            &a.invoice_amount,
         ),
         amount_distribution(
             "invoice-amounts-trimmed",
             "Invoice amounts without outliers",
             &format!(
                 "Invoices of at most the 85th percentile, {} GBP",
-                grouped(report.invoice_amount.p85, 2)
+                grouped(a.invoice_amount.p85, 2)
             ),
-            &report.invoice_amount_trimmed_histogram,
-            &report.invoice_amount_trimmed,
+            &a.invoice_amount_trimmed_histogram,
+            &a.invoice_amount_trimmed,
         ),
-        rfm_segments(&report.rfm_segments),
-        rfm_grid(&report.rfm_customers, &report.as_of),
+    ]
+}
+
+/// RFM's charts: the segments, and the R × F grid.
+pub(crate) fn rfm(r: &Rfm, as_of: &str) -> Vec<Chart> {
+    vec![
+        rfm_segments(&r.rfm_segments),
+        rfm_grid(&r.rfm_customers, as_of),
     ]
 }
 
@@ -592,13 +603,4 @@ fn rfm_grid(customers: &[RfmCustomer], as_of: &str) -> Chart {
                 .collect(),
         },
     }
-}
-
-/// White to dark blue, by `t` in 0..=1.
-fn blend(t: f64) -> String {
-    let (r0, g0, b0) = (0xf2 as f64, 0xf6 as f64, 0xfb as f64);
-    let (r1, g1, b1) = (0x1f as f64, 0x4e as f64, 0x86 as f64);
-    let t = t.clamp(0.0, 1.0).sqrt();
-    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-    format!("#{:02x}{:02x}{:02x}", mix(r0, r1), mix(g0, g1), mix(b0, b1))
 }

@@ -1,32 +1,40 @@
 //! Results back to PostgreSQL, for the BI tools that read the warehouse there:
 //! `lgs report --to postgres://user@host:port/db?schema=marketing`.
 //!
-//! Every result table (monthly metrics, invoice statistics and histogram, RFM
-//! segments and customers) is written with typed columns and a primary key. All of
+//! Every result table of every section is written with typed columns and its
+//! declared primary key. All of
 //! them are replaced in one transaction (drop, create, COPY, commit), so a reader sees
 //! either the previous report or the new one, never a mix or a half-written table,
 //! and re-running gives the same tables, never duplicates.
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv::WriterBuilder;
 use datafusion::arrow::datatypes::DataType;
 use futures::SinkExt;
 
+use super::Sink;
 use crate::analytics::Report;
 use crate::error::{LgsError, Result};
-use crate::output::result_tables;
 use crate::pg::{PgServer, quote_ident};
 
-/// The primary key of each result table.
-fn primary_key(table: &str) -> &'static [&'static str] {
-    match table {
-        "invoice_amount_stats" => &["population"],
-        "invoice_amount_histogram" => &["population", "lower"],
-        "monthly" => &["month"],
-        "rfm_segments" => &["segment"],
-        "rfm_customers" => &["customer_id"],
-        _ => &[],
+/// Result tables in PostgreSQL, at this URL.
+pub struct Postgres(pub String);
+
+#[async_trait]
+impl Sink for Postgres {
+    async fn write(&self, report: &Report) -> Result<Option<String>> {
+        let written = to_postgres(report, &self.0).await?;
+        let tables: Vec<String> = written
+            .iter()
+            .map(|(t, rows)| format!("{t} ({rows} rows)"))
+            .collect();
+        Ok(Some(format!(
+            "replaced in PostgreSQL {}: {}",
+            crate::pg::redact(&self.0),
+            tables.join(", ")
+        )))
     }
 }
 
@@ -67,14 +75,15 @@ pub async fn to_postgres(report: &Report, url: &str) -> Result<Exported> {
     .await
     .map_err(|e| err(format!("cannot create schema {schema}"), e))?;
     let mut written = Vec::new();
-    for (name, batch) in result_tables(report)? {
+    for table in report.tables() {
+        let (name, batch, primary_key) = (table.name, &table.batch, table.primary_key);
         let qualified = format!("{}.{}", quote_ident(&schema), quote_ident(name));
         let columns: Vec<String> = batch
             .schema()
             .fields()
             .iter()
             .map(|f| {
-                let not_null = if primary_key(name).contains(&f.name().as_str()) {
+                let not_null = if primary_key.contains(&f.name().as_str()) {
                     " NOT NULL"
                 } else {
                     ""
@@ -86,7 +95,7 @@ pub async fn to_postgres(report: &Report, url: &str) -> Result<Exported> {
                 )
             })
             .collect();
-        let key = primary_key(name)
+        let key = primary_key
             .iter()
             .map(|c| quote_ident(c))
             .collect::<Vec<_>>()
@@ -107,7 +116,7 @@ pub async fn to_postgres(report: &Report, url: &str) -> Result<Exported> {
             .await
             .map_err(|e| err(format!("cannot load {schema}.{name}"), e))?;
         let mut sink = Box::pin(sink);
-        sink.send(Bytes::from(csv_rows(&batch)?))
+        sink.send(Bytes::from(csv_rows(batch)?))
             .await
             .map_err(|e| err(format!("cannot load {schema}.{name}"), e))?;
         sink.as_mut()

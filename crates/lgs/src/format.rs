@@ -1,0 +1,46 @@
+//! Numbers as the terminal tables show them.
+
+/// Formats a number with thousands separators and `decimals` places.
+pub fn group(value: f64, decimals: usize) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let text = format!("{:.*}", decimals, value.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}.{frac}")
+    }
+}
+
+/// A percentage with three decimals (`12.345 %`), empty for `None`.
+pub fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "".into(), |v| format!("{v:.3} %"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group(1234567.891, 2), "1,234,567.89");
+        assert_eq!(group(-1234.5, 1), "-1,234.5");
+        assert_eq!(group(12.0, 0), "12");
+        assert_eq!(group(-0.001, 2), "0.00");
+        assert_eq!(group(999.999, 2), "1,000.00");
+    }
+}
