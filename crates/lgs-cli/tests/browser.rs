@@ -249,6 +249,17 @@ fn expected_marks(report: &Value) -> Vec<(&'static str, &'static str, u64)> {
             report["rfm_segments"].as_array().unwrap().len() as u64,
         ),
         ("rfm-grid", "cell", 25),
+        // One cell per (cohort, month offset).
+        (
+            "cohort-retention",
+            "cell",
+            report["cohorts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["active"].as_array().unwrap().len() as u64)
+                .sum(),
+        ),
     ]
 }
 
@@ -272,7 +283,7 @@ fn check_charts(browser: &Browser, report: &Value, page: &str) {
     let marks = browser.eval(COUNT_MARKS);
     assert_eq!(
         marks.as_object().unwrap().len(),
-        7,
+        8,
         "{page}: charts found: {marks}"
     );
     for (chart, class, expected) in expected_marks(report) {
@@ -338,7 +349,7 @@ fn report_and_dashboard_render_in_chromium() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 7, "{names:?}");
+    assert_eq!(names.len(), 8, "{names:?}");
     for name in &names {
         let bytes = std::fs::read(pngs.join(name)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");

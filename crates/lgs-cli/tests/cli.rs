@@ -94,18 +94,36 @@ fn ingest_then_report_in_every_format() {
     ] {
         assert!(segments[0][key].is_number(), "rfm_segments.{key}");
     }
+    // Cohorts: one object per first month, with counts, retention and sales by
+    // month offset up to the last month of the data.
+    let cohorts = doc["cohorts"].as_array().unwrap();
+    assert_eq!(cohorts[0]["cohort"], "2010-01");
+    let size = cohorts[0]["customers"].as_u64().unwrap();
+    assert_eq!(size, monthly[0]["new_users"].as_u64().unwrap());
+    for key in ["active", "retention", "sales"] {
+        assert_eq!(
+            cohorts[0][key].as_array().unwrap().len(),
+            3,
+            "cohorts.{key}"
+        );
+    }
+    assert_eq!(cohorts[0]["retention"][0], 1.0);
 
     // Table (default) and CSV.
-    lgs(&wh)
-        .arg("report")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("RFM segments").and(predicate::str::contains("2010-02")));
+    lgs(&wh).arg("report").assert().success().stdout(
+        predicate::str::contains("RFM segments")
+            .and(predicate::str::contains("2010-02"))
+            .and(predicate::str::contains("Cohort retention")),
+    );
     lgs(&wh)
         .args(["report", "--format", "csv"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("# monthly\nmonth,placed_orders"));
+        .stdout(
+            predicate::str::contains("# monthly\nmonth,placed_orders").and(
+                predicate::str::contains("# cohorts\ncohort,month_offset,month"),
+            ),
+        );
 
     // --out writes every result as Parquet and CSV.
     let out_dir = dir.path().join("out");
@@ -120,6 +138,7 @@ fn ingest_then_report_in_every_format() {
         "monthly",
         "rfm_segments",
         "rfm_customers",
+        "cohorts",
     ] {
         assert!(
             out_dir.join(format!("{name}.parquet")).is_file(),
@@ -505,6 +524,22 @@ fn saved_report_results_are_tables() {
         .success()
         .stdout(
             "segment,customers\nAt Risk,1\nChampions,1\nHibernating,1\nPotential Loyalists,1\n",
+        );
+    // The cohorts by hand: January's are 101, 102 and 104 (whose only line is a
+    // cancellation, -5.00), 101 back in March (10.00); March's is 103.
+    lgs(&wh)
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT cohort, month_offset, month, customers, sales FROM report_cohorts \
+             ORDER BY cohort, month_offset",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            "cohort,month_offset,month,customers,sales\n2010-01,0,2010-01,3,25.0\n\
+             2010-01,1,2010-02,0,0.0\n2010-01,2,2010-03,1,10.0\n2010-03,0,2010-03,1,10.0\n",
         );
     lgs(&wh)
         .args(["history", "report_monthly", "--format", "json"])

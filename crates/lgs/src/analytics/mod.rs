@@ -12,6 +12,7 @@
 
 pub mod analysis;
 mod charts;
+pub mod cohorts;
 pub(crate) mod engine;
 pub mod invoices;
 pub mod monthly;
@@ -47,6 +48,7 @@ pub fn analyses() -> Vec<Arc<dyn Analysis>> {
         Arc::new(invoices::InvoiceAmountsAnalysis),
         Arc::new(monthly::MonthlyAnalysis),
         Arc::new(rfm::RfmAnalysis),
+        Arc::new(cohorts::CohortsAnalysis),
     ]
 }
 

@@ -117,6 +117,7 @@ pub trait Parts {
     fn invoices(&self) -> &lgs::analytics::InvoiceAmounts;
     fn monthly(&self) -> &[lgs::analytics::MonthRow];
     fn rfm(&self) -> &lgs::analytics::Rfm;
+    fn cohorts(&self) -> &[lgs::analytics::cohorts::Cohort];
 }
 
 impl Parts for lgs::analytics::Report {
@@ -131,5 +132,11 @@ impl Parts for lgs::analytics::Report {
     }
     fn rfm(&self) -> &lgs::analytics::Rfm {
         self.part().expect("the rfm section")
+    }
+    fn cohorts(&self) -> &[lgs::analytics::cohorts::Cohort] {
+        &self
+            .part::<lgs::analytics::cohorts::Cohorts>()
+            .expect("the cohorts section")
+            .cohorts
     }
 }

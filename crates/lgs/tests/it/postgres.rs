@@ -209,7 +209,7 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         let written = lgs::output::postgres::to_postgres(&report, &target)
             .await
             .unwrap();
-        assert_eq!(written.len(), 5);
+        assert_eq!(written.len(), 6);
     }
     let client = &schema.client;
     let count = |table: &str| {
@@ -251,7 +251,26 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         .await
         .unwrap()
         .get(0);
-    assert_eq!(keys, 5);
+    assert_eq!(keys, 6);
+    // The cohorts (a plug-in: no output names it) arrive with their key, a row per
+    // (cohort, month offset).
+    let key_columns: Vec<String> = client
+        .query(
+            "SELECT kcu.column_name::text FROM information_schema.table_constraints tc \
+             JOIN information_schema.key_column_usage kcu \
+               ON tc.constraint_name = kcu.constraint_name AND tc.table_schema = kcu.table_schema \
+             WHERE tc.table_schema = $1 AND tc.table_name = 'cohorts' \
+               AND tc.constraint_type = 'PRIMARY KEY' ORDER BY kcu.ordinal_position",
+            &[&schema.name],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(key_columns, ["cohort", "month_offset"]);
+    let cells: usize = report.cohorts().iter().map(|c| c.active.len()).sum();
+    assert_eq!(count("cohorts").await as usize, cells);
     // The numbers are the report's.
     let revenue: f64 = client
         .query_one(

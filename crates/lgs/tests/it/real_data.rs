@@ -17,6 +17,8 @@ struct Reference {
     segments: HashMap<String, usize>,
     customers: usize,
     quality: RefQuality,
+    /// (cohort, month offset) → (active customers, net sales ×10⁴).
+    cohorts: BTreeMap<(String, i64), (u64, i128)>,
 }
 
 /// The data-quality panel's counts, from the raw records.
@@ -65,6 +67,8 @@ fn reference(as_of: NaiveDate) -> Reference {
     let mut customers: HashMap<i64, (NaiveDateTime, HashSet<String>, i128, String)> =
         HashMap::new();
     let mut quality = RefQuality::default();
+    // (customer, month) → net sales of all their lines that month.
+    let mut customer_months: HashMap<(i64, String), i128> = HashMap::new();
     for record in csv.records() {
         let r = record.unwrap();
         quality.rows += 1;
@@ -99,6 +103,7 @@ fn reference(as_of: NaiveDate) -> Reference {
         }
         m.sales += amount;
         if let Some(c) = customer {
+            *customer_months.entry((c, month.clone())).or_default() += amount;
             m.active.insert(c);
             let e = customers
                 .entry(c)
@@ -110,6 +115,18 @@ fn reference(as_of: NaiveDate) -> Reference {
                 e.3 = month;
             }
         }
+    }
+    // Cohorts: each customer's first month, then the offset of every month they
+    // bought in.
+    let index = |m: &str| m[..4].parse::<i64>().unwrap() * 12 + m[5..7].parse::<i64>().unwrap();
+    let mut cohorts: BTreeMap<(String, i64), (u64, i128)> = BTreeMap::new();
+    for ((c, month), sales) in &customer_months {
+        let first = &customers[c].3;
+        let cell = cohorts
+            .entry((first.clone(), index(month) - index(first)))
+            .or_default();
+        cell.0 += 1;
+        cell.1 += sales;
     }
     let mut amounts: Vec<i128> = invoices.into_values().collect();
     amounts.sort_unstable();
@@ -159,6 +176,7 @@ fn reference(as_of: NaiveDate) -> Reference {
         segments,
         customers: n,
         quality,
+        cohorts,
     }
 }
 
@@ -284,6 +302,37 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
         );
     }
     assert_eq!(r.rfm().rfm_segments.len(), reference.segments.len());
+
+    // Cohort retention: December 2009's cohort is that month's new users, and every
+    // (cohort, offset) cell is the reference's (zero where it has none), up to the
+    // last month of the data.
+    let cohorts = r.cohorts();
+    assert_eq!(
+        (cohorts[0].cohort.as_str(), cohorts[0].customers),
+        ("2009-12", 1_045)
+    );
+    assert_eq!(cohorts.len(), r.monthly().len());
+    let mut cells = 0;
+    for (i, c) in cohorts.iter().enumerate() {
+        assert_eq!(c.active.len(), cohorts.len() - i, "{}", c.cohort);
+        assert_eq!(c.customers, r.monthly()[i].new_users, "{}", c.cohort);
+        for (k, (&active, &sales)) in c.active.iter().zip(&c.sales).enumerate() {
+            let (want, want_sales) = reference
+                .cohorts
+                .get(&(c.cohort.clone(), k as i64))
+                .copied()
+                .unwrap_or((0, 0));
+            assert_eq!(active, want, "{} +{k}", c.cohort);
+            close(sales, want_sales as f64 / 10_000.0, 1e-9);
+            assert_eq!(c.retention[k], active as f64 / c.customers as f64);
+            cells += usize::from(want > 0);
+        }
+    }
+    assert_eq!(
+        cells,
+        reference.cohorts.len(),
+        "a cell of the reference is missing"
+    );
 
     // The data-quality panel: the counts of data/README.md, and the reference's.
     let (_, tables) = lgs::session::context_with_tables(&s.warehouse)
