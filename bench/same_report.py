@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Checks that two lgs binaries print the same report over one warehouse, apart from
 what the newer one adds: the JSON byte for byte once its added keys (and the
-`"partial": true` flags) are taken out, the terminal tables once its added tables
-are, and the CSV once its added sections are.
+`"partial": true` flags) are taken out, the terminal tables cell by cell once its
+added tables (and the partial-month marks) are, and the CSV once its added sections
+(and the `partial` column) are.
 
     python3 bench/same_report.py OLD_LGS NEW_LGS WAREHOUSE [--as-of YYYY-MM-DD]
 """
 import json
+import re
 import subprocess
 import sys
 
@@ -31,13 +33,34 @@ def strip_json(text):
 
 
 def strip_tables(text):
+    """The tables' headings and cells, without the added tables, the partial-month
+    note and the `*` that marks a partial month (which also widens a column)."""
     blocks = text.rstrip("\n").split("\n\n")
-    return [b for b in blocks if not any(b.startswith(t) for t in ADDED_TABLES)]
+    out = []
+    for block in blocks:
+        if any(block.startswith(t) for t in ADDED_TABLES):
+            continue
+        lines = [l for l in block.split("\n") if not l.startswith("* partial month")]
+        cells = []
+        for line in lines[1:]:
+            if line.startswith("│"):
+                cells.append([c.strip().rstrip("*") for c in re.split("[│┆]", line.strip("│"))])
+        out.append((lines[0], cells))
+    return out
 
 
 def strip_csv(text):
-    sections = text.split("# ")
-    return [s for s in sections if s.split("\n", 1)[0] not in ADDED_CSV]
+    """The CSV sections without the added ones and the added `partial` column."""
+    out = []
+    for section in text.split("# "):
+        name = section.split("\n", 1)[0]
+        if name in ADDED_CSV:
+            continue
+        rows = [r.split(",") for r in section.split("\n")[1:] if r]
+        if rows and rows[0][-1] == "partial":
+            rows = [r[:-1] for r in rows]
+        out.append((name, rows))
+    return out
 
 
 def main():

@@ -21,6 +21,10 @@ fn main() -> ExitCode {
     .then(progress::Stages::on_stderr);
     init_tracing(cli.global.verbose, cli.global.quiet, stages.clone());
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    // Plans are built, optimised, encoded and decoded recursively: a deep one (the
+    // report's monthly query, planned by the Ballista scheduler) overflowed tokio's
+    // 2 MiB default stack in a debug build. Stacks are reserved, not committed.
+    runtime.thread_stack_size(16 * 1024 * 1024);
     if let Some(threads) = cli.global.threads {
         runtime.worker_threads(usize::from(threads));
     }

@@ -84,6 +84,9 @@ fn ingest_then_report_in_every_format() {
         assert!(monthly[0][key].is_number(), "monthly.{key}");
     }
     assert_eq!(monthly[1]["sales_growth_pct"], -100.0);
+    // The data starts on 5 January (a partial month) and ends on 31 March.
+    assert_eq!(monthly[0]["partial"], true);
+    assert!(monthly[1].get("partial").is_none() && monthly[2].get("partial").is_none());
     let segments = doc["rfm_segments"].as_array().unwrap();
     assert_eq!(segments.len(), 4);
     for key in [

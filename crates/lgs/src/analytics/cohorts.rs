@@ -186,6 +186,7 @@ fn text(cohorts: &[Cohort]) -> TextTable {
             })
             .collect(),
         left: 1,
+        note: String::new(),
     }
 }
 

@@ -85,14 +85,16 @@ impl PartialEq for Section {
     }
 }
 
-/// A table as the terminal shows it: a heading, a header and formatted cells; the
-/// first `left` columns are aligned left, the others right.
+/// A table as the terminal shows it: a heading, a header and formatted cells (the
+/// first `left` columns aligned left, the others right), and a note beneath it
+/// (none when empty).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TextTable {
     pub heading: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
     pub left: usize,
+    pub note: String,
 }
 
 /// A headline figure: a formatted value and what it is. Pages show figures of all

@@ -49,5 +49,9 @@ fn render(t: &TextTable) -> String {
             }
         }));
     }
-    format!("{}\n{table}", t.heading)
+    if t.note.is_empty() {
+        format!("{}\n{table}", t.heading)
+    } else {
+        format!("{}\n{table}\n{}", t.heading, t.note)
+    }
 }

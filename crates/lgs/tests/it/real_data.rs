@@ -247,6 +247,14 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     assert_eq!((dec.placed_orders, dec.cancelled_orders), (1_929, 401));
     close(dec.sales, 799_847.11, 1e-12);
     assert_eq!((dec.active_users, dec.new_users), (1_045, 1_045));
+    // The file ends on 9 December 2011: that month, and only it, is partial.
+    let partial: Vec<&str> = r
+        .monthly()
+        .iter()
+        .filter(|m| m.partial)
+        .map(|m| m.month.as_str())
+        .collect();
+    assert_eq!(partial, ["2011-12"]);
     let jan = &r.monthly()[1];
     close(jan.sales, 624_032.892, 1e-12);
     close(jan.sales_growth_pct.unwrap(), -21.981, 1e-4);

@@ -5,6 +5,13 @@
 //! also a month without any line (zeros): a chart's time axis has no holes. Growth is
 //! relative to the previous calendar month and empty (null) when that month's sales
 //! are zero or it does not exist.
+//!
+//! The first month is partial when the data starts after its first day, the last
+//! when the data ends before its last day (the real file ends on 9 December 2011):
+//! such a month is flagged (`"partial": true`, a `partial` column, a `*` in the
+//! tables and charts), its figures unchanged.
+
+mod charts;
 
 use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
@@ -45,7 +52,7 @@ impl Analysis for MonthlyAnalysis {
         section.text = vec![text(&rows)];
         section.tables = vec![table(&rows)?];
         section.chart_rank = 10;
-        section.charts = super::charts::monthly(&rows);
+        section.charts = charts::charts(&rows);
         section.figures = figures(&rows);
         Ok(section)
     }
@@ -69,14 +76,15 @@ fn text(rows: &[MonthRow]) -> TextTable {
         .to_vec(),
         rows: rows
             .iter()
-            .map(|m| {
+            .enumerate()
+            .map(|(i, m)| {
                 vec![
-                    m.month.clone(),
+                    label(m, &m.month),
                     group(m.placed_orders as f64, 0),
                     group(m.cancelled_orders as f64, 0),
                     percent(m.cancellation_rate.map(|r| r * 100.0)),
                     group(m.sales, 2),
-                    percent(m.sales_growth_pct),
+                    growth_flagged(rows, i, percent(m.sales_growth_pct)),
                     group(m.active_users as f64, 0),
                     group(m.new_users as f64, 0),
                     group(m.existing_users as f64, 0),
@@ -84,6 +92,7 @@ fn text(rows: &[MonthRow]) -> TextTable {
             })
             .collect(),
         left: 1,
+        note: partial_note(rows),
     }
 }
 
@@ -160,6 +169,45 @@ pub struct MonthRow {
     pub new_users: u64,
     /// Active customers seen in an earlier month.
     pub existing_users: u64,
+    /// The data covers only part of the month (the first or the last month).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+/// The month as the tables and charts label it: `2011-12*` when it is partial.
+pub(crate) fn label(row: &MonthRow, month: &str) -> String {
+    if row.partial {
+        format!("{month}*")
+    } else {
+        month.to_string()
+    }
+}
+
+/// Growth as the tables show it, with a `*` when it compares a partial month.
+pub(crate) fn growth_flagged(rows: &[MonthRow], i: usize, text: String) -> String {
+    let partial = rows[i].partial || (i > 0 && rows[i - 1].partial);
+    if partial && !text.is_empty() {
+        text + "*"
+    } else {
+        text
+    }
+}
+
+/// The note beneath a table or chart with a partial month (empty without one).
+pub(crate) fn partial_note(rows: &[MonthRow]) -> String {
+    let partial: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.partial)
+        .map(|r| r.month.as_str())
+        .collect();
+    if partial.is_empty() {
+        return String::new();
+    }
+    format!(
+        "* partial month ({}): the data covers only part of it; its figures, and growth \
+         against it, are not comparable with whole months",
+        partial.join(", ")
+    )
 }
 
 /// Computes the monthly metrics, one row per calendar month, in order.
@@ -207,7 +255,10 @@ pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
            LEFT JOIN per_month p ON p.month = m.month \
            LEFT JOIN new_per_month n ON n.month = m.month), \
          with_previous AS ( \
-           SELECT *, lag(sales) OVER (ORDER BY month) AS previous_sales FROM filled) \
+           SELECT *, lag(sales) OVER (ORDER BY month) AS previous_sales FROM filled), \
+         bounds AS ( \
+           SELECT min(first_date) AS first_date, max(last_date) AS last_date \
+           FROM {INVOICE_LINES}) \
          SELECT month, placed_orders, cancelled_orders, \
            CASE WHEN placed_orders > 0 \
              THEN CAST(cancelled_orders AS DOUBLE) / CAST(placed_orders AS DOUBLE) END \
@@ -216,8 +267,13 @@ pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
            CASE WHEN previous_sales <> 0 \
              THEN CAST(sales - previous_sales AS DOUBLE) / CAST(previous_sales AS DOUBLE) * 100 END \
              AS sales_growth_pct, \
-           active_users, new_users, active_users - new_users AS existing_users \
-         FROM with_previous ORDER BY month"
+           active_users, new_users, active_users - new_users AS existing_users, \
+           CASE WHEN (month = to_char(first_date, '%Y-%m') \
+                      AND date_part('day', first_date) > 1) \
+             OR (month = to_char(last_date, '%Y-%m') \
+                 AND to_char(last_date + INTERVAL '1' DAY, '%Y-%m') = month) \
+             THEN 1 ELSE 0 END AS partial \
+         FROM with_previous CROSS JOIN bounds ORDER BY month"
     );
     let rows = query(ctx, "monthly metrics", &sql, vec![]).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -232,6 +288,7 @@ pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
             active_users: r.u64("active_users")?,
             new_users: r.u64("new_users")?,
             existing_users: r.u64("existing_users")?,
+            partial: r.u64("partial")? == 1,
         });
         Ok(())
     })?;
@@ -242,22 +299,37 @@ pub async fn monthly(ctx: &SessionContext) -> Result<Vec<MonthRow>> {
 mod tests {
     use super::*;
 
-    /// The months between the first and the last are listed across a year's end,
-    /// with zeros where no line falls, as the query computes them.
-    #[tokio::test]
-    async fn every_month_is_listed_across_a_year_end() {
+    /// A session whose pass over the lines holds `values` (none when empty).
+    async fn lines(values: &str) -> SessionContext {
         let ctx = SessionContext::new();
+        let values = if values.is_empty() {
+            String::new()
+        } else {
+            format!(" AS VALUES {values}")
+        };
         ctx.sql(&format!(
             "CREATE TABLE {INVOICE_LINES} (month VARCHAR, invoice_no VARCHAR, \
-               customer_id BIGINT, is_cancellation BOOLEAN, amount DECIMAL(18, 2)) AS VALUES \
-             ('2009-11', '1', 7, false, 10.5), ('2010-02', '2', 7, false, 4.0), \
-             ('2010-02', 'C3', 8, true, -1.5)"
+               customer_id BIGINT, is_cancellation BOOLEAN, amount DECIMAL(18, 2), \
+               first_date TIMESTAMP, last_date TIMESTAMP){values}"
         ))
         .await
         .unwrap()
         .collect()
         .await
         .unwrap();
+        ctx
+    }
+
+    /// The months between the first and the last are listed across a year's end,
+    /// with zeros where no line falls, as the query computes them.
+    #[tokio::test]
+    async fn every_month_is_listed_across_a_year_end() {
+        let ctx = lines(
+            "('2009-11', '1', 7, false, 10.5, '2009-11-01 08:00:00', '2009-11-01 08:00:00'), \
+             ('2010-02', '2', 7, false, 4.0, '2010-02-03 10:00:00', '2010-02-03 10:00:00'), \
+             ('2010-02', 'C3', 8, true, -1.5, '2010-02-28 23:59:00', '2010-02-28 23:59:00')",
+        )
+        .await;
         let rows = monthly(&ctx).await.unwrap();
         let months: Vec<_> = rows.iter().map(|r| r.month.as_str()).collect();
         assert_eq!(months, ["2009-11", "2009-12", "2010-01", "2010-02"]);
@@ -271,19 +343,37 @@ mod tests {
         assert_eq!((rows[3].placed_orders, rows[3].cancelled_orders), (1, 1));
         assert_eq!((rows[3].active_users, rows[3].new_users), (2, 1));
         assert_eq!(rows[1].active_users, 0);
+        // The data starts on 1 November and ends on the last day of February: no
+        // partial month.
+        assert!(rows.iter().all(|r| !r.partial));
 
         // Without any line, no month at all.
-        let empty = SessionContext::new();
-        empty
-            .sql(&format!(
-                "CREATE TABLE {INVOICE_LINES} (month VARCHAR, invoice_no VARCHAR, \
-                   customer_id BIGINT, is_cancellation BOOLEAN, amount DECIMAL(18, 2))"
-            ))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
+        let empty = lines("").await;
         assert_eq!(monthly(&empty).await.unwrap(), vec![]);
+    }
+
+    /// A month is partial when the data starts after its first day or ends before
+    /// its last; its figures are unchanged and only it is flagged.
+    #[tokio::test]
+    async fn a_first_or_last_month_covered_in_part_is_partial() {
+        let ctx = lines(
+            "('2011-10', '1', 7, false, 10.0, '2011-10-02 09:00:00', '2011-10-02 09:00:00'), \
+             ('2011-11', '2', 7, false, 5.0, '2011-11-15 09:00:00', '2011-11-15 09:00:00'), \
+             ('2011-12', '3', 8, false, 2.0, '2011-12-09 12:50:00', '2011-12-30 23:59:00')",
+        )
+        .await;
+        let rows = monthly(&ctx).await.unwrap();
+        let partial: Vec<bool> = rows.iter().map(|r| r.partial).collect();
+        assert_eq!(partial, [true, false, true]);
+        assert_eq!(rows[2].sales, 2.0);
+        let json = serde_json::to_value(&rows).unwrap();
+        assert_eq!(json[0]["partial"], true);
+        assert!(
+            json[1].get("partial").is_none(),
+            "only partial months say so"
+        );
+        assert_eq!(growth_flagged(&rows, 1, "-50.000 %".into()), "-50.000 %*");
+        assert_eq!(label(&rows[2], "Dec 2011"), "Dec 2011*");
+        assert!(partial_note(&rows).contains("2011-10, 2011-12"));
     }
 }

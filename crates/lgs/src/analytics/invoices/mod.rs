@@ -4,6 +4,8 @@
 //! (exact, decimal) sum of its lines. The trimmed variant keeps invoices whose amount
 //! is at most the 85th percentile of all invoice amounts.
 
+mod charts;
+
 use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
@@ -81,7 +83,7 @@ impl Analysis for InvoiceAmountsAnalysis {
         let mut section = Section::new(self.name(), "Invoice amounts", a.clone());
         section.tables = tables(&a)?;
         section.chart_rank = 20;
-        section.charts = super::charts::invoices(&a);
+        section.charts = charts::charts(&a);
         section.text = text;
         section.figures = figures;
         Ok(section)
@@ -109,6 +111,7 @@ fn stats_text(heading: &str, s: &AmountStats, with_p85: bool) -> TextTable {
             },
         ]],
         left: 0,
+        note: String::new(),
     }
 }
 

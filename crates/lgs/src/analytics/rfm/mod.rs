@@ -9,6 +9,8 @@
 //!   ascending customer_id, M from monetary;
 //! * the segment from R and F (see [`SEGMENT_SQL`]).
 
+mod charts;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
@@ -51,7 +53,7 @@ impl Analysis for RfmAnalysis {
         section.text = vec![text(&r.rfm_segments, &as_of)];
         section.tables = tables(&r)?;
         section.chart_rank = 30;
-        section.charts = super::charts::rfm(&r, &as_of);
+        section.charts = charts::charts(&r, &as_of);
         Ok(section)
     }
 }
@@ -85,6 +87,7 @@ fn text(segments: &[SegmentRow], as_of: &str) -> TextTable {
             })
             .collect(),
         left: 1,
+        note: String::new(),
     }
 }
 
