@@ -549,10 +549,11 @@ fn serve_refuses_a_public_address_without_the_flag() {
 #[test]
 fn serve_on_a_public_address_with_the_flag_warns() {
     let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
         .env_remove("LGS_WAREHOUSE")
         .arg("--warehouse")
-        .arg(dir.path().join("wh"))
+        .arg(&wh)
         .args([
             "serve",
             "--bind",
@@ -586,6 +587,40 @@ fn serve_on_a_public_address_with_the_flag_warns() {
         String::from_utf8_lossy(&body).contains("lgs ingest"),
         "a hint"
     );
+    // Tables loaded while it runs are seen by the next request (a new session for
+    // the new versions), and again after a second load.
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lgs/tests/data");
+    lgs(&wh)
+        .arg("ingest")
+        .arg(data.join("handmade.csv"))
+        .assert()
+        .success();
+    let (status, _) = http(port, "GET", "/", &[], b"");
+    assert_eq!(status, 200);
+    let count = || run_query(port, "SELECT count(*) AS n FROM retail")["page"][0][0].clone();
+    assert_eq!(count(), "8");
+    lgs(&wh)
+        .args(["ingest", "--force"])
+        .arg(data.join("handmade.csv"))
+        .assert()
+        .success();
+    assert_eq!(count(), "16");
+    // A script of several statements is refused by the query and by its CSV
+    // download alike (the download used to run the last statement).
+    let view = run_query(port, "SELECT 1 AS a; SELECT count(*) FROM retail");
+    assert!(
+        view["error"].as_str().unwrap().contains("one statement"),
+        "{view}"
+    );
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/api/queries/{}/csv", view["id"]),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("one statement"));
     drop(server);
     let mut err = String::new();
     std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut err).unwrap();

@@ -136,6 +136,19 @@ pub enum LgsError {
     #[error("ingest worker failed: {0}")]
     Worker(String),
 
+    /// A thread of `lgs generate` stopped unexpectedly.
+    #[error("the generator failed: {0}")]
+    Generator(String),
+
+    /// An I/O operation that is not reading or writing a named file (serving on
+    /// an address, say).
+    #[error("{doing}: {source}")]
+    Io {
+        doing: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The Ballista cluster (scheduler, executors) could not be used or run.
     #[error("cluster: {message}")]
     Cluster { message: String },

@@ -9,7 +9,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::RETAIL_TABLE;
-use crate::warehouse::{TableInfo, Warehouse};
+use crate::warehouse::{OpenTable, TableInfo, Warehouse};
 
 /// A local session with every warehouse table registered.
 pub async fn context(warehouse: &Warehouse) -> Result<SessionContext> {
@@ -67,12 +67,22 @@ pub async fn context_on(
     warehouse: &Warehouse,
     engine: &Engine,
 ) -> Result<(SessionContext, Vec<TableInfo>)> {
+    let opened = warehouse.open_all().await?;
+    context_over(warehouse, engine, &opened).await
+}
+
+/// [`context_on`] over tables already opened (by [`Warehouse::open_all`]).
+pub async fn context_over(
+    warehouse: &Warehouse,
+    engine: &Engine,
+    opened: &[OpenTable],
+) -> Result<(SessionContext, Vec<TableInfo>)> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = match engine {
         Engine::Local(limits) => local_context(config, limits)?,
         Engine::Cluster(url) => crate::cluster::remote_context(url, config).await?,
     };
-    let tables = warehouse.register(&ctx).await?;
+    let tables = warehouse.register_opened(&ctx, opened).await?;
     if tables.iter().any(|t| t.name == RETAIL_TABLE) {
         register_views(&ctx).await?;
     }

@@ -83,6 +83,28 @@ pub async fn execute(
     execute_with(ctx, statement, &SQLOptions::new()).await
 }
 
+/// Runs `sql` as the dashboard (and every served surface) does: exactly one
+/// statement, and a query (no DDL, DML or statements such as `SET`). A script of
+/// several statements is refused, not run in part.
+pub async fn execute_read_only(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<SendableRecordBatchStream> {
+    let mut statements = parse_script(sql)?;
+    if statements.len() != 1 {
+        return Err(LgsError::InvalidArgument {
+            what: "SQL",
+            message: format!("run one statement at a time ({} given)", statements.len()),
+        });
+    }
+    let read_only = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let statement = statements.pop().expect("one statement");
+    execute_with(ctx, statement, &read_only).await
+}
+
 /// [`execute`], refusing what `options` does not allow (e.g. anything but queries).
 pub async fn execute_with(
     ctx: &SessionContext,

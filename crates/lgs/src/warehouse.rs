@@ -75,6 +75,25 @@ pub struct TableInfo {
     pub bytes: u64,
 }
 
+/// A table opened at its current version.
+#[derive(Debug, Clone)]
+pub struct OpenTable {
+    pub name: String,
+    table: DeltaTable,
+}
+
+impl OpenTable {
+    /// Its version.
+    pub fn version(&self) -> u64 {
+        self.table.version().unwrap_or(0)
+    }
+
+    /// Its summary.
+    pub fn info(&self) -> Result<TableInfo> {
+        table_info(&self.name, &self.table)
+    }
+}
+
 /// One entry of `lgs history`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CommitRecord {
@@ -267,10 +286,16 @@ impl Warehouse {
 
     /// Summary of every table.
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        self.open_all().await?.iter().map(OpenTable::info).collect()
+    }
+
+    /// Every table, opened at its current version (once: [`Warehouse::register_opened`]
+    /// registers them without opening them again).
+    pub async fn open_all(&self) -> Result<Vec<OpenTable>> {
         let mut out = Vec::new();
         for name in self.table_names().await? {
             let table = self.open_existing(&name).await?;
-            out.push(table_info(&name, &table)?);
+            out.push(OpenTable { name, table });
         }
         Ok(out)
     }
@@ -397,16 +422,26 @@ impl Warehouse {
     /// Registers every warehouse table in `ctx` under its name, as a Parquet listing
     /// of the files of its current Delta snapshot. Returns what it registered.
     pub async fn register(&self, ctx: &SessionContext) -> Result<Vec<TableInfo>> {
+        let opened = self.open_all().await?;
+        self.register_opened(ctx, &opened).await
+    }
+
+    /// Registers tables already opened by [`Warehouse::open_all`] (as
+    /// [`Warehouse::register`] does).
+    pub async fn register_opened(
+        &self,
+        ctx: &SessionContext,
+        opened: &[OpenTable],
+    ) -> Result<Vec<TableInfo>> {
         if let Root::Remote { url, store, .. } = &self.root {
             ctx.register_object_store(&storage::bucket_url(url), store.clone());
         }
         let mut registered = Vec::new();
-        for name in self.table_names().await? {
-            let table = self.open_existing(&name).await?;
-            let provider = self.provider(ctx, &name, &table).await?;
-            ctx.register_table(name.as_str(), provider)
+        for open in opened {
+            let provider = self.provider(ctx, &open.name, &open.table).await?;
+            ctx.register_table(open.name.as_str(), provider)
                 .context("registering a warehouse table")?;
-            registered.push(table_info(&name, &table)?);
+            registered.push(open.info()?);
         }
         Ok(registered)
     }

@@ -663,7 +663,7 @@ pub fn write_retail(spec: &RetailSpec, out: &Path, progress: &dyn Fn(u64)) -> Re
         let mut next = |k: u64| {
             receivers[(k % threads) as usize]
                 .recv()
-                .map_err(|_| LgsError::Worker("a generator thread stopped".into()))
+                .map_err(|_| LgsError::Generator("a worker thread stopped".into()))
         };
         let file = File::create(out).map_err(|e| write_err(&e))?;
         match format {

@@ -10,13 +10,11 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::Serialize;
 
 use crate::charts;
-use crate::session::Engine;
-use crate::warehouse::Warehouse;
 
 /// How a job stands.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -87,7 +85,13 @@ impl Jobs {
     }
 
     /// Starts `sql` on a task of its own; returns the job's id at once.
-    pub fn start(&self, warehouse: Warehouse, engine: Engine, sql: String) -> u64 {
+    /// Starts `sql` on the session `session` resolves to (an error there is the
+    /// job's error, as a query's is).
+    pub fn start(
+        &self,
+        session: impl Future<Output = crate::Result<SessionContext>> + Send + 'static,
+        sql: String,
+    ) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let job = Arc::new(Job {
             sql: sql.clone(),
@@ -117,7 +121,7 @@ impl Jobs {
         let keep = self.keep;
         let runner = job.clone();
         let task = tokio::spawn(async move {
-            let outcome = run(&runner, &warehouse, &engine, keep).await;
+            let outcome = run(&runner, session, keep).await;
             let mut inner = runner.inner.lock().expect("job");
             if inner.state != State::Running {
                 // Cancelled while finishing.
@@ -159,23 +163,13 @@ impl Jobs {
 }
 
 /// Runs the query, keeping the first `keep` rows.
-async fn run(job: &Job, warehouse: &Warehouse, engine: &Engine, keep: usize) -> Result<(), String> {
-    let (ctx, _) = crate::session::context_on(warehouse, engine)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut statements = crate::sql::parse_script(&job.sql).map_err(|e| e.to_string())?;
-    if statements.len() != 1 {
-        return Err(format!(
-            "run one statement at a time ({} given)",
-            statements.len()
-        ));
-    }
-    let read_only = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let statement = statements.pop().expect("one statement");
-    let mut stream = crate::sql::execute_with(&ctx, statement, &read_only)
+async fn run(
+    job: &Job,
+    session: impl Future<Output = crate::Result<SessionContext>>,
+    keep: usize,
+) -> Result<(), String> {
+    let ctx = session.await.map_err(|e| e.to_string())?;
+    let mut stream = crate::sql::execute_read_only(&ctx, &job.sql)
         .await
         .map_err(|e| e.to_string())?;
     job.inner.lock().expect("job").schema = Some(stream.schema());

@@ -36,7 +36,8 @@ use crate::analytics::ReportOptions;
 use crate::error::{LgsError, Result};
 use crate::html::{PageInfo, ReportPage};
 use crate::session::Engine;
-use crate::warehouse::Warehouse;
+use crate::warehouse::{TableInfo, Warehouse};
+use datafusion::prelude::SessionContext;
 use jobs::Jobs;
 
 /// How the dashboard runs.
@@ -54,15 +55,21 @@ pub struct ServeOptions {
 struct AppState {
     warehouse: Warehouse,
     options: ServeOptions,
-    /// The report page, with the table versions it was computed from.
-    page: Mutex<Option<CachedPage>>,
+    /// The session over the tables' current versions, and its report page.
+    current: Mutex<Option<Current>>,
     jobs: Jobs,
 }
 
 type Shared = Arc<AppState>;
 
-/// A computed report page and the (table, version) pairs it was computed from.
-type CachedPage = (Vec<(String, u64)>, Arc<ReportPage>);
+/// A session over the warehouse, the (table, version) pairs it registered, and the
+/// report page computed over it (once asked for).
+struct Current {
+    versions: Vec<(String, u64)>,
+    ctx: SessionContext,
+    tables: Vec<TableInfo>,
+    page: Option<Arc<ReportPage>>,
+}
 
 /// Binds the address (so a port of 0 picks a free one) and returns the bound
 /// address and the server, which runs until `shutdown` completes.
@@ -71,23 +78,18 @@ pub async fn bind(
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = Result<()>>)> {
+    let io = |doing: String| move |source| LgsError::Io { doing, source };
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
-        .map_err(|e| LgsError::InvalidArgument {
-            what: "address to serve on",
-            message: format!("{}: {e}", options.bind),
-        })?;
+        .map_err(io(format!("cannot serve on {}", options.bind)))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| LgsError::InvalidArgument {
-            what: "address to serve on",
-            message: e.to_string(),
-        })?;
+        .map_err(io(format!("cannot serve on {}", options.bind)))?;
     let state = Arc::new(AppState {
         jobs: Jobs::new(options.keep_rows),
         warehouse,
         options,
-        page: Mutex::new(None),
+        current: Mutex::new(None),
     });
     // Compute the report once before the first visitor asks.
     let _ = current_page(&state).await;
@@ -105,28 +107,54 @@ pub async fn bind(
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| LgsError::Worker(format!("the dashboard server stopped: {e}")))
+            .map_err(io("the dashboard server stopped".into()))
     };
     Ok((addr, server))
+}
+
+/// The session over the warehouse's current table versions: each table is opened
+/// once per call, and the session (with its report page) is reused while their
+/// versions are unchanged. The guard holds the cache for the caller.
+async fn current(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, Option<Current>>> {
+    let opened = state.warehouse.open_all().await?;
+    let versions: Vec<(String, u64)> = opened
+        .iter()
+        .map(|t| (t.name.clone(), t.version()))
+        .collect();
+    let mut cached = state.current.lock().await;
+    if cached.as_ref().is_none_or(|c| c.versions != versions) {
+        let (ctx, tables) =
+            crate::session::context_over(&state.warehouse, &state.options.engine, &opened).await?;
+        *cached = Some(Current {
+            versions,
+            ctx,
+            tables,
+            page: None,
+        });
+    }
+    Ok(cached)
+}
+
+/// The session over the current table versions, and what it registered.
+async fn session(state: &AppState) -> Result<(SessionContext, Vec<TableInfo>)> {
+    let current = current(state).await?;
+    let c = current.as_ref().expect("set by current");
+    Ok((c.ctx.clone(), c.tables.clone()))
 }
 
 /// The report page for the warehouse's current table versions (recomputed when
 /// they change, shared otherwise).
 async fn current_page(state: &AppState) -> Result<Arc<ReportPage>> {
-    let tables = state.warehouse.tables().await?;
-    let versions: Vec<(String, u64)> = tables.iter().map(|t| (t.name.clone(), t.version)).collect();
-    let mut cached = state.page.lock().await;
-    if let Some((v, page)) = cached.as_ref()
-        && *v == versions
-    {
+    let mut current = current(state).await?;
+    let c = current.as_mut().expect("set by current");
+    if let Some(page) = &c.page {
         return Ok(page.clone());
     }
     let engine = &state.options.engine;
-    let (ctx, tables) = crate::session::context_on(&state.warehouse, engine).await?;
-    crate::session::require_retail(&state.warehouse, &tables)?;
+    crate::session::require_retail(&state.warehouse, &c.tables)?;
     let options = ReportOptions::for_engine(engine, &state.warehouse, state.options.as_of);
-    let page = Arc::new(ReportPage::compute(&ctx, &tables, &options).await?);
-    *cached = Some((versions, page.clone()));
+    let page = Arc::new(ReportPage::compute(&c.ctx, &c.tables, &options).await?);
+    c.page = Some(page.clone());
     Ok(page)
 }
 
@@ -158,7 +186,7 @@ async fn report_page(State(state): State<Shared>) -> Response {
 }
 
 async fn sql_page(State(state): State<Shared>) -> Response {
-    let tables = state.warehouse.tables().await.unwrap_or_default();
+    let tables = session(&state).await.map(|s| s.1).unwrap_or_default();
     Html(pages::sql_page(&state.warehouse.location(), &tables)).into_response()
 }
 
@@ -232,9 +260,9 @@ async fn start_query(
     State(state): State<Shared>,
     axum::Json(q): axum::Json<StartQuery>,
 ) -> Response {
-    let id = state
-        .jobs
-        .start(state.warehouse.clone(), state.options.engine.clone(), q.sql);
+    let on = state.clone();
+    let ctx = async move { session(&on).await.map(|(ctx, _)| ctx) };
+    let id = state.jobs.start(ctx, q.sql);
     axum::Json(json!({ "id": id })).into_response()
 }
 
@@ -283,17 +311,8 @@ async fn query_csv(State(state): State<Shared>, Path(id): Path<u64>) -> Response
         return no_job(id);
     };
     let started = async {
-        let (ctx, _) = crate::session::context_on(&state.warehouse, &state.options.engine).await?;
-        let mut statements = crate::sql::parse_script(&job.sql)?;
-        let statement = statements.pop().ok_or_else(|| LgsError::InvalidArgument {
-            what: "query",
-            message: "empty".into(),
-        })?;
-        let read_only = datafusion::execution::context::SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        crate::sql::execute_with(&ctx, statement, &read_only).await
+        let (ctx, _) = session(&state).await?;
+        crate::sql::execute_read_only(&ctx, &job.sql).await
     }
     .await;
     let stream = match started {
