@@ -1,7 +1,6 @@
 //! What the tests that run other programs share: free ports, processes that are
 //! stopped when dropped (also when a test fails), a minimal HTTP/1.1 client, and a
 //! comparison of JSON results with a tolerance for floating point.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

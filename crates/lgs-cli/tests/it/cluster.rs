@@ -3,8 +3,6 @@
 //! full report on the real dataset run in cluster mode and locally, through the same
 //! test cases. Processes are stopped when dropped, also when a test fails.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process_, Stdio};
 use std::sync::OnceLock;
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::Value;
 
-use support::{Process, free_port, wait_for_port};
+use crate::support::{Process, free_port, wait_for_port};
 
 fn lgs_bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("lgs")
@@ -199,7 +197,7 @@ fn sql_case(mode: &Mode, sql: &str) -> Value {
 /// Equal, with floating-point numbers to 1e-9 relative (sums may add up in
 /// another order on the cluster); integers, strings and shapes exactly.
 fn assert_same(local: &Value, cluster: &Value, path: &str) {
-    support::assert_json_close(local, cluster, path, 1.0);
+    crate::support::assert_json_close(local, cluster, path, 1.0);
 }
 
 const QUERIES: [&str; 3] = [

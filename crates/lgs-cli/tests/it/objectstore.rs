@@ -7,11 +7,9 @@
 //! with the emulator's well-known key for Azurite), not through lgs, so the tests do
 //! not check lgs with itself.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::{Process, free_port, http, spawn_listening, wait_for_http};
+use crate::support::{Process, free_port, http, spawn_listening, wait_for_http};
 
 use assert_cmd::Command;
 use base64::Engine;

@@ -1,8 +1,6 @@
 //! `--memory-limit` and `--threads`: queries spill under the limit and give the same
 //! results, and a limit that spilling cannot meet is a clear error.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -63,7 +61,7 @@ fn report(extra: &[&str]) -> serde_json::Value {
 /// Equal, with floating point to 1e-9 relative (spilling changes the order in which
 /// sums are added).
 fn assert_close(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
-    support::assert_json_close(a, b, at, 0.0);
+    crate::support::assert_json_close(a, b, at, 0.0);
 }
 
 #[test]

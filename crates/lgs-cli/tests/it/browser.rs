@@ -7,8 +7,6 @@
 //! query round-trips (table, paging, chart, CSV, an error, a cancel). Screenshots are
 //! kept in `$LGS_TEST_ARTIFACTS` (default `target/test-artifacts`).
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,7 +16,7 @@ use assert_cmd::Command;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use support::{Process, free_port, http, wait_for_port};
+use crate::support::{Process, free_port, http, wait_for_port};
 
 fn lgs(warehouse: &Path) -> Command {
     let mut cmd = Command::cargo_bin("lgs").unwrap();

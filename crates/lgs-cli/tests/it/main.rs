@@ -1,0 +1,9 @@
+//! `lgs-cli`'s tests in one integration binary (one link instead of one per file):
+//! the `lgs` command as a user runs it.
+
+mod browser;
+mod cli;
+mod cluster;
+mod limits;
+mod objectstore;
+mod support;
