@@ -202,7 +202,7 @@ async fn report(
     let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
     let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
     lgs::session::require_retail(warehouse, &tables)?;
-    let options = ReportOptions::for_engine(&engine, warehouse, args.as_of);
+    let options = ReportOptions { as_of: args.as_of };
     let report = lgs::analytics::run_report(&ctx, &options).await?;
     let visual = args.html.is_some() || args.png.is_some();
     let format = match args.format {
@@ -452,17 +452,15 @@ async fn history(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> R
         total += c.rows_added.unwrap_or(0);
         let sources = c
             .lgs
-            .as_ref()
-            .and_then(|f| f.get("sources")?.as_array().cloned())
-            .unwrap_or_default()
             .iter()
-            .filter_map(|s| {
-                Some(format!(
+            .flat_map(|f| &f.sources)
+            .map(|s| {
+                format!(
                     "{} ({} read, {} quarantined)",
-                    s.get("path")?.as_str()?,
-                    group(s.get("rows_read")?.as_u64()? as f64, 0),
-                    group(s.get("rows_rejected")?.as_u64()? as f64, 0)
-                ))
+                    s.path,
+                    group(s.rows_read as f64, 0),
+                    group(s.rows_rejected as f64, 0)
+                )
             })
             .collect::<Vec<_>>()
             .join("\n");

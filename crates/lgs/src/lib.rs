@@ -27,6 +27,7 @@ pub mod analytics;
 pub mod charts;
 pub mod cluster;
 pub mod error;
+pub mod facts;
 pub mod format;
 pub mod generate;
 pub mod html;

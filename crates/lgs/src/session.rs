@@ -7,6 +7,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::analytics::{CLUSTER_PARTITION_ROWS, Intermediates, SCRATCH_DIR, Staging};
 use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::RETAIL_TABLE;
 use crate::warehouse::{OpenTable, TableInfo, Warehouse};
@@ -82,6 +83,20 @@ pub async fn context_over(
         Engine::Local(limits) => local_context(config, limits)?,
         Engine::Cluster(url) => crate::cluster::remote_context(url, config).await?,
     };
+    if engine.is_cluster() {
+        // The executors cannot read this process's memory: intermediates go to a
+        // scratch directory of a local (shared) warehouse, or are views over
+        // object storage.
+        let intermediates = match warehouse.local_root() {
+            Some(root) => Intermediates::Files(root.join(SCRATCH_DIR)),
+            None => Intermediates::Views,
+        };
+        Staging {
+            intermediates,
+            partition_rows: Some(CLUSTER_PARTITION_ROWS),
+        }
+        .set(&ctx);
+    }
     let tables = warehouse.register_opened(&ctx, opened).await?;
     if tables.iter().any(|t| t.name == RETAIL_TABLE) {
         register_views(&ctx).await?;

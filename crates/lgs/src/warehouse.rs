@@ -43,8 +43,8 @@ use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::{REJECTED_TABLE, RETAIL_TABLE, rejected_schema, retail_schema};
 use crate::storage;
 
-/// Key under which lgs records its own facts in a Delta commit's `commitInfo`.
-pub const COMMIT_INFO_KEY: &str = "lgs";
+pub use crate::facts::COMMIT_INFO_KEY;
+use crate::facts::CommitFacts;
 
 /// A directory (or object-store prefix) of Delta tables.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ pub struct CommitRecord {
     /// Rows this commit added (as lgs recorded it; `None` for commits by other tools).
     pub rows_added: Option<u64>,
     /// What lgs recorded about the commit (sources, row accounting), if lgs wrote it.
-    pub lgs: Option<serde_json::Value>,
+    pub lgs: Option<CommitFacts>,
 }
 
 impl Warehouse {
@@ -322,8 +322,8 @@ impl Warehouse {
             .enumerate()
             .map(|(i, info)| {
                 let version = latest.saturating_sub(i as u64);
-                let lgs = info.info.get(COMMIT_INFO_KEY).cloned();
-                let rows_added = lgs.as_ref().and_then(|f| f.get("rows_written")?.as_u64());
+                let lgs = CommitFacts::from_info(&info.info);
+                let rows_added = lgs.as_ref().map(|f| f.rows_written);
                 CommitRecord {
                     version,
                     timestamp: info.timestamp.and_then(|ms| {
@@ -341,7 +341,7 @@ impl Warehouse {
 
     /// The `lgs` facts recorded in each commit of a table, with the commit's version
     /// (empty when the table does not exist).
-    pub async fn commit_facts(&self, name: &str) -> Result<Vec<(u64, serde_json::Value)>> {
+    pub async fn commit_facts(&self, name: &str) -> Result<Vec<(u64, CommitFacts)>> {
         if self.open(name).await?.is_none() {
             return Ok(vec![]);
         }
@@ -363,12 +363,12 @@ impl Warehouse {
         schema: &SchemaRef,
         partition_columns: &[String],
         adds: Vec<Add>,
-        facts: serde_json::Value,
+        facts: &CommitFacts,
         overwrite: bool,
     ) -> Result<u64> {
         let delta_err = |e| LgsError::delta(name, e);
-        let properties =
-            CommitProperties::default().with_metadata([(COMMIT_INFO_KEY.to_string(), facts)]);
+        let properties = CommitProperties::default()
+            .with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())]);
         let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         match self.open(name).await? {
             None => {

@@ -98,6 +98,14 @@ impl Report {
 pub struct ReportOptions {
     /// Recency is measured to this date; default: the day after the last invoice.
     pub as_of: Option<NaiveDate>,
+}
+
+/// How a session keeps a report's intermediate results, set on the session by
+/// whoever opens it for a deployment ([`crate::session`]: in memory locally, scratch
+/// files or views on a cluster). Analytics reads it from the session and never
+/// sees the engine or the warehouse.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Staging {
     /// How the intermediate results are kept (see [`Intermediates`]).
     pub intermediates: Intermediates,
     /// When set, the queries after the pass over the lines use one partition per
@@ -112,28 +120,31 @@ pub struct ReportOptions {
     pub partition_rows: Option<u64>,
 }
 
-/// The [`ReportOptions::partition_rows`] of a report on a cluster. At 10M
+impl Staging {
+    /// The staging `ctx` carries (the default, in memory, when it carries none).
+    pub fn of(ctx: &SessionContext) -> Staging {
+        ctx.state()
+            .config()
+            .get_extension::<Staging>()
+            .map(|s| (*s).clone())
+            .unwrap_or_default()
+    }
+
+    /// Sets this staging on `ctx` (and on the sessions that share its state).
+    pub fn set(&self, ctx: &SessionContext) {
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .set_extension(Arc::new(self.clone()));
+    }
+}
+
+/// The [`Staging::partition_rows`] of a report on a cluster. At 10M
 /// generated lines (489K rows after the pass over them) the cluster's report used
 /// a fifth less CPU with its queries over the intermediates on one partition
 /// (BENCHMARKS.md); from 100M lines on (4.9M rows) they keep every partition of a
 /// 2-slot cluster.
 pub const CLUSTER_PARTITION_ROWS: u64 = 1_000_000;
-
-impl ReportOptions {
-    /// What suits a report on `engine` over `warehouse` (see
-    /// [`Intermediates::for_engine`] and [`ReportOptions::partition_rows`]).
-    pub fn for_engine(
-        engine: &crate::session::Engine,
-        warehouse: &crate::warehouse::Warehouse,
-        as_of: Option<NaiveDate>,
-    ) -> ReportOptions {
-        ReportOptions {
-            as_of,
-            intermediates: Intermediates::for_engine(engine, warehouse),
-            partition_rows: engine.is_cluster().then_some(CLUSTER_PARTITION_ROWS),
-        }
-    }
-}
 
 /// How the intermediate results of a report (one row per (month, invoice,
 /// customer), per invoice, per customer) are kept while the statistics read them
@@ -147,32 +158,12 @@ pub enum Intermediates {
     /// Registered as views: recomputed from the warehouse tables by every query that
     /// reads them. Nothing leaves the engine, but every statistic scans the lines.
     Views,
-    /// Computed once and written as Parquet under this directory, one file per
-    /// partition by the task that computes it ([`crate::scratch`]; on a cluster,
-    /// the executors), then read from there; the directory is removed after the
-    /// report. What suits a cluster whose executors share the
+    /// Computed once and written as Parquet under a directory of its own in this
+    /// one (`report-<uuid>`), one file per partition by the task that computes it
+    /// ([`crate::scratch`]; on a cluster, the executors), then read from there; the
+    /// report's directory is removed after the report. What suits a cluster whose executors share the
     /// warehouse's file system: one scan of the lines, like [`Intermediates::Memory`].
     Files(std::path::PathBuf),
-}
-
-impl Intermediates {
-    /// What suits a session on `engine` over `warehouse`: memory locally; on a
-    /// cluster (whose executors cannot read this process's memory) files in a
-    /// scratch directory of a local (shared) warehouse, or views when the
-    /// warehouse is on object storage.
-    pub fn for_engine(
-        engine: &crate::session::Engine,
-        warehouse: &crate::warehouse::Warehouse,
-    ) -> Intermediates {
-        match (engine.is_cluster(), warehouse.local_root()) {
-            (false, _) => Intermediates::Memory,
-            (true, Some(root)) => Intermediates::Files(
-                root.join(SCRATCH_DIR)
-                    .join(format!("report-{}", uuid::Uuid::new_v4())),
-            ),
-            (true, None) => Intermediates::Views,
-        }
-    }
 }
 
 /// Directory of a warehouse where reports on a cluster keep their intermediate
@@ -197,7 +188,13 @@ pub async fn run_analyses(
     options: &ReportOptions,
     analyses: &[Arc<dyn Analysis>],
 ) -> Result<Report> {
-    let mode = &options.intermediates;
+    let staging = Staging::of(ctx);
+    let mode = &match &staging.intermediates {
+        Intermediates::Files(root) => {
+            Intermediates::Files(root.join(format!("report-{}", uuid::Uuid::new_v4())))
+        }
+        other => other.clone(),
+    };
     let mut needed: Vec<&'static Intermediate> = Vec::new();
     for need in analyses.iter().flat_map(|a| a.needs()) {
         if !needed.iter().any(|n| n.name == need.name) {
@@ -209,7 +206,7 @@ pub async fn run_analyses(
         let rows =
             shared::register_intermediate(ctx, mode, INVOICE_LINES, &invoice_lines_sql()).await?;
         // Everything after the pass over the lines reads its (much smaller) result.
-        let ctx = &match (options.partition_rows, rows) {
+        let ctx = &match (staging.partition_rows, rows) {
             (Some(per), Some(rows)) => shared::sized_for(ctx, rows, per),
             _ => ctx.clone(),
         };

@@ -14,10 +14,10 @@ use datafusion::arrow::array::{
     ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use serde_json::{Value, json};
 
 use super::TableWriter;
 use crate::error::Result;
+use crate::facts::{CommitFacts, Covered};
 use crate::warehouse::Warehouse;
 
 /// Name of the ingest log table.
@@ -51,14 +51,8 @@ pub async fn record(warehouse: &Warehouse, table: &str) -> Result<()> {
         .commit_facts(INGEST_LOG_TABLE)
         .await?
         .iter()
-        .flat_map(|(_, f)| f.get("covers").and_then(Value::as_array).cloned())
-        .flatten()
-        .filter_map(|c| {
-            Some((
-                c.get("table")?.as_str()?.to_string(),
-                c.get("ingest_id")?.as_str()?.to_string(),
-            ))
-        })
+        .flat_map(|(_, f)| f.covers.iter())
+        .map(|c| (c.table.clone(), c.ingest_id.clone()))
         .collect();
     let history = warehouse.history(table).await?;
     let mut ingest_id = StringBuilder::new();
@@ -77,40 +71,34 @@ pub async fn record(warehouse: &Warehouse, table: &str) -> Result<()> {
     let mut covers = Vec::new();
     for commit in &history {
         let Some(facts) = &commit.lgs else { continue };
-        let Some(id) = facts.get("ingest_id").and_then(Value::as_str) else {
+        let Some(id) = facts.ingest_id.as_deref() else {
             continue;
         };
         if covered.contains(&(table.to_string(), id.to_string())) {
             continue;
         }
-        covers.push(json!({"table": table, "ingest_id": id}));
+        covers.push(Covered {
+            table: table.to_string(),
+            ingest_id: id.to_string(),
+        });
         let when = commit
             .timestamp
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.timestamp_micros());
-        let run_mode = facts
-            .get("mode")
-            .and_then(Value::as_str)
-            .unwrap_or("append");
-        let sources = facts.get("sources").and_then(Value::as_array);
-        for s in sources.into_iter().flatten() {
-            let int = |k: &str| s.get(k).and_then(Value::as_i64).unwrap_or(0);
+        let run_mode = facts.mode.as_deref().unwrap_or("append");
+        for s in &facts.sources {
             ingest_id.append_value(id);
             table_name.append_value(table);
             version.append_value(commit.version as i64);
             committed_at.append_option(when);
             mode.append_value(run_mode);
-            source.append_value(s.get("path").and_then(Value::as_str).unwrap_or(""));
-            fingerprint.append_option(
-                s.get("fingerprint")
-                    .and_then(Value::as_str)
-                    .filter(|f| !f.is_empty()),
-            );
-            bytes.append_value(int("bytes"));
-            read.append_value(int("rows_read"));
-            loaded.append_value(int("rows_loaded"));
-            rejected.append_value(int("rows_rejected"));
+            source.append_value(&s.path);
+            fingerprint.append_option(Some(&s.fingerprint).filter(|f| !f.is_empty()));
+            bytes.append_value(s.bytes as i64);
+            read.append_value(s.rows_read as i64);
+            loaded.append_value(s.rows_loaded as i64);
+            rejected.append_value(s.rows_rejected as i64);
         }
     }
     if covers.is_empty() {
@@ -136,8 +124,11 @@ pub async fn record(warehouse: &Warehouse, table: &str) -> Result<()> {
     if rows > 0 {
         writer.write(batch).await?;
     }
-    writer
-        .commit(json!({"covers": covers, "rows_written": rows}), false)
-        .await?;
+    let facts = CommitFacts {
+        covers,
+        rows_written: rows as u64,
+        ..CommitFacts::default()
+    };
+    writer.commit(&facts, false).await?;
     Ok(())
 }

@@ -43,13 +43,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::facts::{CommitFacts, SourceFacts};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use serde::Serialize;
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::error::{LgsError, Result};
@@ -393,28 +393,33 @@ pub async fn ingest(
         });
     }
 
-    let sources: Vec<_> = read.iter().map(|f| json!(f)).collect();
+    let sources: Vec<SourceFacts> = read.iter().map(SourceFacts::from).collect();
+    let mode = serde_json::to_value(options.mode)
+        .ok()
+        .and_then(|m| m.as_str().map(str::to_string));
     // An overwrite also replaces the quarantine of the data it replaces.
     let replace_rejected = overwrite && warehouse.open(&rejected_table).await?.is_some();
     if rejected.rows > 0 || replace_rejected {
-        let facts = json!({
-            "ingest_id": ingest_id,
-            "mode": options.mode,
-            "sources": sources,
-            "rows_written": rejected.rows,
-        });
-        report.rejected_version = Some(rejected.commit(facts, overwrite).await?);
+        let facts = CommitFacts {
+            ingest_id: Some(ingest_id.clone()),
+            mode: mode.clone(),
+            sources: sources.clone(),
+            rows_written: rejected.rows,
+            ..CommitFacts::default()
+        };
+        report.rejected_version = Some(rejected.commit(&facts, overwrite).await?);
     }
-    let facts = json!({
-        "ingest_id": ingest_id,
-        "mode": options.mode,
-        "sources": sources,
-        "rows_read": report.rows_read,
-        "rows_loaded": report.rows_loaded,
-        "rows_rejected": report.rows_rejected,
-        "rows_written": report.rows_loaded,
-    });
-    report.retail_version = Some(data.commit(facts, overwrite).await?);
+    let facts = CommitFacts {
+        ingest_id: Some(ingest_id.clone()),
+        mode,
+        sources,
+        rows_read: Some(report.rows_read),
+        rows_loaded: Some(report.rows_loaded),
+        rows_rejected: Some(report.rows_rejected),
+        rows_written: report.rows_loaded,
+        ..CommitFacts::default()
+    };
+    report.retail_version = Some(data.commit(&facts, overwrite).await?);
     report.files.extend(read);
     log::record(warehouse, table).await?;
     Ok(report)
@@ -422,22 +427,30 @@ pub async fn ingest(
 
 /// Fingerprint → version of the commit that loaded it, over the commits since the
 /// table was last overwritten (`facts` in version order).
-fn fingerprints_in(facts: &[(u64, serde_json::Value)]) -> HashMap<String, u64> {
+fn fingerprints_in(facts: &[(u64, CommitFacts)]) -> HashMap<String, u64> {
     let mut out = HashMap::new();
     for (version, fact) in facts {
-        if fact.get("mode").and_then(|m| m.as_str()) == Some("overwrite") {
+        if fact.overwrote() {
             out.clear();
         }
-        let sources = fact.get("sources").and_then(|s| s.as_array());
-        for source in sources.into_iter().flatten() {
-            if let Some(fp) = source.get("fingerprint").and_then(|f| f.as_str())
-                && !fp.is_empty()
-            {
-                out.entry(fp.to_string()).or_insert(*version);
-            }
+        for source in fact.sources.iter().filter(|s| !s.fingerprint.is_empty()) {
+            out.entry(source.fingerprint.clone()).or_insert(*version);
         }
     }
     out
+}
+
+impl From<&FileReport> for SourceFacts {
+    fn from(f: &FileReport) -> SourceFacts {
+        SourceFacts {
+            path: f.path.clone(),
+            fingerprint: f.fingerprint.clone(),
+            bytes: f.bytes,
+            rows_read: f.rows_read,
+            rows_loaded: f.rows_loaded,
+            rows_rejected: f.rows_rejected,
+        }
+    }
 }
 
 /// Streams batches from the parsing workers (one per lane) into the two table
@@ -710,7 +723,7 @@ impl<'a> TableWriter<'a> {
         }
     }
 
-    async fn commit(&mut self, facts: serde_json::Value, overwrite: bool) -> Result<u64> {
+    async fn commit(&mut self, facts: &CommitFacts, overwrite: bool) -> Result<u64> {
         let adds = match self.writer.as_mut() {
             Some(w) => w
                 .flush()

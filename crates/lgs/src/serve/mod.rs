@@ -150,9 +150,10 @@ async fn current_page(state: &AppState) -> Result<Arc<ReportPage>> {
     if let Some(page) = &c.page {
         return Ok(page.clone());
     }
-    let engine = &state.options.engine;
     crate::session::require_retail(&state.warehouse, &c.tables)?;
-    let options = ReportOptions::for_engine(engine, &state.warehouse, state.options.as_of);
+    let options = ReportOptions {
+        as_of: state.options.as_of,
+    };
     let page = Arc::new(ReportPage::compute(&c.ctx, &c.tables, &options).await?);
     c.page = Some(page.clone());
     Ok(page)

@@ -14,10 +14,7 @@ use crate::common::{Parts, Scratch, close, test_data};
 async fn report_of(s: &Scratch, file: &Path, as_of: Option<NaiveDate>) -> Report {
     s.ingest(&[file]).await.unwrap();
     let ctx = s.context().await;
-    let options = ReportOptions {
-        as_of,
-        ..ReportOptions::default()
-    };
+    let options = ReportOptions { as_of };
     run_report(&ctx, &options).await.unwrap()
 }
 

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
-use lgs::analytics::{Intermediates, ReportOptions, run_report};
+use lgs::analytics::{Intermediates, ReportOptions, Staging, run_report};
 
 use crate::common::{Parts, Scratch, close, repo_data};
 
@@ -193,34 +193,54 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
 
     let as_of = NaiveDate::from_ymd_opt(2012, 1, 1).unwrap();
     let ctx = s.context().await;
-    let options = ReportOptions {
-        as_of: Some(as_of),
-        ..ReportOptions::default()
-    };
+    let options = ReportOptions { as_of: Some(as_of) };
     let r = run_report(&ctx, &options).await.unwrap();
 
-    // Differential: intermediates held in memory and recomputed as views agree.
-    let views = ReportOptions {
+    // Differential: intermediates held in memory and recomputed as views agree
+    // (the session says how it keeps them, as lgs sets it for a cluster).
+    let staged = |staging: Staging| {
+        let s = &s;
+        async move {
+            let ctx = s.context().await;
+            staging.set(&ctx);
+            ctx
+        }
+    };
+    let views = Staging {
         intermediates: Intermediates::Views,
-        ..options.clone()
+        ..Staging::default()
     };
-    assert_eq!(run_report(&ctx, &views).await.unwrap(), r);
-    // ... and written to Parquet files and read back (what a cluster does); the
-    // scratch directory is removed afterwards.
+    assert_eq!(run_report(&staged(views).await, &options).await.unwrap(), r);
+    // ... and written to Parquet files and read back (what a cluster does) in a
+    // directory of the report's own under the scratch directory, removed afterwards.
     let scratch = s.dir.path().join("scratch");
-    let files = ReportOptions {
+    let files = Staging {
         intermediates: Intermediates::Files(scratch.clone()),
-        ..options.clone()
+        ..Staging::default()
     };
-    assert_eq!(run_report(&ctx, &files).await.unwrap(), r);
-    assert!(!scratch.exists(), "the scratch directory is left behind");
+    assert_eq!(
+        run_report(&staged(files.clone()).await, &options)
+            .await
+            .unwrap(),
+        r
+    );
+    // The report's own directory in it was used and is gone.
+    assert!(scratch.exists(), "no scratch directory was used");
+    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "left behind in the scratch directory: {left:?}"
+    );
     // ... and, as on a cluster, with the queries over them on one partition
     // (the 40K rows of the pass over the lines are under a million).
-    let narrow = ReportOptions {
+    let narrow = Staging {
         partition_rows: Some(lgs::analytics::CLUSTER_PARTITION_ROWS),
-        ..files.clone()
+        ..files
     };
-    assert_eq!(run_report(&ctx, &narrow).await.unwrap(), r);
+    assert_eq!(
+        run_report(&staged(narrow).await, &options).await.unwrap(),
+        r
+    );
     // ... and on one partition instead of one per core: the same report.
     let engine = lgs::session::Engine::Local(lgs::session::Limits {
         threads: Some(1),
