@@ -42,6 +42,7 @@ pub mod shell;
 pub mod sql;
 pub mod storage;
 pub mod warehouse;
+pub mod write;
 
 pub use error::{LgsError, Result};
 pub use warehouse::Warehouse;

@@ -29,7 +29,7 @@ use datafusion::logical_expr::LogicalPlanBuilder;
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add, StructType};
+use deltalake::kernel::{Action, Add, MetadataExt, StructType};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
@@ -398,6 +398,21 @@ impl Warehouse {
                             .into_iter()
                             .map(|file| Action::Remove(file.remove_action(true))),
                     );
+                    // The new contents may have another schema (a report table
+                    // that gained a column): it replaces the old one in the
+                    // same commit.
+                    let kernel_schema: StructType = schema
+                        .as_ref()
+                        .try_into_kernel()
+                        .map_err(|e| delta_err(DeltaTableError::from(e)))?;
+                    if snapshot.schema().as_ref() != &kernel_schema {
+                        let metadata = snapshot
+                            .metadata()
+                            .clone()
+                            .with_schema(&kernel_schema)
+                            .map_err(|e| delta_err(DeltaTableError::from(e)))?;
+                        actions.push(Action::Metadata(metadata));
+                    }
                 }
                 let operation = DeltaOperation::Write {
                     mode: if overwrite {

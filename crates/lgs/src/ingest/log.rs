@@ -15,10 +15,10 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use super::TableWriter;
 use crate::error::Result;
 use crate::facts::{CommitFacts, Covered};
 use crate::warehouse::Warehouse;
+use crate::write::TableWriter;
 
 /// Name of the ingest log table.
 pub const INGEST_LOG_TABLE: &str = "ingest_log";

@@ -45,10 +45,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::facts::{CommitFacts, SourceFacts};
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -56,6 +52,7 @@ use crate::error::{LgsError, Result};
 use crate::pg::is_postgres_url;
 use crate::schema::rejected_schema;
 use crate::warehouse::Warehouse;
+use crate::write::TableWriter;
 use batch::RejectedBuilder;
 use postgres::{PartSource, PgPart, PgRead};
 use records::{FileKind, Record, RecordSource};
@@ -399,12 +396,12 @@ pub async fn ingest(
         .and_then(|m| m.as_str().map(str::to_string));
     // An overwrite also replaces the quarantine of the data it replaces.
     let replace_rejected = overwrite && warehouse.open(&rejected_table).await?.is_some();
-    if rejected.rows > 0 || replace_rejected {
+    if rejected.rows() > 0 || replace_rejected {
         let facts = CommitFacts {
             ingest_id: Some(ingest_id.clone()),
             mode: mode.clone(),
             sources: sources.clone(),
-            rows_written: rejected.rows,
+            rows_written: rejected.rows(),
             ..CommitFacts::default()
         };
         report.rejected_version = Some(rejected.commit(&facts, overwrite).await?);
@@ -657,89 +654,5 @@ impl Worker {
             self.send(Message::Rejected(rejects.finish()))?;
         }
         Ok(())
-    }
-}
-
-/// Streams batches of one table to Parquet files, to be committed at the end. The
-/// table directory is touched only when the first batch arrives.
-struct TableWriter<'a> {
-    warehouse: &'a Warehouse,
-    name: String,
-    schema: SchemaRef,
-    partitions: Vec<String>,
-    writer: Option<RecordBatchWriter>,
-    rows: u64,
-}
-
-impl<'a> TableWriter<'a> {
-    fn new(
-        warehouse: &'a Warehouse,
-        name: &str,
-        schema: SchemaRef,
-        partitions: Vec<String>,
-    ) -> Self {
-        TableWriter {
-            warehouse,
-            name: name.to_string(),
-            schema,
-            partitions,
-            writer: None,
-            rows: 0,
-        }
-    }
-
-    fn open(&self) -> Result<RecordBatchWriter> {
-        let url = self.warehouse.prepare_table_dir(&self.name)?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(128 * 1024))
-            .build();
-        Ok(RecordBatchWriter::try_new(
-            url.as_str(),
-            self.schema.clone(),
-            Some(self.partitions.clone()),
-            None,
-        )
-        .map_err(|e| LgsError::delta(&self.name, e))?
-        .with_writer_properties(properties)
-        .with_target_file_size(256 * 1024 * 1024))
-    }
-
-    async fn write(&mut self, batch: RecordBatch) -> Result<()> {
-        if self.writer.is_none() {
-            self.writer = Some(self.open()?);
-        }
-        let writer = self.writer.as_mut().expect("opened above");
-        self.rows += batch.num_rows() as u64;
-        writer
-            .write(batch)
-            .await
-            .map_err(|e| LgsError::delta(&self.name, e))
-    }
-
-    fn abort(&mut self) {
-        if let Some(w) = self.writer.as_mut() {
-            w.reset();
-        }
-    }
-
-    async fn commit(&mut self, facts: &CommitFacts, overwrite: bool) -> Result<u64> {
-        let adds = match self.writer.as_mut() {
-            Some(w) => w
-                .flush()
-                .await
-                .map_err(|e| LgsError::delta(&self.name, e))?,
-            None => vec![],
-        };
-        self.warehouse
-            .commit(
-                &self.name,
-                &self.schema,
-                &self.partitions,
-                adds,
-                facts,
-                overwrite,
-            )
-            .await
     }
 }

@@ -1,15 +1,15 @@
 //! `--save`: every result table into the warehouse as the Delta table
-//! `report_<name>`, each replaced in one commit, so that `lgs sql` can query them.
+//! `report_<name>`, each replaced in one commit (through [`crate::write`], as every
+//! Delta write of lgs), so that `lgs sql` can query them.
 
 use async_trait::async_trait;
-use deltalake::DeltaTable;
-use deltalake::operations::write::SchemaMode;
-use deltalake::protocol::SaveMode;
 
 use super::Sink;
 use crate::analytics::Report;
-use crate::error::{LgsError, Result};
+use crate::error::Result;
+use crate::facts::CommitFacts;
 use crate::warehouse::Warehouse;
+use crate::write::TableWriter;
 
 /// Result tables in the warehouse.
 pub struct Delta(pub Warehouse);
@@ -26,23 +26,23 @@ impl Sink for Delta {
     }
 }
 
-/// Saves every result table as `report_<name>`; returns the names.
+/// Saves every result table as `report_<name>`, replacing its contents (and its
+/// schema, when that changed); returns the names.
 pub async fn save_results(report: &Report, warehouse: &Warehouse) -> Result<Vec<String>> {
     warehouse.ensure_writable().await?;
     let mut saved = Vec::new();
     for result in report.tables() {
         let table = format!("report_{}", result.name);
-        let url = warehouse.prepare_table_dir(&table)?;
-        let delta_err = |e| LgsError::delta(&table, e);
-        DeltaTable::try_from_url(url)
-            .await
-            .map_err(delta_err)?
-            .write(vec![result.batch.clone()])
-            .with_save_mode(SaveMode::Overwrite)
-            .with_schema_mode(SchemaMode::Overwrite)
-            .with_table_name(&table)
-            .await
-            .map_err(delta_err)?;
+        let mut writer = TableWriter::new(warehouse, &table, result.batch.schema(), vec![]);
+        if result.batch.num_rows() > 0 {
+            writer.write(result.batch.clone()).await?;
+        }
+        let facts = CommitFacts {
+            mode: Some("overwrite".into()),
+            rows_written: result.batch.num_rows() as u64,
+            ..CommitFacts::default()
+        };
+        writer.commit(&facts, true).await?;
         saved.push(table);
     }
     Ok(saved)

@@ -4,6 +4,7 @@ mod analytics;
 mod cluster;
 mod common;
 mod ingest;
+mod outputs;
 mod postgres;
 mod real_data;
 mod sources;

@@ -116,6 +116,7 @@ fn table(rows: &[MonthRow]) -> Result<ResultTable> {
             "existing_users",
             rows.iter().map(|m| count(m.existing_users)),
         )
+        .boolean("partial", rows.iter().map(|m| Some(m.partial)))
         .build("monthly", &["month"])
 }
 
