@@ -252,12 +252,12 @@ pub const INVOICE_LINES: &str = "lgs_invoice_lines";
 
 /// The single pass over the lines: one row per (month, invoice, customer) with its
 /// net amount, the amount of its eligible lines (price > 0 and quantity > 0; null
-/// when it has none) and its first and last timestamps. Every analysis derives from it, so the
+/// when it has none) and its last timestamp. Every analysis derives from it, so the
 /// warehouse table is scanned once per report.
 pub(crate) fn invoice_lines_sql() -> String {
     format!(
         "SELECT month, invoice_no, customer_id, is_cancellation, \
-           min(invoice_date) AS first_date, max(invoice_date) AS last_date, \
+           max(invoice_date) AS last_date, \
            sum(amount) AS amount, \
            sum(CASE WHEN unit_price > 0 AND quantity > 0 THEN amount END) AS eligible_amount \
          FROM {RETAIL_TABLE} GROUP BY month, invoice_no, customer_id, is_cancellation"
