@@ -223,9 +223,10 @@ pub struct IngestArgs {
     /// PostgreSQL: read this SELECT instead of a table.
     #[arg(long, value_name = "SQL")]
     pub query: Option<String>,
-    /// PostgreSQL: parallel partitions (connections), ranges of the date column.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub partitions: usize,
+    /// PostgreSQL: parallel partitions (connections), ranges of the date column
+    /// (default: 4).
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<usize>,
     /// PostgreSQL: the date column the partitions split (default: the first
     /// timestamp column).
     #[arg(long, value_name = "COLUMN")]

@@ -52,22 +52,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Some(d) => d,
                 None => bundled_dataset()?,
             };
-            let ingest_args = IngestArgs {
-                paths: vec![data.display().to_string()],
-                table: None,
-                dataset: DatasetArg::Retail,
-                indicator: None,
-                indicator_name: None,
-                strict: false,
-                force: false,
-                format: SummaryFormat::Text,
-                mode: ModeArg::Append,
-                sheet: vec![],
-                query: None,
-                partitions: 4,
-                partition_column: None,
-            };
-            ingest_and_summarise(&warehouse, &ingest_args, quiet, true).await?;
+            let paths = [data.display().to_string()];
+            let options = IngestOptions::default();
+            ingest_and_summarise(
+                &warehouse,
+                &paths,
+                &options,
+                SummaryFormat::Text,
+                quiet,
+                true,
+            )
+            .await?;
             report(&warehouse, &args, &limits, quiet).await
         }
     }
@@ -100,15 +95,6 @@ fn out() -> std::io::StdoutLock<'static> {
 }
 
 async fn ingest(warehouse: &Warehouse, args: &IngestArgs, quiet: bool) -> Result<()> {
-    ingest_and_summarise(warehouse, args, quiet, false).await
-}
-
-async fn ingest_and_summarise(
-    warehouse: &Warehouse,
-    args: &IngestArgs,
-    quiet: bool,
-    to_stderr: bool,
-) -> Result<()> {
     let dataset = match args.dataset {
         DatasetArg::Retail => Dataset::Retail,
         DatasetArg::Wdi => Dataset::Wdi {
@@ -116,16 +102,10 @@ async fn ingest_and_summarise(
             indicator_name: args.indicator_name.clone(),
         },
     };
-    // `--table public.retail`: read public.retail from PostgreSQL into `retail`.
-    let table = args
-        .table
-        .as_deref()
-        .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
-        .unwrap_or_else(|| dataset.default_table().to_string());
     let options = IngestOptions {
         strict: args.strict,
         force: args.force,
-        table: Some(table.clone()),
+        table: args.table.clone(),
         dataset,
         mode: match args.mode {
             ModeArg::Append => WriteMode::Append,
@@ -133,22 +113,35 @@ async fn ingest_and_summarise(
         },
         sheets: (!args.sheet.is_empty()).then(|| args.sheet.clone()),
         postgres: PgOptions {
-            table: args.table.clone(),
+            table: None,
             query: args.query.clone(),
-            partitions: args.partitions,
+            partitions: args.partitions.unwrap_or(0),
             partition_column: args.partition_column.clone(),
         },
         ..IngestOptions::default()
     };
+    ingest_and_summarise(warehouse, &args.paths, &options, args.format, quiet, false).await
+}
+
+/// Runs an ingest and prints its summary (to stderr for `demo`, whose report
+/// follows on stdout).
+async fn ingest_and_summarise(
+    warehouse: &Warehouse,
+    paths: &[String],
+    options: &IngestOptions,
+    format: SummaryFormat,
+    quiet: bool,
+    to_stderr: bool,
+) -> Result<()> {
     let progress = progress::for_ingest(quiet);
-    let report = lgs::ingest::ingest(warehouse, &args.paths, &options, progress)
+    let report = lgs::ingest::ingest(warehouse, paths, options, progress)
         .await
         .context("ingest failed; the warehouse is unchanged")?;
-    if args.format == SummaryFormat::Json {
+    if format == SummaryFormat::Json {
         writeln!(out(), "{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(());
     }
-    let text = ingest_summary(&report, &table);
+    let text = ingest_summary(&report, options.target_table());
     if to_stderr {
         if !quiet {
             eprint!("{text}");

@@ -304,6 +304,7 @@ fn check_charts(browser: &Browser, report: &Value, page: &str) {
 
 #[test]
 fn report_and_dashboard_render_in_chromium() {
+    let _turn = crate::support::group("browser");
     let Some(browser) = Browser::start() else {
         return;
     };
@@ -532,6 +533,7 @@ fn run_query(port: u16, sql: &str) -> Value {
 
 #[test]
 fn serve_refuses_a_public_address_without_the_flag() {
+    let _turn = crate::support::group("browser");
     let dir = tempfile::tempdir().unwrap();
     let out = lgs(&dir.path().join("wh"))
         .args(["serve", "--bind", "0.0.0.0", "--port", "0"])
@@ -546,6 +548,7 @@ fn serve_refuses_a_public_address_without_the_flag() {
 
 #[test]
 fn serve_on_a_public_address_with_the_flag_warns() {
+    let _turn = crate::support::group("browser");
     let dir = tempfile::tempdir().unwrap();
     let wh = dir.path().join("wh");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))

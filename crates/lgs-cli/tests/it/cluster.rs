@@ -214,6 +214,7 @@ const QUERIES: [&str; 3] = [
 
 #[test]
 fn the_same_report_and_queries_locally_and_on_a_cluster_of_two_executors() {
+    let _turn = crate::support::group("cluster");
     let cluster = Cluster::start(2);
     let modes = [Mode::Local, Mode::Cluster(cluster.url.clone())];
     let reports: Vec<Value> = modes.iter().map(report_case).collect();
@@ -272,6 +273,7 @@ fn the_same_report_and_queries_locally_and_on_a_cluster_of_two_executors() {
 
 #[test]
 fn an_unreachable_scheduler_is_a_clear_error_in_bounded_time() {
+    let _turn = crate::support::group("cluster");
     let port = free_port();
     let started = Instant::now();
     let out = lgs(warehouse())
@@ -293,6 +295,7 @@ fn an_unreachable_scheduler_is_a_clear_error_in_bounded_time() {
 
 #[test]
 fn an_executor_killed_mid_job_leaves_a_complete_result_or_a_clear_error() {
+    let _turn = crate::support::group("cluster");
     let mut cluster = Cluster::start(2);
     let expected = report_case(&Mode::Local);
     let out_dir = tempfile::tempdir().unwrap();
@@ -361,6 +364,7 @@ fn an_executor_killed_mid_job_leaves_a_complete_result_or_a_clear_error() {
 
 #[test]
 fn an_executor_that_cannot_see_the_warehouse_is_a_clear_error_not_empty_results() {
+    let _turn = crate::support::group("cluster");
     // The executor runs in a mount namespace of its own where an empty directory
     // hides the warehouse (the scheduler, like the client, still sees it): a
     // machine without the shared path. Needs root and `unshare`.

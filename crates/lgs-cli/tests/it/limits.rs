@@ -66,6 +66,7 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
 
 #[test]
 fn under_a_memory_limit_queries_spill_and_the_report_is_the_same() {
+    let _turn = crate::support::group("limits");
     let free = report(&["--threads", "2"]);
     // The smallest round limit the report's plans fit in at this size: its largest
     // aggregation alone would take about 30 MB.
@@ -110,6 +111,7 @@ fn under_a_memory_limit_queries_spill_and_the_report_is_the_same() {
 
 #[test]
 fn a_limit_that_spilling_cannot_meet_fails_naming_the_operator() {
+    let _turn = crate::support::group("limits");
     lgs(warehouse())
         .args(["--memory-limit", "16KB", "report"])
         .assert()
@@ -121,6 +123,7 @@ fn a_limit_that_spilling_cannot_meet_fails_naming_the_operator() {
 
 #[test]
 fn bad_limits_are_refused_before_any_work() {
+    let _turn = crate::support::group("limits");
     lgs(warehouse())
         .args(["--memory-limit", "lots", "report"])
         .assert()
@@ -143,6 +146,7 @@ fn bad_limits_are_refused_before_any_work() {
 
 #[test]
 fn threads_set_the_query_partitions() {
+    let _turn = crate::support::group("limits");
     for n in ["1", "3"] {
         lgs(warehouse())
             .args(["--threads", n, "sql", "--format", "csv"])

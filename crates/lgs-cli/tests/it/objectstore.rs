@@ -206,6 +206,7 @@ fn rows_of(tables: &serde_json::Value, name: &str) -> u64 {
 
 #[test]
 fn s3_daily_drops_into_an_s3_warehouse_match_a_local_run() {
+    let _turn = crate::support::group("objectstore");
     let Some(moto) = start_moto() else { return };
     let port = moto.port;
     let env = [
@@ -307,6 +308,7 @@ fn s3_daily_drops_into_an_s3_warehouse_match_a_local_run() {
 
 #[test]
 fn azure_real_data_into_an_azure_warehouse_matches_a_local_run() {
+    let _turn = crate::support::group("objectstore");
     let Some(azurite) = start_azurite() else {
         return;
     };

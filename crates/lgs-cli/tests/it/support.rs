@@ -6,7 +6,39 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// Tests of one group (the browser, the cluster, object storage, memory limits)
+/// run beside each other but not beside another group's, as when each group was
+/// a test binary of its own: on a 2-core machine the servers, clusters and
+/// browsers they start would otherwise starve each other past their time-outs.
+/// Tests that start nothing need no group.
+pub struct Group;
+
+static GROUP: Mutex<(Option<&str>, usize)> = Mutex::new((None, 0));
+static GROUP_FREE: Condvar = Condvar::new();
+
+/// Waits until no other group runs, then holds `name`'s turn until dropped.
+pub fn group(name: &'static str) -> Group {
+    let mut held = GROUP.lock().unwrap_or_else(|e| e.into_inner());
+    while held.0.is_some_and(|g| g != name) {
+        held = GROUP_FREE.wait(held).unwrap_or_else(|e| e.into_inner());
+    }
+    *held = (Some(name), held.1 + 1);
+    Group
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let mut held = GROUP.lock().unwrap_or_else(|e| e.into_inner());
+        held.1 -= 1;
+        if held.1 == 0 {
+            held.0 = None;
+            GROUP_FREE.notify_all();
+        }
+    }
+}
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

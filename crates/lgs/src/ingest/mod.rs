@@ -74,10 +74,15 @@ pub struct PgOptions {
     pub table: Option<String>,
     /// A query to read instead of a table.
     pub query: Option<String>,
-    /// Parallel partitions (connections); 0 picks the default of 4.
+    /// Parallel partitions (connections); 0 picks [`PgOptions::DEFAULT_PARTITIONS`].
     pub partitions: usize,
     /// The date column the partitions split (default: the first timestamp column).
     pub partition_column: Option<String>,
+}
+
+impl PgOptions {
+    /// Partitions of a PostgreSQL read when none are asked for.
+    pub const DEFAULT_PARTITIONS: usize = 4;
 }
 
 /// How an ingest behaves.
@@ -90,6 +95,8 @@ pub struct IngestOptions {
     /// Rows per Arrow batch handed to the Parquet writer.
     pub batch_rows: usize,
     /// Target table (default: the dataset's); rejected rows go to `<table>_rejected`.
+    /// `schema.table` names the table a PostgreSQL source reads (unless
+    /// [`PgOptions::table`] does); the warehouse table takes its last part.
     pub table: Option<String>,
     /// What the inputs hold.
     pub dataset: Dataset,
@@ -99,6 +106,17 @@ pub struct IngestOptions {
     pub sheets: Option<Vec<String>>,
     /// Live PostgreSQL sources.
     pub postgres: PgOptions,
+}
+
+impl IngestOptions {
+    /// The warehouse table the ingest writes: the last part of [`IngestOptions::table`]
+    /// (`public.retail` writes `retail`), or the dataset's default.
+    pub fn target_table(&self) -> &str {
+        match self.table.as_deref() {
+            Some(t) => t.rsplit('.').next().unwrap_or(t),
+            None => self.dataset.default_table(),
+        }
+    }
 }
 
 impl Default for IngestOptions {
@@ -204,10 +222,7 @@ pub async fn ingest(
     options: &IngestOptions,
     progress: Arc<dyn IngestProgress>,
 ) -> Result<IngestReport> {
-    let table = options
-        .table
-        .as_deref()
-        .unwrap_or(options.dataset.default_table());
+    let table = options.target_table();
     let rejected_table = format!("{table}_rejected");
     if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(LgsError::InvalidArgument {
@@ -309,11 +324,12 @@ pub async fn ingest(
                     .postgres
                     .table
                     .clone()
+                    .or_else(|| options.table.clone())
                     .unwrap_or_else(|| table.to_string()),
             ),
         };
         let partitions = match options.postgres.partitions {
-            0 => 4,
+            0 => PgOptions::DEFAULT_PARTITIONS,
             n => n,
         };
         let plan = postgres::plan(

@@ -356,3 +356,24 @@ async fn a_directory_of_daily_drops_loads_only_new_files_and_overwrite_replaces(
         .await;
     assert_eq!(runs, vec!["append|6", "overwrite|1"]);
 }
+
+/// The library owns the target table's default and the `schema.table` split (a
+/// PostgreSQL source's table), not the CLI.
+#[test]
+fn the_target_table_is_the_last_part_of_the_table_or_the_datasets_default() {
+    let named = |t: &str| IngestOptions {
+        table: Some(t.into()),
+        ..IngestOptions::default()
+    };
+    assert_eq!(named("public.retail_copy").target_table(), "retail_copy");
+    assert_eq!(named("sales").target_table(), "sales");
+    assert_eq!(IngestOptions::default().target_table(), "retail");
+    let wdi = IngestOptions {
+        dataset: lgs::ingest::Dataset::Wdi {
+            indicator: None,
+            indicator_name: None,
+        },
+        ..IngestOptions::default()
+    };
+    assert_eq!(wdi.target_table(), "wdi");
+}
