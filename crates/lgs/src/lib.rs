@@ -1,15 +1,23 @@
 //! # lgs — the London Gift Shop analytics engine
 //!
 //! `lgs` ingests the retailer's transactions into a Delta Lake warehouse and computes
-//! the marketing team's analytics with Apache DataFusion:
+//! the marketing team's analytics with Apache DataFusion, locally or on a Ballista
+//! cluster. One place for each thing (see `docs/architecture.md`):
 //!
-//! - [`ingest`]: CSV files (plain, gzip, zstd; three header shapes) into the `retail`
-//!   Delta table, with a quarantine for rows that cannot be parsed;
-//! - [`warehouse`]: the Delta tables, their history, and how queries reach them;
-//! - [`analytics`]: invoice statistics, monthly metrics and RFM segmentation, as
-//!   DataFusion plans over any [`SessionContext`](datafusion::prelude::SessionContext);
-//! - [`output`]: terminal tables, JSON, CSV and Parquet results;
-//! - [`sql`]: ad-hoc SQL over the warehouse tables and views, streamed.
+//! - [`ingest`]: CSV (plain, gzip, zstd), `pg_dump` output, Excel, Parquet and live
+//!   PostgreSQL into a Delta table, with a quarantine for rows that cannot be
+//!   parsed; [`generate`] makes data shaped like the real files;
+//! - [`warehouse`]: the Delta tables, their history and how sessions see them;
+//!   [`write`] is the one path every Delta write takes, and [`facts`] what lgs
+//!   records in each commit;
+//! - [`session`]: the one door to a DataFusion session (local, or a [`cluster`]
+//!   client), which also says how a report keeps its intermediates;
+//! - [`analytics`]: the analyses, each a plug-in ([`analytics::Analysis`]) that
+//!   returns a [`analytics::Section`] of the report;
+//! - [`output`]: the sinks (terminal, JSON, CSV, files, Delta, PostgreSQL, HTML,
+//!   PNG) that write whatever sections a report has; [`charts`] draws, [`html`]
+//!   lays out the page that [`serve`] (the dashboard) also serves;
+//! - [`sql`] and [`shell`]: ad-hoc SQL over the warehouse tables and views.
 //!
 //! ```no_run
 //! # async fn demo() -> lgs::Result<()> {
@@ -20,6 +28,9 @@
 //! let ctx = lgs::session::context(&warehouse).await?;
 //! let report = lgs::analytics::run_report(&ctx, &Default::default()).await?;
 //! println!("{}", lgs::output::to_tables(&report));
+//! for section in &report.sections {
+//!     println!("{}: {} tables, {} charts", section.name, section.tables.len(), section.charts.len());
+//! }
 //! # Ok(()) }
 //! ```
 
