@@ -29,8 +29,10 @@ pub mod csv;
 pub mod dump;
 pub mod excel;
 pub mod format;
+mod insert_values;
 pub mod log;
 pub mod parse;
+mod pipeline;
 pub mod postgres;
 pub mod records;
 pub mod source;
@@ -39,23 +41,21 @@ pub mod wdi;
 pub use format::Dataset;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::facts::{CommitFacts, SourceFacts};
 use datafusion::arrow::array::RecordBatch;
 use serde::Serialize;
-use tokio::sync::mpsc;
 
 use crate::error::{LgsError, Result};
 use crate::pg::is_postgres_url;
 use crate::schema::rejected_schema;
 use crate::warehouse::Warehouse;
 use crate::write::TableWriter;
-use batch::RejectedBuilder;
-use postgres::{PartSource, PgPart, PgRead};
-use records::{FileKind, Record, RecordSource};
+use pipeline::run_pipeline;
+use postgres::{PgPart, PgRead};
+use records::FileKind;
 use source::InputFile;
 
 /// Whether an ingest adds to the table or replaces it.
@@ -463,212 +463,5 @@ impl From<&FileReport> for SourceFacts {
             rows_loaded: f.rows_loaded,
             rows_rejected: f.rows_rejected,
         }
-    }
-}
-
-/// Streams batches from the parsing workers (one per lane) into the two table
-/// writers.
-async fn run_pipeline(
-    lanes: Vec<Vec<PlannedInput>>,
-    options: &IngestOptions,
-    ingest_id: &str,
-    progress: Arc<dyn IngestProgress>,
-    data: &mut TableWriter<'_>,
-    rejected: &mut TableWriter<'_>,
-) -> Result<(Vec<FileReport>, Option<String>)> {
-    let (tx, mut rx) = mpsc::channel::<Message>(4 * lanes.len());
-    let mut workers = Vec::new();
-    for lane in lanes {
-        let worker = Worker {
-            batch_rows: options.batch_rows.max(1),
-            strict: options.strict,
-            dataset: options.dataset.clone(),
-            sheets: options.sheets.clone(),
-            ingest_id: ingest_id.to_string(),
-            tx: tx.clone(),
-            progress: progress.clone(),
-            handle: tokio::runtime::Handle::current(),
-        };
-        workers.push(tokio::task::spawn_blocking(move || {
-            let mut first_rejection = None;
-            for input in &lane {
-                worker.parse_input(input, &mut first_rejection)?;
-            }
-            Ok::<_, LgsError>(first_rejection)
-        }));
-    }
-    drop(tx);
-    let mut reports = Vec::new();
-    let mut write_error = None;
-    while let Some(message) = rx.recv().await {
-        let result = match message {
-            Message::Rows(batch) => data.write(batch).await,
-            Message::Rejected(batch) => rejected.write(batch).await,
-            Message::FileDone(report) => {
-                reports.push(report);
-                Ok(())
-            }
-        };
-        if let Err(e) = result {
-            write_error = Some(e);
-            break;
-        }
-    }
-    drop(rx);
-    let mut first_rejection = None;
-    let mut parse_error = None;
-    for worker in workers {
-        match worker.await.map_err(|e| LgsError::Worker(e.to_string()))? {
-            Ok(first) => {
-                if first_rejection.is_none() {
-                    first_rejection = first;
-                }
-            }
-            Err(e) => {
-                parse_error.get_or_insert(e);
-            }
-        }
-    }
-    if let Some(e) = write_error.or(parse_error) {
-        return Err(e);
-    }
-    reports.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((reports, first_rejection))
-}
-
-/// What a parsing worker works with.
-struct Worker {
-    batch_rows: usize,
-    strict: bool,
-    dataset: Dataset,
-    sheets: Option<Vec<String>>,
-    ingest_id: String,
-    tx: mpsc::Sender<Message>,
-    progress: Arc<dyn IngestProgress>,
-    handle: tokio::runtime::Handle,
-}
-
-impl Worker {
-    fn send(&self, m: Message) -> Result<()> {
-        self.tx
-            .blocking_send(m)
-            .map_err(|_| LgsError::Worker("the warehouse writer stopped".into()))
-    }
-
-    /// Reads one input (every sheet of a workbook), sending batches as they fill.
-    fn parse_input(
-        &self,
-        input: &PlannedInput,
-        first_rejection: &mut Option<String>,
-    ) -> Result<()> {
-        let counter = Arc::new(AtomicU64::new(0));
-        let shown = input.shown();
-        self.progress.file_started(Path::new(&shown), input.bytes);
-        let units: Vec<(String, Box<dyn RecordSource>)> = match &input.source {
-            InputSource::File { file, kind } => records::open_file(
-                file,
-                *kind,
-                &self.dataset,
-                self.sheets.as_deref(),
-                counter.clone(),
-                &self.handle,
-            )?,
-            InputSource::Postgres { part, columns } => vec![(
-                part.name.clone(),
-                Box::new(PartSource::new(
-                    part.as_ref().clone(),
-                    columns.clone(),
-                    self.handle.clone(),
-                )),
-            )],
-        };
-        // Under --strict a rejected row fails the ingest: keep none.
-        let store_rejected = !self.strict && !input.rejected_already_stored;
-        let mut report = FileReport {
-            path: shown,
-            fingerprint: input.fingerprint.clone(),
-            bytes: input.bytes,
-            rows_read: 0,
-            rows_loaded: 0,
-            rows_rejected: 0,
-            skipped: None,
-        };
-        for (name, source) in units {
-            self.parse_unit(
-                &name,
-                source,
-                store_rejected,
-                &mut report,
-                first_rejection,
-                &counter,
-            )?;
-        }
-        self.progress.advanced(counter.load(Ordering::Relaxed));
-        self.progress.file_finished(&report);
-        self.send(Message::FileDone(report))
-    }
-
-    /// Reads the records of one source (a file, a sheet, a partition).
-    fn parse_unit(
-        &self,
-        name: &str,
-        mut source: Box<dyn RecordSource>,
-        store_rejected: bool,
-        report: &mut FileReport,
-        first_rejection: &mut Option<String>,
-        counter: &AtomicU64,
-    ) -> Result<()> {
-        let mut rows = self.dataset.new_format();
-        let (line, names) = source.header()?;
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        rows.header(&refs).map_err(|message| LgsError::BadHeader {
-            path: PathBuf::from(name),
-            line: line.max(1),
-            message,
-        })?;
-        let width = names.len();
-        let mut rejects = RejectedBuilder::default();
-        let mut rec = Record::default();
-        while source.next(&mut rec)? {
-            report.rows_read += 1;
-            let outcome = match rec.error.take() {
-                Some(reason) => Err(reason),
-                None if rec.fields.len() != width => Err(format!(
-                    "expected {width} fields, found {}",
-                    rec.fields.len()
-                )),
-                None => rows.push(&rec.fields),
-            };
-            match outcome {
-                Ok(()) => {
-                    report.rows_loaded += 1;
-                    if rows.buffered() >= self.batch_rows {
-                        self.send(Message::Rows(rows.finish()))?;
-                    }
-                }
-                Err(reason) => {
-                    report.rows_rejected += 1;
-                    if first_rejection.is_none() {
-                        *first_rejection = Some(format!("{name}:{}: {reason}", rec.line));
-                    }
-                    if store_rejected {
-                        rejects.push(name, rec.line, &rec.raw, &reason, &self.ingest_id);
-                        if rejects.len() >= self.batch_rows {
-                            self.send(Message::Rejected(rejects.finish()))?;
-                        }
-                    }
-                }
-            }
-            if report.rows_read.is_multiple_of(16_384) {
-                self.progress.advanced(counter.load(Ordering::Relaxed));
-            }
-        }
-        if rows.buffered() > 0 {
-            self.send(Message::Rows(rows.finish()))?;
-        }
-        if !rejects.is_empty() {
-            self.send(Message::Rejected(rejects.finish()))?;
-        }
-        Ok(())
     }
 }

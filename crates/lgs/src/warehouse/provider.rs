@@ -1,0 +1,155 @@
+//! How a Delta table is seen by a session: a Parquet listing of the files of its
+//! current snapshot, or for a partitioned table a union of one listing per
+//! partition with its values as constants (stock DataFusion plans, so partition
+//! pruning happens at planning time).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::view::ViewTable;
+use datafusion::common::{Column, ScalarValue};
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::prelude::{SessionContext, col, lit};
+use deltalake::DeltaTable;
+
+use crate::error::{LgsError, QueryContext, Result};
+use crate::schema::{REJECTED_TABLE, RETAIL_TABLE, rejected_schema, retail_schema};
+
+use super::Warehouse;
+
+impl Warehouse {
+    pub(super) async fn provider(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        table: &DeltaTable,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let delta_err = |e| LgsError::delta(name, e);
+        let snapshot = table.snapshot().map_err(delta_err)?;
+        let schema = match name {
+            RETAIL_TABLE => retail_schema(),
+            REJECTED_TABLE => rejected_schema(),
+            _ => snapshot.snapshot().arrow_schema(),
+        };
+        let state = ctx.state();
+        let schema = if state
+            .config()
+            .options()
+            .execution
+            .parquet
+            .schema_force_view_types
+        {
+            with_view_types(&schema)
+        } else {
+            schema
+        };
+        let partition_columns: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+        if partition_columns.is_empty() {
+            let uris: Vec<String> = table.get_file_uris().map_err(delta_err)?.collect();
+            return listing(uris, schema);
+        }
+        // Delta keeps partition values in the log, not in the files: one listing per
+        // partition, each with its values as constants, unioned. A filter on a
+        // partition column folds to false on the other branches, which the optimiser
+        // removes: partition pruning with stock DataFusion plans.
+        let log_store = table.log_store();
+        let mut groups: BTreeMap<Vec<Option<String>>, Vec<String>> = BTreeMap::new();
+        for file in snapshot.log_data() {
+            let values = file.partition_values_map();
+            let key = partition_columns
+                .iter()
+                .map(|c| values.get(c).cloned().flatten())
+                .collect();
+            let uri = log_store.to_uri(&file.object_store_path());
+            groups.entry(key).or_default().push(uri);
+        }
+        if groups.is_empty() {
+            return Ok(Arc::new(EmptyTable::new(schema)));
+        }
+        let file_schema = Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| !partition_columns.contains(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let mut union: Option<LogicalPlanBuilder> = None;
+        for (values, uris) in groups {
+            let source = provider_as_source(listing(uris, file_schema.clone())?);
+            let columns = schema
+                .fields()
+                .iter()
+                .map(
+                    |f| match partition_columns.iter().position(|c| c == f.name()) {
+                        Some(i) => {
+                            let value = match &values[i] {
+                                Some(v) => ScalarValue::try_from_string(v.clone(), f.data_type()),
+                                None => ScalarValue::try_from(f.data_type()),
+                            }
+                            .context("reading a partition value")?;
+                            Ok(lit(value).alias(f.name()))
+                        }
+                        None => Ok(col(Column::new_unqualified(f.name()))),
+                    },
+                )
+                .collect::<Result<Vec<_>>>()?;
+            let branch = LogicalPlanBuilder::scan(name, source, None)
+                .and_then(|b| b.project(columns))
+                .context("planning a partition scan")?;
+            union = Some(match union {
+                None => branch,
+                Some(u) => u
+                    .union(branch.build().context("planning a partition scan")?)
+                    .context("planning a partition scan")?,
+            });
+        }
+        let plan = union
+            .expect("at least one partition")
+            .build()
+            .context("planning the partitioned table")?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+}
+
+/// A Parquet listing of exactly these files.
+fn listing(uris: Vec<String>, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    if uris.is_empty() {
+        return Ok(Arc::new(EmptyTable::new(schema)));
+    }
+    let urls = uris
+        .iter()
+        .map(ListingTableUrl::parse)
+        .collect::<datafusion::error::Result<Vec<_>>>()
+        .context("listing table files")?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let provider = ListingTable::try_new(config).context("building the table scan")?;
+    Ok(Arc::new(provider))
+}
+
+/// The schema with `Utf8` columns as `Utf8View`, as DataFusion reads Parquet strings.
+fn with_view_types(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8View)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
