@@ -6,4 +6,6 @@ mod cli;
 mod cluster;
 mod limits;
 mod objectstore;
+mod sql;
 mod support;
+mod webdriver;

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -230,5 +230,73 @@ pub fn assert_json_close(a: &serde_json::Value, b: &serde_json::Value, path: &st
             }
         }
         _ => assert_eq!(a, b, "{path}"),
+    }
+}
+
+/// A tmux server of the test's own with one session running `command` in a
+/// 160x50 terminal; killed when dropped, also when the test fails.
+pub struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    pub fn start(dir: &Path, command: &str) -> Tmux {
+        if std::process::Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_err()
+        {
+            panic!("this test needs tmux (.ci/run installs it: apt-get install tmux)");
+        }
+        let tmux = Tmux {
+            socket: dir.join("tmux.sock"),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            command,
+        ]);
+        tmux
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    /// The screen once it shows `text` (fails after 10 s).
+    pub fn wait_for(&self, text: &str) -> String {
+        for _ in 0..100 {
+            let screen = self.run(&["capture-pane", "-p", "-t", "t"]);
+            if screen.contains(text) {
+                return screen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let screen = self.run(&["capture-pane", "-p", "-t", "t"]);
+        panic!("{text:?} never appeared:\n{screen}");
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
     }
 }
