@@ -26,6 +26,15 @@ pub fn group(value: f64, decimals: usize) -> String {
     }
 }
 
+/// `part` as a share of `whole` with two decimals (`12.34 %`; `0 %` of nothing).
+pub fn share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "0 %".into()
+    } else {
+        format!("{:.2} %", part as f64 / whole as f64 * 100.0)
+    }
+}
+
 /// A percentage with three decimals (`12.345 %`), empty for `None`.
 pub fn percent(v: Option<f64>) -> String {
     v.map_or_else(|| "".into(), |v| format!("{v:.3} %"))

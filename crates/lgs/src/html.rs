@@ -11,15 +11,15 @@ use crate::analytics::{Figure, Monthly, Report, ReportOptions, run_report};
 use crate::charts::svg::{esc, grouped};
 use crate::charts::{Chart, DataTable};
 use crate::error::Result;
+use crate::format::share;
 use crate::schema::RETAIL_TABLE;
 use crate::warehouse::TableInfo;
 
-/// What the report page shows: the report, the quality counts and the charts.
+/// What the report page shows: the report (with its charts) and the quality counts.
 #[derive(Debug, Clone)]
 pub struct ReportPage {
     pub report: Report,
     pub quality: Quality,
-    pub charts: Vec<Chart>,
     /// The `retail` table's version the numbers come from.
     pub version: u64,
 }
@@ -36,14 +36,13 @@ impl ReportPage {
         Self::from_report(ctx, tables, report).await
     }
 
-    /// Adds the quality counts and the charts to a report already run.
+    /// Adds the quality counts to a report already run.
     pub async fn from_report(
         ctx: &SessionContext,
         tables: &[TableInfo],
         report: Report,
     ) -> Result<ReportPage> {
         let quality = quality(ctx, tables).await?;
-        let charts = report.charts().cloned().collect();
         let version = tables
             .iter()
             .find(|t| t.name == RETAIL_TABLE)
@@ -51,14 +50,13 @@ impl ReportPage {
         Ok(ReportPage {
             report,
             quality,
-            charts,
             version,
         })
     }
 
     /// The whole page as one self-contained HTML document.
     pub fn html(&self, info: &PageInfo) -> String {
-        page(&self.report, &self.quality, &self.charts, info)
+        page(&self.report, &self.quality, info)
     }
 }
 
@@ -125,16 +123,8 @@ fn tile(out: &mut String, value: &str, key: &str) {
     );
 }
 
-fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "0 %".into()
-    } else {
-        format!("{:.2} %", part as f64 / whole as f64 * 100.0)
-    }
-}
-
 /// The report page.
-pub fn page(report: &Report, quality: &Quality, charts: &[Chart], info: &PageInfo) -> String {
+pub fn page(report: &Report, quality: &Quality, info: &PageInfo) -> String {
     let mut out = String::with_capacity(512 * 1024);
     let title = "London Gift Shop — marketing report";
     let _ = write!(
@@ -219,7 +209,7 @@ pub fn page(report: &Report, quality: &Quality, charts: &[Chart], info: &PageInf
             let share = if k == "cancelled invoices" {
                 String::new()
             } else {
-                pct(v, base)
+                share(v, base)
             };
             vec![k.to_string(), grouped(v as f64, 0), share]
         })
@@ -231,7 +221,7 @@ pub fn page(report: &Report, quality: &Quality, charts: &[Chart], info: &PageInf
         r#"<p class="note">The analyses keep these lines as the original notebooks did: cancellations net against sales; invoice statistics use lines with price &gt; 0 and quantity &gt; 0; RFM uses lines with a customer.</p></details></section>"#,
     );
 
-    for chart in charts {
+    for chart in report.charts() {
         chart_section(&mut out, chart);
     }
     out.push_str("</main></body></html>\n");

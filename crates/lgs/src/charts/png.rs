@@ -54,7 +54,10 @@ pub fn render(svg: &str) -> Result<Vec<u8>> {
 }
 
 /// Writes every chart as `<dir>/<id>.png`, creating `dir`; returns the paths.
-pub fn write_all(charts: &[Chart], dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn write_all<'a>(
+    charts: impl IntoIterator<Item = &'a Chart>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
     let write_err = |path: &Path, message: String| LgsError::Write {
         path: path.to_path_buf(),
         message,

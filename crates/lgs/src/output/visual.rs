@@ -38,8 +38,7 @@ pub struct Png(pub PathBuf);
 #[async_trait]
 impl Sink for Png {
     async fn write(&self, report: &Report) -> Result<Option<String>> {
-        let charts: Vec<_> = report.charts().cloned().collect();
-        let written = crate::charts::png::write_all(&charts, &self.0)?;
+        let written = crate::charts::png::write_all(report.charts(), &self.0)?;
         Ok(Some(format!(
             "wrote {} charts to {}",
             written.len(),

@@ -195,8 +195,8 @@ async fn chart_list(State(state): State<Shared>) -> Response {
     match current_page(&state).await {
         Ok(page) => {
             let list: Vec<_> = page
-                .charts
-                .iter()
+                .report
+                .charts()
                 .map(|c| json!({"id": c.id, "title": c.title}))
                 .collect();
             axum::Json(json!({"version": page.version, "charts": list})).into_response()
@@ -224,7 +224,7 @@ async fn chart(State(state): State<Shared>, Path(id): Path<String>) -> Response 
         Some(name) => (name, true),
         None => (id.as_str(), false),
     };
-    let Some(chart) = page.charts.iter().find(|c| c.id == name) else {
+    let Some(chart) = page.report.charts().find(|c| c.id == name) else {
         return (
             StatusCode::NOT_FOUND,
             axum::Json(json!({"error": format!("no chart {name}")})),

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::charts::svg::grouped;
 use crate::error::Result;
-use crate::format::{group, percent};
+use crate::format::{group, percent, share};
 use crate::schema::RETAIL_TABLE;
 
 /// The monthly metrics section.
@@ -127,11 +127,6 @@ fn figures(rows: &[MonthRow]) -> Vec<Figure> {
     let sales: f64 = rows.iter().map(|m| m.sales).sum();
     let placed: u64 = rows.iter().map(|m| m.placed_orders).sum();
     let cancelled: u64 = rows.iter().map(|m| m.cancelled_orders).sum();
-    let share = if placed == 0 {
-        "0 %".into()
-    } else {
-        format!("{:.2} %", cancelled as f64 / placed as f64 * 100.0)
-    };
     vec![
         Figure {
             rank: 1,
@@ -145,7 +140,7 @@ fn figures(rows: &[MonthRow]) -> Vec<Figure> {
         },
         Figure {
             rank: 3,
-            value: share,
+            value: share(cancelled, placed),
             label: "of orders cancelled".into(),
         },
     ]
