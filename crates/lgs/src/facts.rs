@@ -11,15 +11,34 @@ use serde::{Deserialize, Serialize};
 /// Key under which lgs records its facts in a Delta commit's `commitInfo`.
 pub const COMMIT_INFO_KEY: &str = "lgs";
 
+/// Whether a write adds to the table or replaces it (`append`, `overwrite`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    #[default]
+    Append,
+    Overwrite,
+}
+
+impl WriteMode {
+    /// As it is recorded: `append` or `overwrite`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteMode::Append => "append",
+            WriteMode::Overwrite => "overwrite",
+        }
+    }
+}
+
 /// What one lgs commit did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommitFacts {
     /// The ingest run that made it (both tables an ingest writes share it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest_id: Option<String>,
-    /// `append` or `overwrite`: an overwrite replaces what earlier commits loaded.
+    /// An overwrite replaces what earlier commits loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
+    pub mode: Option<WriteMode>,
     /// The inputs it loaded, with their fingerprints and accounting.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceFacts>,
@@ -77,7 +96,7 @@ impl CommitFacts {
 
     /// Whether this commit replaced the table's contents.
     pub fn overwrote(&self) -> bool {
-        self.mode.as_deref() == Some("overwrite")
+        self.mode == Some(WriteMode::Overwrite)
     }
 }
 

@@ -86,7 +86,7 @@ pub async fn record(warehouse: &Warehouse, table: &str) -> Result<()> {
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.timestamp_micros());
-        let run_mode = facts.mode.as_deref().unwrap_or("append");
+        let run_mode = facts.mode.unwrap_or_default().as_str();
         for s in &facts.sources {
             ingest_id.append_value(id);
             table_name.append_value(table);

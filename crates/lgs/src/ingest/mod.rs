@@ -58,14 +58,7 @@ use postgres::{PgPart, PgRead};
 use records::FileKind;
 use source::InputFile;
 
-/// Whether an ingest adds to the table or replaces it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WriteMode {
-    #[default]
-    Append,
-    Overwrite,
-}
+pub use crate::facts::WriteMode;
 
 /// How a live PostgreSQL source is read.
 #[derive(Debug, Clone, Default)]
@@ -407,15 +400,12 @@ pub async fn ingest(
     }
 
     let sources: Vec<SourceFacts> = read.iter().map(SourceFacts::from).collect();
-    let mode = serde_json::to_value(options.mode)
-        .ok()
-        .and_then(|m| m.as_str().map(str::to_string));
     // An overwrite also replaces the quarantine of the data it replaces.
     let replace_rejected = overwrite && warehouse.open(&rejected_table).await?.is_some();
     if rejected.rows() > 0 || replace_rejected {
         let facts = CommitFacts {
             ingest_id: Some(ingest_id.clone()),
-            mode: mode.clone(),
+            mode: Some(options.mode),
             sources: sources.clone(),
             rows_written: rejected.rows(),
             ..CommitFacts::default()
@@ -424,7 +414,7 @@ pub async fn ingest(
     }
     let facts = CommitFacts {
         ingest_id: Some(ingest_id.clone()),
-        mode,
+        mode: Some(options.mode),
         sources,
         rows_read: Some(report.rows_read),
         rows_loaded: Some(report.rows_loaded),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::Sink;
 use crate::analytics::Report;
 use crate::error::Result;
-use crate::facts::CommitFacts;
+use crate::facts::{CommitFacts, WriteMode};
 use crate::warehouse::Warehouse;
 use crate::write::TableWriter;
 
@@ -38,7 +38,7 @@ pub async fn save_results(report: &Report, warehouse: &Warehouse) -> Result<Vec<
             writer.write(result.batch.clone()).await?;
         }
         let facts = CommitFacts {
-            mode: Some("overwrite".into()),
+            mode: Some(WriteMode::Overwrite),
             rows_written: result.batch.num_rows() as u64,
             ..CommitFacts::default()
         };
