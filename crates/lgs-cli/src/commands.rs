@@ -8,7 +8,7 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use lgs::Warehouse;
 use lgs::analytics::ReportOptions;
-use lgs::ingest::{Dataset, IngestOptions, IngestReport, PgOptions, WriteMode};
+use lgs::ingest::{Dataset, Files, IngestOptions, IngestReport, Postgres, WriteMode};
 use lgs::output::{self, Sink, group};
 use lgs::session::{Engine, Limits};
 
@@ -102,7 +102,7 @@ async fn ingest(warehouse: &Warehouse, args: &IngestArgs, quiet: bool) -> Result
             indicator_name: args.indicator_name.clone(),
         },
     };
-    let options = IngestOptions {
+    let mut options = IngestOptions {
         strict: args.strict,
         force: args.force,
         table: args.table.clone(),
@@ -111,15 +111,17 @@ async fn ingest(warehouse: &Warehouse, args: &IngestArgs, quiet: bool) -> Result
             ModeArg::Append => WriteMode::Append,
             ModeArg::Overwrite => WriteMode::Overwrite,
         },
-        sheets: (!args.sheet.is_empty()).then(|| args.sheet.clone()),
-        postgres: PgOptions {
-            table: None,
-            query: args.query.clone(),
-            partitions: args.partitions.unwrap_or(0),
-            partition_column: args.partition_column.clone(),
-        },
         ..IngestOptions::default()
-    };
+    }
+    .with(Postgres {
+        table: None,
+        query: args.query.clone(),
+        partitions: args.partitions.unwrap_or(0),
+        partition_column: args.partition_column.clone(),
+    });
+    if !args.sheet.is_empty() {
+        options = options.with(Files::sheets(args.sheet.clone()));
+    }
     ingest_and_summarise(warehouse, &args.paths, &options, args.format, quiet, false).await
 }
 

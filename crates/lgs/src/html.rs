@@ -171,7 +171,16 @@ pub fn page(report: &Report, quality: &Quality, info: &PageInfo) -> String {
     }
     out.push_str("</div></section>");
 
-    // Data quality.
+    quality_section(&mut out, quality);
+    for chart in report.charts() {
+        chart_section(&mut out, chart);
+    }
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+/// The data quality panel: tiles, and the counts with their shares under "Numbers".
+fn quality_section(out: &mut String, quality: &Quality) {
     let rows = quality.rows_loaded;
     let read = rows + quality.rows_quarantined;
     out.push_str(r#"<section id="quality"><h2>Data quality</h2><div class="tiles">"#);
@@ -183,7 +192,7 @@ pub fn page(report: &Report, quality: &Quality, info: &PageInfo) -> String {
         (quality.zero_price_lines, "lines with price 0"),
         (quality.duplicate_lines, "duplicate lines"),
     ] {
-        tile(&mut out, &grouped(value as f64, 0), key);
+        tile(out, &grouped(value as f64, 0), key);
     }
     out.push_str("</div>");
     let quality_table = DataTable {
@@ -216,16 +225,10 @@ pub fn page(report: &Report, quality: &Quality, info: &PageInfo) -> String {
         .collect(),
     };
     out.push_str("<details><summary>Numbers</summary>");
-    table_html(&mut out, &quality_table);
+    table_html(out, &quality_table);
     out.push_str(
         r#"<p class="note">The analyses keep these lines as the original notebooks did: cancellations net against sales; invoice statistics use lines with price &gt; 0 and quantity &gt; 0; RFM uses lines with a customer.</p></details></section>"#,
     );
-
-    for chart in report.charts() {
-        chart_section(&mut out, chart);
-    }
-    out.push_str("</main></body></html>\n");
-    out
 }
 
 /// One chart with its numbers beneath it.

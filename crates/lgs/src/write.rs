@@ -69,6 +69,11 @@ impl<'a> TableWriter<'a> {
             .map_err(|e| LgsError::delta(&self.name, e))
     }
 
+    /// The table written.
+    pub fn table(&self) -> &str {
+        &self.name
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> u64 {
         self.rows

@@ -118,10 +118,60 @@ fn report_and_dashboard_render_in_chromium() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/online_retail_II.csv.zst");
     lgs(&wh).arg("ingest").arg(&data).assert().success();
 
-    // The report file: JSON on stdout for the expected numbers, HTML and PNGs.
-    let html = dir.path().join("report.html");
-    let pngs = dir.path().join("png");
-    let out = lgs(&wh)
+    let (report, html) = report_files(dir.path(), &wh);
+    browser.goto(&format!("file://{}", html.display()));
+    check_charts(&browser, &report, "report.html");
+    // The numbers beneath the monthly sales chart are the report's.
+    let first_sales = browser.eval(
+        "return document.querySelector('#monthly-sales tbody tr td:nth-child(2)').textContent",
+    );
+    let expected = report["monthly"][0]["sales"].as_f64().unwrap();
+    let shown: f64 = first_sales
+        .as_str()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    assert!((shown - expected).abs() < 0.006, "{shown} vs {expected}");
+    browser.screenshot("report.png");
+    assert_eq!(browser.console_errors(), Vec::<String>::new());
+
+    // The dashboard: the same charts, live.
+    let (server, base, port) = start_dashboard(&wh);
+    browser.goto(&format!("{base}/"));
+    check_charts(&browser, &report, "dashboard");
+    browser.screenshot("dashboard.png");
+    let (status, body) = http(port, "GET", "/api/charts/monthly-orders", &[], b"");
+    assert_eq!(status, 200);
+    let chart: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        chart["rows"].as_array().unwrap().len(),
+        report["monthly"].as_array().unwrap().len()
+    );
+
+    sql_page(&browser, &base, port, &report);
+    // The API refuses to change the warehouse, and says why.
+    for (sql, says) in [
+        ("CREATE TABLE x AS SELECT 1", "DDL"),
+        ("INSERT INTO retail SELECT * FROM retail", "DML"),
+        ("SELECT 1; SELECT 2", "one statement"),
+    ] {
+        let view = run_query(port, sql);
+        assert_eq!(view["state"], "failed", "{sql}: {view}");
+        let error = view["error"].as_str().unwrap();
+        assert!(error.contains(says), "{sql}: {error}");
+    }
+    let after = run_query(port, "SELECT count(*) AS n FROM retail");
+    assert_eq!(after["page"][0][0], "1067370", "{after}");
+    drop(server);
+}
+
+/// `lgs report --format json --html --png`: the JSON report, and the HTML page
+/// (checked self-contained) with its PNGs (checked and kept as artifacts).
+fn report_files(dir: &Path, wh: &Path) -> (Value, std::path::PathBuf) {
+    let html = dir.join("report.html");
+    let pngs = dir.join("png");
+    let out = lgs(wh)
         .args([
             "report",
             "--as-of",
@@ -163,28 +213,15 @@ fn report_and_dashboard_render_in_chromium() {
         std::fs::copy(pngs.join(name), artifacts().join(format!("chart-{name}"))).unwrap();
     }
 
-    browser.goto(&format!("file://{}", html.display()));
-    check_charts(&browser, &report, "report.html");
-    // The numbers beneath the monthly sales chart are the report's.
-    let first_sales = browser.eval(
-        "return document.querySelector('#monthly-sales tbody tr td:nth-child(2)').textContent",
-    );
-    let expected = report["monthly"][0]["sales"].as_f64().unwrap();
-    let shown: f64 = first_sales
-        .as_str()
-        .unwrap()
-        .replace(',', "")
-        .parse()
-        .unwrap();
-    assert!((shown - expected).abs() < 0.006, "{shown} vs {expected}");
-    browser.screenshot("report.png");
-    assert_eq!(browser.console_errors(), Vec::<String>::new());
+    (report, html)
+}
 
-    // The dashboard: the same charts, live.
+/// `lgs serve` on a free port: the process, its address and its port.
+fn start_dashboard(wh: &Path) -> (Process, String, u16) {
     let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
         .env_remove("LGS_WAREHOUSE")
         .arg("--warehouse")
-        .arg(&wh)
+        .arg(wh)
         .args(["serve", "--port", "0", "--as-of", "2012-01-01"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -202,18 +239,13 @@ fn report_and_dashboard_render_in_chromium() {
         .to_string();
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
 
-    browser.goto(&format!("{base}/"));
-    check_charts(&browser, &report, "dashboard");
-    browser.screenshot("dashboard.png");
-    let (status, body) = http(port, "GET", "/api/charts/monthly-orders", &[], b"");
-    assert_eq!(status, 200);
-    let chart: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(
-        chart["rows"].as_array().unwrap().len(),
-        report["monthly"].as_array().unwrap().len()
-    );
+    (server, base, port)
+}
 
-    // SQL: a time series, typed into the page.
+/// The SQL page: a time series with its chart and CSV download, paging, an error
+/// with a hint, a long query cancelled and the server still answering.
+fn sql_page(browser: &Browser, base: &str, port: u16, report: &Value) {
+    let expected = report["monthly"][0]["sales"].as_f64().unwrap();
     browser.goto(&format!("{base}/sql"));
     browser.type_into(
         "#sql",
@@ -299,21 +331,6 @@ fn report_and_dashboard_render_in_chromium() {
     );
     browser.screenshot("sql-after-cancel.png");
     assert_eq!(browser.console_errors(), Vec::<String>::new());
-
-    // The API refuses to change the warehouse, and says why.
-    for (sql, says) in [
-        ("CREATE TABLE x AS SELECT 1", "DDL"),
-        ("INSERT INTO retail SELECT * FROM retail", "DML"),
-        ("SELECT 1; SELECT 2", "one statement"),
-    ] {
-        let view = run_query(port, sql);
-        assert_eq!(view["state"], "failed", "{sql}: {view}");
-        let error = view["error"].as_str().unwrap();
-        assert!(error.contains(says), "{sql}: {error}");
-    }
-    let after = run_query(port, "SELECT count(*) AS n FROM retail");
-    assert_eq!(after["page"][0][0], "1067370", "{after}");
-    drop(server);
 }
 
 /// Runs `sql` through the dashboard's API and returns the finished job's first page.

@@ -51,8 +51,53 @@ fn ingest_then_report_in_every_format() {
             "8 rows read = 8 loaded + 0 quarantined; retail is at version 0",
         ));
 
-    // JSON: exactly one object with the contract's keys and shapes.
-    let out = lgs(&wh)
+    json_report_has_the_contract(&wh);
+
+    // Table (default) and CSV.
+    lgs(&wh).arg("report").assert().success().stdout(
+        predicate::str::contains("RFM segments")
+            .and(predicate::str::contains("2010-02"))
+            .and(predicate::str::contains("Cohort retention")),
+    );
+    lgs(&wh)
+        .args(["report", "--format", "csv"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("# monthly\nmonth,placed_orders").and(
+                predicate::str::contains("# cohorts\ncohort,month_offset,month"),
+            ),
+        );
+
+    // --out writes every result as Parquet and CSV.
+    let out_dir = dir.path().join("out");
+    lgs(&wh)
+        .args(["report", "--format", "json", "--out"])
+        .arg(&out_dir)
+        .assert()
+        .success();
+    for name in [
+        "invoice_amount_stats",
+        "invoice_amount_histogram",
+        "monthly",
+        "rfm_segments",
+        "rfm_customers",
+        "cohorts",
+    ] {
+        assert!(
+            out_dir.join(format!("{name}.parquet")).is_file(),
+            "{name}.parquet"
+        );
+        assert!(out_dir.join(format!("{name}.csv")).is_file(), "{name}.csv");
+    }
+    let customers = std::fs::read_to_string(out_dir.join("rfm_customers.csv")).unwrap();
+    assert!(customers.starts_with("customer_id,recency,frequency,monetary,r,f,m,segment"));
+    assert_eq!(customers.lines().count(), 5, "header + 4 customers");
+}
+
+/// JSON: exactly one object with the contract's keys and shapes.
+fn json_report_has_the_contract(wh: &Path) {
+    let out = lgs(wh)
         .args(["report", "--format", "json", "--as-of", "2010-04-01"])
         .assert()
         .success();
@@ -113,47 +158,6 @@ fn ingest_then_report_in_every_format() {
         );
     }
     assert_eq!(cohorts[0]["retention"][0], 1.0);
-
-    // Table (default) and CSV.
-    lgs(&wh).arg("report").assert().success().stdout(
-        predicate::str::contains("RFM segments")
-            .and(predicate::str::contains("2010-02"))
-            .and(predicate::str::contains("Cohort retention")),
-    );
-    lgs(&wh)
-        .args(["report", "--format", "csv"])
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("# monthly\nmonth,placed_orders").and(
-                predicate::str::contains("# cohorts\ncohort,month_offset,month"),
-            ),
-        );
-
-    // --out writes every result as Parquet and CSV.
-    let out_dir = dir.path().join("out");
-    lgs(&wh)
-        .args(["report", "--format", "json", "--out"])
-        .arg(&out_dir)
-        .assert()
-        .success();
-    for name in [
-        "invoice_amount_stats",
-        "invoice_amount_histogram",
-        "monthly",
-        "rfm_segments",
-        "rfm_customers",
-        "cohorts",
-    ] {
-        assert!(
-            out_dir.join(format!("{name}.parquet")).is_file(),
-            "{name}.parquet"
-        );
-        assert!(out_dir.join(format!("{name}.csv")).is_file(), "{name}.csv");
-    }
-    let customers = std::fs::read_to_string(out_dir.join("rfm_customers.csv")).unwrap();
-    assert!(customers.starts_with("customer_id,recency,frequency,monetary,r,f,m,segment"));
-    assert_eq!(customers.lines().count(), 5, "header + 4 customers");
 }
 
 #[test]

@@ -65,10 +65,41 @@ pub struct BarLine<'a> {
 pub fn bar_line(spec: &BarLine) -> String {
     let mut svg = Svg::new(spec.id, spec.title, spec.subtitle);
     let frame = Frame::standard();
-    let n = spec.categories.len().max(1);
-    let band = frame.width() / n as f64;
+    let (mut lo, mut hi) = bar_domain(spec, spec.categories.len().max(1));
+    let line_on_left = spec.bars.is_empty();
+    if line_on_left && let Some(line) = &spec.line {
+        let (a, b) = range(line);
+        lo = a.min(0.0);
+        hi = b;
+    }
+    let ticks = nice_ticks(lo, hi, 5);
+    let left = Linear::up(&ticks, &frame);
+    value_axis(
+        &mut svg,
+        &frame,
+        &left,
+        &ticks,
+        Side::Left,
+        spec.left_label,
+        &compact,
+    );
+    draw_bars(&mut svg, spec, &frame, &left);
+    if let Some(line) = &spec.line {
+        // On the right axis, or the left when there are no bars.
+        let scale = if line_on_left {
+            left
+        } else {
+            right_axis(&mut svg, spec, line, &frame)
+        };
+        draw_line(&mut svg, spec, line, &frame, &scale);
+    }
+    category_axis(&mut svg, &frame, &spec.categories, spec.x_label);
+    legend(&mut svg, spec, &frame);
+    svg.finish()
+}
 
-    // Left domain: bars (stacked sums when stacked), or the line when alone.
+/// The left axis's domain for the bars (stacked sums when stacked), 0 included.
+fn bar_domain(spec: &BarLine, n: usize) -> (f64, f64) {
     let mut lo: f64 = 0.0;
     let mut hi: f64 = 0.0;
     for i in 0..n {
@@ -93,30 +124,13 @@ pub fn bar_line(spec: &BarLine) -> String {
             }
         }
     }
-    let line_on_left = spec.bars.is_empty();
-    if line_on_left && let Some(line) = &spec.line {
-        let (a, b) = range(line);
-        lo = a.min(0.0);
-        hi = b;
-    }
-    let ticks = nice_ticks(lo, hi, 5);
-    let left = Linear {
-        d0: ticks[0],
-        d1: *ticks.last().expect("ticks"),
-        r0: frame.bottom,
-        r1: frame.top,
-    };
-    value_axis(
-        &mut svg,
-        &frame,
-        &left,
-        &ticks,
-        Side::Left,
-        spec.left_label,
-        &compact,
-    );
+    (lo, hi)
+}
 
-    // Bars.
+/// The bars, side by side or stacked, in bands of the plot's width.
+fn draw_bars(svg: &mut Svg, spec: &BarLine, frame: &Frame, left: &Linear) {
+    let n = spec.categories.len().max(1);
+    let band = frame.width() / n as f64;
     let groups = if spec.stacked {
         1
     } else {
@@ -165,71 +179,69 @@ pub fn bar_line(spec: &BarLine) -> String {
             );
         }
     }
+}
 
-    // The line, on the right axis (or the left when there are no bars).
-    if let Some(line) = &spec.line {
-        let scale = if line_on_left {
-            left
+/// The right axis, for the line beside bars.
+fn right_axis(svg: &mut Svg, spec: &BarLine, line: &Series, frame: &Frame) -> Linear {
+    let (a, b) = range(line);
+    let ticks = nice_ticks(a.min(0.0), b.max(0.0), 5);
+    let right = Linear::up(&ticks, frame);
+    let format = |v: f64| {
+        if spec.right_percent {
+            format!("{}%", compact(v))
         } else {
-            let (a, b) = range(line);
-            let ticks = nice_ticks(a.min(0.0), b.max(0.0), 5);
-            let right = Linear {
-                d0: ticks[0],
-                d1: *ticks.last().expect("ticks"),
-                r0: frame.bottom,
-                r1: frame.top,
-            };
-            let format = |v: f64| {
-                if spec.right_percent {
-                    format!("{}%", compact(v))
-                } else {
-                    compact(v)
-                }
-            };
-            value_axis(
-                &mut svg,
-                &frame,
-                &right,
-                &ticks,
-                Side::Right,
-                spec.right_label,
-                &format,
-            );
-            if right.d0 < 0.0 {
-                let y = right.at(0.0);
-                svg.line(frame.left, y, frame.right, y, "#bbb", 1.0);
-            }
-            right
-        };
-        let mut run = Vec::new();
-        let mut points = Vec::new();
-        for i in 0..n {
-            match line.values.get(i).copied().flatten() {
-                Some(v) => {
-                    let p = (frame.left + band * (i as f64 + 0.5), scale.at(v));
-                    run.push(p);
-                    points.push((p, v, i));
-                }
-                None => {
-                    svg.polyline(&run, line.color);
-                    run.clear();
-                }
-            }
+            compact(v)
         }
-        svg.polyline(&run, line.color);
-        for ((x, y), v, i) in points {
-            let value = if spec.right_percent {
-                format!("{v:.1}%")
-            } else {
-                svg::grouped(v, 2)
-            };
-            let tip = format!("{} — {}: {value}", spec.categories[i], line.name);
-            svg.point(x, y, line.color, &tip);
+    };
+    value_axis(
+        svg,
+        frame,
+        &right,
+        &ticks,
+        Side::Right,
+        spec.right_label,
+        &format,
+    );
+    if right.d0 < 0.0 {
+        let y = right.at(0.0);
+        svg.line(frame.left, y, frame.right, y, "#bbb", 1.0);
+    }
+    right
+}
+
+/// The line with a point per value (broken where a value is missing).
+fn draw_line(svg: &mut Svg, spec: &BarLine, line: &Series, frame: &Frame, scale: &Linear) {
+    let n = spec.categories.len().max(1);
+    let band = frame.width() / n as f64;
+    let mut run = Vec::new();
+    let mut points = Vec::new();
+    for i in 0..n {
+        match line.values.get(i).copied().flatten() {
+            Some(v) => {
+                let p = (frame.left + band * (i as f64 + 0.5), scale.at(v));
+                run.push(p);
+                points.push((p, v, i));
+            }
+            None => {
+                svg.polyline(&run, line.color);
+                run.clear();
+            }
         }
     }
-    category_axis(&mut svg, &frame, &spec.categories, spec.x_label);
+    svg.polyline(&run, line.color);
+    for ((x, y), v, i) in points {
+        let value = if spec.right_percent {
+            format!("{v:.1}%")
+        } else {
+            svg::grouped(v, 2)
+        };
+        let tip = format!("{} — {}: {value}", spec.categories[i], line.name);
+        svg.point(x, y, line.color, &tip);
+    }
+}
 
-    // Legend, right-aligned above the plot.
+/// The legend, right-aligned above the plot (when there is more than one series or a line).
+fn legend(svg: &mut Svg, spec: &BarLine, frame: &Frame) {
     let entries: Vec<(&Series, bool)> = spec
         .bars
         .iter()
@@ -246,7 +258,6 @@ pub fn bar_line(spec: &BarLine) -> String {
             x = svg.legend(x, frame.top - 16.0, s.color, is_line, &s.name);
         }
     }
-    svg.finish()
 }
 
 fn range(series: &Series) -> (f64, f64) {

@@ -202,6 +202,17 @@ pub struct Linear {
 }
 
 impl Linear {
+    /// The vertical scale of a plot from its value ticks: the first tick at the
+    /// bottom of the frame, the last at the top.
+    pub fn up(ticks: &[f64], frame: &Frame) -> Linear {
+        Linear {
+            d0: ticks[0],
+            d1: *ticks.last().expect("ticks"),
+            r0: frame.bottom,
+            r1: frame.top,
+        }
+    }
+
     pub fn at(&self, v: f64) -> f64 {
         if self.d1 == self.d0 {
             return self.r0;

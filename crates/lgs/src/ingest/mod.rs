@@ -28,14 +28,16 @@ pub mod columnar;
 pub mod csv;
 pub mod dump;
 pub mod excel;
+pub mod files;
 pub mod format;
 mod insert_values;
+pub mod location;
 pub mod log;
 pub mod parse;
 mod pipeline;
 pub mod postgres;
 pub mod records;
-pub mod source;
+pub mod sources;
 pub mod wdi;
 
 pub use format::Dataset;
@@ -49,34 +51,15 @@ use datafusion::arrow::array::RecordBatch;
 use serde::Serialize;
 
 use crate::error::{LgsError, Result};
-use crate::pg::is_postgres_url;
 use crate::schema::rejected_schema;
 use crate::warehouse::Warehouse;
 use crate::write::TableWriter;
 use pipeline::run_pipeline;
-use postgres::{PgPart, PgRead};
-use records::FileKind;
-use source::InputFile;
+use sources::{Input, Plan, Source, Target};
 
 pub use crate::facts::WriteMode;
-
-/// How a live PostgreSQL source is read.
-#[derive(Debug, Clone, Default)]
-pub struct PgOptions {
-    /// The table to read (default: the target table's name).
-    pub table: Option<String>,
-    /// A query to read instead of a table.
-    pub query: Option<String>,
-    /// Parallel partitions (connections); 0 picks [`PgOptions::DEFAULT_PARTITIONS`].
-    pub partitions: usize,
-    /// The date column the partitions split (default: the first timestamp column).
-    pub partition_column: Option<String>,
-}
-
-impl PgOptions {
-    /// Partitions of a PostgreSQL read when none are asked for.
-    pub const DEFAULT_PARTITIONS: usize = 4;
-}
+pub use files::Files;
+pub use postgres::Postgres;
 
 /// How an ingest behaves.
 #[derive(Debug, Clone)]
@@ -89,16 +72,15 @@ pub struct IngestOptions {
     pub batch_rows: usize,
     /// Target table (default: the dataset's); rejected rows go to `<table>_rejected`.
     /// `schema.table` names the table a PostgreSQL source reads (unless
-    /// [`PgOptions::table`] does); the warehouse table takes its last part.
+    /// [`Postgres::table`] does); the warehouse table takes its last part.
     pub table: Option<String>,
     /// What the inputs hold.
     pub dataset: Dataset,
     /// Append to the table or replace it.
     pub mode: WriteMode,
-    /// Sheets to read from Excel workbooks (default: all).
-    pub sheets: Option<Vec<String>>,
-    /// Live PostgreSQL sources.
-    pub postgres: PgOptions,
+    /// The sources that read the inputs, each with its options ([`sources::all`]
+    /// by default; see [`IngestOptions::with`]).
+    pub sources: Vec<Arc<dyn Source>>,
 }
 
 impl IngestOptions {
@@ -109,6 +91,17 @@ impl IngestOptions {
             Some(t) => t.rsplit('.').next().unwrap_or(t),
             None => self.dataset.default_table(),
         }
+    }
+
+    /// These options with `source` in place of the source of the same name (a
+    /// source with its own options: `Files::sheets(...)`, `Postgres { .. }`).
+    pub fn with(mut self, source: impl Source + 'static) -> Self {
+        let source: Arc<dyn Source> = Arc::new(source);
+        match self.sources.iter().position(|s| s.name() == source.name()) {
+            Some(i) => self.sources[i] = source,
+            None => self.sources.push(source),
+        }
+        self
     }
 }
 
@@ -121,8 +114,7 @@ impl Default for IngestOptions {
             table: None,
             dataset: Dataset::Retail,
             mode: WriteMode::Append,
-            sheets: None,
-            postgres: PgOptions::default(),
+            sources: sources::all(),
         }
     }
 }
@@ -171,35 +163,12 @@ pub struct IngestReport {
     /// The new version of the quarantine table, when rows were quarantined.
     pub rejected_version: Option<u64>,
 }
-/// Where an input's records come from.
-enum InputSource {
-    File {
-        file: InputFile,
-        kind: FileKind,
-    },
-    Postgres {
-        part: Box<PgPart>,
-        columns: Vec<String>,
-    },
-}
-
 /// An input to read and what to do with its rejected rows.
 struct PlannedInput {
-    source: InputSource,
-    fingerprint: String,
-    bytes: u64,
+    input: Box<dyn Input>,
     /// The rejected rows of this content are already in `<table>_rejected` (from a
     /// run that died between its two commits): count them, do not write them again.
     rejected_already_stored: bool,
-}
-
-impl PlannedInput {
-    fn shown(&self) -> String {
-        match &self.source {
-            InputSource::File { file, .. } => file.shown(),
-            InputSource::Postgres { part, .. } => part.name.clone(),
-        }
-    }
 }
 
 enum Message {
@@ -208,7 +177,8 @@ enum Message {
     FileDone(FileReport),
 }
 
-/// Ingests inputs (paths, directories, globs, `postgres://` URLs) into the warehouse.
+/// Ingests inputs (paths, directories, globs, object-store locations, `postgres://`
+/// URLs) into the warehouse.
 pub async fn ingest(
     warehouse: &Warehouse,
     inputs: &[String],
@@ -216,140 +186,37 @@ pub async fn ingest(
     progress: Arc<dyn IngestProgress>,
 ) -> Result<IngestReport> {
     let table = options.target_table();
+    check_table_name(table)?;
     let rejected_table = format!("{table}_rejected");
-    if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(LgsError::InvalidArgument {
-            what: "table name",
-            message: format!("{table:?}: use letters, digits and underscores"),
-        });
-    }
-    let (urls, files): (Vec<String>, Vec<String>) =
-        inputs.iter().cloned().partition(|i| is_postgres_url(i));
-    let paths = if files.is_empty() {
-        vec![]
-    } else {
-        source::expand(&files).await?
-    };
-    if let Dataset::Wdi {
-        indicator: Some(code),
-        ..
-    } = &options.dataset
-        && paths.len() + urls.len() > 1
-    {
-        return Err(LgsError::InvalidArgument {
-            what: "--indicator",
-            message: format!(
-                "--indicator {code} names the indicator of one file, but {} inputs were given: \
-                 ingest single-indicator files one at a time",
-                paths.len() + urls.len()
-            ),
-        });
-    }
+    let plans = plan_sources(inputs, options).await?;
+    check_indicator(options, plans.iter().map(|p| p.inputs).sum())?;
     warehouse.ensure_writable().await?;
     let ingest_id = uuid::Uuid::new_v4().to_string();
     let overwrite = options.mode == WriteMode::Overwrite;
 
-    let loaded = if overwrite {
-        HashMap::new()
-    } else {
-        fingerprints_in(&warehouse.commit_facts(table).await?)
-    };
-    let quarantined = if overwrite {
-        HashMap::new()
-    } else {
-        fingerprints_in(&warehouse.commit_facts(&rejected_table).await?)
-    };
-
-    let mut files = Vec::new();
-    let mut file_lane = Vec::new();
-    let mut seen = HashSet::new();
-    for file in paths {
-        let kind = FileKind::detect(&file.file_name(), &file.head(FileKind::HEAD).await?);
-        let mut fingerprint = file.fingerprint().await?;
-        if let (FileKind::Xlsx, Some(sheets)) = (kind, &options.sheets) {
-            // Loading some sheets of a workbook does not load the others.
-            fingerprint = format!("{fingerprint}#{}", sheets.join("#"));
-        }
-        let bytes = file.size();
-        let skipped = if !seen.insert(fingerprint.clone()) {
-            Some("same content as another input of this run".to_string())
-        } else if let (Some(version), false) = (loaded.get(&fingerprint), options.force) {
-            Some(format!(
-                "already ingested (same content) in {table} version {version}; use --force to load it again"
-            ))
-        } else {
-            None
-        };
-        if let Some(reason) = skipped {
-            let report = FileReport {
-                path: file.shown(),
-                fingerprint,
-                bytes,
-                rows_read: 0,
-                rows_loaded: 0,
-                rows_rejected: 0,
-                skipped: Some(reason),
-            };
-            progress.file_finished(&report);
-            files.push(report);
-            continue;
-        }
-        file_lane.push(PlannedInput {
-            rejected_already_stored: quarantined.contains_key(&fingerprint) && !options.force,
-            source: InputSource::File { file, kind },
-            fingerprint,
-            bytes,
-        });
+    let mut holds = Vec::new();
+    let mut planned = Vec::new();
+    for plan in plans {
+        planned.extend(plan.lanes);
+        holds.extend(plan.hold);
     }
-
-    // Live sources: each partition is a lane of its own, read in parallel. The plans
-    // hold their snapshots open until the reads are done.
-    let mut lanes = vec![];
-    if !file_lane.is_empty() {
-        lanes.push(file_lane);
-    }
-    let mut pg_plans = Vec::new();
-    for url in &urls {
-        let read = match &options.postgres.query {
-            Some(q) => PgRead::Query(q.clone()),
-            None => PgRead::Table(
-                options
-                    .postgres
-                    .table
-                    .clone()
-                    .or_else(|| options.table.clone())
-                    .unwrap_or_else(|| table.to_string()),
-            ),
-        };
-        let partitions = match options.postgres.partitions {
-            0 => PgOptions::DEFAULT_PARTITIONS,
-            n => n,
-        };
-        let plan = postgres::plan(
-            url,
-            &read,
-            partitions,
-            options.postgres.partition_column.as_deref(),
+    // An overwrite replaces what was loaded: only a repeat within the run is skipped.
+    let (loaded, quarantined) = if overwrite {
+        (HashMap::new(), HashMap::new())
+    } else {
+        (
+            fingerprints_in(&warehouse.commit_facts(table).await?),
+            fingerprints_in(&warehouse.commit_facts(&rejected_table).await?),
         )
-        .await?;
-        for part in &plan.parts {
-            lanes.push(vec![PlannedInput {
-                source: InputSource::Postgres {
-                    part: Box::new(part.clone()),
-                    columns: plan.columns.clone(),
-                },
-                fingerprint: String::new(),
-                bytes: 0,
-                rejected_already_stored: false,
-            }]);
-        }
-        pg_plans.push(plan);
+    };
+    let (lanes, skipped) = skip_loaded(planned, table, options.force, &loaded, &quarantined);
+    for report in &skipped {
+        progress.file_finished(report);
     }
-
     let mut report = IngestReport {
         ingest_id: ingest_id.clone(),
         mode: options.mode,
-        files,
+        files: skipped,
         rows_read: 0,
         rows_loaded: 0,
         rows_rejected: 0,
@@ -376,7 +243,7 @@ pub async fn ingest(
         &mut rejected,
     )
     .await;
-    drop(pg_plans);
+    drop(holds);
     let (read, first_rejection) = match outcome {
         Ok(v) => v,
         Err(e) => {
@@ -398,13 +265,144 @@ pub async fn ingest(
             first: first_rejection.unwrap_or_default(),
         });
     }
+    commit(
+        warehouse,
+        options,
+        &mut data,
+        &mut rejected,
+        &read,
+        &mut report,
+    )
+    .await?;
+    report.files.extend(read);
+    log::record(warehouse, table).await?;
+    Ok(report)
+}
 
+fn check_table_name(table: &str) -> Result<()> {
+    if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(LgsError::InvalidArgument {
+            what: "table name",
+            message: format!("{table:?}: use letters, digits and underscores"),
+        });
+    }
+    Ok(())
+}
+
+/// Gives each input to the first source that claims it, and plans each source's.
+async fn plan_sources(inputs: &[String], options: &IngestOptions) -> Result<Vec<Plan>> {
+    let mut claimed: Vec<Vec<String>> = vec![vec![]; options.sources.len()];
+    for input in inputs {
+        match options.sources.iter().position(|s| s.claims(input)) {
+            Some(i) => claimed[i].push(input.clone()),
+            None => {
+                return Err(LgsError::InvalidArgument {
+                    what: "input",
+                    message: format!("{input}: no source reads this kind of input"),
+                });
+            }
+        }
+    }
+    let target = Target {
+        named: options.table.as_deref(),
+        table: options.target_table(),
+        dataset: &options.dataset,
+    };
+    let mut plans = Vec::new();
+    for (source, inputs) in options.sources.iter().zip(claimed) {
+        if !inputs.is_empty() {
+            plans.push(source.plan(inputs, &target).await?);
+        }
+    }
+    Ok(plans)
+}
+
+/// `--indicator` names the indicator of one file.
+fn check_indicator(options: &IngestOptions, inputs: usize) -> Result<()> {
+    if let Dataset::Wdi {
+        indicator: Some(code),
+        ..
+    } = &options.dataset
+        && inputs > 1
+    {
+        return Err(LgsError::InvalidArgument {
+            what: "--indicator",
+            message: format!(
+                "--indicator {code} names the indicator of one file, but {inputs} inputs were given: \
+                 ingest single-indicator files one at a time"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Drops the inputs whose content is already in the table (unless `force`) or
+/// appears twice in this run, reporting each as skipped; marks those whose rejected
+/// rows are already quarantined.
+fn skip_loaded(
+    planned: Vec<Vec<Box<dyn Input>>>,
+    table: &str,
+    force: bool,
+    loaded: &HashMap<String, u64>,
+    quarantined: &HashMap<String, u64>,
+) -> (Vec<Vec<PlannedInput>>, Vec<FileReport>) {
+    let mut seen = HashSet::new();
+    let mut skipped = Vec::new();
+    let mut lanes = Vec::new();
+    for lane in planned {
+        let mut kept = Vec::new();
+        for input in lane {
+            let fingerprint = input.fingerprint().to_string();
+            let reason = if fingerprint.is_empty() {
+                None
+            } else if !seen.insert(fingerprint.clone()) {
+                Some("same content as another input of this run".to_string())
+            } else if let (Some(version), false) = (loaded.get(&fingerprint), force) {
+                Some(format!(
+                    "already ingested (same content) in {table} version {version}; use --force to load it again"
+                ))
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => skipped.push(FileReport {
+                    path: input.shown(),
+                    bytes: input.bytes(),
+                    fingerprint,
+                    rows_read: 0,
+                    rows_loaded: 0,
+                    rows_rejected: 0,
+                    skipped: Some(reason),
+                }),
+                None => kept.push(PlannedInput {
+                    rejected_already_stored: !force && quarantined.contains_key(&fingerprint),
+                    input,
+                }),
+            }
+        }
+        if !kept.is_empty() {
+            lanes.push(kept);
+        }
+    }
+    (lanes, skipped)
+}
+
+/// Commits the quarantined rows, then the rows, each with the run's facts.
+async fn commit(
+    warehouse: &Warehouse,
+    options: &IngestOptions,
+    data: &mut TableWriter<'_>,
+    rejected: &mut TableWriter<'_>,
+    read: &[FileReport],
+    report: &mut IngestReport,
+) -> Result<()> {
+    let overwrite = options.mode == WriteMode::Overwrite;
     let sources: Vec<SourceFacts> = read.iter().map(SourceFacts::from).collect();
     // An overwrite also replaces the quarantine of the data it replaces.
-    let replace_rejected = overwrite && warehouse.open(&rejected_table).await?.is_some();
+    let replace_rejected = overwrite && warehouse.open(rejected.table()).await?.is_some();
     if rejected.rows() > 0 || replace_rejected {
         let facts = CommitFacts {
-            ingest_id: Some(ingest_id.clone()),
+            ingest_id: Some(report.ingest_id.clone()),
             mode: Some(options.mode),
             sources: sources.clone(),
             rows_written: rejected.rows(),
@@ -413,7 +411,7 @@ pub async fn ingest(
         report.rejected_version = Some(rejected.commit(&facts, overwrite).await?);
     }
     let facts = CommitFacts {
-        ingest_id: Some(ingest_id.clone()),
+        ingest_id: Some(report.ingest_id.clone()),
         mode: Some(options.mode),
         sources,
         rows_read: Some(report.rows_read),
@@ -423,9 +421,7 @@ pub async fn ingest(
         ..CommitFacts::default()
     };
     report.retail_version = Some(data.commit(&facts, overwrite).await?);
-    report.files.extend(read);
-    log::record(warehouse, table).await?;
-    Ok(report)
+    Ok(())
 }
 
 /// Fingerprint → version of the commit that loaded it, over the commits since the

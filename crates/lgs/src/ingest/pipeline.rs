@@ -8,11 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 use super::batch::RejectedBuilder;
-use super::postgres::PartSource;
 use super::records::{Record, RecordSource};
-use super::{
-    Dataset, FileReport, IngestOptions, IngestProgress, InputSource, Message, PlannedInput, records,
-};
+use super::{Dataset, FileReport, IngestOptions, IngestProgress, Message, PlannedInput};
 use crate::error::{LgsError, Result};
 use crate::write::TableWriter;
 
@@ -33,7 +30,6 @@ pub(super) async fn run_pipeline(
             batch_rows: options.batch_rows.max(1),
             strict: options.strict,
             dataset: options.dataset.clone(),
-            sheets: options.sheets.clone(),
             ingest_id: ingest_id.to_string(),
             tx: tx.clone(),
             progress: progress.clone(),
@@ -91,7 +87,6 @@ struct Worker {
     batch_rows: usize,
     strict: bool,
     dataset: Dataset,
-    sheets: Option<Vec<String>>,
     ingest_id: String,
     tx: mpsc::Sender<Message>,
     progress: Arc<dyn IngestProgress>,
@@ -112,32 +107,19 @@ impl Worker {
         first_rejection: &mut Option<String>,
     ) -> Result<()> {
         let counter = Arc::new(AtomicU64::new(0));
+        let PlannedInput {
+            input,
+            rejected_already_stored,
+        } = input;
         let shown = input.shown();
-        self.progress.file_started(Path::new(&shown), input.bytes);
-        let units: Vec<(String, Box<dyn RecordSource>)> = match &input.source {
-            InputSource::File { file, kind } => records::open_file(
-                file,
-                *kind,
-                &self.dataset,
-                self.sheets.as_deref(),
-                counter.clone(),
-                &self.handle,
-            )?,
-            InputSource::Postgres { part, columns } => vec![(
-                part.name.clone(),
-                Box::new(PartSource::new(
-                    part.as_ref().clone(),
-                    columns.clone(),
-                    self.handle.clone(),
-                )),
-            )],
-        };
+        self.progress.file_started(Path::new(&shown), input.bytes());
+        let units = input.open(&self.dataset, counter.clone(), &self.handle)?;
         // Under --strict a rejected row fails the ingest: keep none.
-        let store_rejected = !self.strict && !input.rejected_already_stored;
+        let store_rejected = !self.strict && !rejected_already_stored;
         let mut report = FileReport {
             path: shown,
-            fingerprint: input.fingerprint.clone(),
-            bytes: input.bytes,
+            fingerprint: input.fingerprint().to_string(),
+            bytes: input.bytes(),
             rows_read: 0,
             rows_loaded: 0,
             rows_rejected: 0,

@@ -13,15 +13,126 @@
 //! file, so every source loads the same way.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use async_trait::async_trait;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, CopyOutStream};
 
+use super::Dataset;
 use super::records::{Record, RecordSource};
+use super::sources::{Input, Plan, Source, Target};
 use crate::error::{LgsError, Result};
 use crate::pg::{PgServer, quote_ident, quote_qualified};
+
+/// A live PostgreSQL database as an ingest source (`postgres://` URLs), and how it
+/// is read.
+#[derive(Debug, Clone, Default)]
+pub struct Postgres {
+    /// The table to read (default: the target table as named, `schema.table`
+    /// included, or the warehouse table's name).
+    pub table: Option<String>,
+    /// A query to read instead of a table.
+    pub query: Option<String>,
+    /// Parallel partitions (connections); 0 picks [`Postgres::DEFAULT_PARTITIONS`].
+    pub partitions: usize,
+    /// The date column the partitions split (default: the first timestamp column).
+    pub partition_column: Option<String>,
+}
+
+impl Postgres {
+    /// Partitions of a PostgreSQL read when none are asked for.
+    pub const DEFAULT_PARTITIONS: usize = 4;
+
+    fn read(&self, target: &Target<'_>) -> PgRead {
+        match &self.query {
+            Some(q) => PgRead::Query(q.clone()),
+            None => PgRead::Table(
+                self.table
+                    .as_deref()
+                    .or(target.named)
+                    .unwrap_or(target.table)
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+#[async_trait]
+impl Source for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn claims(&self, input: &str) -> bool {
+        crate::pg::is_postgres_url(input)
+    }
+
+    /// Each URL is one read of one snapshot; each of its partitions is a lane.
+    async fn plan(&self, inputs: Vec<String>, target: &Target<'_>) -> Result<Plan> {
+        let read = self.read(target);
+        let partitions = match self.partitions {
+            0 => Postgres::DEFAULT_PARTITIONS,
+            n => n,
+        };
+        let mut lanes = Vec::new();
+        let mut plans = Vec::new();
+        for url in &inputs {
+            let plan = plan(url, &read, partitions, self.partition_column.as_deref()).await?;
+            let columns = Arc::new(plan.columns.clone());
+            for part in &plan.parts {
+                lanes.push(vec![Box::new(PartInput {
+                    part: part.clone(),
+                    columns: columns.clone(),
+                }) as Box<dyn Input>]);
+            }
+            plans.push(plan);
+        }
+        Ok(Plan {
+            inputs: inputs.len(),
+            lanes,
+            hold: Some(Box::new(plans)),
+        })
+    }
+}
+
+/// One partition of a planned read.
+struct PartInput {
+    part: PgPart,
+    columns: Arc<Vec<String>>,
+}
+
+impl Input for PartInput {
+    fn shown(&self) -> String {
+        self.part.name.clone()
+    }
+
+    fn fingerprint(&self) -> &str {
+        ""
+    }
+
+    fn bytes(&self) -> u64 {
+        0
+    }
+
+    fn open(
+        &self,
+        _dataset: &Dataset,
+        _read: Arc<AtomicU64>,
+        handle: &tokio::runtime::Handle,
+    ) -> Result<Vec<(String, Box<dyn RecordSource>)>> {
+        let source = PartSource::new(
+            self.part.clone(),
+            self.columns.as_ref().clone(),
+            handle.clone(),
+        );
+        Ok(vec![(self.part.name.clone(), Box::new(source) as _)])
+    }
+}
 
 /// What to read from the server.
 #[derive(Debug, Clone)]
@@ -94,81 +205,19 @@ pub async fn plan(
             message: format!("the {what} has no columns"),
         });
     }
-    let select: Vec<String> = columns
-        .iter()
-        .map(|(name, ty)| {
-            let col = quote_ident(name);
-            if *ty == Type::TIMESTAMPTZ {
-                format!("({col} AT TIME ZONE 'UTC')::text")
-            } else {
-                format!("{col}::text")
-            }
-        })
-        .collect();
-    let select = select.join(", ");
-
-    let is_date = |ty: &Type| matches!(*ty, Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::DATE);
-    let date = match date_column {
-        Some(name) => Some(
-            columns
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| LgsError::InvalidArgument {
-                    what: "--partition-column",
-                    message: format!("the {what} has no column {name:?}"),
-                })?
-                .0
-                .clone(),
-        ),
-        None => columns
-            .iter()
-            .find(|(_, ty)| is_date(ty))
-            .map(|(n, _)| n.clone()),
-    };
-
-    let mut ranges: Vec<(String, String)> = Vec::new();
-    if let (Some(date), true) = (&date, partitions > 1) {
-        let col = quote_ident(date);
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT extract(epoch FROM min({col}))::float8, \
-                     extract(epoch FROM max({col}))::float8 FROM {base}"
-                ),
-                &[],
-            )
-            .await
-            .map_err(|e| err("cannot find the date range", e))?;
-        let (lo, hi): (Option<f64>, Option<f64>) = (row.get(0), row.get(1));
-        if let (Some(lo), Some(hi)) = (lo, hi)
-            && hi > lo
-        {
-            let step = (hi - lo) / partitions as f64;
-            let bound = |i: usize| format!("to_timestamp({})", lo + step * i as f64);
-            let cast = |s: String| {
-                let ty = &columns.iter().find(|(n, _)| n == date).expect("found").1;
-                if *ty == Type::TIMESTAMPTZ {
-                    s
-                } else {
-                    format!("({s} AT TIME ZONE 'UTC')")
-                }
-            };
-            for i in 0..partitions {
-                let mut cond = Vec::new();
-                if i > 0 {
-                    cond.push(format!("{col} >= {}", cast(bound(i))));
-                }
-                if i + 1 < partitions {
-                    cond.push(format!("{col} < {}", cast(bound(i + 1))));
-                }
-                let mut cond = cond.join(" AND ");
-                if i == 0 {
-                    cond = format!("({cond}) OR {col} IS NULL");
-                }
-                ranges.push((cond, format!("part {}/{partitions}", i + 1)));
-            }
+    let select = text_select(&columns);
+    let date = partition_column(&columns, date_column, &what)?;
+    let mut ranges = match (date, partitions > 1) {
+        (Some((date, ty)), true) => {
+            let range = date_range(&client, &base, date)
+                .await
+                .map_err(|e| err("cannot find the date range", e))?;
+            range
+                .map(|range| date_ranges(date, ty, range, partitions))
+                .unwrap_or_default()
         }
-    }
+        _ => vec![],
+    };
     if ranges.is_empty() {
         ranges.push(("true".into(), "part 1/1".into()));
     }
@@ -193,6 +242,102 @@ pub async fn plan(
         columns: columns.into_iter().map(|(n, _)| n).collect(),
         parts,
     })
+}
+
+/// The columns as the server casts them to text (timestamps with a time zone in UTC).
+fn text_select(columns: &[(String, Type)]) -> String {
+    let select: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| {
+            let col = quote_ident(name);
+            if *ty == Type::TIMESTAMPTZ {
+                format!("({col} AT TIME ZONE 'UTC')::text")
+            } else {
+                format!("{col}::text")
+            }
+        })
+        .collect();
+    select.join(", ")
+}
+
+/// The date column the partitions split: `wanted` (which must exist), else the
+/// first date or timestamp column, if any.
+fn partition_column<'a>(
+    columns: &'a [(String, Type)],
+    wanted: Option<&str>,
+    what: &str,
+) -> Result<Option<(&'a str, &'a Type)>> {
+    let is_date = |ty: &Type| matches!(*ty, Type::TIMESTAMP | Type::TIMESTAMPTZ | Type::DATE);
+    let found = match wanted {
+        Some(name) => Some(columns.iter().find(|(n, _)| n == name).ok_or_else(|| {
+            LgsError::InvalidArgument {
+                what: "--partition-column",
+                message: format!("the {what} has no column {name:?}"),
+            }
+        })?),
+        None => columns.iter().find(|(_, ty)| is_date(ty)),
+    };
+    Ok(found.map(|(n, ty)| (n.as_str(), ty)))
+}
+
+/// The first and last value of the date column, in seconds since the epoch, when
+/// they differ.
+async fn date_range(
+    client: &Client,
+    base: &str,
+    date: &str,
+) -> std::result::Result<Option<(f64, f64)>, tokio_postgres::Error> {
+    let col = quote_ident(date);
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT extract(epoch FROM min({col}))::float8, \
+                 extract(epoch FROM max({col}))::float8 FROM {base}"
+            ),
+            &[],
+        )
+        .await?;
+    let (lo, hi): (Option<f64>, Option<f64>) = (row.get(0), row.get(1));
+    Ok(match (lo, hi) {
+        (Some(lo), Some(hi)) if hi > lo => Some((lo, hi)),
+        _ => None,
+    })
+}
+
+/// `partitions` equal ranges of the date column over `(lo, hi)`, as conditions and
+/// labels; rows with a null date go with the first.
+fn date_ranges(
+    date: &str,
+    ty: &Type,
+    (lo, hi): (f64, f64),
+    partitions: usize,
+) -> Vec<(String, String)> {
+    let col = quote_ident(date);
+    let step = (hi - lo) / partitions as f64;
+    let bound = |i: usize| {
+        let at = format!("to_timestamp({})", lo + step * i as f64);
+        if *ty == Type::TIMESTAMPTZ {
+            at
+        } else {
+            format!("({at} AT TIME ZONE 'UTC')")
+        }
+    };
+    (0..partitions)
+        .map(|i| {
+            let mut cond = Vec::new();
+            if i > 0 {
+                cond.push(format!("{col} >= {}", bound(i)));
+            }
+            if i + 1 < partitions {
+                cond.push(format!("{col} < {}", bound(i + 1)));
+            }
+            let mut cond = cond.join(" AND ");
+            if i == 0 {
+                cond = format!("({cond}) OR {col} IS NULL");
+            }
+            (cond, format!("part {}/{partitions}", i + 1))
+        })
+        .collect()
 }
 
 /// Rows of one partition. Runs on a blocking thread, driving the connection on the

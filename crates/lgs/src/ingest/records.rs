@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 
 use super::Dataset;
 use super::csv::{Fields, RawRecord, RecordReader};
-use super::source::{self, InputFile};
+use super::location::{self, InputFile};
 use crate::error::{LgsError, Result};
 
 /// One input record, with what a quarantine keeps of it.
@@ -95,8 +95,8 @@ impl FileKind {
 fn starts_like_dump(head: &[u8]) -> bool {
     let mut text = Vec::new();
     let cursor: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head.to_vec()));
-    let decoded = source::decode(
-        &source::InputFile::Local(PathBuf::new()),
+    let decoded = location::decode(
+        &location::InputFile::Local(PathBuf::new()),
         cursor,
         Arc::new(AtomicU64::new(0)),
     );
@@ -128,7 +128,7 @@ pub fn open_file(
     handle: &tokio::runtime::Handle,
 ) -> Result<Vec<(String, Box<dyn RecordSource>)>> {
     let shown = file.shown();
-    let text = |count| source::decode(file, file.open_raw(handle)?, count);
+    let text = |count| location::decode(file, file.open_raw(handle)?, count);
     Ok(match kind {
         FileKind::Csv => vec![(
             shown.clone(),

@@ -5,7 +5,7 @@
 //! that commits nothing.
 
 use lgs::analytics::{ReportOptions, run_report};
-use lgs::ingest::{IngestOptions, PgOptions};
+use lgs::ingest::{IngestOptions, Postgres};
 use tokio_postgres::NoTls;
 
 use crate::common::{Parts, Scratch, test_data};
@@ -118,14 +118,11 @@ async fn a_live_table_read_in_partitions_loads_the_rows_of_its_export() {
     let expected = csv.rows(CONTENT).await;
 
     let s = Scratch::new();
-    let options = IngestOptions {
-        postgres: PgOptions {
-            table: Some(format!("{}.retail", schema.name)),
-            partitions: 4,
-            ..Default::default()
-        },
+    let options = IngestOptions::default().with(Postgres {
+        table: Some(format!("{}.retail", schema.name)),
+        partitions: 4,
         ..Default::default()
-    };
+    });
     let report = s.ingest_url(&url, &options).await.unwrap();
     assert_eq!(report.files.len(), 4, "four partitions: {:?}", report.files);
     assert!(
@@ -147,15 +144,15 @@ async fn a_live_table_read_in_partitions_loads_the_rows_of_its_export() {
     // A query instead of a table, into another table.
     let options = IngestOptions {
         table: Some("eire".into()),
-        postgres: PgOptions {
-            query: Some(format!(
-                "SELECT * FROM {}.retail WHERE country = 'EIRE'",
-                schema.name
-            )),
-            ..Default::default()
-        },
         ..Default::default()
-    };
+    }
+    .with(Postgres {
+        query: Some(format!(
+            "SELECT * FROM {}.retail WHERE country = 'EIRE'",
+            schema.name
+        )),
+        ..Default::default()
+    });
     let report = s.ingest_url(&url, &options).await.unwrap();
     let eire = csv
         .rows("SELECT count(*) FROM retail WHERE country = 'EIRE'")

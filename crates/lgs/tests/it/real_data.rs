@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
-use lgs::analytics::{Intermediates, ReportOptions, Staging, run_report};
+use datafusion::prelude::SessionContext;
+use lgs::analytics::{Intermediates, Report, ReportOptions, Staging, run_report};
 
 use crate::common::{Parts, Scratch, close, repo_data};
 
@@ -131,7 +132,25 @@ fn reference(as_of: NaiveDate) -> Reference {
     let mut amounts: Vec<i128> = invoices.into_values().collect();
     amounts.sort_unstable();
 
-    // RFM, straight from the definitions.
+    let n = customers.len();
+    let segments = rfm_segments(&customers, as_of);
+    Reference {
+        invoice_amounts: amounts,
+        months,
+        segments,
+        customers: n,
+        quality,
+        cohorts,
+    }
+}
+
+/// Customers per RFM segment, straight from the definitions. `customers`: id →
+/// (last timestamp, invoices, monetary, first month).
+#[allow(clippy::type_complexity)]
+fn rfm_segments(
+    customers: &HashMap<i64, (NaiveDateTime, HashSet<String>, i128, String)>,
+    as_of: NaiveDate,
+) -> HashMap<String, usize> {
     let as_of = as_of.and_hms_opt(0, 0, 0).unwrap();
     let mut rows: Vec<(i64, i64, usize, f64)> = customers
         .iter()
@@ -170,14 +189,7 @@ fn reference(as_of: NaiveDate) -> Reference {
         };
         *segments.entry(segment.to_string()).or_default() += 1;
     }
-    Reference {
-        invoice_amounts: amounts,
-        months,
-        segments,
-        customers: n,
-        quality,
-        cohorts,
-    }
+    segments
 }
 
 #[tokio::test]
@@ -195,22 +207,29 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     let ctx = s.context().await;
     let options = ReportOptions { as_of: Some(as_of) };
     let r = run_report(&ctx, &options).await.unwrap();
+    same_report_however_staged(&s, &options, &r).await;
+    published_figures(&r);
+    let reference = reference(as_of);
+    same_as_reference(&r, &reference);
+    cohorts_as_reference(&r, &reference);
+    quality_as_reference(&s, &ctx, &reference).await;
+}
 
+/// Intermediates held in memory, recomputed as views, written to Parquet and read
+/// back (as on a cluster), on one partition: the same report every way.
+async fn same_report_however_staged(s: &Scratch, options: &ReportOptions, r: &Report) {
     // Differential: intermediates held in memory and recomputed as views agree
     // (the session says how it keeps them, as lgs sets it for a cluster).
-    let staged = |staging: Staging| {
-        let s = &s;
-        async move {
-            let ctx = s.context().await;
-            staging.set(&ctx);
-            ctx
-        }
+    let staged = |staging: Staging| async move {
+        let ctx = s.context().await;
+        staging.set(&ctx);
+        ctx
     };
     let views = Staging {
         intermediates: Intermediates::Views,
         ..Staging::default()
     };
-    assert_eq!(run_report(&staged(views).await, &options).await.unwrap(), r);
+    assert_eq!(&run_report(&staged(views).await, options).await.unwrap(), r);
     // ... and written to Parquet files and read back (what a cluster does) in a
     // directory of the report's own under the scratch directory, removed afterwards.
     let scratch = s.dir.path().join("scratch");
@@ -219,10 +238,10 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
         ..Staging::default()
     };
     assert_eq!(
-        run_report(&staged(files.clone()).await, &options)
+        run_report(&staged(files.clone()).await, options)
             .await
             .unwrap(),
-        r
+        *r
     );
     // The report's own directory in it was used and is gone.
     assert!(scratch.exists(), "no scratch directory was used");
@@ -238,8 +257,8 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
         ..files
     };
     assert_eq!(
-        run_report(&staged(narrow).await, &options).await.unwrap(),
-        r
+        run_report(&staged(narrow).await, options).await.unwrap(),
+        *r
     );
     // ... and on one partition instead of one per core: the same report.
     let engine = lgs::session::Engine::Local(lgs::session::Limits {
@@ -249,9 +268,11 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     let (one, _) = lgs::session::context_on(&s.warehouse, &engine)
         .await
         .unwrap();
-    assert_eq!(run_report(&one, &options).await.unwrap(), r);
+    assert_eq!(&run_report(&one, options).await.unwrap(), r);
+}
 
-    // The published figures.
+/// The figures the original notebooks published.
+fn published_figures(r: &Report) {
     let a = &r.invoices().invoice_amount;
     assert_eq!(a.count, 40_078);
     assert_eq!((a.min, a.mode, a.max), (0.19, 15.0, 168_469.6));
@@ -294,9 +315,11 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     assert_eq!(count("Champions"), 856);
     assert_eq!(count("Loyal Customers"), 1_150);
     assert_eq!(count("Hibernating"), 1_535);
+}
 
-    // Differential: every figure against the independent computation.
-    let reference = reference(as_of);
+/// Every figure against the independent computation.
+fn same_as_reference(r: &Report, reference: &Reference) {
+    let a = &r.invoices().invoice_amount;
     let amounts: Vec<f64> = reference
         .invoice_amounts
         .iter()
@@ -330,10 +353,12 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
         );
     }
     assert_eq!(r.rfm().rfm_segments.len(), reference.segments.len());
+}
 
-    // Cohort retention: December 2009's cohort is that month's new users, and every
-    // (cohort, offset) cell is the reference's (zero where it has none), up to the
-    // last month of the data.
+/// Cohort retention: December 2009's cohort is that month's new users, and every
+/// (cohort, offset) cell is the reference's (zero where it has none), up to the
+/// last month of the data.
+fn cohorts_as_reference(r: &Report, reference: &Reference) {
     let cohorts = r.cohorts();
     assert_eq!(
         (cohorts[0].cohort.as_str(), cohorts[0].customers),
@@ -361,12 +386,14 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
         reference.cohorts.len(),
         "a cell of the reference is missing"
     );
+}
 
-    // The data-quality panel: the counts of data/README.md, and the reference's.
+/// The data-quality panel: the counts of data/README.md, and the reference's.
+async fn quality_as_reference(s: &Scratch, ctx: &SessionContext, reference: &Reference) {
     let (_, tables) = lgs::session::context_with_tables(&s.warehouse)
         .await
         .unwrap();
-    let q = lgs::analytics::quality::quality(&ctx, &tables)
+    let q = lgs::analytics::quality::quality(ctx, &tables)
         .await
         .unwrap();
     let rq = &reference.quality;

@@ -12,7 +12,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::parquet::arrow::ArrowWriter;
-use lgs::ingest::IngestOptions;
+use lgs::ingest::{Files, IngestOptions};
 
 use crate::common::{HEADER, Scratch, repo_data, test_data};
 
@@ -237,16 +237,10 @@ async fn an_excel_workbook_of_real_rows_loads_both_sheets_like_its_csv() {
 
     // --sheet picks one; a missing sheet names the ones there are.
     let one = Scratch::new();
-    let options = IngestOptions {
-        sheets: Some(vec!["Year 2010-2011".into()]),
-        ..Default::default()
-    };
+    let options = IngestOptions::default().with(Files::sheets(vec!["Year 2010-2011".into()]));
     let report = one.ingest_with(&[&xlsx], &options).await.unwrap();
     assert_eq!(report.rows_loaded as usize, second.len());
-    let options = IngestOptions {
-        sheets: Some(vec!["2011".into()]),
-        ..Default::default()
-    };
+    let options = IngestOptions::default().with(Files::sheets(vec!["2011".into()]));
     let err = one
         .ingest_with(&[&xlsx], &options)
         .await
@@ -395,7 +389,13 @@ async fn generated_data_is_deterministic_in_every_format_and_has_the_real_quirks
 
     let report = s.ingest(&[&csv]).await.unwrap();
     assert_eq!((report.rows_read, report.rows_rejected), (rows, 0));
-    let scratch = &s;
+    has_the_real_quirks(&s, rows).await;
+    every_format_holds_the_same_rows().await;
+}
+
+/// The generated rows have the real data's quirks, in about its proportions.
+async fn has_the_real_quirks(s: &Scratch, rows: u64) {
+    let scratch = s;
     let share = |sql: &str| {
         let sql =
             format!("SELECT CAST(count(*) FILTER (WHERE {sql}) AS DOUBLE) / count(*) FROM retail");
@@ -466,8 +466,11 @@ async fn generated_data_is_deterministic_in_every_format_and_has_the_real_quirks
         .parse::<f64>()
         .unwrap();
     within("top customer share (skew)", top, 0.005, 0.2);
+}
 
-    // Every format holds the same rows.
+/// Every format holds the same rows.
+async fn every_format_holds_the_same_rows() {
+    use lgs::generate::retail::RetailFormat;
     let rows = 20_000;
     let base = Scratch::new();
     base.ingest(&[&generate(

@@ -55,12 +55,7 @@ fn amount_distribution(
     };
     let most = bins.iter().map(|b| b.count).max().unwrap_or(0) as f64;
     let ticks = nice_ticks(0.0, most, 5);
-    let y = Linear {
-        d0: 0.0,
-        d1: *ticks.last().expect("ticks"),
-        r0: frame.bottom,
-        r1: frame.top,
-    };
+    let y = Linear::up(&ticks, &frame);
     value_axis(
         &mut svg,
         &frame,
@@ -99,7 +94,18 @@ fn amount_distribution(
             );
         }
     }
-    // The x axis: amounts in GBP.
+    amount_axis(&mut svg, &frame, &x, (x0, x1));
+    stat_markers(&mut svg, &frame, &x, stats);
+    Chart {
+        id: id.into(),
+        title: title.into(),
+        svg: svg.finish(),
+        table: distribution_table(bins, stats),
+    }
+}
+
+/// The x axis of the distribution: amounts in GBP.
+fn amount_axis(svg: &mut Svg, frame: &Frame, x: &Linear, (x0, x1): (f64, f64)) {
     svg.line(
         frame.left,
         frame.bottom,
@@ -124,7 +130,11 @@ fn amount_distribution(
         "#222",
         "Invoice amount (GBP)",
     );
-    // Markers, with their values in a legend (they can sit close together).
+}
+
+/// The min, mode, median, mean and max as dashed lines, with a legend of their values.
+fn stat_markers(svg: &mut Svg, frame: &Frame, x: &Linear, stats: &AmountStats) {
+    // The legend holds the values: the lines can sit close together.
     let markers = [
         ("min", stats.min, GREY),
         ("mode", stats.mode, PURPLE),
@@ -144,35 +154,34 @@ fn amount_distribution(
         let label = format!("{name} {}", grouped(value, 2));
         lx = svg.legend(lx, svg::HEIGHT - 8.0, color, true, &label);
     }
-    Chart {
-        id: id.into(),
-        title: title.into(),
-        svg: svg.finish(),
-        table: DataTable {
-            header: vec!["From (GBP)".into(), "To (GBP)".into(), "Invoices".into()],
-            rows: bins
-                .iter()
-                .map(|b| {
-                    vec![
-                        grouped(b.lower, 2),
-                        grouped(b.upper, 2),
-                        grouped(b.count as f64, 0),
-                    ]
-                })
-                .chain([
-                    vec![
-                        "count".into(),
-                        String::new(),
-                        grouped(stats.count as f64, 0),
-                    ],
-                    vec!["min".into(), String::new(), grouped(stats.min, 2)],
-                    vec!["mean".into(), String::new(), grouped(stats.mean, 4)],
-                    vec!["median".into(), String::new(), grouped(stats.median, 4)],
-                    vec!["mode".into(), String::new(), grouped(stats.mode, 2)],
-                    vec!["max".into(), String::new(), grouped(stats.max, 2)],
-                    vec!["p85".into(), String::new(), grouped(stats.p85, 4)],
-                ])
-                .collect(),
-        },
+}
+
+/// The bins, then the statistics.
+fn distribution_table(bins: &[HistogramBin], stats: &AmountStats) -> DataTable {
+    DataTable {
+        header: vec!["From (GBP)".into(), "To (GBP)".into(), "Invoices".into()],
+        rows: bins
+            .iter()
+            .map(|b| {
+                vec![
+                    grouped(b.lower, 2),
+                    grouped(b.upper, 2),
+                    grouped(b.count as f64, 0),
+                ]
+            })
+            .chain([
+                vec![
+                    "count".into(),
+                    String::new(),
+                    grouped(stats.count as f64, 0),
+                ],
+                vec!["min".into(), String::new(), grouped(stats.min, 2)],
+                vec!["mean".into(), String::new(), grouped(stats.mean, 4)],
+                vec!["median".into(), String::new(), grouped(stats.median, 4)],
+                vec!["mode".into(), String::new(), grouped(stats.mode, 2)],
+                vec!["max".into(), String::new(), grouped(stats.max, 2)],
+                vec!["p85".into(), String::new(), grouped(stats.p85, 4)],
+            ])
+            .collect(),
     }
 }

@@ -111,33 +111,38 @@ fn rfm_segments(rows: &[SegmentRow]) -> Chart {
         id: id.into(),
         title: title.into(),
         svg: svg.finish(),
-        table: DataTable {
-            header: [
-                "Segment",
-                "Customers",
-                "Customer share (%)",
-                "Revenue share (%)",
-                "Avg recency (days)",
-                "Avg frequency (invoices)",
-                "Avg monetary (GBP)",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: sorted
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.segment.clone(),
-                        grouped(r.customers as f64, 0),
-                        grouped(r.customer_share * 100.0, 2),
-                        grouped(r.revenue_share * 100.0, 2),
-                        grouped(r.avg_recency_days, 1),
-                        grouped(r.avg_frequency, 2),
-                        grouped(r.avg_monetary, 2),
-                    ]
-                })
-                .collect(),
-        },
+        table: segments_table(&sorted),
+    }
+}
+
+/// The segments' numbers, largest first.
+fn segments_table(sorted: &[&SegmentRow]) -> DataTable {
+    DataTable {
+        header: [
+            "Segment",
+            "Customers",
+            "Customer share (%)",
+            "Revenue share (%)",
+            "Avg recency (days)",
+            "Avg frequency (invoices)",
+            "Avg monetary (GBP)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: sorted
+            .iter()
+            .map(|r| {
+                vec![
+                    r.segment.clone(),
+                    grouped(r.customers as f64, 0),
+                    grouped(r.customer_share * 100.0, 2),
+                    grouped(r.revenue_share * 100.0, 2),
+                    grouped(r.avg_recency_days, 1),
+                    grouped(r.avg_frequency, 2),
+                    grouped(r.avg_monetary, 2),
+                ]
+            })
+            .collect(),
     }
 }
 
@@ -232,24 +237,28 @@ fn rfm_grid(customers: &[RfmCustomer], as_of: &str) -> Chart {
         id: id.into(),
         title: title.into(),
         svg: svg.finish(),
-        table: DataTable {
-            header: ["R", "F", "Customers", "Segment"]
-                .map(String::from)
-                .to_vec(),
-            rows: (1..=5u8)
-                .rev()
-                .flat_map(|r| (1..=5u8).map(move |f| (r, f)))
-                .map(|(r, f)| {
-                    let (count, segment) =
-                        cells.get(&(r, f)).cloned().unwrap_or((0, String::new()));
-                    vec![
-                        r.to_string(),
-                        f.to_string(),
-                        grouped(count as f64, 0),
-                        segment,
-                    ]
-                })
-                .collect(),
-        },
+        table: grid_table(&cells),
+    }
+}
+
+/// The grid's numbers, best recency first.
+fn grid_table(cells: &BTreeMap<(u8, u8), (u64, String)>) -> DataTable {
+    DataTable {
+        header: ["R", "F", "Customers", "Segment"]
+            .map(String::from)
+            .to_vec(),
+        rows: (1..=5u8)
+            .rev()
+            .flat_map(|r| (1..=5u8).map(move |f| (r, f)))
+            .map(|(r, f)| {
+                let (count, segment) = cells.get(&(r, f)).cloned().unwrap_or((0, String::new()));
+                vec![
+                    r.to_string(),
+                    f.to_string(),
+                    grouped(count as f64, 0),
+                    segment,
+                ]
+            })
+            .collect(),
     }
 }

@@ -122,10 +122,6 @@ fn chunk(world: &World, seed: u64, index: u64, start: u64, end: u64) -> Vec<Line
     // Recent invoices with a customer, for cancellations: (first line, line count).
     let mut recent: Vec<(usize, usize)> = Vec::with_capacity(64);
     let catalog = &world.catalog;
-    let pick_product = |rng: &mut ChaCha8Rng| -> u32 {
-        let u: f64 = rng.random();
-        (u * u * u * catalog.products as f64) as u32
-    };
     while lines.len() < want {
         let p = (start + lines.len() as u64) as f64 / world.total as f64;
         let minute = world.calendar.minute_at(p);
@@ -155,41 +151,14 @@ fn chunk(world: &World, seed: u64, index: u64, start: u64, end: u64) -> Vec<Line
                 -rng.random_range(1..100)
             };
             lines.push(Line {
-                product: pick_product(&mut rng),
+                product: pick_product(&mut rng, catalog),
                 note,
                 quantity,
                 ..base
             });
         } else if u < 0.219 && !recent.is_empty() {
             // A cancellation of lines of a recent invoice, by its customer.
-            let (first, count) = recent[rng.random_range(0..recent.len())];
-            let n = (1 + (rng.random::<f64>().powi(2) * 4.0) as usize).min(count);
-            let from = first + rng.random_range(0..=count - n);
-            for i in 0..n {
-                let original = lines[from + i];
-                lines.push(Line {
-                    prefix: b'C',
-                    quantity: -original.quantity.abs().max(1),
-                    ..Line {
-                        invoice,
-                        minute,
-                        ..original
-                    }
-                });
-            }
-            if rng.random_bool(0.02) {
-                let original = lines[from];
-                lines.push(Line {
-                    prefix: b'C',
-                    invoice,
-                    minute,
-                    product: catalog.special(DISCOUNT),
-                    note: 0,
-                    quantity: -1,
-                    price: rng.random_range(5_000..50_000),
-                    ..original
-                });
-            }
+            cancel_recent(&mut rng, &mut lines, &recent, catalog, invoice, minute);
         } else if u < 0.21911 {
             // A bad-debt adjustment.
             lines.push(Line {
@@ -202,7 +171,7 @@ fn chunk(world: &World, seed: u64, index: u64, start: u64, end: u64) -> Vec<Line
             // An extreme order and its immediate cancellation.
             let customer = FIRST_CUSTOMER + rng.random_range(0..world.customers);
             let line = Line {
-                product: pick_product(&mut rng),
+                product: pick_product(&mut rng, catalog),
                 quantity: rng.random_range(10_000..80_996),
                 price: 1_000 + rng.random_range(0..1_000),
                 customer,
@@ -218,79 +187,8 @@ fn chunk(world: &World, seed: u64, index: u64, start: u64, end: u64) -> Vec<Line
                 ..line
             });
         } else {
-            let anonymous = rng.random_bool(0.096);
-            let (customer, country) = if anonymous {
-                let country = if rng.random_bool(0.97) {
-                    0
-                } else {
-                    rng.random_range(1..COUNTRIES.len() as u16)
-                };
-                (0, country)
-            } else {
-                // Skewed customers, joining over time (low ids are the early, loyal
-                // ones), so months have new and returning customers.
-                let active = f64::from(world.customers) * (0.35 + 0.65 * p);
-                let u: f64 = rng.random();
-                let c = FIRST_CUSTOMER + (u.powf(2.5) * active) as u32;
-                (c, world.country_of(c))
-            };
-            let mean = if anonymous { 55.0 } else { 21.0 };
-            let n = 1 + (-(1.0 - rng.random::<f64>()).ln() * mean).min(1000.0) as usize;
             let first = lines.len();
-            let head = Line {
-                customer,
-                country,
-                ..base
-            };
-            for _ in 0..n {
-                let product = pick_product(&mut rng);
-                let mut line = Line {
-                    product,
-                    quantity: if anonymous {
-                        rng.random_range(1..4)
-                    } else {
-                        PACK_SIZES[rng.random_range(0..PACK_SIZES.len())]
-                    },
-                    price: catalog.prices[product as usize],
-                    ..head
-                };
-                if rng.random_bool(0.0026) {
-                    line.price = 0;
-                    if rng.random_bool(0.5) {
-                        line.note = 1;
-                    }
-                }
-                lines.push(line);
-                if rng.random_bool(0.033) {
-                    lines.push(line);
-                }
-            }
-            let special = |i: usize, quantity: i32, price: i64| Line {
-                product: catalog.special(i),
-                quantity,
-                price,
-                ..head
-            };
-            if !anonymous && country != 0 && rng.random_bool(0.6) {
-                lines.push(special(POST, rng.random_range(1..4), 18_000));
-            }
-            if anonymous && rng.random_bool(0.4) {
-                lines.push(special(DOT, 1, rng.random_range(10_000..400_000)));
-            }
-            let r: f64 = rng.random();
-            if r < 0.003 {
-                let price = if rng.random_bool(0.01) {
-                    38_970_000
-                } else {
-                    rng.random_range(100..1_000_000)
-                };
-                lines.push(special(MANUAL, 1, price));
-            } else if r < 0.006 {
-                lines.push(special(CARRIAGE, 1, 50_000));
-            } else if r < 0.0075 {
-                let i = rng.random_range(5..BAD_DEBT);
-                lines.push(special(i, 1, rng.random_range(1..200_000)));
-            }
+            let customer = sale(world, &mut rng, &mut lines, base, p);
             if customer != 0 {
                 if recent.len() == 64 {
                     recent.remove(0);
@@ -301,6 +199,132 @@ fn chunk(world: &World, seed: u64, index: u64, start: u64, end: u64) -> Vec<Line
     }
     lines.truncate(want);
     lines
+}
+
+/// A product, the low ids (the best sellers) most often.
+fn pick_product(rng: &mut ChaCha8Rng, catalog: &Catalog) -> u32 {
+    let u: f64 = rng.random();
+    (u * u * u * catalog.products as f64) as u32
+}
+
+/// A cancellation of lines of a recent invoice (`recent`: first line, line count),
+/// by its customer, as invoice `invoice`.
+fn cancel_recent(
+    rng: &mut ChaCha8Rng,
+    lines: &mut Vec<Line>,
+    recent: &[(usize, usize)],
+    catalog: &Catalog,
+    invoice: u64,
+    minute: u32,
+) {
+    let (first, count) = recent[rng.random_range(0..recent.len())];
+    let n = (1 + (rng.random::<f64>().powi(2) * 4.0) as usize).min(count);
+    let from = first + rng.random_range(0..=count - n);
+    for i in 0..n {
+        let original = lines[from + i];
+        lines.push(Line {
+            prefix: b'C',
+            quantity: -original.quantity.abs().max(1),
+            ..Line {
+                invoice,
+                minute,
+                ..original
+            }
+        });
+    }
+    if rng.random_bool(0.02) {
+        let original = lines[from];
+        lines.push(Line {
+            prefix: b'C',
+            invoice,
+            minute,
+            product: catalog.special(DISCOUNT),
+            note: 0,
+            quantity: -1,
+            price: rng.random_range(5_000..50_000),
+            ..original
+        });
+    }
+}
+
+/// An order at position `p` (0..1) of the data: a customer's (or an anonymous
+/// one's) lines, with postage and the odd special line. Returns the customer (0:
+/// anonymous).
+fn sale(world: &World, rng: &mut ChaCha8Rng, lines: &mut Vec<Line>, base: Line, p: f64) -> u32 {
+    let catalog = &world.catalog;
+    let anonymous = rng.random_bool(0.096);
+    let (customer, country) = if anonymous {
+        let country = if rng.random_bool(0.97) {
+            0
+        } else {
+            rng.random_range(1..COUNTRIES.len() as u16)
+        };
+        (0, country)
+    } else {
+        // Skewed customers, joining over time (low ids are the early, loyal
+        // ones), so months have new and returning customers.
+        let active = f64::from(world.customers) * (0.35 + 0.65 * p);
+        let u: f64 = rng.random();
+        let c = FIRST_CUSTOMER + (u.powf(2.5) * active) as u32;
+        (c, world.country_of(c))
+    };
+    let mean = if anonymous { 55.0 } else { 21.0 };
+    let n = 1 + (-(1.0 - rng.random::<f64>()).ln() * mean).min(1000.0) as usize;
+    let head = Line {
+        customer,
+        country,
+        ..base
+    };
+    for _ in 0..n {
+        let product = pick_product(rng, catalog);
+        let mut line = Line {
+            product,
+            quantity: if anonymous {
+                rng.random_range(1..4)
+            } else {
+                PACK_SIZES[rng.random_range(0..PACK_SIZES.len())]
+            },
+            price: catalog.prices[product as usize],
+            ..head
+        };
+        if rng.random_bool(0.0026) {
+            line.price = 0;
+            if rng.random_bool(0.5) {
+                line.note = 1;
+            }
+        }
+        lines.push(line);
+        if rng.random_bool(0.033) {
+            lines.push(line);
+        }
+    }
+    let special = |i: usize, quantity: i32, price: i64| Line {
+        product: catalog.special(i),
+        quantity,
+        price,
+        ..head
+    };
+    if !anonymous && country != 0 && rng.random_bool(0.6) {
+        lines.push(special(POST, rng.random_range(1..4), 18_000));
+    }
+    if anonymous && rng.random_bool(0.4) {
+        lines.push(special(DOT, 1, rng.random_range(10_000..400_000)));
+    }
+    let r: f64 = rng.random();
+    if r < 0.003 {
+        let price = if rng.random_bool(0.01) {
+            38_970_000
+        } else {
+            rng.random_range(100..1_000_000)
+        };
+        lines.push(special(MANUAL, 1, price));
+    } else if r < 0.006 {
+        lines.push(special(CARRIAGE, 1, 50_000));
+    } else if r < 0.0075 {
+        let i = rng.random_range(5..BAD_DEBT);
+        lines.push(special(i, 1, rng.random_range(1..200_000)));
+    }
+    customer
 }
 
 impl World {
