@@ -70,6 +70,7 @@ pub enum Command {
     /// raw text and reason; every run ends with the row accounting.
     Ingest(IngestArgs),
     /// Run every analysis over the warehouse and print it.
+    #[command(disable_version_flag = true)]
     Report(ReportArgs),
     /// List the warehouse tables with their version, rows, files and size.
     Tables(FormatArgs),
@@ -89,7 +90,20 @@ pub enum Command {
     },
     /// Run SQL over the warehouse tables (retail, retail_rejected, ...) and views
     /// (invoices: one row per invoice). Results stream; EXPLAIN works.
+    #[command(disable_version_flag = true)]
     Sql(SqlArgs),
+    /// Make an earlier state of a table current, in a new commit (as Delta's RESTORE):
+    /// the way back from a bad ingest. The versions in between stay in the history,
+    /// and content loaded after that state is loaded again by a later ingest.
+    #[command(disable_version_flag = true)]
+    Restore(RestoreArgs),
+    /// Verify the warehouse: every table's log reads, and every data file is there
+    /// with the size the log records. Exits non-zero when something is wrong.
+    Check(CheckArgs),
+    /// Drop from a table the data files that are missing or damaged (as FSCK REPAIR
+    /// TABLE), in a commit that records them and the rows lost. Run `lgs check`
+    /// first; putting the files back from a backup loses nothing.
+    Repair(RepairArgs),
     /// An interactive SQL shell: statements end with `;`, history is kept in
     /// ~/.lgs_history (or $LGS_HISTORY), Tab completes names, Ctrl-C cancels a running
     /// query, \? lists the commands. Reads stdin plainly when it is not a terminal.
@@ -258,6 +272,8 @@ pub struct SqlArgs {
     /// The query (or several statements separated by `;`).
     pub query: Option<String>,
     #[command(flatten)]
+    pub travel: TravelArgs,
+    #[command(flatten)]
     pub cluster: ClusterArg,
     /// Run a script file instead; it stops at the first error, with its position.
     #[arg(long, short = 'f', value_name = "FILE.sql")]
@@ -357,6 +373,8 @@ pub enum DatasetArg {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
+    #[command(flatten)]
+    pub travel: TravelArgs,
     /// RFM recency is measured to this date (default: the day after the last invoice).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
@@ -410,4 +428,70 @@ pub enum SummaryFormat {
     Text,
     /// JSON.
     Json,
+}
+
+/// Reading tables at an earlier state (time travel).
+#[derive(Debug, Args)]
+pub struct TravelArgs {
+    /// Read a table at an earlier version: N for the retail table, TABLE=N for
+    /// another (repeat for several; `lgs history TABLE` lists the versions).
+    #[arg(long = "version", value_name = "[TABLE=]N")]
+    pub versions: Vec<String>,
+    /// Read a table as it was at a moment: 2026-11-30 (the end of that day, UTC),
+    /// "2026-11-30 12:00:00" (UTC) or RFC 3339; TABLE=WHEN for another table than
+    /// retail.
+    #[arg(long = "timestamp", value_name = "[TABLE=]WHEN")]
+    pub timestamps: Vec<String>,
+}
+
+impl TravelArgs {
+    /// The warehouse with the asked tables pinned.
+    pub fn apply(&self, mut warehouse: lgs::Warehouse) -> lgs::Result<lgs::Warehouse> {
+        let table_and = |arg: &str| match arg.split_once('=') {
+            Some((table, value)) => (table.trim().to_string(), value.to_string()),
+            None => ("retail".to_string(), arg.to_string()),
+        };
+        for arg in &self.versions {
+            let (table, version) = table_and(arg);
+            warehouse = warehouse.pinned(&table, version.parse()?);
+        }
+        for arg in &self.timestamps {
+            let (table, when) = table_and(arg);
+            warehouse = warehouse.pinned(&table, lgs::warehouse::Pin::timestamp(&when)?);
+        }
+        Ok(warehouse)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The table to restore (e.g. retail).
+    pub table: String,
+    /// The version to make current (`lgs history TABLE` lists them).
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "timestamp",
+        conflicts_with = "timestamp"
+    )]
+    pub version: Option<u64>,
+    /// Or the state at a moment: 2026-11-30, "2026-11-30 12:00:00" (UTC) or RFC 3339.
+    #[arg(long, value_name = "WHEN")]
+    pub timestamp: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Only this table (default: every table).
+    pub table: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The table to repair.
+    pub table: String,
+    #[command(flatten)]
+    pub format: FormatArgs,
 }

@@ -25,15 +25,24 @@ pub async fn run(cli: Cli) -> Result<()> {
     let limits = cli.global.limits();
     match cli.command {
         Command::Ingest(args) => ingest(&warehouse, &args, quiet).await,
-        Command::Report(args) => report(&warehouse, &args, &limits, quiet)
-            .await
-            .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster)),
+        Command::Report(args) => {
+            let warehouse = args.travel.apply(warehouse)?;
+            report(&warehouse, &args, &limits, quiet)
+                .await
+                .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster))
+        }
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,
-        Command::Sql(args) => sql(&warehouse, &args, &limits)
-            .await
-            .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster)),
+        Command::Sql(args) => {
+            let warehouse = args.travel.apply(warehouse)?;
+            sql(&warehouse, &args, &limits)
+                .await
+                .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster))
+        }
+        Command::Restore(args) => crate::maintenance::restore(&warehouse, &args).await,
+        Command::Check(args) => crate::maintenance::check(&warehouse, &args).await,
+        Command::Repair(args) => crate::maintenance::repair(&warehouse, &args).await,
         Command::Generate(args) => generate(&args, limits.threads.unwrap_or(0), quiet),
         Command::Serve(args) => serve(warehouse, &args, limits, quiet).await,
         Command::Scheduler(args) => scheduler(&args, quiet).await,
@@ -90,7 +99,7 @@ fn bundled_dataset() -> Result<PathBuf> {
         })
 }
 
-fn out() -> std::io::StdoutLock<'static> {
+pub(crate) fn out() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
 

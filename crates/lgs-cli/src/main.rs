@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod maintenance;
 mod progress;
 mod shell;
 
@@ -81,11 +82,14 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// Log lines on stderr filtered by -v/-q (or LGS_LOG), and the stage spinner.
 fn init_tracing(verbose: u8, quiet: bool, stages: Option<progress::Stages>) {
+    use std::io::IsTerminal;
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
     use tracing_subscriber::prelude::*;
+    // By default only lgs's own warnings: a dependency's error is reported once, as
+    // the command's error, not also as a log line with its backtrace (-v shows them).
     let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
+        (true, _) => "off",
+        (false, 0) => "off,lgs=warn",
         (false, 1) => "info,lgs=info",
         (false, _) => "debug",
     };
@@ -96,6 +100,7 @@ fn init_tracing(verbose: u8, quiet: bool, stages: Option<progress::Stages>) {
         None => BoxMakeWriter::new(std::io::stderr),
     };
     let logs = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer)
         .with_target(false)
         .with_filter(filter);

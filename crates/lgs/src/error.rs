@@ -94,6 +94,41 @@ pub enum LgsError {
     #[error("invalid {what}: {message}")]
     InvalidArgument { what: &'static str, message: String },
 
+    /// Another process committed to the table, in between, content this commit also
+    /// claims (see [`crate::facts::CommitFacts::claims`]); nothing was committed.
+    #[error(
+        "Delta table {table}: a concurrent run committed the same content first; nothing was committed"
+    )]
+    ConcurrentWrite { table: String },
+
+    /// A data file of a table's snapshot is missing or not the size its log records:
+    /// the table cannot be read completely, so it is not read at all.
+    #[error(
+        "Delta table {table} version {version}: data file {file} {problem}; \
+         reading the table would leave out rows, so it is not read (put the file back)"
+    )]
+    DamagedTable {
+        table: String,
+        version: u64,
+        file: String,
+        problem: String,
+    },
+
+    /// A commit file of a table's Delta log is missing or damaged: the table cannot
+    /// be opened.
+    #[error(
+        "Delta table {table}: the commit file of version {version} ({file}) {problem}; \
+         the table cannot be read. Put the file back from a backup; if it is the last \
+         version, moving it out of _delta_log makes the table readable as of the \
+         version before (what that commit added is lost)"
+    )]
+    DamagedLog {
+        table: String,
+        version: u64,
+        file: String,
+        problem: String,
+    },
+
     /// Delta Lake failed while reading or writing a table.
     #[error("Delta table {table}: {source}")]
     Delta {

@@ -55,6 +55,15 @@ pub struct CommitFacts {
     /// Rows this commit added.
     #[serde(default)]
     pub rows_written: u64,
+    /// The version whose state this commit made current (`lgs restore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored: Option<u64>,
+    /// Data files this commit dropped because they were missing or damaged (`lgs
+    /// repair`), and the rows the log recorded in them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped_files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_lost: Option<u64>,
 }
 
 /// One input of an ingest (a file, or one partition of a PostgreSQL read).
@@ -98,12 +107,53 @@ impl CommitFacts {
     pub fn overwrote(&self) -> bool {
         self.mode == Some(WriteMode::Overwrite)
     }
+
+    /// What this commit loads that must be loaded only once into its table: the
+    /// content of each source (its fingerprint) and each ingest the log covers.
+    /// Recorded as Delta application transaction ids, so that of two concurrent
+    /// commits claiming the same, one fails (see [`crate::write::TableWriter`]).
+    pub fn claims(&self) -> Vec<String> {
+        let contents = self
+            .sources
+            .iter()
+            .filter(|s| !s.fingerprint.is_empty())
+            .map(|s| format!("lgs:{}", s.fingerprint));
+        let covered = self
+            .covers
+            .iter()
+            .map(|c| format!("lgs:{}@{}", c.ingest_id, c.table));
+        let mut claims: Vec<String> = contents.chain(covered).collect();
+        claims.sort();
+        claims.dedup();
+        claims
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A commit claims the content of each source with a fingerprint (a live source
+    /// has none) and each ingest the log covers, once each.
+    #[test]
+    fn a_commit_claims_its_contents_and_the_ingests_it_lists() {
+        let source = |fingerprint: &str| SourceFacts {
+            path: "f".into(),
+            fingerprint: fingerprint.into(),
+            ..SourceFacts::default()
+        };
+        let facts = CommitFacts {
+            sources: vec![source("b2"), source(""), source("a1"), source("b2")],
+            covers: vec![Covered {
+                table: "retail".into(),
+                ingest_id: "7".into(),
+            }],
+            ..CommitFacts::default()
+        };
+        assert_eq!(facts.claims(), ["lgs:7@retail", "lgs:a1", "lgs:b2"]);
+        assert!(CommitFacts::default().claims().is_empty());
+    }
 
     /// Facts written by earlier versions (as JSON objects with these keys, and a
     /// source's `skipped`) read back, and write the same keys in the same order.

@@ -21,6 +21,9 @@ pub struct TableWriter<'a> {
     partitions: Vec<String>,
     writer: Option<RecordBatchWriter>,
     rows: u64,
+    /// The table's version when the caller decided what to write (`Some(None)`: there
+    /// was no table), if the commit must check what was committed since.
+    decided_at: Option<Option<u64>>,
 }
 
 impl<'a> TableWriter<'a> {
@@ -37,7 +40,18 @@ impl<'a> TableWriter<'a> {
             partitions,
             writer: None,
             rows: 0,
+            decided_at: None,
         }
+    }
+
+    /// The writer of content chosen from the table's commits up to `version` (`None`:
+    /// there was no table; read it before the commits). The commit fails with
+    /// [`LgsError::ConcurrentWrite`] if a commit since claims the same content (see
+    /// [`CommitFacts::claims`]): the check at commit time that makes concurrent runs
+    /// load each content once.
+    pub fn decided_at(mut self, version: Option<u64>) -> Self {
+        self.decided_at = Some(version);
+        self
     }
 
     fn open(&self) -> Result<RecordBatchWriter> {
@@ -88,6 +102,7 @@ impl<'a> TableWriter<'a> {
 
     /// Commits what was written as one new version of the table (replacing its
     /// contents, and its schema when it changed, with `overwrite`); returns it.
+    /// If it fails, the files written for it are removed.
     pub async fn commit(&mut self, facts: &CommitFacts, overwrite: bool) -> Result<u64> {
         let adds = match self.writer.as_mut() {
             Some(w) => w
@@ -96,15 +111,21 @@ impl<'a> TableWriter<'a> {
                 .map_err(|e| LgsError::delta(&self.name, e))?,
             None => vec![],
         };
-        self.warehouse
+        let committed = self
+            .warehouse
             .commit(
                 &self.name,
                 &self.schema,
                 &self.partitions,
-                adds,
+                adds.clone(),
                 facts,
                 overwrite,
+                self.decided_at,
             )
-            .await
+            .await;
+        if committed.is_err() {
+            self.warehouse.remove_uncommitted(&self.name, &adds).await;
+        }
+        committed
     }
 }

@@ -4,8 +4,10 @@
 mod browser;
 mod cli;
 mod cluster;
+mod concurrency;
 mod limits;
 mod objectstore;
+mod reliability;
 mod sql;
 mod support;
 mod webdriver;

@@ -25,9 +25,9 @@ fn data(rel: &str) -> PathBuf {
 }
 
 /// An emulator process (stopped when dropped) and its port.
-struct Emulator {
+pub(crate) struct Emulator {
     _process: Process,
-    port: u16,
+    pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -50,7 +50,7 @@ fn start(var: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Option<Emulator
     })
 }
 
-fn start_moto() -> Option<Emulator> {
+pub(crate) fn start_moto() -> Option<Emulator> {
     start("LGS_TEST_MOTO_SERVER", |port, _| {
         vec![
             "-H".into(),
@@ -78,7 +78,7 @@ fn start_azurite() -> Option<Emulator> {
 }
 
 /// An S3 request to moto (which accepts unsigned requests).
-fn s3(port: u16, method: &str, path: &str, body: &[u8]) {
+pub(crate) fn s3(port: u16, method: &str, path: &str, body: &[u8]) {
     let headers = [(
         "Content-Type".to_string(),
         "application/octet-stream".to_string(),

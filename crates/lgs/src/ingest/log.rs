@@ -15,7 +15,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::error::Result;
+use crate::error::{LgsError, Result};
 use crate::facts::{CommitFacts, Covered};
 use crate::warehouse::Warehouse;
 use crate::write::TableWriter;
@@ -46,7 +46,20 @@ pub fn ingest_log_schema() -> SchemaRef {
 }
 
 /// Appends to the log every commit of `table` it does not list yet.
+/// Concurrent runs each try; an ingest listed by another run in between is not
+/// listed twice (the run that lost the race reads the log again).
 pub async fn record(warehouse: &Warehouse, table: &str) -> Result<()> {
+    let mut attempt = 1;
+    loop {
+        match record_once(warehouse, table).await {
+            Err(LgsError::ConcurrentWrite { .. }) if attempt < super::ATTEMPTS => attempt += 1,
+            done => return done,
+        }
+    }
+}
+
+async fn record_once(warehouse: &Warehouse, table: &str) -> Result<()> {
+    let log_version = warehouse.version_of(INGEST_LOG_TABLE).await?;
     let covered: HashSet<(String, String)> = warehouse
         .commit_facts(INGEST_LOG_TABLE)
         .await?
@@ -119,7 +132,8 @@ pub async fn record(warehouse: &Warehouse, table: &str) -> Result<()> {
     ];
     let batch = RecordBatch::try_new(ingest_log_schema(), columns)
         .expect("builders match the ingest log schema");
-    let mut writer = TableWriter::new(warehouse, INGEST_LOG_TABLE, ingest_log_schema(), vec![]);
+    let mut writer = TableWriter::new(warehouse, INGEST_LOG_TABLE, ingest_log_schema(), vec![])
+        .decided_at(log_version);
     let rows = batch.num_rows();
     if rows > 0 {
         writer.write(batch).await?;

@@ -179,14 +179,47 @@ enum Message {
 
 /// Ingests inputs (paths, directories, globs, object-store locations, `postgres://`
 /// URLs) into the warehouse.
+///
+/// Concurrent runs on one table load each content once: a run whose commit finds
+/// that another run committed some of its content in the meantime commits nothing,
+/// and starts again (up to [`ATTEMPTS`] times), now skipping that content.
 pub async fn ingest(
     warehouse: &Warehouse,
     inputs: &[String],
     options: &IngestOptions,
     progress: Arc<dyn IngestProgress>,
 ) -> Result<IngestReport> {
+    check_table_name(options.target_table())?;
+    let mut first_seen = None;
+    let mut attempt = 1;
+    loop {
+        let run = ingest_once(
+            warehouse,
+            inputs,
+            options,
+            progress.clone(),
+            &mut first_seen,
+        );
+        match run.await {
+            Err(LgsError::ConcurrentWrite { .. }) if attempt < ATTEMPTS => attempt += 1,
+            done => return done,
+        }
+    }
+}
+
+/// How many times an ingest starts again after losing a race to a concurrent run.
+pub const ATTEMPTS: usize = 10;
+
+/// One attempt of [`ingest`]. `first_seen` is the table's version when the first
+/// attempt started (set by it): content loaded after it was loaded by a concurrent run.
+async fn ingest_once(
+    warehouse: &Warehouse,
+    inputs: &[String],
+    options: &IngestOptions,
+    progress: Arc<dyn IngestProgress>,
+    first_seen: &mut Option<Option<u64>>,
+) -> Result<IngestReport> {
     let table = options.target_table();
-    check_table_name(table)?;
     let rejected_table = format!("{table}_rejected");
     let plans = plan_sources(inputs, options).await?;
     check_indicator(options, plans.iter().map(|p| p.inputs).sum())?;
@@ -200,6 +233,14 @@ pub async fn ingest(
         planned.extend(plan.lanes);
         holds.extend(plan.hold);
     }
+    // The versions first, then the commits: a commit in between is checked again
+    // when this run commits.
+    let data_version = warehouse.version_of(table).await?;
+    let rejected_version = warehouse.version_of(&rejected_table).await?;
+    let seen = Seen {
+        table,
+        first: *first_seen.get_or_insert(data_version),
+    };
     // An overwrite replaces what was loaded: only a repeat within the run is skipped.
     let (loaded, quarantined) = if overwrite {
         (HashMap::new(), HashMap::new())
@@ -209,7 +250,7 @@ pub async fn ingest(
             fingerprints_in(&warehouse.commit_facts(&rejected_table).await?),
         )
     };
-    let (lanes, skipped) = skip_loaded(planned, table, options.force, &loaded, &quarantined);
+    let (lanes, skipped) = skip_loaded(planned, &seen, options.force, &loaded, &quarantined);
     for report in &skipped {
         progress.file_finished(report);
     }
@@ -232,8 +273,10 @@ pub async fn ingest(
         table,
         options.dataset.schema(),
         options.dataset.partition_columns(),
-    );
-    let mut rejected = TableWriter::new(warehouse, &rejected_table, rejected_schema(), vec![]);
+    )
+    .decided_at(data_version);
+    let mut rejected = TableWriter::new(warehouse, &rejected_table, rejected_schema(), vec![])
+        .decided_at(rejected_version);
     let outcome = run_pipeline(
         lanes,
         options,
@@ -339,9 +382,33 @@ fn check_indicator(options: &IngestOptions, inputs: usize) -> Result<()> {
 /// Drops the inputs whose content is already in the table (unless `force`) or
 /// appears twice in this run, reporting each as skipped; marks those whose rejected
 /// rows are already quarantined.
+/// The table an ingest writes, and its version when the ingest first started.
+struct Seen<'a> {
+    table: &'a str,
+    first: Option<u64>,
+}
+
+impl Seen<'_> {
+    /// Why content loaded at `version` is skipped.
+    fn loaded_at(&self, version: u64) -> String {
+        let table = self.table;
+        if self.first.is_none_or(|first| version > first) {
+            format!(
+                "loaded by a concurrent run (same content) in {table} version {version}; \
+                 use --force to load it again"
+            )
+        } else {
+            format!(
+                "already ingested (same content) in {table} version {version}; \
+                 use --force to load it again"
+            )
+        }
+    }
+}
+
 fn skip_loaded(
     planned: Vec<Vec<Box<dyn Input>>>,
-    table: &str,
+    ingest: &Seen<'_>,
     force: bool,
     loaded: &HashMap<String, u64>,
     quarantined: &HashMap<String, u64>,
@@ -358,9 +425,7 @@ fn skip_loaded(
             } else if !seen.insert(fingerprint.clone()) {
                 Some("same content as another input of this run".to_string())
             } else if let (Some(version), false) = (loaded.get(&fingerprint), force) {
-                Some(format!(
-                    "already ingested (same content) in {table} version {version}; use --force to load it again"
-                ))
+                Some(ingest.loaded_at(*version))
             } else {
                 None
             };

@@ -16,12 +16,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add, MetadataExt, StructType};
-use deltalake::operations::create::CreateBuilder;
-use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::{DeltaTable, DeltaTableError};
+use deltalake::DeltaTable;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -34,12 +29,22 @@ use crate::storage;
 pub use crate::facts::COMMIT_INFO_KEY;
 use crate::facts::CommitFacts;
 
+mod commit;
+mod integrity;
 mod provider;
+mod repair;
+mod travel;
+
+pub use integrity::Damage;
+pub use repair::{Repair, TableCheck};
+pub use travel::Pin;
 
 /// A directory (or object-store prefix) of Delta tables.
 #[derive(Debug, Clone)]
 pub struct Warehouse {
     root: Root,
+    /// Tables read at an earlier state (see [`Warehouse::pinned`]).
+    pins: std::collections::BTreeMap<String, Pin>,
 }
 
 /// Where the warehouse lives.
@@ -104,6 +109,7 @@ impl Warehouse {
         let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         Warehouse {
             root: Root::Local(root),
+            pins: Default::default(),
         }
     }
 
@@ -120,6 +126,7 @@ impl Warehouse {
         let (store, prefix) = storage::store_for(&url)?;
         Ok(Warehouse {
             root: Root::Remote { url, store, prefix },
+            pins: Default::default(),
         })
     }
 
@@ -214,10 +221,13 @@ impl Warehouse {
             return Ok(None);
         }
         let url = self.table_url(name)?;
-        let table = deltalake::open_table(url)
-            .await
-            .map_err(|e| LgsError::delta(name, e))?;
-        Ok(Some(table))
+        match deltalake::open_table(url.clone()).await {
+            Ok(table) => Ok(Some(table)),
+            Err(e) => match integrity::diagnose_log(name, &url).await {
+                Some(damage) => Err(damage),
+                None => Err(LgsError::delta(name, e)),
+            },
+        }
     }
 
     /// Opens a table that must exist.
@@ -284,8 +294,16 @@ impl Warehouse {
     pub async fn open_all(&self) -> Result<Vec<OpenTable>> {
         let mut out = Vec::new();
         for name in self.table_names().await? {
-            let table = self.open_existing(&name).await?;
+            let mut table = self.open_existing(&name).await?;
+            self.apply_pin(&name, &mut table).await?;
             out.push(OpenTable { name, table });
+        }
+        if let Some(name) = self
+            .pins
+            .keys()
+            .find(|p| !out.iter().any(|t| &t.name == *p))
+        {
+            return Err(self.not_found(name));
         }
         Ok(out)
     }
@@ -329,6 +347,11 @@ impl Warehouse {
         Ok(out)
     }
 
+    /// The table's current version (`None`: there is no table).
+    pub async fn version_of(&self, name: &str) -> Result<Option<u64>> {
+        Ok(self.open(name).await?.and_then(|t| t.version()))
+    }
+
     /// The `lgs` facts recorded in each commit of a table, with the commit's version
     /// (empty when the table does not exist).
     pub async fn commit_facts(&self, name: &str) -> Result<Vec<(u64, CommitFacts)>> {
@@ -341,87 +364,6 @@ impl Warehouse {
             .into_iter()
             .filter_map(|c| Some((c.version, c.lgs?)))
             .collect())
-    }
-
-    /// Commits files already written under the table directory as one new version,
-    /// creating the table on its first commit. `facts` is stored in the commit info.
-    /// With `overwrite`, the same commit removes every file of the current version, so
-    /// the new files replace the table's contents atomically.
-    pub async fn commit(
-        &self,
-        name: &str,
-        schema: &SchemaRef,
-        partition_columns: &[String],
-        adds: Vec<Add>,
-        facts: &CommitFacts,
-        overwrite: bool,
-    ) -> Result<u64> {
-        let delta_err = |e| LgsError::delta(name, e);
-        let properties = CommitProperties::default()
-            .with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())]);
-        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
-        match self.open(name).await? {
-            None => {
-                let url = self.prepare_table_dir(name)?;
-                let kernel_schema: StructType = schema
-                    .as_ref()
-                    .try_into_kernel()
-                    .map_err(|e| delta_err(DeltaTableError::from(e)))?;
-                let table = CreateBuilder::new()
-                    .with_location(url.as_str())
-                    .with_table_name(name)
-                    .with_columns(kernel_schema.fields().cloned())
-                    .with_partition_columns(partition_columns.to_vec())
-                    .with_actions(actions)
-                    .with_commit_properties(properties)
-                    .with_save_mode(SaveMode::ErrorIfExists)
-                    .await
-                    .map_err(delta_err)?;
-                Ok(table.version().unwrap_or(0))
-            }
-            Some(table) => {
-                let snapshot = table.snapshot().map_err(delta_err)?;
-                if overwrite {
-                    actions.extend(
-                        snapshot
-                            .log_data()
-                            .into_iter()
-                            .map(|file| Action::Remove(file.remove_action(true))),
-                    );
-                    // The new contents may have another schema (a report table
-                    // that gained a column): it replaces the old one in the
-                    // same commit.
-                    let kernel_schema: StructType = schema
-                        .as_ref()
-                        .try_into_kernel()
-                        .map_err(|e| delta_err(DeltaTableError::from(e)))?;
-                    if snapshot.schema().as_ref() != &kernel_schema {
-                        let metadata = snapshot
-                            .metadata()
-                            .clone()
-                            .with_schema(&kernel_schema)
-                            .map_err(|e| delta_err(DeltaTableError::from(e)))?;
-                        actions.push(Action::Metadata(metadata));
-                    }
-                }
-                let operation = DeltaOperation::Write {
-                    mode: if overwrite {
-                        SaveMode::Overwrite
-                    } else {
-                        SaveMode::Append
-                    },
-                    partition_by: (!partition_columns.is_empty())
-                        .then(|| partition_columns.to_vec()),
-                    predicate: None,
-                };
-                let finalized = CommitBuilder::from(properties)
-                    .with_actions(actions)
-                    .build(Some(snapshot), table.log_store(), operation)
-                    .await
-                    .map_err(delta_err)?;
-                Ok(finalized.version())
-            }
-        }
     }
 
     /// Registers every warehouse table in `ctx` under its name, as a Parquet listing

@@ -33,6 +33,7 @@ impl Warehouse {
         table: &DeltaTable,
     ) -> Result<Arc<dyn TableProvider>> {
         let delta_err = |e| LgsError::delta(name, e);
+        super::integrity::check_files(name, table).await?;
         let snapshot = table.snapshot().map_err(delta_err)?;
         let schema = match name {
             RETAIL_TABLE => retail_schema(),

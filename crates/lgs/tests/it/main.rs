@@ -3,9 +3,11 @@
 mod analytics;
 mod cluster;
 mod common;
+mod damage;
 mod ingest;
 mod outputs;
 mod postgres;
 mod real_data;
 mod sources;
+mod travel;
 mod wdi;

@@ -1,0 +1,216 @@
+//! Committing to a table: files already written become one new version, with
+//! lgs's facts, and the claims that make concurrent runs load each content once.
+
+use datafusion::arrow::datatypes::SchemaRef;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Add, MetadataExt, StructType, Transaction};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableError};
+use object_store::ObjectStoreExt;
+
+use super::{Root, Warehouse};
+use crate::error::{LgsError, Result};
+use crate::facts::{COMMIT_INFO_KEY, CommitFacts};
+use crate::storage;
+
+impl Warehouse {
+    /// Commits files already written under the table directory as one new version,
+    /// creating the table on its first commit. `facts` is stored in the commit info.
+    /// With `overwrite`, the same commit removes every file of the current version, so
+    /// the new files replace the table's contents atomically.
+    ///
+    /// What the facts claim ([`CommitFacts::claims`]) is recorded as application
+    /// transactions. With `decided_at` (the table's version when the caller chose
+    /// what to write; `Some(None)`: no table), the commit fails with
+    /// [`LgsError::ConcurrentWrite`] if a commit after that version claims the same:
+    /// those up to the version this commit builds on are read here, later ones are
+    /// delta-rs's conflict checker's (it compares application transactions).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit(
+        &self,
+        name: &str,
+        schema: &SchemaRef,
+        partition_columns: &[String],
+        adds: Vec<Add>,
+        facts: &CommitFacts,
+        overwrite: bool,
+        decided_at: Option<Option<u64>>,
+    ) -> Result<u64> {
+        let delta_err = |e: DeltaTableError| {
+            if is_conflict(&e) {
+                LgsError::ConcurrentWrite {
+                    table: name.to_string(),
+                }
+            } else {
+                LgsError::delta(name, e)
+            }
+        };
+        let properties = CommitProperties::default()
+            .with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())]);
+        let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        // What the commit claims, as application transactions: delta-rs fails a
+        // commit whose claims a commit that won the race in between also made.
+        let now = chrono::Utc::now().timestamp_millis();
+        actions.extend(
+            facts
+                .claims()
+                .into_iter()
+                .map(|id| Action::Txn(Transaction::new_with_last_update(id, now, Some(now)))),
+        );
+        match self.open(name).await? {
+            None => {
+                let url = self.prepare_table_dir(name)?;
+                let kernel_schema: StructType = schema
+                    .as_ref()
+                    .try_into_kernel()
+                    .map_err(|e| delta_err(DeltaTableError::from(e)))?;
+                let table = CreateBuilder::new()
+                    .with_location(url.as_str())
+                    .with_table_name(name)
+                    .with_columns(kernel_schema.fields().cloned())
+                    .with_partition_columns(partition_columns.to_vec())
+                    .with_actions(actions)
+                    .with_commit_properties(properties)
+                    .with_save_mode(SaveMode::ErrorIfExists)
+                    .await;
+                let table = match table {
+                    Ok(table) => table,
+                    // Another run created the table in between.
+                    Err(_) if self.open(name).await?.is_some() => {
+                        return Err(LgsError::ConcurrentWrite {
+                            table: name.to_string(),
+                        });
+                    }
+                    Err(e) => return Err(delta_err(e)),
+                };
+                Ok(table.version().unwrap_or(0))
+            }
+            Some(table) => {
+                if let Some(decided_at) = decided_at {
+                    let claims = facts.claims();
+                    let after = decided_at.map_or(0, |v| v + 1);
+                    if !claims.is_empty() && claimed_since(name, &table, after, &claims).await? {
+                        return Err(LgsError::ConcurrentWrite {
+                            table: name.to_string(),
+                        });
+                    }
+                }
+                let snapshot = table.snapshot().map_err(delta_err)?;
+                if overwrite {
+                    actions.extend(
+                        snapshot
+                            .log_data()
+                            .into_iter()
+                            .map(|file| Action::Remove(file.remove_action(true))),
+                    );
+                    // The new contents may have another schema (a report table
+                    // that gained a column): it replaces the old one in the
+                    // same commit.
+                    let kernel_schema: StructType = schema
+                        .as_ref()
+                        .try_into_kernel()
+                        .map_err(|e| delta_err(DeltaTableError::from(e)))?;
+                    if snapshot.schema().as_ref() != &kernel_schema {
+                        let metadata = snapshot
+                            .metadata()
+                            .clone()
+                            .with_schema(&kernel_schema)
+                            .map_err(|e| delta_err(DeltaTableError::from(e)))?;
+                        actions.push(Action::Metadata(metadata));
+                    }
+                }
+                let operation = DeltaOperation::Write {
+                    mode: if overwrite {
+                        SaveMode::Overwrite
+                    } else {
+                        SaveMode::Append
+                    },
+                    partition_by: (!partition_columns.is_empty())
+                        .then(|| partition_columns.to_vec()),
+                    predicate: None,
+                };
+                let finalized = CommitBuilder::from(properties)
+                    .with_actions(actions)
+                    .build(Some(snapshot), table.log_store(), operation)
+                    .await
+                    .map_err(delta_err)?;
+                Ok(finalized.version())
+            }
+        }
+    }
+
+    /// Deletes data files written for a commit that did not happen (best effort: a
+    /// file left behind is not part of the table, only wasted space).
+    pub async fn remove_uncommitted(&self, name: &str, adds: &[Add]) {
+        let Ok(table) = self.table_url(name) else {
+            return;
+        };
+        for add in adds {
+            let Ok(file) = table.join(&add.path) else {
+                continue;
+            };
+            match &self.root {
+                Root::Local(_) => {
+                    if let Ok(path) = file.to_file_path() {
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
+                Root::Remote { store, .. } => {
+                    if let Ok(path) = storage::path_in_store(&file) {
+                        let _ = store.delete(&path).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a commit of `table` from version `from` to the loaded one claims any of
+/// `claims` (as an application transaction, or in its lgs facts).
+async fn claimed_since(
+    name: &str,
+    table: &DeltaTable,
+    from: u64,
+    claims: &[String],
+) -> Result<bool> {
+    let latest = table.version().unwrap_or(0);
+    for version in from..=latest {
+        let entry = table
+            .log_store()
+            .read_commit_entry(version)
+            .await
+            .map_err(|e| LgsError::delta(name, e))?;
+        for line in entry.as_deref().unwrap_or_default().split(|b| *b == b'\n') {
+            let Ok(action) = serde_json::from_slice::<Action>(line) else {
+                continue;
+            };
+            let theirs = match action {
+                Action::Txn(txn) => vec![txn.app_id],
+                Action::CommitInfo(info) => CommitFacts::from_info(&info.info)
+                    .map(|f| f.claims())
+                    .unwrap_or_default(),
+                _ => continue,
+            };
+            if theirs.iter().any(|c| claims.contains(c)) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Whether a commit failed because another commit won the race for its version
+/// and conflicts with it.
+fn is_conflict(e: &DeltaTableError) -> bool {
+    matches!(
+        e,
+        DeltaTableError::VersionAlreadyExists(_)
+            | DeltaTableError::Transaction {
+                source: TransactionError::CommitConflict(_)
+                    | TransactionError::MaxCommitAttempts(_)
+                    | TransactionError::VersionAlreadyExists(_),
+            }
+    )
+}

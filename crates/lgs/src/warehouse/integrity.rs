@@ -1,0 +1,153 @@
+//! A table is read whole or not at all. Before a session sees a table, every data
+//! file of its snapshot is checked to be there with the size the Delta log records:
+//! a file deleted or truncated by hand (or lost by a bucket's lifecycle rule) makes
+//! the read fail, naming the table, its version and the file, instead of answering
+//! from the files that are left.
+
+use deltalake::DeltaTable;
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::error::{LgsError, Result};
+
+/// Files checked at once (object stores answer each in a round trip).
+const CONCURRENT_CHECKS: usize = 16;
+
+/// A data file the log lists.
+struct Listed {
+    path: object_store::path::Path,
+    size: u64,
+    rows: Option<u64>,
+}
+
+/// A data file that is not as the log says.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Damage {
+    /// Its path in the table.
+    pub file: String,
+    /// What is wrong ("is missing", "has N bytes where the log records M").
+    pub problem: String,
+    /// The rows the log records in it.
+    pub rows: Option<u64>,
+}
+
+/// Fails with [`LgsError::DamagedTable`] naming the first data file of the table's
+/// snapshot that is missing or whose size differs from the log's.
+pub(super) async fn check_files(name: &str, table: &DeltaTable) -> Result<()> {
+    match damaged_files(name, table).await?.into_iter().next() {
+        None => Ok(()),
+        Some(damage) => Err(LgsError::DamagedTable {
+            table: name.to_string(),
+            version: table.version().unwrap_or(0),
+            file: damage.file,
+            problem: damage.problem,
+        }),
+    }
+}
+
+/// Every data file of the table's snapshot that is missing or whose size differs
+/// from the log's, in path order.
+pub(super) async fn damaged_files(name: &str, table: &DeltaTable) -> Result<Vec<Damage>> {
+    let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
+    let listed: Vec<Listed> = snapshot
+        .log_data()
+        .into_iter()
+        .map(|file| Listed {
+            path: file.object_store_path(),
+            size: file.size().max(0) as u64,
+            rows: file.num_records().map(|n| n as u64),
+        })
+        .collect();
+    let store = table.log_store().object_store(None);
+    let mut damage: Vec<Damage> = futures::stream::iter(listed)
+        .map(|file| {
+            let store = store.clone();
+            async move { check_one(store.as_ref(), &file).await }
+        })
+        .buffer_unordered(CONCURRENT_CHECKS)
+        .filter_map(|d| async move { d })
+        .collect()
+        .await;
+    damage.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(damage)
+}
+
+/// What is wrong with the file, if anything.
+async fn check_one(store: &dyn ObjectStore, file: &Listed) -> Option<Damage> {
+    let problem = match store.head(&file.path).await {
+        Ok(meta) if meta.size == file.size => return None,
+        Ok(meta) => format!(
+            "has {} bytes where the log records {}",
+            meta.size, file.size
+        ),
+        Err(object_store::Error::NotFound { .. }) => "is missing".to_string(),
+        Err(e) => format!("cannot be checked: {e}"),
+    };
+    Some(Damage {
+        file: file.path.to_string(),
+        problem,
+        rows: file.rows,
+    })
+}
+
+/// What is wrong with a table's Delta log that delta-rs could not load: the first
+/// commit file (after the last checkpoint) that is missing or does not parse.
+/// `None` when the log looks whole (the failure is elsewhere).
+pub(super) async fn diagnose_log(name: &str, table_url: &url::Url) -> Option<LgsError> {
+    let table = deltalake::DeltaTableBuilder::from_url(table_url.clone())
+        .ok()?
+        .build()
+        .ok()?;
+    let store = table.log_store().object_store(None);
+    let log = object_store::path::Path::from("_delta_log");
+    let files: Vec<object_store::ObjectMeta> = store.list(Some(&log)).try_collect().await.ok()?;
+    let version_of = |meta: &object_store::ObjectMeta, suffix: &str| {
+        let file = meta.location.filename()?;
+        file.strip_suffix(suffix)?.parse::<u64>().ok()
+    };
+    let checkpoint = files
+        .iter()
+        .filter_map(|m| version_of(m, ".checkpoint.parquet"))
+        .max();
+    let mut commits: Vec<(u64, &object_store::ObjectMeta)> = files
+        .iter()
+        .filter_map(|m| version_of(m, ".json").map(|v| (v, m)))
+        .filter(|(v, _)| checkpoint.is_none_or(|c| *v > c))
+        .collect();
+    commits.sort_by_key(|(v, _)| *v);
+    let damaged = |version: u64, file: String, problem: String| LgsError::DamagedLog {
+        table: name.to_string(),
+        version,
+        file,
+        problem,
+    };
+    let mut expected = checkpoint.map_or(0, |c| c + 1);
+    for (version, meta) in commits {
+        let file = format!(
+            "_delta_log/{}",
+            meta.location.filename().unwrap_or_default()
+        );
+        if version != expected {
+            return Some(damaged(
+                expected,
+                format!("_delta_log/{expected:020}.json"),
+                format!("is missing (the log goes on at version {version})"),
+            ));
+        }
+        let bytes = store.get(&meta.location).await.ok()?.bytes().await.ok()?;
+        for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(line) {
+                return Some(damaged(
+                    version,
+                    file,
+                    format!("is damaged: line {} is not a JSON action ({e})", i + 1),
+                ));
+            }
+        }
+        expected += 1;
+    }
+    None
+}

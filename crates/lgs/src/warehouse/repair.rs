@@ -1,0 +1,135 @@
+//! `lgs check` and `lgs repair`: verify a whole warehouse, and drop from a table
+//! the data files that are gone (as Databricks' `FSCK REPAIR TABLE`), in a commit
+//! that records what was lost.
+
+use deltalake::kernel::Action;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::protocol::DeltaOperation;
+use serde::Serialize;
+
+use super::Warehouse;
+use super::integrity::{Damage, damaged_files};
+use crate::error::{LgsError, Result};
+use crate::facts::{COMMIT_INFO_KEY, CommitFacts};
+
+/// What `lgs check` found in one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableCheck {
+    pub table: String,
+    /// Its version (absent when its log cannot be read).
+    pub version: Option<u64>,
+    /// Data files the log lists.
+    pub files: usize,
+    /// Rows the log records.
+    pub rows: u64,
+    /// Why the log cannot be read, if it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Data files missing or not of the size the log records.
+    pub damaged: Vec<Damage>,
+}
+
+impl TableCheck {
+    pub fn ok(&self) -> bool {
+        self.log.is_none() && self.damaged.is_empty()
+    }
+}
+
+/// What `lgs repair` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Repair {
+    pub table: String,
+    /// The files dropped from the table, with the rows the log recorded in them.
+    pub dropped: Vec<Damage>,
+    pub rows_lost: u64,
+    /// The new version (absent when nothing needed repair).
+    pub version: Option<u64>,
+}
+
+impl Warehouse {
+    /// Checks every table (or only `table`): its log reads, and each of its data
+    /// files is there with the size the log records.
+    pub async fn check(&self, table: Option<&str>) -> Result<Vec<TableCheck>> {
+        let names = match table {
+            Some(name) => vec![name.to_string()],
+            None => self.table_names().await?,
+        };
+        let mut checks = Vec::new();
+        for name in names {
+            let opened = match self.open(&name).await {
+                Ok(Some(t)) => t,
+                Ok(None) => return Err(self.not_found(&name)),
+                Err(e @ (LgsError::DamagedLog { .. } | LgsError::Delta { .. })) => {
+                    checks.push(TableCheck {
+                        table: name,
+                        version: None,
+                        files: 0,
+                        rows: 0,
+                        log: Some(e.to_string()),
+                        damaged: vec![],
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let info = super::table_info(&name, &opened)?;
+            checks.push(TableCheck {
+                damaged: damaged_files(&name, &opened).await?,
+                table: name,
+                version: Some(info.version),
+                files: info.files,
+                rows: info.rows,
+                log: None,
+            });
+        }
+        Ok(checks)
+    }
+
+    /// Drops from `table` the data files that are missing or damaged, in one commit
+    /// that records them and the rows lost. Their sources stay recorded as loaded:
+    /// `lgs ingest --force` loads them again.
+    pub async fn repair(&self, name: &str) -> Result<Repair> {
+        self.ensure_writable().await?;
+        let table = self.open_existing(name).await?;
+        let dropped = damaged_files(name, &table).await?;
+        let rows_lost = dropped.iter().filter_map(|d| d.rows).sum();
+        let mut repair = Repair {
+            table: name.to_string(),
+            dropped,
+            rows_lost,
+            version: None,
+        };
+        if repair.dropped.is_empty() {
+            return Ok(repair);
+        }
+        let delta_err = |e| LgsError::delta(name, e);
+        let snapshot = table.snapshot().map_err(delta_err)?;
+        let removes: Vec<Action> = snapshot
+            .log_data()
+            .into_iter()
+            .filter(|f| {
+                let path = f.object_store_path().to_string();
+                repair.dropped.iter().any(|d| d.file == path)
+            })
+            .map(|f| Action::Remove(f.remove_action(true)))
+            .collect();
+        let facts = CommitFacts {
+            dropped_files: repair.dropped.iter().map(|d| d.file.clone()).collect(),
+            rows_lost: Some(rows_lost),
+            ..CommitFacts::default()
+        };
+        let properties = CommitProperties::default()
+            .with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())]);
+        let committed = CommitBuilder::from(properties)
+            .with_actions(removes)
+            .build(
+                Some(snapshot),
+                table.log_store(),
+                DeltaOperation::FileSystemCheck {},
+            )
+            .await
+            .map_err(delta_err)?;
+        repair.version = Some(committed.version());
+        Ok(repair)
+    }
+}
