@@ -8,6 +8,7 @@ mod ingest;
 mod outputs;
 mod postgres;
 mod real_data;
+mod roundtrip;
 mod sources;
 mod travel;
 mod wdi;
