@@ -225,7 +225,6 @@ async fn ingest_once(
     check_indicator(options, plans.iter().map(|p| p.inputs).sum())?;
     warehouse.ensure_writable().await?;
     let ingest_id = uuid::Uuid::new_v4().to_string();
-    let overwrite = options.mode == WriteMode::Overwrite;
 
     let mut holds = Vec::new();
     let mut planned = Vec::new();
@@ -233,24 +232,8 @@ async fn ingest_once(
         planned.extend(plan.lanes);
         holds.extend(plan.hold);
     }
-    // The versions first, then the commits: a commit in between is checked again
-    // when this run commits.
-    let data_version = warehouse.version_of(table).await?;
-    let rejected_version = warehouse.version_of(&rejected_table).await?;
-    let seen = Seen {
-        table,
-        first: *first_seen.get_or_insert(data_version),
-    };
-    // An overwrite replaces what was loaded: only a repeat within the run is skipped.
-    let (loaded, quarantined) = if overwrite {
-        (HashMap::new(), HashMap::new())
-    } else {
-        (
-            fingerprints_in(&warehouse.commit_facts(table).await?),
-            fingerprints_in(&warehouse.commit_facts(&rejected_table).await?),
-        )
-    };
-    let (lanes, skipped) = skip_loaded(planned, &seen, options.force, &loaded, &quarantined);
+    let (lanes, skipped, [data_version, rejected_version]) =
+        skip_known(warehouse, options, planned, first_seen).await?;
     for report in &skipped {
         progress.file_finished(report);
     }
@@ -320,6 +303,38 @@ async fn ingest_once(
     report.files.extend(read);
     log::record(warehouse, table).await?;
     Ok(report)
+}
+
+/// The inputs without the content the table already holds (see [`skip_loaded`]),
+/// what was skipped, and the versions of the table and its quarantine this was
+/// decided from (read before their commits: a commit in between is checked again
+/// when this run commits).
+#[allow(clippy::type_complexity)]
+async fn skip_known(
+    warehouse: &Warehouse,
+    options: &IngestOptions,
+    planned: Vec<Vec<Box<dyn Input>>>,
+    first_seen: &mut Option<Option<u64>>,
+) -> Result<(Vec<Vec<PlannedInput>>, Vec<FileReport>, [Option<u64>; 2])> {
+    let table = options.target_table();
+    let rejected_table = format!("{table}_rejected");
+    let data_version = warehouse.version_of(table).await?;
+    let rejected_version = warehouse.version_of(&rejected_table).await?;
+    let seen = Seen {
+        table,
+        first: *first_seen.get_or_insert(data_version),
+    };
+    // An overwrite replaces what was loaded: only a repeat within the run is skipped.
+    let (loaded, quarantined) = if options.mode == WriteMode::Overwrite {
+        (HashMap::new(), HashMap::new())
+    } else {
+        (
+            fingerprints_in(&warehouse.commit_facts(table).await?),
+            fingerprints_in(&warehouse.commit_facts(&rejected_table).await?),
+        )
+    };
+    let (lanes, skipped) = skip_loaded(planned, &seen, options.force, &loaded, &quarantined);
+    Ok((lanes, skipped, [data_version, rejected_version]))
 }
 
 fn check_table_name(table: &str) -> Result<()> {

@@ -7,6 +7,7 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, Transactio
 use deltalake::kernel::{Action, Add, MetadataExt, StructType, Transaction};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaTable, DeltaTableError};
 use object_store::ObjectStoreExt;
 
@@ -99,27 +100,7 @@ impl Warehouse {
                 }
                 let snapshot = table.snapshot().map_err(delta_err)?;
                 if overwrite {
-                    actions.extend(
-                        snapshot
-                            .log_data()
-                            .into_iter()
-                            .map(|file| Action::Remove(file.remove_action(true))),
-                    );
-                    // The new contents may have another schema (a report table
-                    // that gained a column): it replaces the old one in the
-                    // same commit.
-                    let kernel_schema: StructType = schema
-                        .as_ref()
-                        .try_into_kernel()
-                        .map_err(|e| delta_err(DeltaTableError::from(e)))?;
-                    if snapshot.schema().as_ref() != &kernel_schema {
-                        let metadata = snapshot
-                            .metadata()
-                            .clone()
-                            .with_schema(&kernel_schema)
-                            .map_err(|e| delta_err(DeltaTableError::from(e)))?;
-                        actions.push(Action::Metadata(metadata));
-                    }
+                    actions.extend(replacing(snapshot, schema).map_err(delta_err)?);
                 }
                 let operation = DeltaOperation::Write {
                     mode: if overwrite {
@@ -165,6 +146,32 @@ impl Warehouse {
             }
         }
     }
+}
+
+/// What an overwrite adds to a commit: the removal of every current file, and the
+/// new schema when it changed (a report table that gained a column).
+fn replacing(
+    snapshot: &DeltaTableState,
+    schema: &SchemaRef,
+) -> std::result::Result<Vec<Action>, DeltaTableError> {
+    let mut actions: Vec<Action> = snapshot
+        .log_data()
+        .into_iter()
+        .map(|file| Action::Remove(file.remove_action(true)))
+        .collect();
+    let kernel_schema: StructType = schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(DeltaTableError::from)?;
+    if snapshot.schema().as_ref() != &kernel_schema {
+        let metadata = snapshot
+            .metadata()
+            .clone()
+            .with_schema(&kernel_schema)
+            .map_err(DeltaTableError::from)?;
+        actions.push(Action::Metadata(metadata));
+    }
+    Ok(actions)
 }
 
 /// Whether a commit of `table` from version `from` to the loaded one claims any of
