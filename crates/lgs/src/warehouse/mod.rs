@@ -17,7 +17,8 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
-use futures::TryStreamExt;
+use deltalake::kernel::Action;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
@@ -315,36 +316,45 @@ impl Warehouse {
         Ok(snapshot.snapshot().arrow_schema())
     }
 
-    /// Every commit of a table, oldest first.
+    /// Every commit of a table up to its current version, oldest first, each read
+    /// by its version (a commit file removed by log clean-up is left out).
     pub async fn history(&self, name: &str) -> Result<Vec<CommitRecord>> {
         let table = self.open_existing(name).await?;
         let latest = table.version().unwrap_or(0);
-        let infos: Vec<_> = table
-            .history(None)
+        let log_store = table.log_store();
+        let entries: Vec<(u64, Option<bytes::Bytes>)> = futures::stream::iter(0..=latest)
+            .map(|version| {
+                let log_store = log_store.clone();
+                async move { (version, log_store.read_commit_entry(version).await) }
+            })
+            .buffered(16)
+            .map(|(version, entry)| entry.map(|e| (version, e)))
             .try_collect()
             .await
             .map_err(|e| LgsError::delta(name, e))?;
-        // `history` lists newest first.
-        let mut out: Vec<CommitRecord> = infos
+        Ok(entries
             .into_iter()
-            .enumerate()
-            .map(|(i, info)| {
-                let version = latest.saturating_sub(i as u64);
+            .filter_map(|(version, entry)| {
+                let info = entry?
+                    .split(|b| *b == b'\n')
+                    .filter_map(|line| serde_json::from_slice::<Action>(line).ok())
+                    .find_map(|action| match action {
+                        Action::CommitInfo(info) => Some(info),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
                 let lgs = CommitFacts::from_info(&info.info);
-                let rows_added = lgs.as_ref().map(|f| f.rows_written);
-                CommitRecord {
+                Some(CommitRecord {
                     version,
                     timestamp: info.timestamp.and_then(|ms| {
                         chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
                     }),
                     operation: info.operation.unwrap_or_default(),
-                    rows_added,
+                    rows_added: lgs.as_ref().map(|f| f.rows_written),
                     lgs,
-                }
+                })
             })
-            .collect();
-        out.sort_by_key(|c| c.version);
-        Ok(out)
+            .collect())
     }
 
     /// The table's current version (`None`: there is no table).
