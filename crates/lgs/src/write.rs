@@ -102,7 +102,8 @@ impl<'a> TableWriter<'a> {
 
     /// Commits what was written as one new version of the table (replacing its
     /// contents, and its schema when it changed, with `overwrite`); returns it.
-    /// If it fails, the files written for it are removed.
+    /// If it fails because a concurrent commit won ([`LgsError::ConcurrentWrite`]:
+    /// nothing was committed), the files written for it are removed.
     pub async fn commit(&mut self, facts: &CommitFacts, overwrite: bool) -> Result<u64> {
         let adds = match self.writer.as_mut() {
             Some(w) => w
@@ -123,9 +124,25 @@ impl<'a> TableWriter<'a> {
                 self.decided_at,
             )
             .await;
-        if committed.is_err() {
+        if let Err(LgsError::ConcurrentWrite { .. }) = committed {
             self.warehouse.remove_uncommitted(&self.name, &adds).await;
         }
         committed
+    }
+}
+
+/// How many times a write that lost a race to a concurrent run starts again.
+pub const RACE_ATTEMPTS: usize = 10;
+
+/// Runs `attempt` again (up to [`RACE_ATTEMPTS`] times in all) while it fails with
+/// [`LgsError::ConcurrentWrite`]: a run that lost a race decides again from what the
+/// winner committed.
+pub async fn retrying_races<T>(mut attempt: impl AsyncFnMut() -> Result<T>) -> Result<T> {
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(LgsError::ConcurrentWrite { .. }) if tries < RACE_ATTEMPTS => tries += 1,
+            done => return done,
+        }
     }
 }

@@ -15,7 +15,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::error::{LgsError, Result};
+use crate::error::Result;
 use crate::facts::{CommitFacts, Covered};
 use crate::warehouse::Warehouse;
 use crate::write::TableWriter;
@@ -49,13 +49,7 @@ pub fn ingest_log_schema() -> SchemaRef {
 /// Concurrent runs each try; an ingest listed by another run in between is not
 /// listed twice (the run that lost the race reads the log again).
 pub async fn record(warehouse: &Warehouse, table: &str) -> Result<()> {
-    let mut attempt = 1;
-    loop {
-        match record_once(warehouse, table).await {
-            Err(LgsError::ConcurrentWrite { .. }) if attempt < super::ATTEMPTS => attempt += 1,
-            done => return done,
-        }
-    }
+    crate::write::retrying_races(async || record_once(warehouse, table).await).await
 }
 
 async fn record_once(warehouse: &Warehouse, table: &str) -> Result<()> {

@@ -182,7 +182,7 @@ enum Message {
 ///
 /// Concurrent runs on one table load each content once: a run whose commit finds
 /// that another run committed some of its content in the meantime commits nothing,
-/// and starts again (up to [`ATTEMPTS`] times), now skipping that content.
+/// and starts again (see [`crate::write::retrying_races`]), now skipping that content.
 pub async fn ingest(
     warehouse: &Warehouse,
     inputs: &[String],
@@ -191,24 +191,18 @@ pub async fn ingest(
 ) -> Result<IngestReport> {
     check_table_name(options.target_table())?;
     let mut first_seen = None;
-    let mut attempt = 1;
-    loop {
-        let run = ingest_once(
+    crate::write::retrying_races(async || {
+        ingest_once(
             warehouse,
             inputs,
             options,
             progress.clone(),
             &mut first_seen,
-        );
-        match run.await {
-            Err(LgsError::ConcurrentWrite { .. }) if attempt < ATTEMPTS => attempt += 1,
-            done => return done,
-        }
-    }
+        )
+        .await
+    })
+    .await
 }
-
-/// How many times an ingest starts again after losing a race to a concurrent run.
-pub const ATTEMPTS: usize = 10;
 
 /// One attempt of [`ingest`]. `first_seen` is the table's version when the first
 /// attempt started (set by it): content loaded after it was loaded by a concurrent run.

@@ -9,6 +9,7 @@ use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaTable, DeltaTableError};
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 
 use super::{Root, Warehouse};
@@ -48,8 +49,7 @@ impl Warehouse {
                 LgsError::delta(name, e)
             }
         };
-        let properties = CommitProperties::default()
-            .with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())]);
+        let properties = with_facts(facts);
         let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         // What the commit claims, as application transactions: delta-rs fails a
         // commit whose claims a commit that won the race in between also made.
@@ -182,30 +182,56 @@ async fn claimed_since(
     from: u64,
     claims: &[String],
 ) -> Result<bool> {
-    let latest = table.version().unwrap_or(0);
-    for version in from..=latest {
-        let entry = table
-            .log_store()
-            .read_commit_entry(version)
-            .await
-            .map_err(|e| LgsError::delta(name, e))?;
-        for line in entry.as_deref().unwrap_or_default().split(|b| *b == b'\n') {
-            let Ok(action) = serde_json::from_slice::<Action>(line) else {
-                continue;
-            };
+    let commits = read_commits(name, table, from).await?;
+    Ok(commits
+        .into_iter()
+        .flat_map(|(_, actions)| actions)
+        .any(|action| {
             let theirs = match action {
                 Action::Txn(txn) => vec![txn.app_id],
                 Action::CommitInfo(info) => CommitFacts::from_info(&info.info)
                     .map(|f| f.claims())
                     .unwrap_or_default(),
-                _ => continue,
+                _ => vec![],
             };
-            if theirs.iter().any(|c| claims.contains(c)) {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
+            theirs.iter().any(|c| claims.contains(c))
+        }))
+}
+
+/// The actions of each commit of `table` from version `from` to its loaded version,
+/// each read by its version (a commit file removed by log clean-up is left out).
+pub(super) async fn read_commits(
+    name: &str,
+    table: &DeltaTable,
+    from: u64,
+) -> Result<Vec<(u64, Vec<Action>)>> {
+    let latest = table.version().unwrap_or(0);
+    let log_store = table.log_store();
+    let entries: Vec<(u64, Option<bytes::Bytes>)> = futures::stream::iter(from..=latest)
+        .map(|version| {
+            let log_store = log_store.clone();
+            async move { (version, log_store.read_commit_entry(version).await) }
+        })
+        .buffered(16)
+        .map(|(version, entry)| entry.map(|e| (version, e)))
+        .try_collect()
+        .await
+        .map_err(|e| LgsError::delta(name, e))?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|(version, entry)| {
+            let actions = entry?
+                .split(|b| *b == b'\n')
+                .filter_map(|line| serde_json::from_slice::<Action>(line).ok())
+                .collect();
+            Some((version, actions))
+        })
+        .collect())
+}
+
+/// Commit properties carrying lgs's facts (see [`COMMIT_INFO_KEY`]).
+pub(super) fn with_facts(facts: &CommitFacts) -> CommitProperties {
+    CommitProperties::default().with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())])
 }
 
 /// Whether a commit failed because another commit won the race for its version

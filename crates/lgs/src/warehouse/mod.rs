@@ -18,7 +18,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 use deltalake::kernel::Action;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
@@ -320,31 +320,19 @@ impl Warehouse {
     /// by its version (a commit file removed by log clean-up is left out).
     pub async fn history(&self, name: &str) -> Result<Vec<CommitRecord>> {
         let table = self.open_existing(name).await?;
-        let latest = table.version().unwrap_or(0);
-        let log_store = table.log_store();
-        let entries: Vec<(u64, Option<bytes::Bytes>)> = futures::stream::iter(0..=latest)
-            .map(|version| {
-                let log_store = log_store.clone();
-                async move { (version, log_store.read_commit_entry(version).await) }
-            })
-            .buffered(16)
-            .map(|(version, entry)| entry.map(|e| (version, e)))
-            .try_collect()
-            .await
-            .map_err(|e| LgsError::delta(name, e))?;
-        Ok(entries
+        let commits = commit::read_commits(name, &table, 0).await?;
+        Ok(commits
             .into_iter()
-            .filter_map(|(version, entry)| {
-                let info = entry?
-                    .split(|b| *b == b'\n')
-                    .filter_map(|line| serde_json::from_slice::<Action>(line).ok())
+            .map(|(version, actions)| {
+                let info = actions
+                    .into_iter()
                     .find_map(|action| match action {
                         Action::CommitInfo(info) => Some(info),
                         _ => None,
                     })
                     .unwrap_or_default();
                 let lgs = CommitFacts::from_info(&info.info);
-                Some(CommitRecord {
+                CommitRecord {
                     version,
                     timestamp: info.timestamp.and_then(|ms| {
                         chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
@@ -352,7 +340,7 @@ impl Warehouse {
                     operation: info.operation.unwrap_or_default(),
                     rows_added: lgs.as_ref().map(|f| f.rows_written),
                     lgs,
-                })
+                }
             })
             .collect())
     }

@@ -3,14 +3,14 @@
 //! that records what was lost.
 
 use deltalake::kernel::Action;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::protocol::DeltaOperation;
 use serde::Serialize;
 
 use super::Warehouse;
 use super::integrity::{Damage, damaged_files};
 use crate::error::{LgsError, Result};
-use crate::facts::{COMMIT_INFO_KEY, CommitFacts};
+use crate::facts::CommitFacts;
 
 /// What `lgs check` found in one table.
 #[derive(Debug, Clone, Serialize)]
@@ -118,8 +118,7 @@ impl Warehouse {
             rows_lost: Some(rows_lost),
             ..CommitFacts::default()
         };
-        let properties = CommitProperties::default()
-            .with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())]);
+        let properties = super::commit::with_facts(&facts);
         let committed = CommitBuilder::from(properties)
             .with_actions(removes)
             .build(

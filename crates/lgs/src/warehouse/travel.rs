@@ -8,11 +8,10 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use deltalake::DeltaTable;
-use deltalake::kernel::transaction::CommitProperties;
 
 use super::Warehouse;
 use crate::error::{LgsError, Result};
-use crate::facts::{COMMIT_INFO_KEY, CommitFacts, SourceFacts, WriteMode};
+use crate::facts::{CommitFacts, SourceFacts, WriteMode};
 
 /// A state of a table: a version, or the latest version committed at or before a
 /// moment.
@@ -84,26 +83,10 @@ impl Warehouse {
 
     /// Loads the pinned state of `table`, if it is pinned.
     pub(super) async fn apply_pin(&self, name: &str, table: &mut DeltaTable) -> Result<()> {
-        let Some(pin) = self.pins.get(name) else {
-            return Ok(());
-        };
-        let latest = table.version().unwrap_or(0);
-        let loaded = match pin {
-            Pin::Version(v) if *v > latest => {
-                return Err(LgsError::InvalidArgument {
-                    what: "--version",
-                    message: format!(
-                        "table {name} has no version {v}: its latest is {latest} (see `lgs history {name}`)"
-                    ),
-                });
-            }
-            Pin::Version(v) => table.load_version(*v).await,
-            Pin::Timestamp(t) => table.load_with_datetime(*t).await,
-        };
-        loaded.map_err(|e| LgsError::InvalidArgument {
-            what: "time travel",
-            message: format!("table {name} cannot be read at {pin}: {e}"),
-        })
+        match self.pins.get(name) {
+            Some(pin) => load_pin(name, table, *pin).await,
+            None => Ok(()),
+        }
     }
 
     /// Makes `pin`'s state of `table` current, in a new commit (nothing is deleted:
@@ -113,12 +96,8 @@ impl Warehouse {
     pub async fn restore(&self, name: &str, pin: Pin) -> Result<u64> {
         self.ensure_writable().await?;
         let table = self.open_existing(name).await?;
-        // The contents the restored state holds, as lgs's facts record them.
-        let mut state = self.clone();
-        state.pins.clear();
-        let target = state.pinned(name, pin);
-        let mut at = target.open_existing(name).await?;
-        target.apply_pin(name, &mut at).await?;
+        let mut at = table.clone();
+        load_pin(name, &mut at, pin).await?;
         let version = at.version().unwrap_or(0);
         let sources = self.sources_at(name, version).await?;
         let facts = CommitFacts {
@@ -127,8 +106,7 @@ impl Warehouse {
             sources,
             ..CommitFacts::default()
         };
-        let properties = CommitProperties::default()
-            .with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())]);
+        let properties = super::commit::with_facts(&facts);
         let (table, _) = table
             .restore()
             .with_version_to_restore(version)
@@ -153,4 +131,25 @@ impl Warehouse {
         }
         Ok(sources)
     }
+}
+
+/// Loads `pin`'s state of `table` (whose latest version is loaded).
+async fn load_pin(name: &str, table: &mut DeltaTable, pin: Pin) -> Result<()> {
+    let latest = table.version().unwrap_or(0);
+    let loaded = match pin {
+        Pin::Version(v) if v > latest => {
+            return Err(LgsError::InvalidArgument {
+                what: "--version",
+                message: format!(
+                    "table {name} has no version {v}: its latest is {latest} (see `lgs history {name}`)"
+                ),
+            });
+        }
+        Pin::Version(v) => table.load_version(v).await,
+        Pin::Timestamp(t) => table.load_with_datetime(t).await,
+    };
+    loaded.map_err(|e| LgsError::InvalidArgument {
+        what: "time travel",
+        message: format!("table {name} cannot be read at {pin}: {e}"),
+    })
 }

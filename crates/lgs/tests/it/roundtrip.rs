@@ -97,17 +97,9 @@ async fn ingest_and_read(lines: &[Line]) -> (lgs::ingest::IngestReport, Vec<Vec<
     let s = Scratch::new();
     let path = s.dir.path().join("lines.csv");
     let mut csv = csv::Writer::from_path(&path).unwrap();
-    csv.write_record([
-        "invoice_no",
-        "stock_code",
-        "description",
-        "quantity",
-        "invoice_date",
-        "unit_price",
-        "customer_id",
-        "country",
-    ])
-    .unwrap();
+    // The warehouse's column names, one of the header shapes lgs reads.
+    csv.write_record(lgs::schema::HEADER_SHAPES[0].columns)
+        .unwrap();
     for l in lines {
         csv.write_record([
             l.invoice_no.clone(),
