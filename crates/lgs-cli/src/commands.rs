@@ -27,18 +27,20 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Ingest(args) => ingest(&warehouse, &args, quiet).await,
         Command::Report(args) => {
             let warehouse = args.travel.apply(warehouse)?;
-            report(&warehouse, &args, &limits, quiet)
+            let result = report(&warehouse, &args, &limits, quiet)
                 .await
-                .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster))
+                .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster));
+            crate::maintenance::explain_damage(result, &warehouse).await
         }
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,
         Command::Sql(args) => {
             let warehouse = args.travel.apply(warehouse)?;
-            sql(&warehouse, &args, &limits)
+            let result = sql(&warehouse, &args, &limits)
                 .await
-                .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster))
+                .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster));
+            crate::maintenance::explain_damage(result, &warehouse).await
         }
         Command::Restore(args) => crate::maintenance::restore(&warehouse, &args).await,
         Command::Check(args) => crate::maintenance::check(&warehouse, &args).await,

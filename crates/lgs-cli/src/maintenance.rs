@@ -16,40 +16,62 @@ pub async fn check(warehouse: &Warehouse, args: &CheckArgs) -> Result<()> {
         writeln!(out(), "{}", serde_json::to_string_pretty(&checks)?)?;
     } else {
         for c in &checks {
-            match (&c.log, c.damaged.is_empty(), c.version) {
-                (Some(log), _, _) => writeln!(out(), "{}: {log}", c.table)?,
-                (None, true, Some(v)) => writeln!(
-                    out(),
-                    "{} version {v}: ok ({} files, {} rows)",
-                    c.table,
-                    c.files,
-                    group(c.rows as f64, 0)
-                )?,
-                (None, _, v) => {
-                    writeln!(
-                        out(),
-                        "{} version {}: {} of {} data files damaged",
-                        c.table,
-                        v.unwrap_or(0),
-                        c.damaged.len(),
-                        c.files
-                    )?;
-                    for d in &c.damaged {
-                        let rows = d
-                            .rows
-                            .map_or(String::new(), |r| format!(" ({} rows)", group(r as f64, 0)));
-                        writeln!(out(), "  {} {}{rows}", d.file, d.problem)?;
-                    }
-                }
-            }
+            print_check(c)?;
         }
     }
-    let bad = checks.iter().filter(|c| !c.ok()).count();
-    if bad > 0 {
+    let damaged = checks
+        .iter()
+        .filter(|c| c.log.is_some() || !c.damaged.is_empty());
+    let damaged = damaged.count();
+    if damaged > 0 {
         anyhow::bail!(
-            "{bad} table(s) damaged: put the files back from a backup, or `lgs repair TABLE` \
+            "{damaged} table(s) damaged: put the files back from a backup, or `lgs repair TABLE` \
              to drop the damaged files (their rows are lost)"
         );
+    }
+    let inconsistent = checks.iter().filter(|c| !c.ok()).count();
+    if inconsistent > 0 {
+        anyhow::bail!("{inconsistent} table(s) disagree with the commits that wrote them");
+    }
+    Ok(())
+}
+
+/// One table's check, as lines of text.
+fn print_check(c: &lgs::warehouse::TableCheck) -> Result<()> {
+    let version = c.version.unwrap_or(0);
+    match &c.log {
+        Some(log) => writeln!(out(), "{}: {log}", c.table)?,
+        None if c.damaged.is_empty() && c.problems.is_empty() => writeln!(
+            out(),
+            "{} version {version}: ok ({} files, {} rows)",
+            c.table,
+            c.files,
+            group(c.rows as f64, 0)
+        )?,
+        None if c.damaged.is_empty() => writeln!(
+            out(),
+            "{} version {version}: files ok; disagrees with its commits:",
+            c.table
+        )?,
+        None => writeln!(
+            out(),
+            "{} version {version}: {} of {} data files damaged",
+            c.table,
+            c.damaged.len(),
+            c.files
+        )?,
+    }
+    for d in &c.damaged {
+        let rows = d
+            .rows
+            .map_or(String::new(), |r| format!(" ({} rows)", group(r as f64, 0)));
+        writeln!(out(), "  {} {}{rows}", d.file, d.problem)?;
+    }
+    for p in &c.problems {
+        writeln!(out(), "  {p}")?;
+    }
+    for n in &c.notes {
+        writeln!(out(), "  note: {n}")?;
     }
     Ok(())
 }
@@ -98,4 +120,15 @@ pub async fn restore(warehouse: &Warehouse, args: &RestoreArgs) -> Result<()> {
         args.table
     )?;
     Ok(())
+}
+
+/// A read that failed inside a data file fails naming the damaged file instead.
+pub async fn explain_damage(result: Result<()>, warehouse: &Warehouse) -> Result<()> {
+    let Err(err) = result else {
+        return Ok(());
+    };
+    match warehouse.diagnose(&format!("{err:#}")).await {
+        Some(damage) => Err(damage.into()),
+        None => Err(err),
+    }
 }

@@ -129,6 +129,16 @@ pub enum LgsError {
         problem: String,
     },
 
+    /// Writing a table's data files failed (a full disk, a file size limit, a
+    /// bucket that refuses the write): nothing was committed.
+    #[error("cannot write the data files of table {table} under {location}: {source}")]
+    WriteFailed {
+        table: String,
+        location: String,
+        #[source]
+        source: Box<DeltaTableError>,
+    },
+
     /// Delta Lake failed while reading or writing a table.
     #[error("Delta table {table}: {source}")]
     Delta {

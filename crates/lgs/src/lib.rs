@@ -35,6 +35,7 @@
 //! ```
 
 pub mod analytics;
+pub mod asof;
 pub mod charts;
 pub mod cluster;
 pub mod error;

@@ -78,7 +78,9 @@ pub async fn context_over(
     engine: &Engine,
     opened: &[OpenTable],
 ) -> Result<(SessionContext, Vec<TableInfo>)> {
-    let config = SessionConfig::new().with_information_schema(true);
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_extension(Arc::new(crate::asof::SessionWarehouse(warehouse.clone())));
     let ctx = match engine {
         Engine::Local(limits) => local_context(config, limits)?,
         Engine::Cluster(url) => crate::cluster::remote_context(url, config).await?,

@@ -41,6 +41,8 @@ pub struct ParsedStatement {
 /// Splits a script into statements (separated by `;`). A syntax error is reported with
 /// the parser's line and column.
 pub fn parse_script(sql: &str) -> Result<Vec<ParsedStatement>> {
+    let rewritten = crate::asof::rewrite(sql)?;
+    let sql = rewritten.as_deref().unwrap_or(sql);
     let statements = DFParserBuilder::new(sql)
         .build()
         .and_then(|mut p| p.parse_statements())
@@ -134,6 +136,16 @@ pub async fn execute_with(
             source: Box::new(source),
         }
     };
+    // Tables read at an earlier state (`VERSION AS OF`) are opened now.
+    let state = ctx.state();
+    let pinned: Vec<String> = state
+        .resolve_table_references(&statement.statement)
+        .map_err(at)?
+        .iter()
+        .map(|t| t.table().to_string())
+        .filter(|t| t.contains('@'))
+        .collect();
+    crate::asof::register_pinned(ctx, &pinned).await?;
     let plan = ctx
         .state()
         .statement_to_plan(statement.statement.clone())

@@ -20,6 +20,8 @@ pub struct TableWriter<'a> {
     schema: SchemaRef,
     partitions: Vec<String>,
     writer: Option<RecordBatchWriter>,
+    /// Where the table's files go, once the writer is open.
+    location: String,
     rows: u64,
     /// The table's version when the caller decided what to write (`Some(None)`: there
     /// was no table), if the commit must check what was committed since.
@@ -39,6 +41,7 @@ impl<'a> TableWriter<'a> {
             schema,
             partitions,
             writer: None,
+            location: String::new(),
             rows: 0,
             decided_at: None,
         }
@@ -54,8 +57,12 @@ impl<'a> TableWriter<'a> {
         self
     }
 
-    fn open(&self) -> Result<RecordBatchWriter> {
+    fn open(&mut self) -> Result<RecordBatchWriter> {
         let url = self.warehouse.prepare_table_dir(&self.name)?;
+        self.location = match url.to_file_path() {
+            Ok(path) => path.display().to_string(),
+            Err(()) => url.to_string(),
+        };
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(128 * 1024))
@@ -77,10 +84,16 @@ impl<'a> TableWriter<'a> {
         }
         let writer = self.writer.as_mut().expect("opened above");
         self.rows += batch.num_rows() as u64;
-        writer
-            .write(batch)
-            .await
-            .map_err(|e| LgsError::delta(&self.name, e))
+        let written = writer.write(batch).await;
+        written.map_err(|e| self.write_failed(e))
+    }
+
+    fn write_failed(&self, source: deltalake::DeltaTableError) -> LgsError {
+        LgsError::WriteFailed {
+            table: self.name.clone(),
+            location: self.location.clone(),
+            source: Box::new(source),
+        }
     }
 
     /// The table written.
@@ -106,10 +119,10 @@ impl<'a> TableWriter<'a> {
     /// nothing was committed), the files written for it are removed.
     pub async fn commit(&mut self, facts: &CommitFacts, overwrite: bool) -> Result<u64> {
         let adds = match self.writer.as_mut() {
-            Some(w) => w
-                .flush()
-                .await
-                .map_err(|e| LgsError::delta(&self.name, e))?,
+            Some(w) => {
+                let flushed = w.flush().await;
+                flushed.map_err(|e| self.write_failed(e))?
+            }
             None => vec![],
         };
         let committed = self

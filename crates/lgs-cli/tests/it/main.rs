@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod concurrency;
 mod limits;
+mod load;
 mod objectstore;
 mod reliability;
 mod sql;

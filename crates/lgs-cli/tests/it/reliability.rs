@@ -89,6 +89,56 @@ fn sql_and_report_read_an_earlier_version_and_restore_brings_it_back() {
         .stderr(predicate::str::contains("--version"));
 }
 
+/// Runs one query and returns its CSV output without the header.
+fn query(wh: &std::path::Path, sql: &str) -> String {
+    let out = lgs(wh)
+        .args(["sql", "--format", "csv", sql])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    text.lines().skip(1).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn sql_reads_earlier_states_with_version_as_of_and_timestamp_as_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = two_ingests(dir.path());
+    // handmade.csv: 8 lines at version 0; split_invoice.csv adds its own at 1.
+    let first = query(&wh, "SELECT count(*) FROM retail VERSION AS OF 0");
+    let latest = query(&wh, "SELECT count(*) FROM retail");
+    assert_eq!(first, "8");
+    assert_ne!(first, latest);
+    // Two states of one table in one query, beside the latest.
+    let diff = query(
+        &wh,
+        "SELECT (SELECT count(*) FROM retail) - (SELECT count(*) FROM retail version as of 0) \
+         AS added, (SELECT count(*) FROM Retail TIMESTAMP AS OF '2999-01-01') AS now",
+    );
+    let latest: i64 = latest.parse().unwrap();
+    assert_eq!(diff, format!("{},{latest}", latest - 8));
+    // Rows only in the later version, by anti-join.
+    let added = query(
+        &wh,
+        "SELECT count(*) FROM retail r WHERE NOT EXISTS (SELECT 1 FROM retail VERSION AS OF 0 o \
+         WHERE o.invoice_no = r.invoice_no)",
+    );
+    assert_eq!(added, (latest - 8).to_string());
+    lgs(&wh)
+        .args(["sql", "SELECT 1 FROM retail VERSION AS OF 7"])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("no version 7").and(predicate::str::contains("latest is 1")),
+        );
+    lgs(&wh)
+        .args(["sql", "SELECT 1 FROM retail VERSION AS OF 'x'"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "VERSION AS OF takes a version number",
+        ));
+}
+
 #[test]
 fn a_missing_data_file_fails_sql_and_report_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,4 +223,69 @@ fn check_reports_a_missing_file_and_repair_drops_it() {
         .args(["sql", "SELECT count(*) FROM retail"])
         .assert()
         .success();
+}
+
+/// Every file under `dir`, with its size.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let size = std::fs::metadata(&path).unwrap().len();
+                found.push((path, size));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_file_size_limit_mid_ingest_fails_naming_the_file_and_leaves_the_warehouse_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = two_ingests(dir.path());
+    let before = files_under(&wh);
+    let rows_before = count(&wh, &[]);
+    // 188 KB of transactions: a data file of some 40 KB. Files may not grow past
+    // 16 KiB (the shell ignores SIGXFSZ, so a write past it fails with EFBIG, as
+    // a full disk fails with ENOSPC).
+    let input =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lgs/tests/data/pg/retail.csv");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"trap "" XFSZ; ulimit -f 16; exec "$@""#)
+        .arg("limited")
+        .arg(assert_cmd::cargo::cargo_bin("lgs"))
+        .arg("--warehouse")
+        .arg(&wh)
+        .arg("ingest")
+        .arg(&input)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let table_dir = wh.join("retail").display().to_string();
+    assert!(
+        stderr.contains("File too large")
+            && stderr.contains(&format!("table retail under {table_dir}"))
+            && stderr.contains("the warehouse is unchanged"),
+        "names the cause and where: {stderr}"
+    );
+    assert!(
+        stderr.lines().filter(|l| !l.trim().is_empty()).count() <= 3,
+        "{stderr}"
+    );
+    assert_eq!(
+        files_under(&wh),
+        before,
+        "no file added, left behind or changed"
+    );
+    assert_eq!(count(&wh, &[]), rows_before);
+    lgs(&wh).arg("check").assert().success();
+    // With room again, the same ingest loads.
+    lgs(&wh).arg("ingest").arg(&input).assert().success();
 }

@@ -23,10 +23,11 @@ type Workbook = Xlsx<BufReader<File>>;
 /// cannot be loaded (an Excel error cell), if any.
 type SheetRow = (u64, Vec<String>, Option<String>);
 
-/// A row, or an error that ends the sheet.
+/// A row, an error that ends the sheet, or its end.
 enum Row {
     Cells(SheetRow),
     Failed(String),
+    End,
 }
 
 fn open(path: &Path, shown: &str) -> Result<Workbook> {
@@ -93,14 +94,20 @@ struct SheetSource {
 impl SheetSource {
     fn receive(&mut self) -> Result<Option<SheetRow>> {
         let rows = self.rows.as_ref().expect("started by header()");
+        let failed = |message| LgsError::BadInput {
+            source_name: self.name.clone(),
+            line: None,
+            message,
+        };
         match rows.recv() {
-            Err(_) => Ok(None),
+            // The reader ends every sheet it reads to the end with `End`: without it
+            // the sheet was cut short (the reader failed), never a shorter sheet.
+            Err(_) => Err(failed(
+                "the sheet reader stopped before the end of the sheet".into(),
+            )),
+            Ok(Row::End) => Ok(None),
             Ok(Row::Cells(row)) => Ok(Some(row)),
-            Ok(Row::Failed(message)) => Err(LgsError::BadInput {
-                source_name: self.name.clone(),
-                line: None,
-                message,
-            }),
+            Ok(Row::Failed(message)) => Err(failed(message)),
         }
     }
 }
@@ -172,7 +179,10 @@ fn stream_sheet(mut workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
                 return; // The ingest stopped reading.
             }
         }
-        let Some(cell) = cell else { break };
+        let Some(cell) = cell else {
+            let _ = tx.send(Row::End);
+            return;
+        };
         let (row, col) = cell.get_position();
         current = Some(row);
         let col = col as usize;

@@ -3,9 +3,13 @@
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
+use std::path::PathBuf;
+
 use super::batch::RetailBuilder;
 use super::csv::Fields;
+use super::records::{Record, RecordSource};
 use super::wdi::WdiFormat;
+use crate::error::{LgsError, Result as LgsResult};
 use crate::schema::{
     RETAIL_TABLE, WDI_TABLE, expected_headers, match_header, retail_schema, wdi_schema,
 };
@@ -73,6 +77,41 @@ pub(crate) trait RowFormat: Send {
     fn buffered(&self) -> usize;
     /// Takes the buffered rows.
     fn finish(&mut self) -> RecordBatch;
+}
+
+/// Reads a source's header and has `rows` recognise it; returns the header's width.
+/// `name` names the source in the error.
+pub(crate) fn read_header(
+    rows: &mut dyn RowFormat,
+    source: &mut dyn RecordSource,
+    name: &str,
+) -> LgsResult<usize> {
+    let (line, names) = source.header()?;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    rows.header(&refs).map_err(|message| LgsError::BadHeader {
+        path: PathBuf::from(name),
+        line: line.max(1),
+        message,
+    })?;
+    Ok(names.len())
+}
+
+/// Loads one record into `rows`, or says why it is quarantined: malformed before
+/// its fields are looked at, the wrong number of fields, or a field that does not
+/// parse. The one decision every ingest path takes for every record.
+pub(crate) fn load_record(
+    rows: &mut dyn RowFormat,
+    width: usize,
+    rec: &mut Record,
+) -> std::result::Result<(), String> {
+    match rec.error.take() {
+        Some(reason) => Err(reason),
+        None if rec.fields.len() != width => Err(format!(
+            "expected {width} fields, found {}",
+            rec.fields.len()
+        )),
+        None => rows.push(&rec.fields),
+    }
 }
 
 struct RetailFormat {

@@ -3,7 +3,7 @@
 //! NULL, casts).
 
 /// Splits `(...), (...);` into the tuples' texts with their byte offsets.
-pub(super) fn split_tuples(values: &str) -> std::result::Result<Vec<(usize, String)>, String> {
+pub fn split_tuples(values: &str) -> std::result::Result<Vec<(usize, String)>, String> {
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut in_string = false;
@@ -34,7 +34,7 @@ pub(super) fn split_tuples(values: &str) -> std::result::Result<Vec<(usize, Stri
 }
 
 /// `('a''b', 12, NULL, E'x\ny', -1.5)` → [a'b, 12, null, x⏎y, -1.5].
-pub(super) fn parse_tuple(tuple: &str) -> std::result::Result<Vec<Option<String>>, String> {
+pub fn parse_tuple(tuple: &str) -> std::result::Result<Vec<Option<String>>, String> {
     let inner = tuple
         .trim()
         .strip_prefix('(')

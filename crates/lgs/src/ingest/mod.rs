@@ -26,11 +26,13 @@
 pub mod batch;
 pub mod columnar;
 pub mod csv;
+pub mod dry;
 pub mod dump;
 pub mod excel;
 pub mod files;
 pub mod format;
-mod insert_values;
+#[doc(hidden)]
+pub mod insert_values;
 pub mod location;
 pub mod log;
 pub mod parse;

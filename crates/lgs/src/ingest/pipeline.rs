@@ -1,13 +1,14 @@
 //! The ingest pipeline: one parsing worker per lane turns its inputs' records into
 //! Arrow batches (rows and rejected rows), streamed into the table writers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
 use super::batch::RejectedBuilder;
+use super::format::{load_record, read_header};
 use super::records::{Record, RecordSource};
 use super::{Dataset, FileReport, IngestOptions, IngestProgress, Message, PlannedInput};
 use crate::error::{LgsError, Result};
@@ -151,26 +152,12 @@ impl Worker {
         counter: &AtomicU64,
     ) -> Result<()> {
         let mut rows = self.dataset.new_format();
-        let (line, names) = source.header()?;
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        rows.header(&refs).map_err(|message| LgsError::BadHeader {
-            path: PathBuf::from(name),
-            line: line.max(1),
-            message,
-        })?;
-        let width = names.len();
+        let width = read_header(rows.as_mut(), source.as_mut(), name)?;
         let mut rejects = RejectedBuilder::default();
         let mut rec = Record::default();
         while source.next(&mut rec)? {
             report.rows_read += 1;
-            let outcome = match rec.error.take() {
-                Some(reason) => Err(reason),
-                None if rec.fields.len() != width => Err(format!(
-                    "expected {width} fields, found {}",
-                    rec.fields.len()
-                )),
-                None => rows.push(&rec.fields),
-            };
+            let outcome = load_record(rows.as_mut(), width, &mut rec);
             match outcome {
                 Ok(()) => {
                     report.rows_loaded += 1;

@@ -128,31 +128,48 @@ pub fn open_file(
     handle: &tokio::runtime::Handle,
 ) -> Result<Vec<(String, Box<dyn RecordSource>)>> {
     let shown = file.shown();
-    let text = |count| location::decode(file, file.open_raw(handle)?, count);
     Ok(match kind {
-        FileKind::Csv => vec![(
-            shown.clone(),
-            Box::new(CsvSource::new(Path::new(&shown), text(count)?)) as _,
-        )],
-        FileKind::PgDump => vec![(
-            shown.clone(),
-            Box::new(super::dump::DumpSource::new(
-                Path::new(&shown),
-                text(count)?,
-                accepts(dataset),
-            )) as _,
-        )],
-        FileKind::Parquet => {
-            let (path, staged) = file.local_copy(handle, count)?;
-            let source = super::columnar::ParquetSource::open(&path, &shown)?;
-            vec![(shown, Staged::wrap(Box::new(source), staged))]
+        FileKind::Csv | FileKind::PgDump => {
+            let text = location::decode(file, file.open_raw(handle)?, count)?;
+            vec![(shown.clone(), text_source(kind, &shown, text, dataset))]
         }
-        FileKind::Xlsx => {
+        FileKind::Parquet | FileKind::Xlsx => {
             let (path, staged) = file.local_copy(handle, count)?;
-            super::excel::open_sheets(&path, &shown, sheets)?
+            local_sources(kind, &path, &shown, sheets)?
                 .into_iter()
                 .map(|(name, source)| (name, Staged::wrap(source, staged.clone())))
                 .collect()
+        }
+    })
+}
+
+/// The records of a text input (CSV or a dump), from its decoded text.
+pub fn text_source(
+    kind: FileKind,
+    shown: &str,
+    text: Box<dyn BufRead + Send>,
+    dataset: &Dataset,
+) -> Box<dyn RecordSource> {
+    let path = Path::new(shown);
+    match kind {
+        FileKind::PgDump => Box::new(super::dump::DumpSource::new(path, text, accepts(dataset))),
+        _ => Box::new(CsvSource::new(path, text)),
+    }
+}
+
+/// The record sources of a local file that needs random access: a Parquet file,
+/// or a workbook's sheets (all, or those in `sheets`).
+pub fn local_sources(
+    kind: FileKind,
+    path: &Path,
+    shown: &str,
+    sheets: Option<&[String]>,
+) -> Result<Vec<(String, Box<dyn RecordSource>)>> {
+    Ok(match kind {
+        FileKind::Xlsx => super::excel::open_sheets(path, shown, sheets)?,
+        _ => {
+            let source = super::columnar::ParquetSource::open(path, shown)?;
+            vec![(shown.to_string(), Box::new(source) as _)]
         }
     })
 }

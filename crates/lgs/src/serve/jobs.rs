@@ -110,11 +110,13 @@ impl Jobs {
             }),
         });
         let mut jobs = self.jobs.lock().expect("jobs");
-        // Keep the last 50 jobs.
+        // Keep the last 50 jobs; one dropped while running stops (nobody can see
+        // or cancel it any more, and it would hold its memory).
         if jobs.len() >= 50
             && let Some(oldest) = jobs.keys().min().copied()
+            && let Some(dropped) = jobs.remove(&oldest)
         {
-            jobs.remove(&oldest);
+            dropped.cancel();
         }
         jobs.insert(id, job.clone());
         drop(jobs);
@@ -149,16 +151,7 @@ impl Jobs {
 
     /// Cancels a running job (no effect on a finished one).
     pub fn cancel(&self, id: u64) -> Option<State> {
-        let job = self.get(id)?;
-        let mut inner = job.inner.lock().expect("job");
-        if inner.state == State::Running {
-            if let Some(task) = inner.task.take() {
-                task.abort();
-            }
-            inner.state = State::Cancelled;
-            inner.elapsed = Some(job.started.elapsed());
-        }
-        Some(inner.state.clone())
+        Some(self.get(id)?.cancel())
     }
 }
 
@@ -193,6 +186,19 @@ async fn run(
 }
 
 impl Job {
+    /// Stops the job if it is running; returns its state.
+    fn cancel(&self) -> State {
+        let mut inner = self.inner.lock().expect("job");
+        if inner.state == State::Running {
+            if let Some(task) = inner.task.take() {
+                task.abort();
+            }
+            inner.state = State::Cancelled;
+            inner.elapsed = Some(self.started.elapsed());
+        }
+        inner.state.clone()
+    }
+
     /// The job's progress and rows `offset..offset + limit` as text.
     pub fn view(&self, id: u64, offset: usize, limit: usize) -> View {
         let inner = self.inner.lock().expect("job");

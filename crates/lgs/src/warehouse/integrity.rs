@@ -4,6 +4,9 @@
 //! the read fail, naming the table, its version and the file, instead of answering
 //! from the files that are left.
 
+use std::sync::Arc;
+
+use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use deltalake::DeltaTable;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -31,10 +34,25 @@ pub struct Damage {
     pub rows: Option<u64>,
 }
 
+/// How far a file is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Depth {
+    /// It is there with the size the log records (one metadata request per file:
+    /// what every read checks).
+    Listed,
+    /// Also: its Parquet footer reads, and holds the rows the log records (what
+    /// `lgs check` and `lgs repair` check).
+    Footer,
+}
+
 /// Fails with [`LgsError::DamagedTable`] naming the first data file of the table's
 /// snapshot that is missing or whose size differs from the log's.
 pub(super) async fn check_files(name: &str, table: &DeltaTable) -> Result<()> {
-    match damaged_files(name, table).await?.into_iter().next() {
+    match damaged_files(name, table, Depth::Listed)
+        .await?
+        .into_iter()
+        .next()
+    {
         None => Ok(()),
         Some(damage) => Err(LgsError::DamagedTable {
             table: name.to_string(),
@@ -45,9 +63,13 @@ pub(super) async fn check_files(name: &str, table: &DeltaTable) -> Result<()> {
     }
 }
 
-/// Every data file of the table's snapshot that is missing or whose size differs
-/// from the log's, in path order.
-pub(super) async fn damaged_files(name: &str, table: &DeltaTable) -> Result<Vec<Damage>> {
+/// Every data file of the table's snapshot that is not as the log says, checked to
+/// `depth`, in path order.
+pub(super) async fn damaged_files(
+    name: &str,
+    table: &DeltaTable,
+    depth: Depth,
+) -> Result<Vec<Damage>> {
     let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
     let listed: Vec<Listed> = snapshot
         .log_data()
@@ -59,23 +81,31 @@ pub(super) async fn damaged_files(name: &str, table: &DeltaTable) -> Result<Vec<
         })
         .collect();
     let store = table.log_store().object_store(None);
+    let (started, files) = (std::time::Instant::now(), listed.len());
     let mut damage: Vec<Damage> = futures::stream::iter(listed)
         .map(|file| {
             let store = store.clone();
-            async move { check_one(store.as_ref(), &file).await }
+            async move { check_one(store, &file, depth).await }
         })
         .buffer_unordered(CONCURRENT_CHECKS)
         .filter_map(|d| async move { d })
         .collect()
         .await;
     damage.sort_by(|a, b| a.file.cmp(&b.file));
+    tracing::debug!(
+        "checked {files} data files of {name} ({depth:?}) in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
     Ok(damage)
 }
 
 /// What is wrong with the file, if anything.
-async fn check_one(store: &dyn ObjectStore, file: &Listed) -> Option<Damage> {
+async fn check_one(store: Arc<dyn ObjectStore>, file: &Listed, depth: Depth) -> Option<Damage> {
     let problem = match store.head(&file.path).await {
-        Ok(meta) if meta.size == file.size => return None,
+        Ok(meta) if meta.size == file.size => match depth {
+            Depth::Listed => return None,
+            Depth::Footer => footer_problem(store, file).await?,
+        },
         Ok(meta) => format!(
             "has {} bytes where the log records {}",
             meta.size, file.size
@@ -88,6 +118,46 @@ async fn check_one(store: &dyn ObjectStore, file: &Listed) -> Option<Damage> {
         problem,
         rows: file.rows,
     })
+}
+
+/// What is wrong with a file's Parquet footer: it does not read, or it counts other
+/// rows than the log records.
+async fn footer_problem(store: Arc<dyn ObjectStore>, file: &Listed) -> Option<String> {
+    let not_parquet = |why: String| Some(format!("is not a readable Parquet file: {why}"));
+    // A Parquet file ends with its footer, the footer's length (4 bytes, little
+    // endian) and "PAR1".
+    let size = file.size;
+    if size < 12 {
+        return not_parquet(format!("{size} bytes is too short"));
+    }
+    let tail = match store.get_range(&file.path, size - 8..size).await {
+        Ok(tail) => tail,
+        Err(e) => return Some(format!("cannot be read: {e}")),
+    };
+    if &tail[4..] != b"PAR1" {
+        return not_parquet("it does not end with PAR1".into());
+    }
+    let length = u64::from(u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")));
+    if length > size - 12 {
+        return not_parquet(format!("its footer length {length} exceeds the file"));
+    }
+    let footer = match store
+        .get_range(&file.path, size - 8 - length..size - 8)
+        .await
+    {
+        Ok(footer) => footer,
+        Err(e) => return Some(format!("cannot be read: {e}")),
+    };
+    let rows = match ParquetMetaDataReader::decode_metadata(&footer) {
+        Ok(meta) => meta.file_metadata().num_rows().max(0) as u64,
+        Err(e) => return not_parquet(e.to_string()),
+    };
+    match file.rows {
+        Some(logged) if logged != rows => {
+            Some(format!("holds {rows} rows where the log records {logged}"))
+        }
+        _ => None,
+    }
 }
 
 /// What is wrong with a table's Delta log that delta-rs could not load: the first

@@ -31,6 +31,7 @@ pub use crate::facts::COMMIT_INFO_KEY;
 use crate::facts::CommitFacts;
 
 mod commit;
+mod consistency;
 mod integrity;
 mod provider;
 mod repair;

@@ -8,7 +8,7 @@ use deltalake::protocol::DeltaOperation;
 use serde::Serialize;
 
 use super::Warehouse;
-use super::integrity::{Damage, damaged_files};
+use super::integrity::{Damage, Depth, damaged_files};
 use crate::error::{LgsError, Result};
 use crate::facts::CommitFacts;
 
@@ -25,13 +25,18 @@ pub struct TableCheck {
     /// Why the log cannot be read, if it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
-    /// Data files missing or not of the size the log records.
+    /// Data files missing or not as the log records them.
     pub damaged: Vec<Damage>,
+    /// What disagrees with the other tables (the ingest log, the quarantine's
+    /// commits).
+    pub problems: Vec<String>,
+    /// What is behind but mends itself (an ingest the log does not list yet).
+    pub notes: Vec<String>,
 }
 
 impl TableCheck {
     pub fn ok(&self) -> bool {
-        self.log.is_none() && self.damaged.is_empty()
+        self.log.is_none() && self.damaged.is_empty() && self.problems.is_empty()
     }
 }
 
@@ -48,7 +53,9 @@ pub struct Repair {
 
 impl Warehouse {
     /// Checks every table (or only `table`): its log reads, and each of its data
-    /// files is there with the size the log records.
+    /// files is there with the size the log records, is Parquet, and holds the rows
+    /// the log records; then that the ingest log and the quarantines agree with
+    /// the commits that wrote them.
     pub async fn check(&self, table: Option<&str>) -> Result<Vec<TableCheck>> {
         let names = match table {
             Some(name) => vec![name.to_string()],
@@ -67,6 +74,8 @@ impl Warehouse {
                         rows: 0,
                         log: Some(e.to_string()),
                         damaged: vec![],
+                        problems: vec![],
+                        notes: vec![],
                     });
                     continue;
                 }
@@ -74,24 +83,48 @@ impl Warehouse {
             };
             let info = super::table_info(&name, &opened)?;
             checks.push(TableCheck {
-                damaged: damaged_files(&name, &opened).await?,
+                damaged: damaged_files(&name, &opened, Depth::Footer).await?,
                 table: name,
                 version: Some(info.version),
                 files: info.files,
                 rows: info.rows,
                 log: None,
+                problems: vec![],
+                notes: vec![],
             });
         }
+        self.check_consistency(&mut checks).await?;
         Ok(checks)
     }
 
-    /// Drops from `table` the data files that are missing or damaged, in one commit
+    /// After a read failed with `failure`: when a data file is to blame (not
+    /// Parquet, or not as the log records it), that damage, naming the table, its
+    /// version and the file. Every read checks that files are there with their
+    /// sizes; what is inside them is only looked at once a read has failed.
+    pub async fn diagnose(&self, failure: &str) -> Option<LgsError> {
+        if !failure.to_ascii_lowercase().contains("parquet") {
+            return None;
+        }
+        let checks = self.check(None).await.ok()?;
+        checks.into_iter().find_map(|c| {
+            let damage = c.damaged.into_iter().next()?;
+            Some(LgsError::DamagedTable {
+                table: c.table,
+                version: c.version?,
+                file: damage.file,
+                problem: damage.problem,
+            })
+        })
+    }
+
+    /// Drops from `table` the data files that are missing or damaged (another size
+    /// than the log's, not Parquet, other rows than the log's), in one commit
     /// that records them and the rows lost. Their sources stay recorded as loaded:
     /// `lgs ingest --force` loads them again.
     pub async fn repair(&self, name: &str) -> Result<Repair> {
         self.ensure_writable().await?;
         let table = self.open_existing(name).await?;
-        let dropped = damaged_files(name, &table).await?;
+        let dropped = damaged_files(name, &table, Depth::Footer).await?;
         let rows_lost = dropped.iter().filter_map(|d| d.rows).sum();
         let mut repair = Repair {
             table: name.to_string(),

@@ -89,6 +89,26 @@ impl Warehouse {
         }
     }
 
+    /// Registers `pin`'s state of `table` in `ctx` under the name `alias` (SQL's
+    /// `VERSION AS OF`, see [`crate::asof`]), checked as every read is.
+    pub async fn register_as(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        table: &str,
+        pin: Pin,
+        alias: &str,
+    ) -> Result<()> {
+        let mut opened = self.open_existing(table).await?;
+        load_pin(table, &mut opened, pin).await?;
+        let provider = self.provider(ctx, table, &opened).await?;
+        ctx.register_table(alias, provider)
+            .map_err(|e| LgsError::InvalidArgument {
+                what: "time travel",
+                message: format!("cannot read {table} at {pin}: {e}"),
+            })?;
+        Ok(())
+    }
+
     /// Makes `pin`'s state of `table` current, in a new commit (nothing is deleted:
     /// the versions in between stay in the history). Content loaded after that state
     /// is no longer in the table, so a later ingest loads it again. Returns the new

@@ -153,3 +153,160 @@ async fn check_names_the_damage_and_repair_drops_it_recording_the_rows_lost() {
     // Nothing left to repair.
     assert_eq!(s.warehouse.repair("retail").await.unwrap().version, None);
 }
+
+/// Replaces `from` by `to` in a table's commit file (as a damaged or hand-edited
+/// log would read).
+fn edit_commit(s: &Scratch, table: &str, version: u64, from: &str, to: &str) {
+    let path = s
+        .dir
+        .path()
+        .join(format!("warehouse/{table}/_delta_log/{version:020}.json"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from} not in {text}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+}
+
+#[tokio::test]
+async fn a_data_file_that_is_not_parquet_is_named_by_check_and_by_a_failed_read() {
+    let s = two_files().await;
+    let file = data_files(&s, "retail").remove(0);
+    let size = std::fs::metadata(&file).unwrap().len() as usize;
+    std::fs::write(&file, vec![b'x'; size]).unwrap();
+    let name = file.file_name().unwrap().to_str().unwrap();
+    let checks = s.warehouse.check(Some("retail")).await.unwrap();
+    assert_eq!(checks[0].damaged.len(), 1, "{checks:?}");
+    assert_eq!(checks[0].damaged[0].file, name);
+    assert!(
+        checks[0].damaged[0]
+            .problem
+            .starts_with("is not a readable Parquet file"),
+        "{checks:?}"
+    );
+    // The size matches, so the read starts and fails inside the file; what it
+    // failed with leads to the damaged file.
+    let ctx = s.context().await;
+    let failure = ctx
+        .sql("SELECT sum(quantity) FROM retail")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    let named = s.warehouse.diagnose(&failure).await.expect("diagnosed");
+    let named = named.to_string();
+    assert!(
+        named.contains("Delta table retail version 1")
+            && named.contains(name)
+            && named.contains("not a readable Parquet file"),
+        "{named}"
+    );
+    assert!(s.warehouse.diagnose("division by zero").await.is_none());
+    let repair = s.warehouse.repair("retail").await.unwrap();
+    assert_eq!(repair.dropped.len(), 1);
+    assert!(
+        s.warehouse
+            .check(None)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.ok())
+    );
+}
+
+#[tokio::test]
+async fn check_compares_each_file_s_rows_with_the_log() {
+    let s = two_files().await;
+    // handmade.csv's 8 rows, recorded as 9.
+    edit_commit(
+        &s,
+        "retail",
+        0,
+        "\\\"numRecords\\\":8",
+        "\\\"numRecords\\\":9",
+    );
+    let checks = s.warehouse.check(Some("retail")).await.unwrap();
+    assert_eq!(checks[0].damaged.len(), 1, "{checks:?}");
+    assert_eq!(
+        checks[0].damaged[0].problem,
+        "holds 8 rows where the log records 9"
+    );
+}
+
+#[tokio::test]
+async fn check_finds_an_ingest_log_or_quarantine_that_disagrees_with_the_commits() {
+    let s = two_files().await;
+    let bad = s.file(
+        "bad.csv",
+        "invoice_no,stock_code,description,quantity,invoice_date,unit_price,customer_id,country\n\
+         30001,P1,MUG,2,2010-01-31 23:00:00,5.00,301,United Kingdom\n\
+         30002,P1,MUG,many,2010-01-31 23:00:00,5.00,301,United Kingdom\n",
+    );
+    s.ingest(&[&bad]).await.unwrap();
+    let all_ok = |checks: &[lgs::warehouse::TableCheck]| checks.iter().all(|c| c.ok());
+    let checks = s.warehouse.check(None).await.unwrap();
+    assert!(all_ok(&checks), "{checks:?}");
+    assert!(checks.iter().all(|c| c.notes.is_empty()), "{checks:?}");
+
+    // The quarantine's commit says it wrote 2 rows; the table holds 1.
+    edit_commit(
+        &s,
+        "retail_rejected",
+        0,
+        "\"rows_written\":1",
+        "\"rows_written\":2",
+    );
+    let checks = s.warehouse.check(None).await.unwrap();
+    let quarantine = checks
+        .iter()
+        .find(|c| c.table == "retail_rejected")
+        .unwrap();
+    assert_eq!(quarantine.problems.len(), 1, "{checks:?}");
+    assert!(
+        quarantine.problems[0].starts_with("holds 1 rows of ingest ")
+            && quarantine.problems[0].ends_with("where its commit (version 0) wrote 2"),
+        "{quarantine:?}"
+    );
+    edit_commit(
+        &s,
+        "retail_rejected",
+        0,
+        "\"rows_written\":2",
+        "\"rows_written\":1",
+    );
+
+    // The first data commit now records 9 rows loaded; the log lists 8.
+    edit_commit(&s, "retail", 0, "\"rows_loaded\":8", "\"rows_loaded\":9");
+    let checks = s.warehouse.check(None).await.unwrap();
+    let log = checks.iter().find(|c| c.table == "ingest_log").unwrap();
+    assert_eq!(log.problems.len(), 1, "{checks:?}");
+    assert!(
+        log.problems[0].starts_with("lists 8 rows loaded by ingest ")
+            && log.problems[0].ends_with("into retail, whose commit records 9"),
+        "{log:?}"
+    );
+    edit_commit(&s, "retail", 0, "\"rows_loaded\":9", "\"rows_loaded\":8");
+
+    // A log one commit behind (a run killed between its data commit and its log
+    // commit) is a note, and the next ingest mends it.
+    let last_log = s
+        .dir
+        .path()
+        .join("warehouse/ingest_log/_delta_log/00000000000000000002.json");
+    std::fs::remove_file(last_log).unwrap();
+    let checks = s.warehouse.check(None).await.unwrap();
+    assert!(all_ok(&checks), "{checks:?}");
+    let retail = checks.iter().find(|c| c.table == "retail").unwrap();
+    assert_eq!(
+        retail.notes,
+        [
+            "ingest_log does not list 1 of its ingests yet (the next lgs ingest into retail lists them)"
+        ]
+    );
+    s.ingest(&[&test_data("pg/retail.csv")]).await.unwrap();
+    let checks = s.warehouse.check(None).await.unwrap();
+    assert!(
+        all_ok(&checks) && checks.iter().all(|c| c.notes.is_empty()),
+        "{checks:?}"
+    );
+}

@@ -1,0 +1,150 @@
+--
+-- PostgreSQL database dump
+--
+
+\restrict BupxlJnOZZarKMeR2oJLeBcQDSmlmHVYf8iLq62iDkhYafx2qox2VTQZC4FgCjn
+
+-- Dumped from database version 15.20 (Debian 15.20-0+deb12u1)
+-- Dumped by pg_dump version 15.20 (Debian 15.20-0+deb12u1)
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: retail; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.retail (
+    invoice_no character varying(10),
+    stock_code character varying(20),
+    description text,
+    quantity integer,
+    invoice_date timestamp without time zone,
+    unit_price numeric(10,3),
+    customer_id integer,
+    country character varying(30)
+);
+
+
+ALTER TABLE public.retail OWNER TO postgres;
+
+--
+-- Data for Name: retail; Type: TABLE DATA; Schema: public; Owner: postgres
+--
+
+INSERT INTO public.retail (invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country) VALUES
+	('489434', '85048', '15CM CHRISTMAS GLASS BALL 20 LIGHTS', 12, '2009-12-01 07:45:00', 6.950, 13085, 'United Kingdom'),
+	('489522', '22301', 'COFFEE MUG CAT + BIRD DESIGN', 3, '2009-12-01 11:45:00', 2.550, 15998, 'United Kingdom'),
+	('489546', '84050', 'PINK HEART SHAPE EGG FRYING PAN', 6, '2009-12-01 12:30:00', 1.650, 14156, 'EIRE'),
+	('489572', '21948', 'SET OF 6 CAKE CHOPSTICKS', 5, '2009-12-01 13:29:00', 1.250, 17611, 'United Kingdom'),
+	('489597', '21485', 'RED SPOT HEART HOT WATER BOTTLE', 1, '2009-12-01 14:28:00', 11.260, NULL, 'United Kingdom'),
+	('489599', '84879', 'ASSORTED COLOUR BIRD ORNAMENT', 48, '2009-12-01 14:40:00', 1.690, 12758, 'Portugal'),
+	('489644', '47556B', 'TEA TIME TEA TOWELS ', 10, '2009-12-01 16:30:00', 2.950, 15808, 'United Kingdom'),
+	('489699', '85132C', 'CHARLIE AND LOLA FIGURES TINS', 1, '2009-12-02 10:51:00', 9.950, 16700, 'United Kingdom'),
+	('489792', '21481', 'FAWN BLUE HOT WATER BOTTLE', 2, '2009-12-02 12:06:00', 2.950, 14527, 'United Kingdom'),
+	('489815', '21821', 'GLITTER STAR GARLAND WITH BELLS ', 6, '2009-12-02 13:10:00', 3.750, 17909, 'United Kingdom'),
+	('489856', '82616B', 'FRAPPUCINO SCARF KNITTING KIT', 1, '2009-12-02 14:36:00', 2.570, NULL, 'United Kingdom'),
+	('489857', '37464', 'ROBOT MUG IN DISPLAY BOX', 1, '2009-12-02 14:43:00', 2.570, NULL, 'United Kingdom'),
+	('489866', '22216', 'T-LIGHT HOLDER WHITE LACE', 10, '2009-12-02 15:04:00', 0.850, 16200, 'United Kingdom'),
+	('489895', '22130', 'PARTY CONE CHRISTMAS DECORATION ', 12, '2009-12-03 07:25:00', 0.850, 12779, 'Poland'),
+	('490009', '20913', 'SET/5 BLUE SPOTTY LID GLASS BOWLS', 2, '2009-12-03 12:13:00', 2.950, 12835, 'United Kingdom'),
+	('490052', '21791', 'VINTAGE HEADS AND TAILS CARD GAME ', 24, '2009-12-03 13:09:00', 1.250, 13895, 'United Kingdom'),
+	('490074', '21784', 'SHOE SHINE BOX ', 4, '2009-12-03 14:39:00', 21.700, NULL, 'United Kingdom'),
+	('490083', '37370', 'RETRO COFFEE MUGS ASSORTED', 72, '2009-12-03 15:35:00', 1.060, 14031, 'United Kingdom'),
+	('490109', '85123A', 'WHITE HANGING HEART T-LIGHT HOLDER', 18, '2009-12-03 16:51:00', 2.950, 14755, 'United Kingdom'),
+	('490140', '84879', 'ASSORTED COLOUR BIRD ORNAMENT', 8, '2009-12-03 20:03:00', 1.690, 12872, 'United Kingdom'),
+	('490149', '21217', 'RED SPOTTY ROUND CAKE TINS', 1, '2009-12-04 09:43:00', 21.700, NULL, 'United Kingdom'),
+	('490164', '21947', 'SET OF 6 HEART CHOPSTICKS', 12, '2009-12-04 11:32:00', 1.250, 14961, 'United Kingdom'),
+	('490290', '21893', 'POTTING SHED SEED TIN', 6, '2009-12-04 13:21:00', 4.250, 16325, 'United Kingdom'),
+	('490304', '21624', 'VINTAGE UNION JACK DOORSTOP', 3, '2009-12-04 14:35:00', 5.950, 17593, 'United Kingdom'),
+	('490360', '85231L', 'LAVENDER SCENTED SET/9 T-LIGHTS', 1, '2009-12-04 16:52:00', 0.850, 13679, 'United Kingdom'),
+	('490397', '21844', 'RETRO SPOT MUG', 6, '2009-12-06 10:30:00', 2.950, 12417, 'Belgium'),
+	('490464', '21592', 'RETRO SPOT  CIGAR BOX MATCHES ', 4, '2009-12-06 12:10:00', 1.250, 15571, 'United Kingdom'),
+	('490487', '21931', 'JUMBO STORAGE BAG SUKI', 2, '2009-12-06 13:05:00', 1.950, 14717, 'United Kingdom'),
+	('490511', '21687', 'SILVER PLATE CANDLE BOWL LARGE', 12, '2009-12-06 14:46:00', 3.750, 13319, 'United Kingdom'),
+	('490542', '84619', 'BLUE GINGHAM ROSE QUILT ', 1, '2009-12-07 09:42:00', 45.950, 14911, 'EIRE'),
+	('490657', '21432', 'SET OF 3 CASES WOODLAND DESIGN', 2, '2009-12-07 12:26:00', 5.950, 14471, 'United Kingdom'),
+	('490689', '21911', 'GARDEN METAL SIGN ', 12, '2009-12-07 13:52:00', 1.650, 17865, 'United Kingdom'),
+	('490719', '21485', 'RED SPOT HEART HOT WATER BOTTLE', 3, '2009-12-07 15:42:00', 4.950, 13042, 'United Kingdom'),
+	('490741', '20982', '12 PENCILS TALL TUBE SKULLS', 3, '2009-12-07 17:56:00', 1.700, NULL, 'United Kingdom'),
+	('490745', '21889', 'WOODEN BOX OF DOMINOES', 8, '2009-12-07 18:02:00', 2.570, NULL, 'United Kingdom'),
+	('490789', '85016', 'SET OF 6 VINTAGE NOTELETS KIT', 6, '2009-12-08 11:27:00', 2.550, 18271, 'United Kingdom'),
+	('490917', '21218', 'RED SPOTTY BISCUIT TIN', 6, '2009-12-08 13:14:00', 3.750, 15162, 'United Kingdom'),
+	('490953', '21071', 'VINTAGE BILLBOARD DRINK ME MUG', 12, '2009-12-08 14:56:00', 1.250, 13204, 'United Kingdom'),
+	('490963', '84050', 'PINK HEART SHAPE EGG FRYING PAN', 4, '2009-12-08 15:49:00', 4.300, NULL, 'United Kingdom'),
+	('490992', '72760B', 'VINTAGE CREAM 3 BASKET CAKE STAND', 2, '2009-12-08 17:13:00', 9.950, 14679, 'United Kingdom'),
+	('491041', '22164', 'STRING OF STARS CARD HOLDER', 2, '2009-12-09 09:42:00', 6.040, NULL, 'United Kingdom'),
+	('491043', '22309', 'TEA COSY RED  STRIPE', 1, '2009-12-09 09:51:00', 5.170, NULL, 'United Kingdom'),
+	('491068', '21768', 'WALL MOUNTED VINTAGE ORGANISER', 2, '2009-12-09 12:18:00', 14.950, 15768, 'United Kingdom'),
+	('491097', '20747', 'PICCADILLY TEA SET', 1, '2009-12-09 14:01:00', 14.950, 17296, 'United Kingdom'),
+	('491123', '21584', 'RETRO SPOT SMALL TUBE MATCHES', 20, '2009-12-09 15:20:00', 1.650, 17043, 'United Kingdom'),
+	('491155', '20983', '12 PENCILS TALL TUBE RED SPOTTY', 3, '2009-12-10 09:49:00', 1.700, NULL, 'United Kingdom'),
+	('491178', '21165', 'BEWARE OF THE CAT METAL SIGN ', 6, '2009-12-10 11:55:00', 1.690, 14099, 'United Kingdom'),
+	('491205', '21218', 'RED SPOTTY BISCUIT TIN', 24, '2009-12-10 14:07:00', 3.250, 16779, 'United Kingdom'),
+	('491368', '40001', ' WHITE BAMBOO RIBS LAMPSHADE', 2, '2009-12-10 15:56:00', 0.850, 14043, 'United Kingdom'),
+	('491422', '22114', 'HOT WATER BOTTLE TEA AND SYMPATHY', 4, '2009-12-10 19:35:00', 3.950, 17512, 'United Kingdom'),
+	('491454', '84327A', 'PINK JUMPER LARRY THE LAMB', 12, '2009-12-11 11:17:00', 2.100, 13077, 'United Kingdom'),
+	('C491602', '22138', 'BAKING SET 9 PIECE RETROSPOT ', -2, '2009-12-11 13:31:00', 4.950, 17645, 'United Kingdom'),
+	('491637', '22034', 'ROBIN CHRISTMAS CARD', 24, '2009-12-11 15:55:00', 0.420, 15984, 'United Kingdom'),
+	('491662', '21741', 'COSY SLIPPER SHOES LARGE GREEN', 2, '2009-12-13 11:16:00', 2.950, 15169, 'United Kingdom'),
+	('491681', '90195A', 'PURPLE GEMSTONE BRACELET', 1, '2009-12-13 12:31:00', 8.950, 15751, 'United Kingdom'),
+	('491701', '82597', 'BOMBS AWAY METAL SIGN', 1, '2009-12-13 13:53:00', 2.100, 15446, 'United Kingdom'),
+	('491726', '20703', 'BLUE PADDED SOFT MOBILE', 3, '2009-12-14 08:40:00', 4.250, 12439, 'Cyprus'),
+	('491780', '21578', 'WOODLAND DESIGN  COTTON TOTE BAG', 6, '2009-12-14 12:47:00', 2.250, 12471, 'Germany'),
+	('491812', '21942', 'SKULLS DESIGN FLANNEL', 240, '2009-12-14 13:23:00', 0.380, 13694, 'United Kingdom'),
+	('491888', '20993', 'JAZZ HEARTS MEMO PAD', 3, '2009-12-14 15:16:00', 0.850, 15867, 'United Kingdom'),
+	('491966', '15036', 'ASSORTED COLOURS SILK FAN', 5, '2009-12-14 17:16:00', 1.300, NULL, 'United Kingdom'),
+	('491966', '85017B', 'ENVELOPE 50 BLOSSOM IMAGES', 5, '2009-12-14 17:16:00', 0.830, NULL, 'United Kingdom'),
+	('491969', '84913A', 'SOFT PINK ROSE TOWEL ', 1, '2009-12-14 17:57:00', 9.520, NULL, 'United Kingdom'),
+	('491970', '37450', 'CERAMIC CAKE BOWL + HANGING CAKES', 1, '2009-12-14 18:03:00', 6.040, NULL, 'United Kingdom'),
+	('491971', '85062', 'PEARL CRYSTAL PUMPKIN T-LIGHT HLDR', 1, '2009-12-14 18:37:00', 2.570, NULL, 'United Kingdom'),
+	('492015', '21880', 'RED AND WHITE SPOT TAPE', 12, '2009-12-15 12:00:00', 0.650, 14911, 'EIRE'),
+	('492117', '37503', 'TEA TIME CAKE STAND IN GIFT BOX', 2, '2009-12-15 14:10:00', 10.750, 15808, 'United Kingdom'),
+	('492209', '21876', 'POTTERING MUG', 2, '2009-12-15 16:40:00', 1.250, 15768, 'United Kingdom'),
+	('492226', '37370', 'RETRO COFFEE MUGS ASSORTED', 1, '2009-12-15 18:33:00', 16.480, NULL, 'United Kingdom'),
+	('492281', '21155', 'RED SPOTTY PEG BAG', 12, '2009-12-16 11:43:00', 2.100, 13047, 'United Kingdom'),
+	('492303', '85231E', 'STRAWBERRY SCENTED SET/9 T-LIGHTS', 1, '2009-12-16 11:57:00', 1.700, NULL, 'United Kingdom'),
+	('492367', '21499', 'BLUE SPOTS  WRAP', 25, '2009-12-16 14:00:00', 0.420, 13178, 'United Kingdom'),
+	('492407', '21931', 'JUMBO STORAGE BAG SUKI', 4, '2009-12-16 16:02:00', 1.950, 15750, 'United Kingdom'),
+	('492414', '35004C', 'SET OF 3 COLOURED  FLYING DUCKS', 5, '2009-12-16 17:01:00', 13.000, NULL, 'United Kingdom'),
+	('492425', '22111', 'SCOTTIE DOG HOT WATER BOTTLE', 5, '2009-12-16 17:58:00', 11.260, NULL, 'United Kingdom'),
+	('492436', '20752', 'RETRO BLUE SPOTTY WASHING UP GLOVES', 36, '2009-12-17 10:22:00', 0.850, 18186, 'United Kingdom'),
+	('492529', '21738', 'COSY SLIPPER SHOES SMALL  RED ', 1, '2009-12-17 12:46:00', 2.950, 17377, 'United Kingdom'),
+	('492585', '72816', 'SET/3 CHRISTMAS DECOUPAGE CANDLES', 3, '2009-12-17 15:26:00', 1.250, 14085, 'United Kingdom'),
+	('492659', '21865', 'PINK UNION JACK  PASSPORT COVER ', 1, '2009-12-17 17:54:00', 2.100, 16720, 'United Kingdom'),
+	('492728', '21211', 'SET OF 72 SKULL PAPER  DOILIES', 2, '2009-12-18 11:18:00', 1.450, 15311, 'United Kingdom'),
+	('492753', '21843', 'RETRO SPOT CAKE STAND', 4, '2009-12-18 13:48:00', 10.950, 14156, 'EIRE'),
+	('492782', '21414', 'SCALLOP SHELL SOAP DISH', 1, '2009-12-18 17:06:00', 4.300, NULL, 'United Kingdom'),
+	('492783', '21741', 'COSY SLIPPER SHOES LARGE GREEN', 6, '2009-12-18 17:15:00', 6.040, NULL, 'United Kingdom'),
+	('492800', '48194', 'DOORMAT HEARTS', 4, '2009-12-20 11:50:00', 6.750, 13542, 'United Kingdom'),
+	('492832', '21577', 'SAVE THE PLANET COTTON TOTE BAG', 6, '2009-12-21 09:00:00', 2.250, 13111, 'United Kingdom'),
+	('493066', '84802A', 'WHITE ANEMONE ARTIFICIAL FLOWER', 6, '2009-12-21 17:14:00', 1.690, NULL, 'United Kingdom'),
+	('493074', '84378', 'SET OF 3 HEART COOKIE CUTTERS', 1, '2009-12-22 09:45:00', 2.570, NULL, 'United Kingdom'),
+	('C493085', '21242', 'RED SPOTTY PLATE ', -6, '2009-12-22 10:24:00', 1.690, 15810, 'United Kingdom'),
+	('493260', '85062', 'PEARL CRYSTAL PUMPKIN T-LIGHT HLDR', 1, '2009-12-22 14:31:00', 2.570, NULL, 'United Kingdom'),
+	('493278', '72785A', NULL, 2, '2009-12-22 15:11:00', 0.000, NULL, 'United Kingdom'),
+	('493395', '21270', 'ANTIQUE CREAM CUTLERY CUPBOARD', 2, '2009-12-23 13:41:00', 12.750, 12539, 'Spain'),
+	('493442', '21929', 'JUMBO BAG PINK VINTAGE PAISLEY', 2, '2010-01-04 13:36:00', 1.950, 13821, 'United Kingdom'),
+	('493574', '21242', 'RED SPOTTY PLATE ', 8, '2010-01-05 10:19:00', 1.690, 15521, 'United Kingdom'),
+	('493701', '22292', 'SPRING DEC , HANGING CHICK  YELLOW', 24, '2010-01-05 13:58:00', 1.450, 15865, 'United Kingdom'),
+	('493759', '21829', 'DINOSAUR KEYRINGS ASSORTED', 36, '2010-01-06 13:56:00', 0.210, 17965, 'United Kingdom'),
+	('493817', '35911A', 'MULTICOLOUR RABBIT EGG WARMER', 6, '2010-01-07 12:22:00', 2.100, 16641, 'United Kingdom'),
+	('493865', '21877', 'HOME SWEET HOME MUG', 6, '2010-01-07 16:57:00', 1.250, 15808, 'United Kingdom'),
+	('493950', '21843', 'RETRO SPOT CAKE STAND', 5, '2010-01-08 13:19:00', 10.950, 12681, 'France'),
+	('493974', '21625', 'VINTAGE UNION JACK APRON', 1, '2010-01-10 11:12:00', 6.950, 16787, 'United Kingdom'),
+	('494001', '20914', 'SET/5 RED SPOTTY LID GLASS BOWLS', 12, '2010-01-10 14:21:00', 2.950, 13319, 'United Kingdom');
+INSERT INTO public.retail (invoice_no, stock_code, description, quantity, invoice_date, unit_price, customer_id, country) VALUES
+	('494012', '21780', 'MA CAMPAGNE 4 DRAWER WALL SHELF', 7, '2010-01-11 09:31:00', 11.260, NULL, 'United Kingdom'),
+	('494016', '22241', 'GARLAND WOODEN HAPPY EASTER', 1, '2010-01-11 09:35:00', 2.570, NULL, 'United Kingdom'),

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for $1 seconds (default 300) one after another, on one core
+# each ($2 jobs at once, default 1), and prints each target's executions.
+set -eu
+cd "$(dirname "$0")/.."
+secs=${1:-300}
+jobs=${2:-1}
+mkdir -p fuzz/logs
+targets="csv wdi pg_dump pg_copy_line pg_insert_values values xlsx parquet"
+run() {
+  t=$1
+  cargo +nightly fuzz run "$t" -O "fuzz/corpus/$t" -- \
+    -max_total_time="$secs" -max_len=65536 -timeout=20 -rss_limit_mb=4096 \
+    -print_final_stats=1 > "fuzz/logs/$t.log" 2>&1 || echo "$t: FAILED (see fuzz/logs/$t.log)"
+  echo "$t: $(grep -E 'stat::number_of_executed_units' fuzz/logs/$t.log | awk '{print $2}') executions in $secs s"
+}
+n=0
+for t in $targets; do
+  run "$t" &
+  n=$((n+1))
+  if [ "$n" -ge "$jobs" ]; then wait -n; n=$((n-1)); fi
+done
+wait

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Writes the seed corpora (fuzz/corpus/<target>/) from the repository's test data:
+# small real inputs of every shape each parser accepts. Run once; libFuzzer adds
+# what it finds to the same directories (kept in git, minimised with `cargo fuzz cmin`).
+set -eu
+cd "$(dirname "$0")"
+T=../crates/lgs/tests/data
+C=corpus
+mkdir -p $C/{csv,wdi,pg_dump,pg_copy_line,pg_insert_values,values,xlsx,parquet}
+cp $T/handmade.csv $C/csv/handmade.csv
+cp $T/split_invoice.csv $C/csv/split_invoice.csv
+head -40 $T/pg/retail.csv > $C/csv/pg_export.csv
+zstdcat ../data/online_retail_II.csv.zst | head -30 > $C/csv/online_retail_II_head.csv
+gzip -c $T/handmade.csv > $C/csv/handmade.csv.gz
+zstd -q -c $T/handmade.csv > $C/csv/handmade.csv.zst
+for f in ../data/wdi/*.csv; do
+  n=$(basename "$f" .csv)
+  { printf '\0'; head -25 "$f"; } > "$C/wdi/$n.csv"
+  { printf '\1'; head -25 "$f"; } > "$C/wdi/$n.named.csv"
+done
+# Dumps: the schema part, 20 rows, the end of the block / statements.
+{ head -66 $T/pg/retail.sql; echo '\.'; } > $C/pg_dump/copy.sql
+grep -n '599001\|599002' $T/pg/retail.sql | cut -d: -f1 | head -3 | while read -r l; do sed -n "${l}p" $T/pg/retail.sql; done > $C/pg_copy_line/escapes.txt
+sed -n 48,60p $T/pg/retail.sql | while IFS= read -r line; do printf '%s' "$line" > "$C/pg_copy_line/$(printf '%s' "$line" | cksum | cut -d' ' -f1)"; done
+head -60 $T/pg/retail_inserts.sql > $C/pg_dump/inserts.sql
+awk '/^INSERT/ {n++} n<=3' $T/pg/retail_column_inserts.sql | head -150 > $C/pg_dump/column_inserts.sql
+grep -m 20 '^INSERT' $T/pg/retail_inserts.sql | sed 's/^.* VALUES //' | while IFS= read -r v; do printf '%s' "$v" > "$C/pg_insert_values/$(printf '%s' "$v" | cksum | cut -d' ' -f1)"; done
+grep -a "599001\|599002" $T/pg/retail_inserts.sql | sed 's/^.* VALUES //' > $C/pg_insert_values/escapes.txt
+i=0
+for v in "2009-12-01 07:45:00" "12/1/2009 7:45" "2011-12-09T12:50:00.5" "2.55" "-11062.06" ".5" \
+         "1.250000" "12346.0" " 17850 " "-80995" "99999999999" "1e3" "2009-02-30 07:45"; do
+  printf '%s' "$v" > "$C/values/seed$i"; i=$((i+1))
+done
