@@ -3,13 +3,14 @@
 # each ($2 jobs at once, default 1), and prints each target's executions.
 set -eu
 cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lgs-fuzz-target}"
 secs=${1:-300}
 jobs=${2:-1}
 mkdir -p fuzz/logs
 targets="csv wdi pg_dump pg_copy_line pg_insert_values values xlsx parquet"
 run() {
   t=$1
-  cargo +nightly fuzz run "$t" -O "fuzz/corpus/$t" -- \
+  cargo +nightly fuzz run "$t" -s none --codegen-units 16 "fuzz/corpus/$t" -- \
     -max_total_time="$secs" -max_len=65536 -timeout=20 -rss_limit_mb=4096 \
     -print_final_stats=1 > "fuzz/logs/$t.log" 2>&1 || echo "$t: FAILED (see fuzz/logs/$t.log)"
   echo "$t: $(grep -E 'stat::number_of_executed_units' fuzz/logs/$t.log | awk '{print $2}') executions in $secs s"
