@@ -31,3 +31,7 @@ for v in "2009-12-01 07:45:00" "12/1/2009 7:45" "2011-12-09T12:50:00.5" "2.55" "
          "1.250000" "12346.0" " 17850 " "-80995" "99999999999" "1e3" "2009-02-30 07:45"; do
   printf '%s' "$v" > "$C/values/seed$i"; i=$((i+1))
 done
+# Workbooks and Parquet files from lgs's own generator (LGS: the lgs binary).
+LGS=${LGS:-lgs}
+"$LGS" -q generate retail --rows 40 --seed 1 --out $C/xlsx/generated.xlsx
+"$LGS" -q generate retail --rows 40 --seed 2 --out $C/parquet/generated.parquet

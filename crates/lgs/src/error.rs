@@ -116,6 +116,21 @@ pub enum LgsError {
 
     /// A commit file of a table's Delta log is missing or damaged: the table cannot
     /// be opened.
+    /// The checkpoint a table's Delta log starts from is damaged: the table cannot
+    /// be opened.
+    #[error(
+        "Delta table {table}: the checkpoint of version {version} ({file}) {problem}; \
+         the table cannot be read. Put the file back from a backup; if every commit file \
+         up to version {version} is still in _delta_log, deleting the checkpoint and \
+         _delta_log/_last_checkpoint makes the table readable from them"
+    )]
+    DamagedCheckpoint {
+        table: String,
+        version: u64,
+        file: String,
+        problem: String,
+    },
+
     #[error(
         "Delta table {table}: the commit file of version {version} ({file}) {problem}; \
          the table cannot be read. Put the file back from a backup; if it is the last \

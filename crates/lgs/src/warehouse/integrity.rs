@@ -179,6 +179,11 @@ pub(super) async fn diagnose_log(name: &str, table_url: &url::Url) -> Option<Lgs
         .iter()
         .filter_map(|m| version_of(m, ".checkpoint.parquet"))
         .max();
+    if let Some(version) = checkpoint
+        && let Some(damage) = damaged_checkpoint(name, &store, &files, version).await
+    {
+        return Some(damage);
+    }
     let mut commits: Vec<(u64, &object_store::ObjectMeta)> = files
         .iter()
         .filter_map(|m| version_of(m, ".json").map(|v| (v, m)))
@@ -220,4 +225,30 @@ pub(super) async fn diagnose_log(name: &str, table_url: &url::Url) -> Option<Lgs
         expected += 1;
     }
     None
+}
+
+/// The damage of the checkpoint of `version` (a single-file checkpoint that is not a
+/// readable Parquet file), if any.
+async fn damaged_checkpoint(
+    name: &str,
+    store: &Arc<dyn ObjectStore>,
+    files: &[object_store::ObjectMeta],
+    version: u64,
+) -> Option<LgsError> {
+    let file = format!("{version:020}.checkpoint.parquet");
+    let meta = files
+        .iter()
+        .find(|m| m.location.filename() == Some(file.as_str()))?;
+    let listed = Listed {
+        path: meta.location.clone(),
+        size: meta.size,
+        rows: None,
+    };
+    let problem = footer_problem(store.clone(), &listed).await?;
+    Some(LgsError::DamagedCheckpoint {
+        table: name.to_string(),
+        version,
+        file: format!("_delta_log/{file}"),
+        problem,
+    })
 }

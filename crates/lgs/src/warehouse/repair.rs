@@ -66,7 +66,11 @@ impl Warehouse {
             let opened = match self.open(&name).await {
                 Ok(Some(t)) => t,
                 Ok(None) => return Err(self.not_found(&name)),
-                Err(e @ (LgsError::DamagedLog { .. } | LgsError::Delta { .. })) => {
+                Err(
+                    e @ (LgsError::DamagedLog { .. }
+                    | LgsError::DamagedCheckpoint { .. }
+                    | LgsError::Delta { .. }),
+                ) => {
                     checks.push(TableCheck {
                         table: name,
                         version: None,

@@ -310,3 +310,28 @@ async fn check_finds_an_ingest_log_or_quarantine_that_disagrees_with_the_commits
         "{checks:?}"
     );
 }
+
+#[tokio::test]
+async fn a_damaged_checkpoint_is_named_with_its_version() {
+    let s = two_files().await;
+    let table = s.warehouse.open_existing("retail").await.unwrap();
+    deltalake::checkpoints::create_checkpoint(&table, None)
+        .await
+        .unwrap();
+    let checkpoint = s
+        .dir
+        .path()
+        .join("warehouse/retail/_delta_log/00000000000000000001.checkpoint.parquet");
+    let before = s.rows("SELECT count(*) FROM retail").await;
+    // Read from the checkpoint as it stands.
+    assert_eq!(s.rows("SELECT count(*) FROM retail").await, before);
+    let size = std::fs::metadata(&checkpoint).unwrap().len() as usize;
+    std::fs::write(&checkpoint, vec![0u8; size]).unwrap();
+    let err = session_error(&s).await;
+    assert!(
+        err.contains("Delta table retail: the checkpoint of version 1")
+            && err.contains("_delta_log/00000000000000000001.checkpoint.parquet")
+            && err.contains("is not a readable Parquet file"),
+        "{err}"
+    );
+}
