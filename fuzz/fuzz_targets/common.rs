@@ -1,5 +1,6 @@
 //! What every whole-input target checks besides "no panic": the accounting of an
-//! ingest adds up, and every loaded record became exactly one Arrow row.
+//! ingest adds up, and every loaded transaction became exactly one Arrow row (a WDI
+//! record of the wide layout is a country's row of years: any number of rows).
 
 use lgs::ingest::Dataset;
 use lgs::ingest::dry::parse;
@@ -12,9 +13,11 @@ pub fn check(kind: FileKind, data: &[u8], dataset: &Dataset) {
             parsed.rows_loaded + parsed.rows_rejected,
             "every record read is loaded or quarantined"
         );
-        assert_eq!(
-            parsed.batch_rows, parsed.rows_loaded,
-            "every loaded record is one row"
-        );
+        if *dataset == Dataset::Retail {
+            assert_eq!(
+                parsed.batch_rows, parsed.rows_loaded,
+                "every loaded record is one row"
+            );
+        }
     }
 }

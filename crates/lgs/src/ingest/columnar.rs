@@ -47,8 +47,20 @@ impl ParquetSource {
             path: PathBuf::from(shown),
             source,
         })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+        // The Arrow reader panics on some invalid embedded Arrow schemas (an integer
+        // 320 bits wide: found by fuzzing, see `parquet_invalid_arrow_schema`).
+        let opened = std::panic::catch_unwind(|| ParquetRecordBatchReaderBuilder::try_new(file))
+            .map_err(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                bad(format!(
+                    "not a readable Parquet file: its schema is invalid ({why})"
+                ))
+            })?;
+        let builder = opened.map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
         let names = builder
             .schema()
             .fields()

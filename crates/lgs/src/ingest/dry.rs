@@ -118,4 +118,35 @@ mod tests {
         let err = parse(FileKind::Csv, b"a,b\n1,2\n", &Dataset::Retail).unwrap_err();
         assert!(err.to_string().contains("unknown header"), "{err}");
     }
+
+    /// Found by fuzzing (`fuzz/` target `xlsx`): a workbook whose sheet has a cell
+    /// reference so long that calamine's column arithmetic overflows. The sheet fails
+    /// with an error; it is not read as a shorter sheet, and nothing crashes.
+    #[test]
+    fn xlsx_cell_reference_overflow() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/fuzz/xlsx_cell_reference_overflow.xlsx"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let err = parse(FileKind::Xlsx, &bytes, &Dataset::Retail).unwrap_err();
+        assert!(err.to_string().contains("corrupt sheet data"), "{err}");
+    }
+
+    /// Found by fuzzing (`fuzz/` target `parquet`): a Parquet file whose embedded
+    /// Arrow schema declares a 320-bit integer, on which the Arrow reader panics. The
+    /// file is refused with an error.
+    #[test]
+    fn parquet_invalid_arrow_schema() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/fuzz/parquet_invalid_arrow_schema.parquet"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let err = parse(FileKind::Parquet, &bytes, &Dataset::Retail).unwrap_err();
+        assert!(
+            err.to_string().contains("not a readable Parquet file"),
+            "{err}"
+        );
+    }
 }

@@ -147,8 +147,32 @@ impl RecordSource for SheetSource {
     }
 }
 
-/// Reads a sheet's cells in order and sends them row by row.
-fn stream_sheet(mut workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
+/// Excel's grid: a cell beyond it is corrupt data (and would make lgs allocate a
+/// row as wide as the bogus column).
+const MAX_ROWS: u32 = 1 << 20;
+const MAX_COLUMNS: u32 = 1 << 14;
+
+/// Reads a sheet's cells in order and sends them row by row. A panic of the reader
+/// (calamine overflows on a cell reference of absurd size: found by fuzzing, see
+/// `xlsx_cell_reference_overflow` in the tests) ends the sheet with an error.
+fn stream_sheet(workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
+    let failed = tx.clone();
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_cells(workbook, sheet, tx)
+    }));
+    if let Err(panic) = read {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let _ = failed.send(Row::Failed(format!(
+            "corrupt sheet data: the reader failed ({why})"
+        )));
+    }
+}
+
+fn read_cells(mut workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
     let mut reader = match workbook.worksheet_cells_reader(sheet) {
         Ok(r) => r,
         Err(e) => {
@@ -184,6 +208,14 @@ fn stream_sheet(mut workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
             return;
         };
         let (row, col) = cell.get_position();
+        if row >= MAX_ROWS || col >= MAX_COLUMNS {
+            let _ = tx.send(Row::Failed(format!(
+                "corrupt sheet data: a cell at row {}, column {} is outside Excel's grid",
+                u64::from(row) + 1,
+                u64::from(col) + 1
+            )));
+            return;
+        }
         current = Some(row);
         let col = col as usize;
         if cells.len() <= col {
