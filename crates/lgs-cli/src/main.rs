@@ -81,12 +81,7 @@ fn main() -> ExitCode {
 fn quiet_caught_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or_default();
+        let message = lgs::error::panic_message(info.payload());
         let place = info.location().map_or("", |l| l.file());
         if message == "Already shut down" && place.contains("object_store") {
             tracing::info!("a caught panic in the Delta writer: {message} ({place})");

@@ -9,8 +9,6 @@
 //! resolves when the statement is planned ([`register_pinned`]): it opens that
 //! state of the table from the warehouse the session was made over.
 
-use std::sync::Arc;
-
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
@@ -133,7 +131,6 @@ pub async fn register_pinned(ctx: &SessionContext, names: &[String]) -> Result<(
                 message: format!("{table} AS OF: this session does not read a warehouse"),
             });
         };
-        let warehouse = Arc::clone(&warehouse);
         warehouse.0.register_as(ctx, table, pin, name).await?;
     }
     Ok(())

@@ -114,8 +114,6 @@ pub enum LgsError {
         problem: String,
     },
 
-    /// A commit file of a table's Delta log is missing or damaged: the table cannot
-    /// be opened.
     /// The checkpoint a table's Delta log starts from is damaged: the table cannot
     /// be opened.
     #[error(
@@ -131,6 +129,8 @@ pub enum LgsError {
         problem: String,
     },
 
+    /// A commit file of a table's Delta log is missing or damaged: the table cannot
+    /// be opened.
     #[error(
         "Delta table {table}: the commit file of version {version} ({file}) {problem}; \
          the table cannot be read. Put the file back from a backup; if it is the last \
@@ -258,4 +258,13 @@ impl<T> QueryContext<T> for std::result::Result<T, DataFusionError> {
     fn context(self, what: &str) -> Result<T> {
         self.map_err(|e| LgsError::query(what, e))
     }
+}
+
+/// The message a panic carried (its payload, when it is text).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or_default()
 }

@@ -217,7 +217,7 @@ fn report_files(dir: &Path, wh: &Path) -> (Value, std::path::PathBuf) {
 }
 
 /// `lgs serve` on a free port: the process, its address and its port.
-fn start_dashboard(wh: &Path) -> (Process, String, u16) {
+pub(crate) fn start_dashboard(wh: &Path) -> (Process, String, u16) {
     let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
         .env_remove("LGS_WAREHOUSE")
         .arg("--warehouse")

@@ -5,17 +5,16 @@
 //! figures (requests, p50/p99, peak memory) are printed (`--nocapture`) and kept in
 //! RELIABILITY.md.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
-use crate::support::{Process, group};
+use crate::support::group;
 
 /// Visitors (threads), each with this many requests in a row.
 const VISITORS: usize = 200;
@@ -93,30 +92,6 @@ fn warehouse(dir: &Path) -> std::path::PathBuf {
         .assert()
         .success();
     wh
-}
-
-fn serve(wh: &Path) -> (Process, u16, u32) {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
-        .env_remove("LGS_WAREHOUSE")
-        .arg("--warehouse")
-        .arg(wh)
-        .args(["serve", "--port", "0", "--as-of", "2012-01-01"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let stdout = child.stdout.take().unwrap();
-    let server = Process { child };
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap();
-    (server, port.parse().unwrap(), pid)
 }
 
 /// What the visitors saw.
@@ -216,7 +191,8 @@ fn the_dashboard_answers_hundreds_of_requests_in_flight_with_bounded_memory() {
     let _turn = group("load");
     let dir = tempfile::tempdir().unwrap();
     let wh = warehouse(dir.path());
-    let (_server, port, pid) = serve(&wh);
+    let (server, _, port) = crate::browser::start_dashboard(&wh);
+    let pid = server.child.id();
     let (status, body) = request(port, "GET", "/api/charts", "").unwrap();
     assert_eq!(status, 200);
     let charts: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -51,11 +51,7 @@ impl ParquetSource {
         // 320 bits wide: found by fuzzing, see `parquet_invalid_arrow_schema`).
         let opened = std::panic::catch_unwind(|| ParquetRecordBatchReaderBuilder::try_new(file))
             .map_err(|panic| {
-                let why = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let why = crate::error::panic_message(panic.as_ref());
                 bad(format!(
                     "not a readable Parquet file: its schema is invalid ({why})"
                 ))

@@ -161,11 +161,7 @@ fn stream_sheet(workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
         read_cells(workbook, sheet, tx)
     }));
     if let Err(panic) = read {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let why = crate::error::panic_message(panic.as_ref());
         let _ = failed.send(Row::Failed(format!(
             "corrupt sheet data: the reader failed ({why})"
         )));

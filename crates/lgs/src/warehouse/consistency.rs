@@ -19,17 +19,12 @@ type Counts<K> = BTreeMap<K, i64>;
 impl Warehouse {
     /// Adds to `checks` what disagrees between tables that are themselves whole.
     pub(super) async fn check_consistency(&self, checks: &mut [TableCheck]) -> Result<()> {
-        let whole: Vec<String> = checks
-            .iter()
-            .filter(|c| c.ok())
-            .map(|c| c.table.clone())
-            .collect();
-        for check in checks.iter_mut().filter(|c| whole.contains(&c.table)) {
-            if check.table.ends_with("_rejected") {
+        for check in checks.iter_mut() {
+            if check.ok() && check.table.ends_with("_rejected") {
                 self.check_quarantine(check).await?;
             }
         }
-        if whole.iter().any(|t| t == INGEST_LOG_TABLE) {
+        if checks.iter().any(|c| c.ok() && c.table == INGEST_LOG_TABLE) {
             self.check_ingest_log(checks).await?;
         }
         Ok(())

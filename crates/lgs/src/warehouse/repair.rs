@@ -109,16 +109,19 @@ impl Warehouse {
         if !failure.to_ascii_lowercase().contains("parquet") {
             return None;
         }
-        let checks = self.check(None).await.ok()?;
-        checks.into_iter().find_map(|c| {
-            let damage = c.damaged.into_iter().next()?;
-            Some(LgsError::DamagedTable {
-                table: c.table,
-                version: c.version?,
-                file: damage.file,
-                problem: damage.problem,
-            })
-        })
+        // The tables as the failed read saw them (pins included); their files only.
+        for open in self.open_all().await.ok()? {
+            let damaged = damaged_files(&open.name, &open.table, Depth::Footer).await;
+            if let Some(damage) = damaged.ok()?.into_iter().next() {
+                return Some(LgsError::DamagedTable {
+                    version: open.version(),
+                    table: open.name,
+                    file: damage.file,
+                    problem: damage.problem,
+                });
+            }
+        }
+        None
     }
 
     /// Drops from `table` the data files that are missing or damaged (another size

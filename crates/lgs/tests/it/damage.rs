@@ -25,6 +25,16 @@ async fn two_files() -> Scratch {
     s
 }
 
+/// Whether `lgs check` finds every table of the warehouse whole.
+async fn whole(s: &Scratch) -> bool {
+    s.warehouse
+        .check(None)
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.ok())
+}
+
 async fn session_error(s: &Scratch) -> String {
     lgs::session::context(&s.warehouse)
         .await
@@ -138,14 +148,7 @@ async fn check_names_the_damage_and_repair_drops_it_recording_the_rows_lost() {
         s.rows("SELECT count(*) FROM retail").await,
         [(before - 8).to_string()]
     );
-    assert!(
-        s.warehouse
-            .check(None)
-            .await
-            .unwrap()
-            .iter()
-            .all(|c| c.ok())
-    );
+    assert!(whole(&s).await);
     let history = s.warehouse.history("retail").await.unwrap();
     let facts = history[2].lgs.as_ref().unwrap();
     assert_eq!(facts.dropped_files, [name]);
@@ -204,14 +207,7 @@ async fn a_data_file_that_is_not_parquet_is_named_by_check_and_by_a_failed_read(
     assert!(s.warehouse.diagnose("division by zero").await.is_none());
     let repair = s.warehouse.repair("retail").await.unwrap();
     assert_eq!(repair.dropped.len(), 1);
-    assert!(
-        s.warehouse
-            .check(None)
-            .await
-            .unwrap()
-            .iter()
-            .all(|c| c.ok())
-    );
+    assert!(whole(&s).await);
 }
 
 #[tokio::test]
