@@ -7,14 +7,13 @@ use anyhow::{Context, Result};
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use lgs::Warehouse;
-use lgs::analytics::ReportOptions;
 use lgs::ingest::{Dataset, Files, IngestOptions, IngestReport, Postgres, WriteMode};
-use lgs::output::{self, Sink, group};
+use lgs::output::group;
 use lgs::session::{Engine, Limits};
 
 use crate::args::{
-    Cli, Command, DatasetArg, ExecutorArgs, IngestArgs, ModeArg, ReportArgs, ReportFormat,
-    SchedulerArgs, ServeArgs, SqlArgs, SqlOutput, SummaryFormat,
+    Cli, Command, DatasetArg, ExecutorArgs, IngestArgs, ModeArg, SchedulerArgs, ServeArgs, SqlArgs,
+    SqlOutput, SummaryFormat,
 };
 use crate::progress;
 
@@ -26,11 +25,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(args) => ingest(&warehouse, &args, quiet).await,
         Command::Report(args) => {
-            let warehouse = args.travel.apply(warehouse)?;
-            let result = report(&warehouse, &args, &limits, quiet)
-                .await
-                .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster));
-            crate::maintenance::explain_damage(result, &warehouse).await
+            let analyses = lgs::analytics::analyses();
+            crate::report::run(warehouse, &args, &analyses, &limits, quiet).await
+        }
+        Command::Clv(args) => {
+            let analyses = args.analyses();
+            crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
         }
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
@@ -74,7 +74,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 true,
             )
             .await?;
-            report(&warehouse, &args, &limits, quiet).await
+            let analyses = lgs::analytics::analyses();
+            crate::report::report(&warehouse, &args, &analyses, &limits, quiet).await
         }
     }
 }
@@ -199,63 +200,6 @@ fn ingest_summary(report: &IngestReport, table: &str) -> String {
     s
 }
 
-async fn report(
-    warehouse: &Warehouse,
-    args: &ReportArgs,
-    limits: &Limits,
-    quiet: bool,
-) -> Result<()> {
-    let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
-    let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
-    lgs::session::require_retail(warehouse, &tables)?;
-    let options = ReportOptions { as_of: args.as_of };
-    let report = lgs::analytics::run_report(&ctx, &options).await?;
-    let visual = args.html.is_some() || args.png.is_some();
-    let format = match args.format {
-        Some(f) => Some(f),
-        None if visual => None,
-        None => Some(ReportFormat::Table),
-    };
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    match format {
-        None => {}
-        Some(ReportFormat::Table) => sinks.push(Box::new(output::terminal::Terminal)),
-        Some(ReportFormat::Json) => sinks.push(Box::new(output::json::Json)),
-        Some(ReportFormat::Csv) => sinks.push(Box::new(output::csv::Csv)),
-    }
-    if let Some(path) = &args.html {
-        sinks.push(Box::new(output::visual::Html {
-            path: path.clone(),
-            ctx: ctx.clone(),
-            tables: tables.clone(),
-            info: lgs::html::PageInfo {
-                warehouse: warehouse.location(),
-                generated: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
-                nav: vec![],
-            },
-        }));
-    }
-    if let Some(dir) = &args.png {
-        sinks.push(Box::new(output::visual::Png(dir.clone())));
-    }
-    if let Some(dir) = &args.out {
-        sinks.push(Box::new(output::files::Files(dir.clone())));
-    }
-    if let Some(url) = &args.to {
-        sinks.push(Box::new(output::postgres::Postgres(url.clone())));
-    }
-    if args.save {
-        sinks.push(Box::new(output::delta::Delta(warehouse.clone())));
-    }
-    output::write_all(&report, &sinks, |line| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    })
-    .await?;
-    Ok(())
-}
-
 async fn serve(warehouse: Warehouse, args: &ServeArgs, limits: Limits, quiet: bool) -> Result<()> {
     if !args.bind.is_loopback() {
         if !args.allow_remote {
@@ -297,7 +241,7 @@ async fn serve(warehouse: Warehouse, args: &ServeArgs, limits: Limits, quiet: bo
 /// On a cluster, a warehouse file that an executor cannot open is the classic
 /// deployment mistake (a local path that only this machine has): say so, above the
 /// engine's error naming the file.
-fn explain_cluster_error(
+pub(crate) fn explain_cluster_error(
     err: anyhow::Error,
     warehouse: &Warehouse,
     cluster: &crate::args::ClusterArg,

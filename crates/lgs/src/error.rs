@@ -94,6 +94,15 @@ pub enum LgsError {
     #[error("invalid {what}: {message}")]
     InvalidArgument { what: &'static str, message: String },
 
+    /// A model of an analysis could not be evaluated (its fit's own limits are
+    /// reported in the section, not as an error).
+    #[error("{analysis}: {source}")]
+    Model {
+        analysis: &'static str,
+        #[source]
+        source: lgs_models::ModelError,
+    },
+
     /// Another process committed to the table, in between, content this commit also
     /// claims (see [`crate::facts::CommitFacts::claims`]); nothing was committed.
     #[error(

@@ -52,6 +52,17 @@ fn expected_marks(report: &Value) -> Vec<(&'static str, &'static str, u64)> {
             report["rfm_segments"].as_array().unwrap().len() as u64,
         ),
         ("rfm-grid", "cell", 25),
+        // One bar per tenth of P(alive), and the line of their lifetime value.
+        (
+            "clv-p-alive",
+            "bar",
+            report["clv"]["p_alive_bands"].as_array().unwrap().len() as u64,
+        ),
+        (
+            "clv-p-alive",
+            "point",
+            report["clv"]["p_alive_bands"].as_array().unwrap().len() as u64,
+        ),
         // One cell per (cohort, month offset).
         (
             "cohort-retention",
@@ -86,7 +97,7 @@ fn check_charts(browser: &Browser, report: &Value, page: &str) {
     let marks = browser.eval(COUNT_MARKS);
     assert_eq!(
         marks.as_object().unwrap().len(),
-        8,
+        9,
         "{page}: charts found: {marks}"
     );
     for (chart, class, expected) in expected_marks(report) {
@@ -203,7 +214,7 @@ fn report_files(dir: &Path, wh: &Path) -> (Value, std::path::PathBuf) {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names.len(), 9, "{names:?}");
     for name in &names {
         let bytes = std::fs::read(pngs.join(name)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");

@@ -83,6 +83,8 @@ fn ingest_then_report_in_every_format() {
         "rfm_segments",
         "rfm_customers",
         "cohorts",
+        "clv_customers",
+        "clv_p_alive",
     ] {
         assert!(
             out_dir.join(format!("{name}.parquet")).is_file(),

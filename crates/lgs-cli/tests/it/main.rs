@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod cluster;
+mod clv;
 mod concurrency;
 mod limits;
 mod load;

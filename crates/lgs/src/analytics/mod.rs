@@ -11,6 +11,7 @@
 //! line in [`analyses`].
 
 pub mod analysis;
+pub mod clv;
 pub mod cohorts;
 pub(crate) mod engine;
 pub mod invoices;
@@ -48,6 +49,7 @@ pub fn analyses() -> Vec<Arc<dyn Analysis>> {
         Arc::new(monthly::MonthlyAnalysis),
         Arc::new(rfm::RfmAnalysis),
         Arc::new(cohorts::CohortsAnalysis),
+        Arc::new(clv::ClvAnalysis::default()),
     ]
 }
 
@@ -250,16 +252,17 @@ pub async fn run_analyses(
 /// Name of the one-pass pre-aggregation every analysis reads during a report.
 pub const INVOICE_LINES: &str = "lgs_invoice_lines";
 
-/// The single pass over the lines: one row per (month, invoice, customer) with its
-/// net amount, the amount of its eligible lines (price > 0 and quantity > 0; null
+/// The single pass over the lines: one row per (month, day, invoice, customer) with
+/// its net amount, the amount of its eligible lines (price > 0 and quantity > 0; null
 /// when it has none) and its last timestamp. Every analysis derives from it, so the
 /// warehouse table is scanned once per report.
 pub(crate) fn invoice_lines_sql() -> String {
     format!(
-        "SELECT month, invoice_no, customer_id, is_cancellation, \
-           max(invoice_date) AS last_date, \
+        "SELECT month, CAST(invoice_date AS DATE) AS day, invoice_no, customer_id, \
+           is_cancellation, max(invoice_date) AS last_date, \
            sum(amount) AS amount, \
            sum(CASE WHEN unit_price > 0 AND quantity > 0 THEN amount END) AS eligible_amount \
-         FROM {RETAIL_TABLE} GROUP BY month, invoice_no, customer_id, is_cancellation"
+         FROM {RETAIL_TABLE} \
+         GROUP BY month, CAST(invoice_date AS DATE), invoice_no, customer_id, is_cancellation"
     )
 }

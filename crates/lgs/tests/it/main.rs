@@ -2,11 +2,13 @@
 
 mod analytics;
 mod cluster;
+mod clv;
 mod common;
 mod damage;
 mod ingest;
 mod outputs;
 mod postgres;
+mod real_clv;
 mod real_data;
 mod roundtrip;
 mod sources;

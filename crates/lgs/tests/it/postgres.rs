@@ -206,7 +206,8 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         let written = lgs::output::postgres::to_postgres(&report, &target)
             .await
             .unwrap();
-        assert_eq!(written.len(), 6);
+        // Every result table: two of invoices, monthly, two of RFM, cohorts, two of CLV.
+        assert_eq!(written.len(), 8);
     }
     let client = &schema.client;
     let count = |table: &str| {
@@ -224,6 +225,11 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         report.rfm().rfm_segments.len()
     );
     assert_eq!(count("invoice_amount_stats").await, 2);
+    let clv = report.part::<lgs::analytics::clv::Clv>().unwrap();
+    assert_eq!(
+        count("clv_customers").await as usize,
+        clv.clv_customers.len()
+    );
     // Typed columns and primary keys.
     let types: Vec<(String, String)> = client
         .query(
@@ -248,7 +254,7 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         .await
         .unwrap()
         .get(0);
-    assert_eq!(keys, 6);
+    assert_eq!(keys, 8);
     // The cohorts (a plug-in: no output names it) arrive with their key, a row per
     // (cohort, month offset).
     let key_columns: Vec<String> = client

@@ -20,6 +20,8 @@ struct Reference {
     quality: RefQuality,
     /// (cohort, month offset) → (active customers, net sales ×10⁴).
     cohorts: BTreeMap<(String, i64), (u64, i128)>,
+    /// (customer, day) → net amount of all their lines that day ×10⁴.
+    customer_days: HashMap<(i64, NaiveDate), i128>,
 }
 
 /// The data-quality panel's counts, from the raw records.
@@ -70,6 +72,7 @@ fn reference(as_of: NaiveDate) -> Reference {
     let mut quality = RefQuality::default();
     // (customer, month) → net sales of all their lines that month.
     let mut customer_months: HashMap<(i64, String), i128> = HashMap::new();
+    let mut customer_days: HashMap<(i64, NaiveDate), i128> = HashMap::new();
     for record in csv.records() {
         let r = record.unwrap();
         quality.rows += 1;
@@ -105,6 +108,7 @@ fn reference(as_of: NaiveDate) -> Reference {
         m.sales += amount;
         if let Some(c) = customer {
             *customer_months.entry((c, month.clone())).or_default() += amount;
+            *customer_days.entry((c, when.date())).or_default() += amount;
             m.active.insert(c);
             let e = customers
                 .entry(c)
@@ -141,6 +145,7 @@ fn reference(as_of: NaiveDate) -> Reference {
         customers: n,
         quality,
         cohorts,
+        customer_days,
     }
 }
 
@@ -212,6 +217,7 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     let reference = reference(as_of);
     same_as_reference(&r, &reference);
     cohorts_as_reference(&r, &reference);
+    crate::real_clv::clv_as_reference(&r, &reference.customer_days, as_of);
     quality_as_reference(&s, &ctx, &reference).await;
 }
 
