@@ -77,7 +77,14 @@ pub enum Command {
     /// customer's purchase days, and print the fits, P(alive), expected purchases
     /// and CLV per customer. The report has the same section with the defaults.
     #[command(disable_version_flag = true)]
-    Clv(ClvArgs),
+    Clv(crate::analyses::ClvArgs),
+    /// Campaign experiments (A/B tests): compare each treatment group with the
+    /// control over a window after each customer's start: conversion (two-proportion
+    /// z-test), revenue per customer (Welch's t-test, a bootstrap interval, CUPED on
+    /// pre-period revenue), and a sample-ratio check. `lgs experiment plan` gives the
+    /// customers a test needs.
+    #[command(disable_version_flag = true, args_conflicts_with_subcommands = true)]
+    Experiment(crate::analyses::ExperimentArgs),
     /// List the warehouse tables with their version, rows, files and size.
     Tables(FormatArgs),
     /// Show the schema of a table.
@@ -409,47 +416,6 @@ pub struct ReportArgs {
     /// keys, all tables replaced together in one transaction.
     #[arg(long, value_name = "URL")]
     pub to: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ClvArgs {
-    /// Days ahead for the expected purchases.
-    #[arg(long, value_name = "DAYS", default_value_t = 90.0)]
-    pub horizon: f64,
-    /// Months of lifetime value (a month is 30 days, as lifetimes' freq "D").
-    #[arg(long, value_name = "MONTHS", default_value_t = 12)]
-    pub horizon_months: u32,
-    /// Discount rate per month (0.01 is 1 % a month).
-    #[arg(long, value_name = "RATE", default_value_t = 0.01)]
-    pub discount: f64,
-    /// Also check the model: fit it on the purchase days up to this date and compare
-    /// its predictions for the days after it (to the end of the data) with what each
-    /// customer did, beside a naive baseline (each customer's past rate).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub calibration_end: Option<chrono::NaiveDate>,
-    #[command(flatten)]
-    pub report: ReportArgs,
-}
-
-impl ClvArgs {
-    /// The CLV analysis with these options, and the holdout check when asked for.
-    pub fn analyses(&self) -> Vec<std::sync::Arc<dyn lgs::analytics::Analysis>> {
-        use lgs::analytics::clv::{ClvAnalysis, ClvOptions, ClvValidationAnalysis};
-        let mut out: Vec<std::sync::Arc<dyn lgs::analytics::Analysis>> =
-            vec![std::sync::Arc::new(ClvAnalysis {
-                options: ClvOptions {
-                    horizon_days: self.horizon,
-                    months: self.horizon_months,
-                    discount: self.discount,
-                },
-            })];
-        if let Some(calibration_end) = self.calibration_end {
-            out.push(std::sync::Arc::new(ClvValidationAnalysis {
-                calibration_end,
-            }));
-        }
-        out
-    }
 }
 
 #[derive(Debug, Args)]

@@ -32,6 +32,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             let analyses = args.analyses();
             crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
         }
+        Command::Experiment(args) => match &args.command {
+            Some(crate::analyses::ExperimentCommand::Plan(plan)) => crate::analyses::plan(plan),
+            None => {
+                let analyses = [args.analysis()?];
+                crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
+            }
+        },
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,

@@ -6,7 +6,8 @@
 //! - [`bgnbd`]: BG/NBD (Fader, Hardie & Lee 2005): who is still a customer and how
 //!   often they will buy;
 //! - [`gamma_gamma`]: Gamma-Gamma (Fader & Hardie 2013): what a purchase is worth;
-//! - [`clv`]: the two together, discounted: lifetime value.
+//! - [`clv`]: the two together, discounted: lifetime value;
+//! - [`experiment`]: the tests of a campaign experiment and its sample size.
 //!
 //! Fits report how they ended ([`fit::Convergence`]): a parameter running to a
 //! bound or a flat likelihood is a warning with the numbers, never a silent result.
@@ -14,6 +15,7 @@
 pub mod bgnbd;
 pub mod clv;
 pub mod error;
+pub mod experiment;
 pub mod fit;
 pub mod gamma_gamma;
 pub mod special;

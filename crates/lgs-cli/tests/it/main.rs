@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod clv;
 mod concurrency;
+mod experiment;
 mod limits;
 mod load;
 mod objectstore;

@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod clv;
 pub mod cohorts;
 pub(crate) mod engine;
+pub mod experiment;
 pub mod invoices;
 pub mod monthly;
 pub mod quality;

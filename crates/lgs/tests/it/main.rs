@@ -5,6 +5,7 @@ mod cluster;
 mod clv;
 mod common;
 mod damage;
+mod experiment;
 mod ingest;
 mod outputs;
 mod postgres;

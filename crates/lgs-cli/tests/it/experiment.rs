@@ -1,0 +1,81 @@
+//! `lgs experiment` and `lgs experiment plan` as a user runs them.
+
+use crate::cli::lgs;
+
+#[test]
+fn experiment_plan_gives_the_sample_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lgs(&dir.path().join("wh"))
+        .args([
+            "experiment",
+            "plan",
+            "--baseline-rate",
+            "0.05",
+            "--mde",
+            "0.01",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(doc["customers_per_group"], 8158);
+    lgs(&dir.path().join("wh"))
+        .args([
+            "experiment",
+            "plan",
+            "--baseline-rate",
+            "1.5",
+            "--mde",
+            "0.01",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("0 < baseline rate < 1"));
+}
+
+#[test]
+fn experiment_compares_groups_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lgs/tests/data/clv_handmade.csv");
+    lgs(&wh).arg("ingest").arg(data).assert().success();
+    let assignments = dir.path().join("a.csv");
+    std::fs::write(
+        &assignments,
+        "customer_id,group\n201,control\n202,control\n204,offer\n205,offer\n",
+    )
+    .unwrap();
+    let out = lgs(&wh)
+        .args([
+            "experiment",
+            "--start",
+            "2011-01-20",
+            "--window",
+            "21d",
+            "--format",
+            "json",
+            "--assignments",
+        ])
+        .arg(&assignments)
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let e = &doc["experiment"];
+    // In 2011-01-20..02-09: 201 buys on 02-01 (15), 202 on 01-20 (12); 204 on 01-25
+    // (40; 01-26 nets to -85), 205 nothing (02-10 is outside).
+    let groups = e["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["group"], "control");
+    assert_eq!(groups[0]["converted"], 2);
+    assert_eq!(groups[0]["revenue_per_customer"], 13.5);
+    assert_eq!(groups[1]["converted"], 1);
+    assert_eq!(groups[1]["revenue_per_customer"], (40.0 - 85.0) / 2.0);
+    assert_eq!(e["comparisons"][0]["treatment"], "offer");
+    // Without --assignments it says what it needs.
+    lgs(&wh)
+        .args(["experiment", "--start", "2011-01-20"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("needs --assignments"));
+}
