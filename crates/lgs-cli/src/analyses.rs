@@ -1,5 +1,5 @@
 //! The commands that run analyses with options of their own (`lgs clv`,
-//! `lgs experiment`): their arguments, and what they hand to the report's path.
+//! `lgs kmeans`, `lgs experiment`): their arguments, and what they hand to the report's path.
 
 use std::sync::Arc;
 
@@ -8,8 +8,9 @@ use clap::{Args, Subcommand};
 use lgs::analytics::Analysis;
 use lgs::analytics::clv::{ClvAnalysis, ClvOptions, ClvValidationAnalysis};
 use lgs::analytics::experiment::{Assignments, ExperimentAnalysis, ExperimentOptions};
+use lgs::analytics::kmeans::{KMeansAnalysis, KMeansSettings};
 
-use crate::args::{ReportArgs, SummaryFormat};
+use crate::args::{ClusterArg, ReportArgs, SummaryFormat};
 
 #[derive(Debug, Args)]
 pub struct ClvArgs {
@@ -47,6 +48,35 @@ impl ClvArgs {
             }));
         }
         out
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct KMeansArgs {
+    /// The number of segments [default: 2 to 10, the best silhouette].
+    #[arg(long, value_name = "N")]
+    pub k: Option<usize>,
+    /// Runs from different seeds per k; the one of lowest inertia is kept.
+    #[arg(long, default_value_t = 10)]
+    pub restarts: usize,
+    /// Seed of the k-means++ seeding (and of the silhouette's sample).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+impl KMeansArgs {
+    /// The k-means analysis with these options.
+    pub fn analysis(&self) -> Arc<dyn Analysis> {
+        Arc::new(KMeansAnalysis {
+            settings: KMeansSettings {
+                k: self.k,
+                restarts: self.restarts,
+                seed: self.seed,
+                ..KMeansSettings::default()
+            },
+        })
     }
 }
 
@@ -189,6 +219,100 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
             args.power * 100.0,
             args.alpha * 100.0
         ),
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct CustomerArgs {
+    /// The customer's id.
+    pub id: i64,
+    /// Recency and the models' observation are measured to this date (default: the
+    /// day after the last invoice).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+    #[command(flatten)]
+    pub cluster: ClusterArg,
+}
+
+/// `lgs customer ID`: one customer's profile.
+pub async fn customer(
+    warehouse: &lgs::Warehouse,
+    args: &CustomerArgs,
+    limits: &lgs::session::Limits,
+) -> Result<()> {
+    let engine = lgs::session::Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
+    let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
+    lgs::session::require_retail(warehouse, &tables)?;
+    let options = lgs::analytics::ReportOptions { as_of: args.as_of };
+    let p = lgs::analytics::customer::profile(&ctx, &options, args.id).await?;
+    if matches!(args.format, SummaryFormat::Json) {
+        println!("{}", serde_json::to_string_pretty(&p)?);
+        return Ok(());
+    }
+    let none = || "-".to_string();
+    let fixed = |v: Option<f64>, d: usize| v.map_or_else(none, |v| lgs::output::group(v, d));
+    let mut rows: Vec<(&str, String)> = vec![
+        ("country", p.country.clone().unwrap_or_else(none)),
+        (
+            "first purchase",
+            p.first_purchase.clone().unwrap_or_else(none),
+        ),
+        (
+            "last purchase",
+            p.last_purchase.clone().unwrap_or_else(none),
+        ),
+    ];
+    if let Some(r) = &p.rfm {
+        rows.push((
+            "RFM (as of)",
+            format!("R{} F{} M{} ({})", r.r, r.f, r.m, p.as_of),
+        ));
+        rows.push(("segment", r.segment.clone()));
+        rows.push((
+            "recency, frequency, monetary",
+            format!(
+                "{} days, {} invoices, {}",
+                r.recency,
+                r.frequency,
+                lgs::output::group(r.monetary, 2)
+            ),
+        ));
+    }
+    if let Some(c) = &p.cluster {
+        rows.push(("k-means cluster", format!("{} ({})", c.cluster, c.name)));
+    }
+    if let Some(c) = &p.clv {
+        rows.push(("repeat purchase days", c.x.to_string()));
+        rows.push((
+            "P(alive)",
+            c.p_alive
+                .map_or_else(none, |v| format!("{:.1}%", v * 100.0)),
+        ));
+        rows.push((
+            "expected purchases, 90 days",
+            fixed(c.expected_purchases_90d, 2),
+        ));
+        rows.push(("CLV, 12 months (GBP)", fixed(c.clv, 2)));
+    }
+    println!("Customer {}", p.customer_id);
+    for (k, v) in rows {
+        println!("  {k:<30} {v}");
+    }
+    if !p.top_products.is_empty() {
+        println!("  top products:");
+        for t in &p.top_products {
+            println!(
+                "    {:<10} {:<40} {:>8} {:>12}",
+                t.stock_code,
+                t.description.clone().unwrap_or_default(),
+                t.quantity,
+                lgs::output::group(t.amount, 2)
+            );
+        }
     }
     Ok(())
 }

@@ -78,6 +78,14 @@ pub enum Command {
     /// and CLV per customer. The report has the same section with the defaults.
     #[command(disable_version_flag = true)]
     Clv(crate::analyses::ClvArgs),
+    /// Segments beyond RFM: k-means on each customer's log recency, frequency and
+    /// monetary (standardised), k from 2 to 10 by silhouette unless --k; each
+    /// cluster's profile, a name, and a cross-tab with the RFM segments.
+    #[command(disable_version_flag = true)]
+    Kmeans(crate::analyses::KMeansArgs),
+    /// One customer's profile: RFM scores and segment, k-means cluster, P(alive),
+    /// expected purchases and lifetime value, first and last purchase, top products.
+    Customer(crate::analyses::CustomerArgs),
     /// Campaign experiments (A/B tests): compare each treatment group with the
     /// control over a window after each customer's start: conversion (two-proportion
     /// z-test), revenue per customer (Welch's t-test, a bootstrap interval, CUPED on

@@ -32,6 +32,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let analyses = args.analyses();
             crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
         }
+        Command::Customer(args) => crate::analyses::customer(&warehouse, &args, &limits).await,
+        Command::Kmeans(args) => {
+            let analyses = [args.analysis()];
+            crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
+        }
         Command::Experiment(args) => match &args.command {
             Some(crate::analyses::ExperimentCommand::Plan(plan)) => crate::analyses::plan(plan),
             None => {

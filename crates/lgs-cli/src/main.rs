@@ -19,7 +19,10 @@ fn main() -> ExitCode {
     // The report's query stages as a spinner, when someone watches stderr.
     let stages = (matches!(
         cli.command,
-        args::Command::Report(_) | args::Command::Clv(_) | args::Command::Demo { .. }
+        args::Command::Report(_)
+            | args::Command::Clv(_)
+            | args::Command::Kmeans(_)
+            | args::Command::Demo { .. }
     ) && progress::shown(cli.global.quiet))
     .then(progress::Stages::on_stderr);
     init_tracing(cli.global.verbose, cli.global.quiet, stages.clone());

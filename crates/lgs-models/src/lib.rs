@@ -7,7 +7,8 @@
 //!   often they will buy;
 //! - [`gamma_gamma`]: Gamma-Gamma (Fader & Hardie 2013): what a purchase is worth;
 //! - [`clv`]: the two together, discounted: lifetime value;
-//! - [`experiment`]: the tests of a campaign experiment and its sample size.
+//! - [`experiment`]: the tests of a campaign experiment and its sample size;
+//! - [`kmeans`]: k-means with k-means++ seeding, and the silhouette.
 //!
 //! Fits report how they ended ([`fit::Convergence`]): a parameter running to a
 //! bound or a flat likelihood is a warning with the numbers, never a silent result.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod experiment;
 pub mod fit;
 pub mod gamma_gamma;
+pub mod kmeans;
 pub mod special;
 
 pub use bgnbd::{BgNbd, BgNbdFit, History};

@@ -52,6 +52,17 @@ fn expected_marks(report: &Value) -> Vec<(&'static str, &'static str, u64)> {
             report["rfm_segments"].as_array().unwrap().len() as u64,
         ),
         ("rfm-grid", "cell", 25),
+        // One bar and one point (silhouette) per k tried.
+        (
+            "kmeans-k",
+            "bar",
+            report["kmeans"]["by_k"].as_array().unwrap().len() as u64,
+        ),
+        (
+            "kmeans-k",
+            "point",
+            report["kmeans"]["by_k"].as_array().unwrap().len() as u64,
+        ),
         // One bar per tenth of P(alive), and the line of their lifetime value.
         (
             "clv-p-alive",
@@ -97,7 +108,7 @@ fn check_charts(browser: &Browser, report: &Value, page: &str) {
     let marks = browser.eval(COUNT_MARKS);
     assert_eq!(
         marks.as_object().unwrap().len(),
-        9,
+        10,
         "{page}: charts found: {marks}"
     );
     for (chart, class, expected) in expected_marks(report) {
@@ -214,7 +225,7 @@ fn report_files(dir: &Path, wh: &Path) -> (Value, std::path::PathBuf) {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 9, "{names:?}");
+    assert_eq!(names.len(), 10, "{names:?}");
     for name in &names {
         let bytes = std::fs::read(pngs.join(name)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");

@@ -85,6 +85,10 @@ fn ingest_then_report_in_every_format() {
         "cohorts",
         "clv_customers",
         "clv_p_alive",
+        "kmeans_clusters",
+        "kmeans_by_k",
+        "kmeans_rfm",
+        "kmeans_customers",
     ] {
         assert!(
             out_dir.join(format!("{name}.parquet")).is_file(),

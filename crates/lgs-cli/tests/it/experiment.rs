@@ -1,5 +1,7 @@
 //! `lgs experiment` and `lgs experiment plan` as a user runs them.
 
+use predicates::prelude::*;
+
 use crate::cli::lgs;
 
 #[test]
@@ -78,4 +80,31 @@ fn experiment_compares_groups_from_a_file() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("needs --assignments"));
+}
+
+#[test]
+fn customer_prints_one_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lgs/tests/data/clv_handmade.csv");
+    lgs(&wh).arg("ingest").arg(data).assert().success();
+    let out = lgs(&wh)
+        .args(["customer", "204", "--format", "json"])
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(doc["customer_id"], 204);
+    assert_eq!(doc["country"], "Germany");
+    assert!(doc["rfm"]["segment"].as_str().is_some(), "{doc}");
+    lgs(&wh)
+        .args(["customer", "204"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("P(alive)").and(predicates::str::contains("LAMP")));
+    lgs(&wh)
+        .args(["customer", "7"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("7 has no lines in retail"));
 }

@@ -108,6 +108,10 @@ impl Rows {
     pub fn i64(&self, row: usize, column: &str) -> Result<Option<i64>> {
         self.row(row)?.i64(column)
     }
+
+    pub fn string(&self, row: usize, column: &str) -> Result<Option<String>> {
+        self.row(row)?.string(column)
+    }
 }
 
 /// One row of a [`Rows`].

@@ -13,9 +13,11 @@
 pub mod analysis;
 pub mod clv;
 pub mod cohorts;
+pub mod customer;
 pub(crate) mod engine;
 pub mod experiment;
 pub mod invoices;
+pub mod kmeans;
 pub mod monthly;
 pub mod quality;
 pub mod quantile;
@@ -51,6 +53,7 @@ pub fn analyses() -> Vec<Arc<dyn Analysis>> {
         Arc::new(rfm::RfmAnalysis),
         Arc::new(cohorts::CohortsAnalysis),
         Arc::new(clv::ClvAnalysis::default()),
+        Arc::new(kmeans::KMeansAnalysis::default()),
     ]
 }
 

@@ -194,3 +194,69 @@ async fn holdout_check_by_hand() {
         .unwrap_err();
     assert!(err.to_string().contains("leaves no holdout"), "{err}");
 }
+
+/// k-means on the hand-made customers: three with monetary > 0 (201: 20 + 20 + 15
+/// net, 202: 12, 204: 10 + 40 - 85 < 0 is left out, 205: 30), so k = 2 only, every
+/// clustered customer in one cluster, and with fewer than three nothing but a note.
+#[tokio::test]
+async fn kmeans_on_a_handful_of_customers() {
+    use lgs::analytics::kmeans::KMeansResult;
+    let s = Scratch::new();
+    s.ingest(&[&test_data("clv_handmade.csv")]).await.unwrap();
+    let ctx = s.context().await;
+    let report = run_report(&ctx, &ReportOptions::default()).await.unwrap();
+    let k = report.part::<KMeansResult>().unwrap();
+    let summary = k.kmeans.as_ref().expect("clusters");
+    let members: Vec<i64> = k.kmeans_customers.iter().map(|m| m.customer_id).collect();
+    assert_eq!(members, [201, 202, 205]);
+    let ks: Vec<usize> = summary.by_k.iter().map(|b| b.k).collect();
+    assert_eq!((ks, summary.k), (vec![2], 2));
+
+    let s = Scratch::new();
+    let file = s.file(
+        "two.csv",
+        "invoice_no,stock_code,description,quantity,invoice_date,unit_price,customer_id,country\n\
+         1,P1,MUG,1,2011-01-03 09:00:00,5.00,1,United Kingdom\n\
+         2,P1,MUG,1,2011-01-04 09:00:00,5.00,2,United Kingdom\n",
+    );
+    s.ingest(&[&file]).await.unwrap();
+    let report = run_report(&s.context().await, &ReportOptions::default())
+        .await
+        .unwrap();
+    let k = report.part::<KMeansResult>().unwrap();
+    assert!(k.kmeans.is_none());
+    assert!(
+        k.kmeans_note.as_ref().unwrap().contains("at least 3"),
+        "{k:?}"
+    );
+}
+
+/// One customer's profile brings the sections' figures together: 201 of
+/// clv_handmade.csv first bought on 2011-01-03 and last on 2011-02-01, spent most
+/// on MUG (P1: 2×5 + 4×5 = 30), and has RFM scores, a cluster and CLV figures.
+#[tokio::test]
+async fn a_customer_profile_by_hand() {
+    use lgs::analytics::customer::profile;
+    let s = Scratch::new();
+    s.ingest(&[&test_data("clv_handmade.csv")]).await.unwrap();
+    let ctx = s.context().await;
+    let p = profile(&ctx, &ReportOptions::default(), 201).await.unwrap();
+    assert_eq!(p.first_purchase.as_deref(), Some("2011-01-03 09:00:00"));
+    assert_eq!(p.last_purchase.as_deref(), Some("2011-02-01 11:00:00"));
+    assert_eq!(p.country.as_deref(), Some("United Kingdom"));
+    let top = &p.top_products[0];
+    assert_eq!(
+        (top.stock_code.as_str(), top.quantity, top.amount),
+        ("P1", 6, 30.0)
+    );
+    assert_eq!(p.rfm.as_ref().unwrap().frequency, 5);
+    assert_eq!(p.clv.as_ref().unwrap().x, 2);
+    assert!(p.cluster.is_some());
+    // 203 only cancelled: a customer with lines but no purchase.
+    let p = profile(&ctx, &ReportOptions::default(), 203).await.unwrap();
+    assert_eq!((p.first_purchase, p.clv), (None, None));
+    let err = profile(&ctx, &ReportOptions::default(), 99999)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("99999 has no lines"), "{err}");
+}

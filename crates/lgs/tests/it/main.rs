@@ -11,6 +11,7 @@ mod outputs;
 mod postgres;
 mod real_clv;
 mod real_data;
+mod real_kmeans;
 mod roundtrip;
 mod sources;
 mod travel;

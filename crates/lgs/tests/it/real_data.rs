@@ -218,6 +218,7 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     same_as_reference(&r, &reference);
     cohorts_as_reference(&r, &reference);
     crate::real_clv::clv_as_reference(&r, &reference.customer_days, as_of);
+    crate::real_kmeans::kmeans_as_reference(&r);
     quality_as_reference(&s, &ctx, &reference).await;
 }
 

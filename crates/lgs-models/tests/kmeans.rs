@@ -1,0 +1,92 @@
+//! k-means and the silhouette against scikit-learn 1.9.1 on the same points
+//! (tests/data/kmeans/PROVENANCE.md), and the inertia against a computation of
+//! its own from the labels and centres.
+
+use lgs_models::kmeans::{KMeansOptions, kmeans, silhouette};
+
+fn data(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/data/kmeans/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn blobs() -> Vec<f64> {
+    data("blobs.csv")
+        .lines()
+        .skip(1)
+        .flat_map(|l| {
+            l.split(',')
+                .map(|v| v.parse::<f64>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+const SKLEARN: [(usize, f64, f64); 5] = [
+    (2, 4268.000055536745, 0.4606713934765647),
+    (3, 2594.9661156531956, 0.47637640096910966),
+    (4, 1215.0001355243958, 0.5927002836477216),
+    (5, 1105.8395272351709, 0.5040241821779584),
+    (6, 1001.0778631469977, 0.42732329046116907),
+];
+
+#[test]
+fn inertia_within_one_percent_of_scikit_learn() {
+    let points = blobs();
+    assert_eq!(points.len(), 1800);
+    for (k, inertia, _) in SKLEARN {
+        let c = kmeans(&points, 3, k, &KMeansOptions::default()).unwrap();
+        assert!(
+            c.inertia <= inertia * 1.01,
+            "k = {k}: {} against scikit-learn's {inertia}",
+            c.inertia
+        );
+        // The inertia is what the labels and centres say.
+        let own: f64 = (0..600)
+            .map(|i| {
+                let l = c.labels[i];
+                (0..3)
+                    .map(|d| (points[i * 3 + d] - c.centres[l * 3 + d]).powi(2))
+                    .sum::<f64>()
+            })
+            .sum();
+        assert!(
+            (own - c.inertia).abs() < 1e-9 * own,
+            "{own} vs {}",
+            c.inertia
+        );
+        // Every point is with its nearest centre.
+        for i in 0..600 {
+            let d = |c2: usize| -> f64 {
+                (0..3)
+                    .map(|d| (points[i * 3 + d] - c.centres[c2 * 3 + d]).powi(2))
+                    .sum()
+            };
+            assert!((0..k).all(|o| d(c.labels[i]) <= d(o)));
+        }
+    }
+}
+
+#[test]
+fn silhouette_matches_scikit_learn() {
+    let points = blobs();
+    let labels: Vec<usize> = data("labels_k4.csv")
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let s = silhouette(&points, 3, &labels, 4);
+    assert!((s - 0.5927002836477216).abs() < 1e-12, "{s}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_clustering() {
+    let points = blobs();
+    let o = KMeansOptions::default();
+    assert_eq!(
+        kmeans(&points, 3, 4, &o).unwrap(),
+        kmeans(&points, 3, 4, &o).unwrap()
+    );
+    assert!(kmeans(&points, 3, 700, &o).is_err());
+}
