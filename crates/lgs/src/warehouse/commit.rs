@@ -67,17 +67,31 @@ impl Warehouse {
                     .as_ref()
                     .try_into_kernel()
                     .map_err(|e| delta_err(DeltaTableError::from(e)))?;
+                // No retries: when version 0 was taken since the check for the
+                // table, delta-rs commits a create after the winner's commits
+                // without checking it for conflicts (a second load of the same
+                // content). Without retries that create fails, and the run
+                // decides again on the table as it now is.
                 let table = CreateBuilder::new()
                     .with_location(url.as_str())
                     .with_table_name(name)
                     .with_columns(kernel_schema.fields().cloned())
                     .with_partition_columns(partition_columns.to_vec())
                     .with_actions(actions)
-                    .with_commit_properties(properties)
+                    .with_commit_properties(properties.with_max_retries(0))
                     .with_save_mode(SaveMode::ErrorIfExists)
                     .await;
                 let table = match table {
-                    Ok(table) => table,
+                    Ok(table) if table.version() == Some(0) => table,
+                    Ok(table) => {
+                        return Err(LgsError::delta(
+                            name,
+                            DeltaTableError::Generic(format!(
+                                "creating the table committed version {:?} instead of 0",
+                                table.version()
+                            )),
+                        ));
+                    }
                     // Another run created the table in between.
                     Err(_) if self.open(name).await?.is_some() => {
                         return Err(LgsError::ConcurrentWrite {

@@ -9,6 +9,7 @@ mod experiment;
 mod ingest;
 mod outputs;
 mod postgres;
+mod races;
 mod real_clv;
 mod real_data;
 mod real_kmeans;
