@@ -200,6 +200,51 @@ fn assert_same(local: &Value, cluster: &Value, path: &str) {
     crate::support::assert_json_close(local, cluster, path, 1.0);
 }
 
+/// `lgs clv --calibration-end`, `lgs experiment` and `lgs customer`, locally and on
+/// the cluster: the same JSON.
+fn analyses_with_options_are_the_same(modes: &[Mode]) {
+    let ids = sql_case(
+        &Mode::Local,
+        "SELECT DISTINCT customer_id FROM retail WHERE customer_id IS NOT NULL \
+         ORDER BY customer_id LIMIT 2000",
+    );
+    let mut assignments = String::from("customer_id,group\n");
+    for (i, row) in ids.as_array().unwrap().iter().enumerate() {
+        let group = if i % 2 == 0 { "control" } else { "offer" };
+        assignments.push_str(&format!("{},{group}\n", row["customer_id"]));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("assignments.csv");
+    std::fs::write(&file, assignments).unwrap();
+    let file = file.display().to_string();
+    let cases: [Vec<&str>; 3] = [
+        vec!["clv", "--calibration-end", "2011-09-09"],
+        vec![
+            "experiment",
+            "--start",
+            "2011-09-01",
+            "--assignments",
+            &file,
+        ],
+        vec!["customer", "14646"],
+    ];
+    for case in cases {
+        let runs: Vec<Value> = modes
+            .iter()
+            .map(|mode| {
+                let out = lgs(warehouse())
+                    .args(&case)
+                    .args(["--format", "json"])
+                    .args(mode.args())
+                    .assert()
+                    .success();
+                serde_json::from_slice(&out.get_output().stdout).unwrap()
+            })
+            .collect();
+        assert_same(&runs[0], &runs[1], &case.join(" "));
+    }
+}
+
 const QUERIES: [&str; 3] = [
     "SELECT month, count(DISTINCT invoice_no) AS invoices, sum(amount) AS net \
      FROM retail GROUP BY month ORDER BY month",
@@ -231,6 +276,7 @@ fn the_same_report_and_queries_locally_and_on_a_cluster_of_two_executors() {
         assert_eq!(champions["customers"], 856, "{mode:?}");
     }
     assert_same(&reports[0], &reports[1], "report");
+    analyses_with_options_are_the_same(&modes);
     // The executors wrote the report's intermediate results to a scratch directory
     // of the warehouse; nothing of it is left (in a warehouse of this test's own).
     let own = tempfile::tempdir().unwrap();
