@@ -108,3 +108,37 @@ fn customer_prints_one_profile() {
         .failure()
         .stderr(predicates::str::contains("7 has no lines in retail"));
 }
+
+/// The dashboard's customer page: a search box, a profile, and clear errors.
+#[test]
+fn the_dashboard_shows_a_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lgs/tests/data/clv_handmade.csv");
+    lgs(&wh).arg("ingest").arg(data).assert().success();
+    let (_server, _base, port) = crate::browser::start_dashboard(&wh);
+    let get = |target: &str| {
+        let (status, body) = crate::load::request(port, "GET", target, "").unwrap();
+        (status, String::from_utf8(body).unwrap())
+    };
+    let (status, page) = get("/customer");
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"id="customer-id""#), "{page}");
+    let (status, page) = get("/customer?id=201");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Customer 201") && page.contains("P(alive)"),
+        "{page}"
+    );
+    assert!(page.contains("<td>P1</td>"), "{page}");
+    let (status, page) = get("/customer?id=77");
+    assert_eq!(status, 404);
+    assert!(page.contains("77 has no lines in retail"), "{page}");
+    let (status, page) = get("/customer?id=abc");
+    assert_eq!(status, 400);
+    assert!(page.contains("is not a customer id"), "{page}");
+    // Every page links to it.
+    let (_, report) = get("/");
+    assert!(report.contains(r#"href="/customer""#));
+}

@@ -24,7 +24,12 @@ const SLOW_DOWNLOADS: usize = 20;
 const HANG_UPS: usize = 40;
 
 /// One request on a connection of its own; the status, and the body's length.
-fn request(port: u16, method: &str, target: &str, body: &str) -> std::io::Result<(u16, Vec<u8>)> {
+pub(crate) fn request(
+    port: u16,
+    method: &str,
+    target: &str,
+    body: &str,
+) -> std::io::Result<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(300)))?;
     write!(

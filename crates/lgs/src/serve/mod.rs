@@ -4,7 +4,8 @@
 //! follow progress and cancel.
 //!
 //! Endpoints:
-//! - `GET /` the report page; `GET /sql` the SQL page;
+//! - `GET /` the report page; `GET /sql` the SQL page; `GET /customer?id=N` one
+//!   customer's profile, with a search box;
 //! - `GET /api/charts` the charts (id, title); `GET /api/charts/{id}` one chart's
 //!   numbers and SVG as JSON; `GET /api/charts/{id}.svg` the SVG alone;
 //! - `POST /api/queries` `{"sql": ...}` starts a query → `{"id": n}`;
@@ -14,6 +15,7 @@
 //! Queries are read-only (no DDL, DML or statements). Query errors are part of the
 //! job's state (HTTP 200), so the page shows the engine's message.
 
+mod customer;
 pub mod jobs;
 mod pages;
 
@@ -98,6 +100,7 @@ pub async fn bind(
     let app = Router::new()
         .route("/", get(report_page))
         .route("/sql", get(sql_page))
+        .route("/customer", get(customer_page))
         .route("/api/charts", get(chart_list))
         .route("/api/charts/{id}", get(chart))
         .route("/api/queries", post(start_query))
@@ -180,7 +183,44 @@ fn error_page(e: &LgsError) -> Response {
 }
 
 fn nav() -> Vec<(String, String)> {
-    vec![("/".into(), "Report".into()), ("/sql".into(), "SQL".into())]
+    vec![
+        ("/".into(), "Report".into()),
+        ("/sql".into(), "SQL".into()),
+        ("/customer".into(), "Customer".into()),
+    ]
+}
+
+#[derive(Debug, Deserialize)]
+struct CustomerQuery {
+    id: Option<String>,
+}
+
+/// One customer's profile (the search box alone without an id).
+async fn customer_page(State(state): State<Shared>, Query(q): Query<CustomerQuery>) -> Response {
+    let asked = q.id.unwrap_or_default();
+    let asked = asked.trim();
+    if asked.is_empty() {
+        return Html(customer::customer_page("", None, None)).into_response();
+    }
+    let Ok(id) = asked.parse::<i64>() else {
+        let message = format!("{asked:?} is not a customer id (a whole number)");
+        let page = customer::customer_page(asked, None, Some(&message));
+        return (StatusCode::BAD_REQUEST, Html(page)).into_response();
+    };
+    let options = ReportOptions {
+        as_of: state.options.as_of,
+    };
+    let profile = match session(&state).await {
+        Ok((ctx, _)) => crate::analytics::customer::profile(&ctx, &options, id).await,
+        Err(e) => Err(e),
+    };
+    match profile {
+        Ok(p) => Html(customer::customer_page(asked, Some(&p), None)).into_response(),
+        Err(e) => {
+            let page = customer::customer_page(asked, None, Some(&e.to_string()));
+            (StatusCode::NOT_FOUND, Html(page)).into_response()
+        }
+    }
 }
 
 async fn report_page(State(state): State<Shared>) -> Response {

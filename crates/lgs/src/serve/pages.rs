@@ -6,14 +6,20 @@ use crate::charts::svg::{esc, grouped};
 use crate::html::STYLE;
 use crate::warehouse::TableInfo;
 
-fn head(title: &str, extra_style: &str) -> String {
+pub(super) fn head(title: &str, extra_style: &str) -> String {
     format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><link rel="icon" href="data:,"><style>{STYLE}{extra_style}</style></head><body>"#,
         esc(title)
     )
 }
 
-const NAV: &str = r#"<nav><a href="/">Report</a><a href="/sql">SQL</a></nav>"#;
+const NAV: &str =
+    r#"<nav><a href="/">Report</a><a href="/sql">SQL</a><a href="/customer">Customer</a></nav>"#;
+
+/// The pages' navigation links.
+pub(super) fn nav_html() -> &'static str {
+    NAV
+}
 
 /// A page that says why something cannot be shown.
 pub fn message_page(title: &str, message: &str) -> String {

@@ -40,15 +40,7 @@ impl Warehouse {
         overwrite: bool,
         decided_at: Option<Option<u64>>,
     ) -> Result<u64> {
-        let delta_err = |e: DeltaTableError| {
-            if is_conflict(&e) {
-                LgsError::ConcurrentWrite {
-                    table: name.to_string(),
-                }
-            } else {
-                LgsError::delta(name, e)
-            }
-        };
+        let delta_err = |e: DeltaTableError| commit_error(name, e);
         let properties = with_facts(facts);
         let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         // What the commit claims, as application transactions: delta-rs fails a
@@ -62,45 +54,8 @@ impl Warehouse {
         );
         match self.open(name).await? {
             None => {
-                let url = self.prepare_table_dir(name)?;
-                let kernel_schema: StructType = schema
-                    .as_ref()
-                    .try_into_kernel()
-                    .map_err(|e| delta_err(DeltaTableError::from(e)))?;
-                // No retries: when version 0 was taken since the check for the
-                // table, delta-rs commits a create after the winner's commits
-                // without checking it for conflicts (a second load of the same
-                // content). Without retries that create fails, and the run
-                // decides again on the table as it now is.
-                let table = CreateBuilder::new()
-                    .with_location(url.as_str())
-                    .with_table_name(name)
-                    .with_columns(kernel_schema.fields().cloned())
-                    .with_partition_columns(partition_columns.to_vec())
-                    .with_actions(actions)
-                    .with_commit_properties(properties.with_max_retries(0))
-                    .with_save_mode(SaveMode::ErrorIfExists)
-                    .await;
-                let table = match table {
-                    Ok(table) if table.version() == Some(0) => table,
-                    Ok(table) => {
-                        return Err(LgsError::delta(
-                            name,
-                            DeltaTableError::Generic(format!(
-                                "creating the table committed version {:?} instead of 0",
-                                table.version()
-                            )),
-                        ));
-                    }
-                    // Another run created the table in between.
-                    Err(_) if self.open(name).await?.is_some() => {
-                        return Err(LgsError::ConcurrentWrite {
-                            table: name.to_string(),
-                        });
-                    }
-                    Err(e) => return Err(delta_err(e)),
-                };
-                Ok(table.version().unwrap_or(0))
+                self.create(name, schema, partition_columns, actions, properties)
+                    .await
             }
             Some(table) => {
                 if let Some(decided_at) = decided_at {
@@ -134,6 +89,58 @@ impl Warehouse {
                 Ok(finalized.version())
             }
         }
+    }
+
+    /// Creates table `name` with its first commit (`actions`): version 0, or
+    /// [`LgsError::ConcurrentWrite`] when another run created it in between.
+    async fn create(
+        &self,
+        name: &str,
+        schema: &SchemaRef,
+        partition_columns: &[String],
+        actions: Vec<Action>,
+        properties: CommitProperties,
+    ) -> Result<u64> {
+        let delta_err = |e: DeltaTableError| commit_error(name, e);
+        let url = self.prepare_table_dir(name)?;
+        let kernel_schema: StructType = schema
+            .as_ref()
+            .try_into_kernel()
+            .map_err(|e| delta_err(DeltaTableError::from(e)))?;
+        // No retries: when version 0 was taken since the check for the
+        // table, delta-rs commits a create after the winner's commits
+        // without checking it for conflicts (a second load of the same
+        // content). Without retries that create fails, and the run
+        // decides again on the table as it now is.
+        let table = CreateBuilder::new()
+            .with_location(url.as_str())
+            .with_table_name(name)
+            .with_columns(kernel_schema.fields().cloned())
+            .with_partition_columns(partition_columns.to_vec())
+            .with_actions(actions)
+            .with_commit_properties(properties.with_max_retries(0))
+            .with_save_mode(SaveMode::ErrorIfExists)
+            .await;
+        let table = match table {
+            Ok(table) if table.version() == Some(0) => table,
+            Ok(table) => {
+                return Err(LgsError::delta(
+                    name,
+                    DeltaTableError::Generic(format!(
+                        "creating the table committed version {:?} instead of 0",
+                        table.version()
+                    )),
+                ));
+            }
+            // Another run created the table in between.
+            Err(_) if self.open(name).await?.is_some() => {
+                return Err(LgsError::ConcurrentWrite {
+                    table: name.to_string(),
+                });
+            }
+            Err(e) => return Err(delta_err(e)),
+        };
+        Ok(table.version().unwrap_or(0))
     }
 
     /// Deletes data files written for a commit that did not happen (best effort: a
@@ -246,6 +253,17 @@ pub(super) async fn read_commits(
 /// Commit properties carrying lgs's facts (see [`COMMIT_INFO_KEY`]).
 pub(super) fn with_facts(facts: &CommitFacts) -> CommitProperties {
     CommitProperties::default().with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())])
+}
+
+/// A failed commit's error: [`LgsError::ConcurrentWrite`] when another commit won.
+fn commit_error(name: &str, e: DeltaTableError) -> LgsError {
+    if is_conflict(&e) {
+        LgsError::ConcurrentWrite {
+            table: name.to_string(),
+        }
+    } else {
+        LgsError::delta(name, e)
+    }
 }
 
 /// Whether a commit failed because another commit won the race for its version
