@@ -85,6 +85,7 @@ fn ingest_then_report_in_every_format() {
         "cohorts",
         "clv_customers",
         "clv_p_alive",
+        "clv_segments",
         "kmeans_clusters",
         "kmeans_by_k",
         "kmeans_rfm",

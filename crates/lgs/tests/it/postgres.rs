@@ -206,9 +206,9 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         let written = lgs::output::postgres::to_postgres(&report, &target)
             .await
             .unwrap();
-        // Every result table: two of invoices, monthly, two of RFM, cohorts, two of
-        // CLV, four of k-means.
-        assert_eq!(written.len(), 12);
+        // Every result table: two of invoices, monthly, two of RFM, cohorts, three
+        // of CLV, four of k-means.
+        assert_eq!(written.len(), 13);
     }
     let client = &schema.client;
     let count = |table: &str| {
@@ -255,7 +255,7 @@ async fn the_report_goes_back_to_postgres_as_typed_tables_replaced_atomically() 
         .await
         .unwrap()
         .get(0);
-    assert_eq!(keys, 12);
+    assert_eq!(keys, 13);
     // The cohorts (a plug-in: no output names it) arrive with their key, a row per
     // (cohort, month offset).
     let key_columns: Vec<String> = client

@@ -75,4 +75,12 @@ pub fn clv_as_reference(r: &Report, days: &HashMap<(i64, NaiveDate), i128>, as_o
         1e-4,
     );
     close(clv.clv.clv_total.unwrap(), LIFETIMES_CLV, 1e-4);
+    // By RFM segment: every customer with a purchase day is in one (they all have
+    // lines), and the segments' values add up to the total.
+    let segments = &clv.clv.by_segment;
+    let customers: u64 = segments.iter().map(|s| s.customers).sum();
+    assert_eq!(customers as usize, clv.clv_customers.len());
+    let total: f64 = segments.iter().map(|s| s.clv.unwrap()).sum();
+    close(total, clv.clv.clv_total.unwrap(), 1e-9);
+    assert!(segments.windows(2).all(|w| w[0].clv >= w[1].clv));
 }

@@ -22,10 +22,11 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
-use super::{Analysis, INVOICE_LINES, Section, Shared, query};
+use super::rfm::{RFM_VALUES_TABLE, rfm};
+use super::{Analysis, INVOICE_LINES, Intermediate, Section, Shared, query};
 use crate::error::{LgsError, Result};
 
-pub use predict::{ClvCustomer, PAliveBand};
+pub use predict::{ClvCustomer, PAliveBand, SegmentValue};
 pub use validation::{ClvValidation, ClvValidationAnalysis, Validation};
 
 /// What the predictions look ahead to, and how value is discounted.
@@ -92,11 +93,18 @@ impl Analysis for ClvAnalysis {
         "clv"
     }
 
+    fn needs(&self) -> &'static [&'static Intermediate] {
+        &[&RFM_VALUES_TABLE]
+    }
+
     async fn run(&self, ctx: &SessionContext, shared: &Shared) -> Result<Section> {
         self.options.validate()?;
-        let end = shared.as_of(ctx).await? - TimeDelta::days(1);
+        let as_of = shared.as_of(ctx).await?;
+        let end = as_of - TimeDelta::days(1);
         let summaries = summaries(ctx, end).await?;
-        let clv = predict::predict(&summaries, end, &self.options)?;
+        let mut clv = predict::predict(&summaries, end, &self.options)?;
+        let segments = rfm(ctx, as_of).await?;
+        clv.clv.by_segment = predict::by_segment(&clv.clv_customers, &segments.rfm_customers);
         let mut section = Section::new(self.name(), "Lifetime value and churn", clv.clone());
         section.text = predict::text(&clv);
         section.tables = predict::tables(&clv)?;
@@ -225,6 +233,8 @@ pub struct ClvSummary {
     pub p_alive_bands: Vec<PAliveBand>,
     /// The ten customers of highest lifetime value.
     pub top_customers: Vec<ClvCustomer>,
+    /// Lifetime value by RFM segment (same as-of).
+    pub by_segment: Vec<SegmentValue>,
     /// What limits the results: a model that cannot be fitted, a fit's warnings.
     pub notes: Vec<String>,
 }

@@ -121,6 +121,7 @@ pub(super) fn predict(summaries: &[Summary], end: NaiveDate, o: &ClvOptions) -> 
         clv_total: total(&customers, |c| c.clv),
         p_alive_bands: bands(&customers),
         top_customers: top(&customers, 10),
+        by_segment: vec![],
         notes,
     };
     Ok(Clv {
@@ -305,6 +306,54 @@ fn bands(customers: &[ClvCustomer]) -> Vec<PAliveBand> {
     out
 }
 
+/// The customers of an RFM segment: how many have a purchase day, their mean
+/// P(alive) and their lifetime value (None where the model could not be fitted).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SegmentValue {
+    pub segment: String,
+    pub customers: u64,
+    pub mean_p_alive: Option<f64>,
+    pub clv: Option<f64>,
+}
+
+/// Lifetime value by RFM segment, in order of value (then name).
+pub(super) fn by_segment(
+    customers: &[ClvCustomer],
+    rfm: &[crate::analytics::rfm::RfmCustomer],
+) -> Vec<SegmentValue> {
+    let segment: std::collections::HashMap<i64, &str> = rfm
+        .iter()
+        .map(|c| (c.customer_id, c.segment.as_str()))
+        .collect();
+    let mut groups: BTreeMap<&str, Vec<&ClvCustomer>> = BTreeMap::new();
+    for c in customers {
+        if let Some(s) = segment.get(&c.customer_id) {
+            groups.entry(s).or_default().push(c);
+        }
+    }
+    let mut out: Vec<SegmentValue> = groups
+        .into_iter()
+        .map(|(name, members)| {
+            let n = members.len() as f64;
+            let alive: Option<Vec<f64>> = members.iter().map(|c| c.p_alive).collect();
+            let clv: Option<Vec<f64>> = members.iter().map(|c| c.clv).collect();
+            SegmentValue {
+                segment: name.to_string(),
+                customers: members.len() as u64,
+                mean_p_alive: alive.map(|v| v.iter().sum::<f64>() / n),
+                clv: clv.map(|v| v.iter().sum()),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.clv
+            .unwrap_or(0.0)
+            .total_cmp(&a.clv.unwrap_or(0.0))
+            .then(a.segment.cmp(&b.segment))
+    });
+    out
+}
+
 fn top(customers: &[ClvCustomer], n: usize) -> Vec<ClvCustomer> {
     let mut valued: Vec<&ClvCustomer> = customers.iter().filter(|c| c.clv.is_some()).collect();
     valued.sort_by(|a, b| {
@@ -405,7 +454,27 @@ pub(super) fn text(clv: &Clv) -> Vec<TextTable> {
         left: 1,
         note: String::new(),
     };
-    vec![model, top]
+    let segments = TextTable {
+        heading: "Lifetime value by RFM segment".into(),
+        header: ["segment", "customers", "mean P(alive)", "CLV (GBP)"]
+            .map(String::from)
+            .to_vec(),
+        rows: s
+            .by_segment
+            .iter()
+            .map(|b| {
+                vec![
+                    b.segment.clone(),
+                    group(b.customers as f64, 0),
+                    opt(b.mean_p_alive.map(|p| p * 100.0), 1) + "%",
+                    opt(b.clv, 2),
+                ]
+            })
+            .collect(),
+        left: 1,
+        note: String::new(),
+    };
+    vec![model, top, segments]
 }
 
 /// One row per customer, and the P(alive) bands.
@@ -434,5 +503,12 @@ pub(super) fn tables(clv: &Clv) -> Result<Vec<ResultTable>> {
         .i64("customers", b.iter().map(|b| count(b.customers)))
         .f64("clv", b.iter().map(|b| b.clv))
         .build("clv_p_alive", &["lower"])?;
-    Ok(vec![customers, bands])
+    let g = &clv.clv.by_segment;
+    let segments = TableBuilder::new()
+        .utf8("segment", g.iter().map(|g| &g.segment))
+        .i64("customers", g.iter().map(|g| count(g.customers)))
+        .f64("mean_p_alive", g.iter().map(|g| g.mean_p_alive))
+        .f64("clv", g.iter().map(|g| g.clv))
+        .build("clv_segments", &["segment"])?;
+    Ok(vec![customers, bands, segments])
 }
