@@ -240,6 +240,12 @@ impl LgsError {
         }
     }
 
+    /// Wraps a model's error with the analysis that evaluated it, as
+    /// `.map_err(LgsError::model("clv"))`.
+    pub fn model(analysis: &'static str) -> impl Fn(lgs_models::ModelError) -> Self {
+        move |source| LgsError::Model { analysis, source }
+    }
+
     /// Wraps a DataFusion error with what was being computed.
     pub fn query(context: impl Into<String>, source: DataFusionError) -> Self {
         LgsError::Query {

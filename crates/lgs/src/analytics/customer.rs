@@ -53,28 +53,23 @@ pub async fn profile(
     options: &ReportOptions,
     id: i64,
 ) -> Result<CustomerProfile> {
+    // One scan of the customer's lines; first, last and country from the purchases.
     let facts = query(
         ctx,
         "customer",
         &format!(
             "SELECT count(*) AS lines, \
-               to_char(min(invoice_date), '%Y-%m-%d %H:%M:%S') AS first, \
-               to_char(max(invoice_date), '%Y-%m-%d %H:%M:%S') AS last, \
-               max(country) AS country \
-             FROM {RETAIL_TABLE} WHERE customer_id = $1 AND NOT is_cancellation"
+               to_char(min(CASE WHEN NOT is_cancellation THEN invoice_date END), \
+                 '%Y-%m-%d %H:%M:%S') AS first, \
+               to_char(max(CASE WHEN NOT is_cancellation THEN invoice_date END), \
+                 '%Y-%m-%d %H:%M:%S') AS last, \
+               max(CASE WHEN NOT is_cancellation THEN country END) AS country \
+             FROM {RETAIL_TABLE} WHERE customer_id = $1"
         ),
         vec![ScalarValue::Int64(Some(id))],
     )
     .await?;
-    let lines = facts.i64(0, "lines")?.unwrap_or(0);
-    let any = query(
-        ctx,
-        "customer",
-        &format!("SELECT count(*) AS n FROM {RETAIL_TABLE} WHERE customer_id = $1"),
-        vec![ScalarValue::Int64(Some(id))],
-    )
-    .await?;
-    if any.i64(0, "n")?.unwrap_or(0) == 0 {
+    if facts.i64(0, "lines")?.unwrap_or(0) == 0 {
         return Err(LgsError::InvalidArgument {
             what: "customer",
             message: format!("{id} has no lines in {RETAIL_TABLE}"),
@@ -128,19 +123,12 @@ pub async fn profile(
         });
         Ok(())
     })?;
-    let purchases = lines > 0;
     Ok(CustomerProfile {
         customer_id: id,
         as_of: report.as_of.clone(),
         country: facts.string(0, "country")?,
-        first_purchase: purchases
-            .then(|| facts.string(0, "first"))
-            .transpose()?
-            .flatten(),
-        last_purchase: purchases
-            .then(|| facts.string(0, "last"))
-            .transpose()?
-            .flatten(),
+        first_purchase: facts.string(0, "first")?,
+        last_purchase: facts.string(0, "last")?,
         rfm,
         cluster,
         clv,

@@ -256,17 +256,21 @@ pub async fn run_analyses(
 /// Name of the one-pass pre-aggregation every analysis reads during a report.
 pub const INVOICE_LINES: &str = "lgs_invoice_lines";
 
+/// The calendar day of a line, as days since 1970-01-01 (what the analyses by day
+/// compare and subtract).
+const DAY: &str = "CAST(CAST(CAST(invoice_date AS DATE) AS INT) AS BIGINT)";
+
 /// The single pass over the lines: one row per (month, day, invoice, customer) with
 /// its net amount, the amount of its eligible lines (price > 0 and quantity > 0; null
 /// when it has none) and its last timestamp. Every analysis derives from it, so the
 /// warehouse table is scanned once per report.
 pub(crate) fn invoice_lines_sql() -> String {
     format!(
-        "SELECT month, CAST(invoice_date AS DATE) AS day, invoice_no, customer_id, \
+        "SELECT month, {DAY} AS day, invoice_no, customer_id, \
            is_cancellation, max(invoice_date) AS last_date, \
            sum(amount) AS amount, \
            sum(CASE WHEN unit_price > 0 AND quantity > 0 THEN amount END) AS eligible_amount \
          FROM {RETAIL_TABLE} \
-         GROUP BY month, CAST(invoice_date AS DATE), invoice_no, customer_id, is_cancellation"
+         GROUP BY month, {DAY}, invoice_no, customer_id, is_cancellation"
     )
 }

@@ -1,6 +1,7 @@
 //! What the analyses of one report share: the session sized for the queries
 //! after the pass over the lines, the intermediates computed once (each when the
-//! first analysis that needs it asks), and the as-of date.
+//! first analysis that needs it asks), the as-of date, and the RFM scores (the RFM
+//! section's, which CLV and k-means read too).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::sync::OnceCell;
 
 use super::analysis::Intermediate;
 use super::engine::{query, staged};
+use super::rfm::Rfm;
 use super::{INVOICE_LINES, Intermediates};
 use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::RETAIL_TABLE;
@@ -25,6 +27,7 @@ pub struct Shared {
     as_of_option: Option<NaiveDate>,
     as_of: OnceCell<NaiveDate>,
     intermediates: HashMap<&'static str, OnceCell<()>>,
+    rfm: OnceCell<Arc<Rfm>>,
 }
 
 impl Shared {
@@ -44,7 +47,21 @@ impl Shared {
                 .iter()
                 .map(|i| (i.name, OnceCell::new()))
                 .collect(),
+            rfm: OnceCell::new(),
         }
+    }
+
+    /// Every customer's RFM values, scores and segment as of [`Self::as_of`],
+    /// computed once per report by whichever analysis asks first (it must declare
+    /// [`RFM_VALUES_TABLE`](super::rfm::RFM_VALUES_TABLE) in its needs).
+    pub async fn rfm(&self, ctx: &SessionContext) -> Result<Arc<Rfm>> {
+        self.rfm
+            .get_or_try_init(|| async {
+                let as_of = self.as_of(ctx).await?;
+                Ok(Arc::new(super::rfm::rfm(ctx, as_of).await?))
+            })
+            .await
+            .cloned()
     }
 
     /// The date recency is measured to: the report's `--as-of`, or the day after

@@ -22,7 +22,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
-use super::rfm::{RFM_VALUES_TABLE, rfm};
+use super::rfm::RFM_VALUES_TABLE;
 use super::{Analysis, INVOICE_LINES, Intermediate, Section, Shared, query};
 use crate::error::{LgsError, Result};
 
@@ -103,7 +103,7 @@ impl Analysis for ClvAnalysis {
         let end = as_of - TimeDelta::days(1);
         let summaries = summaries(ctx, end).await?;
         let mut clv = predict::predict(&summaries, end, &self.options)?;
-        let segments = rfm(ctx, as_of).await?;
+        let segments = shared.rfm(ctx).await?;
         clv.clv.by_segment = predict::by_segment(&clv.clv_customers, &segments.rfm_customers);
         let mut section = Section::new(self.name(), "Lifetime value and churn", clv.clone());
         section.text = predict::text(&clv);
@@ -159,9 +159,9 @@ pub(crate) fn day_number(date: NaiveDate) -> i64 {
 fn summary_sql() -> String {
     format!(
         "WITH days AS ( \
-           SELECT customer_id, CAST(CAST(day AS INT) AS BIGINT) AS day, sum(amount) AS value \
+           SELECT customer_id, day, sum(amount) AS value \
            FROM {INVOICE_LINES} \
-           WHERE customer_id IS NOT NULL AND CAST(CAST(day AS INT) AS BIGINT) <= $1 \
+           WHERE customer_id IS NOT NULL AND day <= $1 \
            GROUP BY customer_id, day), \
          bought AS (SELECT customer_id, day, value FROM days WHERE value > 0) \
          SELECT customer_id, count(*) - 1 AS x, max(day) - min(day) AS t_x, \

@@ -50,13 +50,6 @@ fn key(x: f64, t_x: f64, t: f64) -> Key {
     (x.to_bits(), t_x.to_bits(), t.to_bits())
 }
 
-fn model_error(source: lgs_models::ModelError) -> LgsError {
-    LgsError::Model {
-        analysis: "clv",
-        source,
-    }
-}
-
 /// The fits on `summaries` and every customer's predictions.
 pub(super) fn predict(summaries: &[Summary], end: NaiveDate, o: &ClvOptions) -> Result<Clv> {
     let mut notes = Vec::new();
@@ -141,10 +134,10 @@ fn history_predictions(
 ) -> Result<[f64; 4]> {
     let expected = |days| {
         p.expected_purchases(days, s.x, s.t_x, s.t)
-            .map_err(model_error)
+            .map_err(LgsError::model("clv"))
     };
-    let discounted =
-        lgs_models::lifetime_value(p, horizon, 1.0, s.x, s.t_x, s.t).map_err(model_error)?;
+    let discounted = lgs_models::lifetime_value(p, horizon, 1.0, s.x, s.t_x, s.t)
+        .map_err(LgsError::model("clv"))?;
     Ok([
         p.p_alive(s.x, s.t_x, s.t),
         expected(90.0)?,

@@ -129,7 +129,7 @@ async fn holdout_days(
         "WITH days AS ( \
            SELECT customer_id, sum(amount) AS value FROM {INVOICE_LINES} \
            WHERE customer_id IS NOT NULL \
-             AND CAST(CAST(day AS INT) AS BIGINT) > $1 AND CAST(CAST(day AS INT) AS BIGINT) <= $2 \
+             AND day > $1 AND day <= $2 \
            GROUP BY customer_id, day) \
          SELECT customer_id, count(*) AS days FROM days WHERE value > 0 \
          GROUP BY customer_id ORDER BY customer_id"
@@ -155,10 +155,7 @@ fn validate(
     end: NaiveDate,
 ) -> Result<Validation> {
     let histories = super::predict::histories(calibration);
-    let fit = BgNbd::fit(&histories).map_err(|source| LgsError::Model {
-        analysis: "clv_validation",
-        source,
-    })?;
+    let fit = BgNbd::fit(&histories).map_err(LgsError::model("clv_validation"))?;
     let holdout = (end - cal).num_days() as f64;
     let mut rows = Vec::with_capacity(calibration.len());
     for s in calibration {
@@ -168,10 +165,7 @@ fn validate(
         let predicted = fit
             .params
             .expected_purchases(holdout, s.x, s.t_x, s.t)
-            .map_err(|source| LgsError::Model {
-                analysis: "clv_validation",
-                source,
-            })?;
+            .map_err(LgsError::model("clv_validation"))?;
         let baseline = if s.t > 0.0 { s.x / s.t * holdout } else { 0.0 };
         rows.push((s.x as u64, done, predicted, baseline));
     }

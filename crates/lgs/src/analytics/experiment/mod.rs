@@ -256,12 +256,12 @@ async fn outcomes(
     let from = day_number(first) - o.pre_window_days;
     let to = day_number(last) + o.window_days;
     let sql = format!(
-        "SELECT customer_id, CAST(CAST(day AS INT) AS BIGINT) AS day, \
+        "SELECT customer_id, day, \
            CAST(sum(amount) AS DOUBLE) AS value, \
            CAST(sum(CASE WHEN is_cancellation THEN 0 ELSE 1 END) AS BIGINT) AS orders \
          FROM {INVOICE_LINES} \
-         WHERE customer_id IS NOT NULL AND CAST(CAST(day AS INT) AS BIGINT) >= $1 \
-           AND CAST(CAST(day AS INT) AS BIGINT) < $2 \
+         WHERE customer_id IS NOT NULL AND day >= $1 \
+           AND day < $2 \
          GROUP BY customer_id, day"
     );
     let params = vec![ScalarValue::Int64(Some(from)), ScalarValue::Int64(Some(to))];

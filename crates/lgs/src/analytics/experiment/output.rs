@@ -94,13 +94,6 @@ pub struct ExperimentResult {
     pub experiment: Experiment,
 }
 
-fn model(source: lgs_models::ModelError) -> LgsError {
-    LgsError::Model {
-        analysis: "experiment",
-        source,
-    }
-}
-
 /// The groups, the sample-ratio check and every treatment against the control.
 pub(super) fn analyse(outcomes: &[Outcome], o: &ExperimentOptions) -> Result<ExperimentResult> {
     let mut by_group: BTreeMap<&str, Vec<&Outcome>> = BTreeMap::new();
@@ -133,7 +126,8 @@ pub(super) fn analyse(outcomes: &[Outcome], o: &ExperimentOptions) -> Result<Exp
     let expected = expected_shares(&names, o)?;
     let sizes: Vec<u64> = by_group.values().map(|v| v.len() as u64).collect();
     let shares: Vec<f64> = names.iter().map(|g| expected[g]).collect();
-    let (chi_square, p_value) = sample_ratio(&sizes, &shares).map_err(model)?;
+    let (chi_square, p_value) =
+        sample_ratio(&sizes, &shares).map_err(LgsError::model("experiment"))?;
     let groups = by_group.iter().map(|(g, v)| group_row(g, v)).collect();
     let c = &by_group[control.as_str()];
     let mut comparisons = Vec::new();
@@ -214,16 +208,16 @@ fn compare(
         c.len() as u64,
         o.alpha,
     )
-    .map_err(model)?;
+    .map_err(LgsError::model("experiment"))?;
     let revenue = |v: &[&Outcome]| -> Vec<f64> { v.iter().map(|x| x.revenue).collect() };
     let (rt, rc) = (revenue(t), revenue(c));
-    let welch = welch(&rt, &rc, o.alpha).map_err(model)?;
-    let (low, high) =
-        bootstrap_difference(&rt, &rc, o.bootstrap_resamples, o.alpha, o.seed).map_err(model)?;
+    let welch = welch(&rt, &rc, o.alpha).map_err(LgsError::model("experiment"))?;
+    let (low, high) = bootstrap_difference(&rt, &rc, o.bootstrap_resamples, o.alpha, o.seed)
+        .map_err(LgsError::model("experiment"))?;
     let pairs = |v: &[&Outcome]| -> Vec<(f64, f64)> {
         v.iter().map(|x| (x.revenue, x.pre_revenue)).collect()
     };
-    let cuped = cuped(&pairs(t), &pairs(c), o.alpha).map_err(model)?;
+    let cuped = cuped(&pairs(t), &pairs(c), o.alpha).map_err(LgsError::model("experiment"))?;
     Ok(Comparison {
         treatment: name.to_string(),
         control: control.to_string(),

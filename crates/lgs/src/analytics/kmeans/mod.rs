@@ -19,7 +19,7 @@ use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::rfm::{RFM_VALUES_TABLE, RfmCustomer, rfm};
+use super::rfm::{RFM_VALUES_TABLE, RfmCustomer};
 use super::{Analysis, Intermediate, Section, Shared};
 use crate::error::{LgsError, Result};
 
@@ -134,8 +134,7 @@ impl Analysis for KMeansAnalysis {
                 message: "--k must be at least 2 and --restarts at least 1".into(),
             });
         }
-        let as_of = shared.as_of(ctx).await?;
-        let r = rfm(ctx, as_of).await?;
+        let r = shared.rfm(ctx).await?;
         let customers: Vec<&RfmCustomer> = r
             .rfm_customers
             .iter()
@@ -175,13 +174,6 @@ fn features(customers: &[&RfmCustomer]) -> Vec<f64> {
     out
 }
 
-fn model(source: lgs_models::ModelError) -> LgsError {
-    LgsError::Model {
-        analysis: "kmeans",
-        source,
-    }
-}
-
 /// Clusters `customers` for every k and profiles the chosen one.
 fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResult> {
     let n = customers.len();
@@ -218,7 +210,7 @@ fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResul
     let mut by_k = Vec::new();
     let mut fits: Vec<Clustering> = Vec::new();
     for &k in &ks {
-        let c = kmeans(&points, 3, k, &options).map_err(model)?;
+        let c = kmeans(&points, 3, k, &options).map_err(LgsError::model("kmeans"))?;
         let score = match (&sample, &sample_points) {
             (Some(idx), Some(p)) => {
                 let labels: Vec<usize> = idx.iter().map(|&i| c.labels[i]).collect();

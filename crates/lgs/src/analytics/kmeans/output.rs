@@ -3,7 +3,7 @@
 
 use lgs_models::kmeans::Clustering;
 
-use super::{Cluster, KMeansResult};
+use super::{Cluster, KMeansResult, KMeansSummary};
 use crate::analytics::rfm::RfmCustomer;
 use crate::analytics::section::count;
 use crate::analytics::{ResultTable, TableBuilder, TextTable};
@@ -64,6 +64,21 @@ pub(super) fn profile(customers: &[&RfmCustomer], c: &Clustering) -> Vec<Cluster
     out
 }
 
+/// k, inertia and silhouette of each k tried, formatted (the terminal's table and
+/// the chart's numbers).
+fn by_k_rows(s: &KMeansSummary) -> Vec<Vec<String>> {
+    s.by_k
+        .iter()
+        .map(|b| {
+            vec![
+                b.k.to_string(),
+                group(b.inertia, 1),
+                format!("{:.4}", b.silhouette),
+            ]
+        })
+        .collect()
+}
+
 /// The clusters and the k tried, as the terminal shows them.
 pub(super) fn text(r: &KMeansResult) -> Vec<TextTable> {
     let Some(s) = &r.kmeans else {
@@ -112,17 +127,7 @@ pub(super) fn text(r: &KMeansResult) -> Vec<TextTable> {
     let ks = TextTable {
         heading: "k-means by k".into(),
         header: ["k", "inertia", "silhouette"].map(String::from).to_vec(),
-        rows: s
-            .by_k
-            .iter()
-            .map(|b| {
-                vec![
-                    b.k.to_string(),
-                    group(b.inertia, 1),
-                    format!("{:.4}", b.silhouette),
-                ]
-            })
-            .collect(),
+        rows: by_k_rows(s),
         left: 0,
         note: s
             .silhouette_sample
@@ -204,17 +209,7 @@ pub(super) fn charts(r: &KMeansResult) -> Vec<Chart> {
     });
     let table = DataTable {
         header: ["k", "inertia", "silhouette"].map(String::from).to_vec(),
-        rows: s
-            .by_k
-            .iter()
-            .map(|b| {
-                vec![
-                    b.k.to_string(),
-                    group(b.inertia, 1),
-                    format!("{:.4}", b.silhouette),
-                ]
-            })
-            .collect(),
+        rows: by_k_rows(s),
     };
     vec![Chart {
         id: id.into(),

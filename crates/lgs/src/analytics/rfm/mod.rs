@@ -47,9 +47,9 @@ impl Analysis for RfmAnalysis {
 
     async fn run(&self, ctx: &SessionContext, shared: &Shared) -> Result<Section> {
         let as_of = shared.as_of(ctx).await?;
-        let r = rfm(ctx, as_of).await?;
+        let r = shared.rfm(ctx).await?;
         let as_of = as_of.format("%Y-%m-%d").to_string();
-        let mut section = Section::new(self.name(), "RFM segments", r.clone());
+        let mut section = Section::new(self.name(), "RFM segments", (*r).clone());
         section.text = vec![text(&r.rfm_segments, &as_of)];
         section.tables = tables(&r)?;
         section.chart_rank = 30;
