@@ -1,9 +1,9 @@
 #![no_main]
 //! Any bytes as one line of a `COPY ... FROM stdin;` block (text format).
 
-use libfuzzer_sys::fuzz_target;
 use lgs::ingest::csv::Fields;
 use lgs::ingest::dump::decode_copy_line;
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut fields = Fields::default();

@@ -1,8 +1,8 @@
 #![no_main]
 //! Any text as the `VALUES (...), (...);` of a `pg_dump --inserts` statement.
 
-use libfuzzer_sys::fuzz_target;
 use lgs::ingest::insert_values::{parse_tuple, split_tuples};
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -3,13 +3,13 @@
 //! every shape it accepts; the first byte says whether the indicator is named on the
 //! command line (the `ISO,COUNTRY,VALUE,YEAR` export needs it).
 
-use libfuzzer_sys::fuzz_target;
 use lgs::ingest::Dataset;
 use lgs::ingest::records::FileKind;
+use libfuzzer_sys::fuzz_target;
 
 mod common;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: common::allow_caught_panics(), |data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };

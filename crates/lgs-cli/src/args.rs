@@ -93,6 +93,11 @@ pub enum Command {
     /// customers a test needs.
     #[command(disable_version_flag = true, args_conflicts_with_subcommands = true)]
     Experiment(crate::analyses::ExperimentArgs),
+    /// Market baskets: which products sell together. Frequent itemsets of the
+    /// non-cancellation invoices (FP-growth, exact: mlxtend's itemsets) and the
+    /// rules A → C with support, confidence, lift, leverage and conviction, by lift.
+    #[command(disable_version_flag = true)]
+    Basket(crate::products::BasketArgs),
     /// List the warehouse tables with their version, rows, files and size.
     Tables(FormatArgs),
     /// Show the schema of a table.

@@ -5,6 +5,7 @@ mod analyses;
 mod args;
 mod commands;
 mod maintenance;
+mod products;
 mod progress;
 mod report;
 mod shell;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         args::Command::Report(_)
             | args::Command::Clv(_)
             | args::Command::Kmeans(_)
+            | args::Command::Basket(_)
             | args::Command::Demo { .. }
     ) && progress::shown(cli.global.quiet))
     .then(progress::Stages::on_stderr);
@@ -82,7 +84,9 @@ fn main() -> ExitCode {
 /// Keeps a panic that a dependency raises and catches itself off stderr (a log line
 /// at -v): delta-rs aborts a failed Parquet upload with object_store's
 /// `BufWriter::abort`, which panics "Already shut down" by design once the upload
-/// finished failing, and catches that panic. Every other panic is printed as usual.
+/// finished failing, and catches that panic; and a dependency's panic on corrupt
+/// input that lgs catches and reports as an error naming the file
+/// (`lgs::error::catch_panic`). Every other panic is printed as usual.
 fn quiet_caught_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -90,6 +94,10 @@ fn quiet_caught_panics() {
         let place = info.location().map_or("", |l| l.file());
         if message == "Already shut down" && place.contains("object_store") {
             tracing::info!("a caught panic in the Delta writer: {message} ({place})");
+            return;
+        }
+        if lgs::error::panic_is_caught() {
+            tracing::info!("a caught panic, reported as an error: {message} ({place})");
             return;
         }
         default(info);

@@ -25,4 +25,12 @@ pub enum ModelError {
         z: f64,
         reason: String,
     },
+
+    /// Frequent itemset mining found more itemsets than its limit.
+    #[error("more than {limit} frequent itemsets (each in at least {min_count} transactions)")]
+    TooManyItemsets { limit: usize, min_count: u64 },
+
+    /// The association rules of the frequent itemsets are more than the limit.
+    #[error("more than {limit} association rules")]
+    TooManyRules { limit: usize },
 }

@@ -8,11 +8,13 @@
 //! - [`gamma_gamma`]: Gamma-Gamma (Fader & Hardie 2013): what a purchase is worth;
 //! - [`clv`]: the two together, discounted: lifetime value;
 //! - [`experiment`]: the tests of a campaign experiment and its sample size;
-//! - [`kmeans`]: k-means with k-means++ seeding, and the silhouette.
+//! - [`kmeans`]: k-means with k-means++ seeding, and the silhouette;
+//! - [`association`]: frequent itemsets (FP-growth) and association rules.
 //!
 //! Fits report how they ended ([`fit::Convergence`]): a parameter running to a
 //! bound or a flat likelihood is a warning with the numbers, never a silent result.
 
+pub mod association;
 pub mod bgnbd;
 pub mod clv;
 pub mod error;

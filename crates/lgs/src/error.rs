@@ -275,6 +275,34 @@ impl<T> QueryContext<T> for std::result::Result<T, DataFusionError> {
     }
 }
 
+thread_local! {
+    /// How many [`catch_panic`] calls are running on this thread.
+    static CATCHING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f`, turning a panic into the message it carried. For a dependency known to
+/// panic on some corrupt input (found by fuzzing): lgs reports that as an error
+/// naming the file. While `f` runs, [`panic_is_caught`] is true on this thread, so a
+/// panic hook can keep the panic itself (and its backtrace) off the terminal.
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            CATCHING.with(|c| c.set(c.get() - 1));
+        }
+    }
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let _leave = Leave;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|panic| panic_message(panic.as_ref()).to_string())
+}
+
+/// Whether the current thread's panic (asked from a panic hook) will be caught by
+/// [`catch_panic`] and reported as an error.
+pub fn panic_is_caught() -> bool {
+    CATCHING.with(|c| c.get() > 0)
+}
+
 /// The message a panic carried (its payload, when it is text).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload

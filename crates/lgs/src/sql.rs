@@ -180,7 +180,10 @@ fn suggestion(ctx: &SessionContext, message: &str) -> Option<String> {
 }
 
 /// The candidate nearest to `wanted`, if it is near enough to be a typo.
-fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    wanted: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     let wanted = wanted.to_ascii_lowercase();
     candidates
         .map(|c| (edit_distance(&wanted, &c.to_ascii_lowercase()), c))

@@ -200,8 +200,8 @@ fn assert_same(local: &Value, cluster: &Value, path: &str) {
     crate::support::assert_json_close(local, cluster, path, 1.0);
 }
 
-/// `lgs clv --calibration-end`, `lgs experiment` and `lgs customer`, locally and on
-/// the cluster: the same JSON.
+/// `lgs clv --calibration-end`, `lgs basket`, `lgs experiment` and `lgs customer`,
+/// locally and on the cluster: the same JSON.
 fn analyses_with_options_are_the_same(modes: &[Mode]) {
     let ids = sql_case(
         &Mode::Local,
@@ -217,8 +217,20 @@ fn analyses_with_options_are_the_same(modes: &[Mode]) {
     let file = dir.path().join("assignments.csv");
     std::fs::write(&file, assignments).unwrap();
     let file = file.display().to_string();
-    let cases: [Vec<&str>; 3] = [
+    let cases: [Vec<&str>; 5] = [
         vec!["clv", "--calibration-end", "2011-09-09"],
+        vec!["basket", "--min-support", "0.02"],
+        vec![
+            "basket",
+            "--country",
+            "Germany",
+            "--since",
+            "2010-06-01",
+            "--item",
+            "description",
+            "--min-support",
+            "0.05",
+        ],
         vec![
             "experiment",
             "--start",

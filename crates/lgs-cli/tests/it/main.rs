@@ -1,6 +1,7 @@
 //! `lgs-cli`'s tests in one integration binary (one link instead of one per file):
 //! the `lgs` command as a user runs it.
 
+mod basket;
 mod browser;
 mod cli;
 mod cluster;

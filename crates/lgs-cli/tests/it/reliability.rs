@@ -289,3 +289,33 @@ fn a_file_size_limit_mid_ingest_fails_naming_the_file_and_leaves_the_warehouse_a
     // With room again, the same ingest loads.
     lgs(&wh).arg("ingest").arg(&input).assert().success();
 }
+
+/// A dependency's panic that lgs catches (arrow's Parquet reader on a schema found
+/// by fuzzing; calamine on a corrupt workbook) is one error naming the file: not
+/// the panic's message and backtrace first, even with RUST_BACKTRACE set.
+#[test]
+fn a_caught_panic_on_a_corrupt_file_prints_no_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../lgs/tests/data/fuzz");
+    for file in [
+        "parquet_invalid_arrow_schema.parquet",
+        "xlsx_cell_reference_overflow.xlsx",
+    ] {
+        let out = lgs(&wh)
+            .env("RUST_BACKTRACE", "1")
+            .args(["ingest", &format!("{data}/{file}")])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{file}: no panic message or backtrace:\n{stderr}"
+        );
+        assert!(stderr.contains(file), "{file}: names the file:\n{stderr}");
+        assert!(
+            !wh.join("retail").exists(),
+            "{file}: nothing is loaded:\n{stderr}"
+        );
+    }
+}

@@ -11,6 +11,7 @@
 //! line in [`analyses`].
 
 pub mod analysis;
+pub mod basket;
 pub mod clv;
 pub mod cohorts;
 pub mod customer;

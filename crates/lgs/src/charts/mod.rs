@@ -7,6 +7,7 @@
 
 pub mod heatmap;
 pub mod png;
+pub mod scatter;
 pub mod svg;
 
 use svg::{

@@ -359,6 +359,34 @@ pub fn value_axis(
     );
 }
 
+/// Draws a horizontal value axis under `frame`: the ticks inside the scale's
+/// domain, each labelled by `format`, and `label` beneath them.
+pub fn x_value_axis(
+    svg: &mut Svg,
+    frame: &Frame,
+    scale: &Linear,
+    ticks: &[f64],
+    label: &str,
+    format: &dyn Fn(f64) -> String,
+) {
+    svg.line(
+        frame.left,
+        frame.bottom,
+        frame.right,
+        frame.bottom,
+        AXIS,
+        1.0,
+    );
+    let (lo, hi) = (scale.d0.min(scale.d1), scale.d0.max(scale.d1));
+    for &t in ticks.iter().filter(|&&t| t >= lo - 1e-9 && t <= hi + 1e-9) {
+        let x = scale.at(t);
+        svg.line(x, frame.bottom, x, frame.bottom + 5.0, AXIS, 1.0);
+        svg.text(x, frame.bottom + 18.0, 11.0, "middle", AXIS, &format(t));
+    }
+    let middle = (frame.left + frame.right) / 2.0;
+    svg.text(middle, frame.bottom + 38.0, 12.0, "middle", INK, label);
+}
+
 /// Draws the category axis under `frame`, labelling every `every`-th band.
 pub fn category_axis(svg: &mut Svg, frame: &Frame, labels: &[String], label: &str) {
     let n = labels.len().max(1);

@@ -49,13 +49,12 @@ impl ParquetSource {
         })?;
         // The Arrow reader panics on some invalid embedded Arrow schemas (an integer
         // 320 bits wide: found by fuzzing, see `parquet_invalid_arrow_schema`).
-        let opened = std::panic::catch_unwind(|| ParquetRecordBatchReaderBuilder::try_new(file))
-            .map_err(|panic| {
-                let why = crate::error::panic_message(panic.as_ref());
-                bad(format!(
-                    "not a readable Parquet file: its schema is invalid ({why})"
-                ))
-            })?;
+        let opened = crate::error::catch_panic(|| ParquetRecordBatchReaderBuilder::try_new(file))
+            .map_err(|why| {
+            bad(format!(
+                "not a readable Parquet file: its schema is invalid ({why})"
+            ))
+        })?;
         let builder = opened.map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
         let names = builder
             .schema()

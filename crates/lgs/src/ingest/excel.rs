@@ -157,11 +157,8 @@ const MAX_COLUMNS: u32 = 1 << 14;
 /// `xlsx_cell_reference_overflow` in the tests) ends the sheet with an error.
 fn stream_sheet(workbook: Workbook, sheet: &str, tx: SyncSender<Row>) {
     let failed = tx.clone();
-    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_cells(workbook, sheet, tx)
-    }));
-    if let Err(panic) = read {
-        let why = crate::error::panic_message(panic.as_ref());
+    let read = crate::error::catch_panic(|| read_cells(workbook, sheet, tx));
+    if let Err(why) = read {
         let _ = failed.send(Row::Failed(format!(
             "corrupt sheet data: the reader failed ({why})"
         )));

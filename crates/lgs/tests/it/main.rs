@@ -1,6 +1,7 @@
 //! Integration tests of the `lgs` library: one binary, a module per area.
 
 mod analytics;
+mod basket;
 mod cluster;
 mod clv;
 mod common;
@@ -10,6 +11,7 @@ mod ingest;
 mod outputs;
 mod postgres;
 mod races;
+mod real_basket;
 mod real_clv;
 mod real_data;
 mod real_kmeans;

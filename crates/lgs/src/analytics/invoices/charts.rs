@@ -3,7 +3,7 @@
 use super::{AmountStats, HistogramBin, InvoiceAmounts};
 use crate::charts::svg::{
     self, BLUE, Frame, GREEN, GREY, Linear, ORANGE, PURPLE, RED, Side, Svg, compact, grouped,
-    nice_ticks, value_axis,
+    nice_ticks, value_axis, x_value_axis,
 };
 use crate::charts::{Chart, DataTable};
 
@@ -94,7 +94,15 @@ fn amount_distribution(
             );
         }
     }
-    amount_axis(&mut svg, &frame, &x, (x0, x1));
+    let ticks = nice_ticks(x0, x1, 8);
+    x_value_axis(
+        &mut svg,
+        &frame,
+        &x,
+        &ticks,
+        "Invoice amount (GBP)",
+        &compact,
+    );
     stat_markers(&mut svg, &frame, &x, stats);
     Chart {
         id: id.into(),
@@ -102,34 +110,6 @@ fn amount_distribution(
         svg: svg.finish(),
         table: distribution_table(bins, stats),
     }
-}
-
-/// The x axis of the distribution: amounts in GBP.
-fn amount_axis(svg: &mut Svg, frame: &Frame, x: &Linear, (x0, x1): (f64, f64)) {
-    svg.line(
-        frame.left,
-        frame.bottom,
-        frame.right,
-        frame.bottom,
-        "#555",
-        1.0,
-    );
-    for t in nice_ticks(x0, x1, 8) {
-        if t < x0 - 1e-9 || t > x1 + 1e-9 {
-            continue;
-        }
-        let px = x.at(t);
-        svg.line(px, frame.bottom, px, frame.bottom + 5.0, "#555", 1.0);
-        svg.text(px, frame.bottom + 18.0, 11.0, "middle", "#555", &compact(t));
-    }
-    svg.text(
-        (frame.left + frame.right) / 2.0,
-        frame.bottom + 38.0,
-        12.0,
-        "middle",
-        "#222",
-        "Invoice amount (GBP)",
-    );
 }
 
 /// The min, mode, median, mean and max as dashed lines, with a legend of their values.
