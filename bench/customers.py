@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Benchmark (issue 25): `lgs clv` against lifetimes, and `lgs kmeans` against
-scikit-learn and PySpark MLlib, side by side in one run on the real file and on
-generated data of the real shape.
+scikit-learn and PySpark MLlib, side by side in one run on the real file, and on
+10 and 100 copies of it with invoices and customers renumbered (`xN`: 10.7M and
+107M rows; the fits must equal the real file's), or on generated rows (a number).
+lgs's generator has no churn: its customers never leave, BG/NBD's dropout runs to
+a bound, lgs says so and lifetimes raises ConvergenceError, so the CLV figures use
+the copies.
 
 For each size: the lines are loaded once, untimed, into each tool's storage (lgs:
 its Delta warehouse by `lgs ingest`; the peers: one typed Parquet file, see
@@ -20,7 +24,7 @@ parameters to 1e-4 relative, inertia within 1 % of scikit-learn's. lgs runs with
 --memory-limit (default 2GB). A peer that runs past --peer-timeout seconds is
 reported as such.
 
-    python3 bench/customers.py [--sizes real,10000000,100000000] [--runs 3]
+    python3 bench/customers.py [--sizes real,x10,x100] [--runs 3]
         [--lgs $CARGO_TARGET_DIR/release/lgs] [--work /tmp/lgs-customers]
 """
 
@@ -39,13 +43,41 @@ ROOT = os.path.dirname(HERE)
 PEERS = [sys.executable, os.path.join(HERE, "customers_peers.py")]
 
 
+REAL = os.path.join(ROOT, "data", "online_retail_II.csv.zst")
+
+
+def replicate(copies, out):
+    """`copies` copies of the real file, each with its invoices and customers
+    renumbered (invoice C489434 of copy 7 is C007489434; customer 13085 is
+    713085): the same customer histories `copies` times over, so every model fit
+    equals the real file's."""
+    import io
+
+    import pandas as pd
+    raw = subprocess.run(["zstd", "-dc", REAL], check=True, capture_output=True).stdout
+    df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    cancel = df.invoice_no.str[0].where(~df.invoice_no.str[0].str.isdigit(), "")
+    number = df.invoice_no.str[len("C"):].where(cancel != "", df.invoice_no)
+    has_id = df.customer_id != ""
+    ids = pd.to_numeric(df.customer_id.where(has_id, "0"))
+    with open(out, "w") as f:
+        for c in range(copies):
+            copy = df.assign(invoice_no=cancel + f"{c:03d}" + number,
+                             customer_id=(ids + c * 100_000).astype(str).where(has_id, ""))
+            copy.to_csv(f, header=c == 0, index=False)
+
+
 def prepare(lgs, size, work):
-    """(warehouse, parquet, rfm csv) for one size, made once."""
+    """(warehouse, parquet, rfm csv) for one size, made once: the real file,
+    `xN` (N copies of it, see `replicate`) or a number of generated rows."""
     tag = "real" if size == "real" else str(size)
-    csv = os.path.join(ROOT, "data", "online_retail_II.csv.zst") if size == "real" \
-        else os.path.join(work, f"{tag}.csv")
+    csv = REAL if size == "real" else os.path.join(work, f"{tag}.csv")
     if size != "real" and not os.path.exists(csv):
-        subprocess.run([lgs, "-q", "generate", "retail", "--rows", str(size), "--out", csv], check=True)
+        if str(size).startswith("x"):
+            replicate(int(size[1:]), csv)
+        else:
+            subprocess.run([lgs, "-q", "generate", "retail", "--rows", str(size), "--out", csv],
+                           check=True)
     wh = os.path.join(work, f"{tag}-warehouse")
     if not os.path.exists(wh):
         subprocess.run([lgs, "-q", "--warehouse", wh, "ingest", csv], check=True)
@@ -68,6 +100,26 @@ def run(argv, timeout):
             return wall, cpu, rss, None
         out.seek(0)
         return wall, cpu, rss, json.load(out)
+
+
+def interleaved(tools, runs, size):
+    """Runs every tool once per round for `runs` rounds (a tool that fails or times
+    out is not run again); returns ({tool: [(wall, cpu, rss)]}, {tool: the first
+    run's JSON or None})."""
+    samples = {k: [] for k in tools}
+    results = {k: None for k in tools}
+    for r in range(runs):
+        for name, (argv, timeout) in tools.items():
+            if r > 0 and results[name] is None:
+                continue
+            wall, cpu, rss, out = run(argv, timeout)
+            if r == 0:
+                results[name] = out
+            if out is not None:
+                samples[name].append((wall, cpu, rss))
+            print(f"  {size} run {r + 1} {name}: {wall:.2f} s, {rss:.0f} MB"
+                  + ("" if out is not None else " (failed or timed out)"), file=sys.stderr, flush=True)
+    return samples, results
 
 
 def close(a, b, tol):
@@ -101,7 +153,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap.add_argument("--lgs", default=os.path.join(target, "release", "lgs"))
-    ap.add_argument("--sizes", default="real,10000000,100000000")
+    ap.add_argument("--sizes", default="real,x10,x100")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="/tmp/lgs-customers")
     ap.add_argument("--memory-limit", default="2GB")
@@ -110,7 +162,7 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     for size in a.sizes.split(","):
-        size = size if size == "real" else int(size)
+        size = size if size == "real" or size.startswith("x") else int(size)
         wh, parquet, rfm = prepare(a.lgs, size, a.work)
         lgs = [a.lgs, "-q", "--warehouse", wh, "--memory-limit", a.memory_limit]
         tools = {
@@ -121,20 +173,11 @@ def main():
             "PySpark MLlib": (PEERS + ["spark", rfm], a.peer_timeout),
         }
         tools = {k: v for k, v in tools.items() if k not in a.skip.split(",")}
-        samples = {k: [] for k in tools}
-        results = {k: None for k in ("lgs clv", "lifetimes", "lgs kmeans", "scikit-learn", "PySpark MLlib")}
-        for r in range(a.runs):
-            for name, (argv, timeout) in tools.items():
-                if r > 0 and results[name] is None:
-                    continue  # failed or timed out once: not again
-                wall, cpu, rss, out = run(argv, timeout)
-                if r == 0:
-                    results[name] = out
-                if out is not None:
-                    samples[name].append((wall, cpu, rss))
-                print(f"  {size} run {r + 1} {name}: {wall:.2f} s, {rss:.0f} MB"
-                      + ("" if out is not None else " (failed or timed out)"), file=sys.stderr, flush=True)
-        print(f"\n### {size} rows" if size != "real" else "\n### The real file")
+        samples, results = interleaved(tools, a.runs, size)
+        for name in ("lgs clv", "lifetimes", "lgs kmeans", "scikit-learn", "PySpark MLlib"):
+            results.setdefault(name, None)
+        print({"real": "\n### The real file"}.get(size, f"\n### {size} rows")
+              if not str(size).startswith("x") else f"\n### The real file {size} (customers renumbered)")
         print("\n| tool | wall s (median) | CPU s | peak RSS MB | lgs faster by |")
         print("|---|---:|---:|---:|---:|")
         med = {k: tuple(statistics.median(s[i] for s in v) for i in range(3)) for k, v in samples.items() if v}

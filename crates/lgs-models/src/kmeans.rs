@@ -274,35 +274,64 @@ pub fn kmeans(
 /// points, s = (b − a) / max(a, b), and 0 for a point alone in its cluster.
 /// Exact: O(n²).
 pub fn silhouette(points: &[f64], dim: usize, labels: &[usize], k: usize) -> f64 {
-    let n = labels.len();
-    let mut sizes = vec![0usize; k];
-    for &l in labels {
-        sizes[l] += 1;
+    silhouettes(points, dim, &[(labels, k)])[0]
+}
+
+/// The silhouette of several labellings (`(labels, k)`) of the same points, each
+/// as [`silhouette`]: every distance is computed once and added to the sums of
+/// every labelling, so trying k = 2..10 costs little more than one k.
+pub fn silhouettes(points: &[f64], dim: usize, labellings: &[(&[usize], usize)]) -> Vec<f64> {
+    let n = points.len() / dim.max(1);
+    let count = labellings.len();
+    // Per point, per labelling: the slot of its cluster among all the labellings'
+    // clusters (labelling l's clusters take slots offset[l]..offset[l] + k).
+    let mut offset = Vec::with_capacity(count);
+    let mut slots_total = 0;
+    for &(labels, k) in labellings {
+        assert_eq!(labels.len(), n, "one label per point");
+        offset.push(slots_total);
+        slots_total += k;
+    }
+    let mut slot = vec![0u32; n * count];
+    let mut sizes = vec![0usize; slots_total];
+    for (l, &(labels, _)) in labellings.iter().enumerate() {
+        for (j, &label) in labels.iter().enumerate() {
+            let s = offset[l] + label;
+            slot[j * count + l] = s as u32;
+            sizes[s] += 1;
+        }
     }
     let parts = chunked(n, |range| {
-        let mut sum = 0.0;
-        let mut to = vec![0.0; k];
+        let mut sums = vec![0.0; count];
+        let mut to = vec![0.0; slots_total];
         for i in range {
             to.iter_mut().for_each(|v| *v = 0.0);
             let p = &points[i * dim..(i + 1) * dim];
-            for j in 0..n {
-                to[labels[j]] += distance2(p, &points[j * dim..(j + 1) * dim]).sqrt();
+            for (j, q) in points.chunks_exact(dim).enumerate() {
+                let d = distance2(p, q).sqrt();
+                for &s in &slot[j * count..(j + 1) * count] {
+                    to[s as usize] += d;
+                }
             }
-            let own = labels[i];
-            if sizes[own] <= 1 {
-                continue;
-            }
-            let a = to[own] / (sizes[own] - 1) as f64;
-            let b = (0..k)
-                .filter(|&c| c != own && sizes[c] > 0)
-                .map(|c| to[c] / sizes[c] as f64)
-                .fold(f64::INFINITY, f64::min);
-            if b.is_finite() {
-                let m = a.max(b);
-                sum += if m > 0.0 { (b - a) / m } else { 0.0 };
+            for (l, &(_, k)) in labellings.iter().enumerate() {
+                let own = slot[i * count + l] as usize;
+                if sizes[own] <= 1 {
+                    continue;
+                }
+                let a = to[own] / (sizes[own] - 1) as f64;
+                let b = (offset[l]..offset[l] + k)
+                    .filter(|&c| c != own && sizes[c] > 0)
+                    .map(|c| to[c] / sizes[c] as f64)
+                    .fold(f64::INFINITY, f64::min);
+                if b.is_finite() {
+                    let m = a.max(b);
+                    sums[l] += if m > 0.0 { (b - a) / m } else { 0.0 };
+                }
             }
         }
-        sum
+        sums
     });
-    parts.iter().sum::<f64>() / n as f64
+    (0..count)
+        .map(|l| parts.iter().map(|p| p[l]).sum::<f64>() / n as f64)
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! (tests/data/kmeans/PROVENANCE.md), and the inertia against a computation of
 //! its own from the labels and centres.
 
-use lgs_models::kmeans::{KMeansOptions, kmeans, silhouette};
+use lgs_models::kmeans::{KMeansOptions, kmeans, silhouette, silhouettes};
 
 fn data(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -78,6 +78,51 @@ fn silhouette_matches_scikit_learn() {
         .collect();
     let s = silhouette(&points, 3, &labels, 4);
     assert!((s - 0.5927002836477216).abs() < 1e-12, "{s}");
+}
+
+/// The silhouette by its definition, point by point, with no shared work.
+fn naive_silhouette(points: &[f64], labels: &[usize], k: usize) -> f64 {
+    let n = labels.len();
+    let dist = |i: usize, j: usize| -> f64 {
+        (0..3)
+            .map(|d| (points[i * 3 + d] - points[j * 3 + d]).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let mut total = 0.0;
+    for i in 0..n {
+        let mean_to = |c: usize| {
+            let (sum, count) = (0..n)
+                .filter(|&j| j != i && labels[j] == c)
+                .fold((0.0, 0usize), |(s, m), j| (s + dist(i, j), m + 1));
+            (count > 0).then(|| sum / count as f64)
+        };
+        let Some(a) = mean_to(labels[i]) else {
+            continue;
+        };
+        let b = (0..k)
+            .filter(|&c| c != labels[i])
+            .filter_map(mean_to)
+            .fold(f64::INFINITY, f64::min);
+        total += (b - a) / a.max(b);
+    }
+    total / n as f64
+}
+
+#[test]
+fn silhouettes_of_several_labellings_are_each_ones_silhouette() {
+    let points = blobs();
+    let o = KMeansOptions::default();
+    let fits: Vec<(Vec<usize>, usize)> = (2..=6)
+        .map(|k| (kmeans(&points, 3, k, &o).unwrap().labels, k))
+        .collect();
+    let labellings: Vec<(&[usize], usize)> = fits.iter().map(|(l, k)| (l.as_slice(), *k)).collect();
+    let all = silhouettes(&points, 3, &labellings);
+    assert_eq!(all.len(), 5);
+    for ((labels, k), s) in fits.iter().zip(&all) {
+        let want = naive_silhouette(&points, labels, *k);
+        assert!((s - want).abs() < 1e-12, "k = {k}: {s} against {want}");
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
-use lgs_models::kmeans::{Clustering, KMeansOptions, kmeans, silhouette};
+use lgs_models::kmeans::{Clustering, KMeansOptions, kmeans, silhouettes};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
@@ -174,6 +174,30 @@ fn features(customers: &[&RfmCustomer]) -> Vec<f64> {
     out
 }
 
+/// Every fit's silhouette, in one pass over the pairs of customers (of the sample,
+/// when there is one: `sample` holds its customers' indexes, `sample_points` their
+/// features).
+fn scores(
+    fits: &[Clustering],
+    points: &[f64],
+    sample: Option<&[usize]>,
+    sample_points: Option<&[f64]>,
+) -> Vec<f64> {
+    let labels: Vec<Vec<usize>> = match sample {
+        Some(idx) => fits
+            .iter()
+            .map(|c| idx.iter().map(|&i| c.labels[i]).collect())
+            .collect(),
+        None => fits.iter().map(|c| c.labels.clone()).collect(),
+    };
+    let labellings: Vec<(&[usize], usize)> = labels
+        .iter()
+        .zip(fits)
+        .map(|(l, c)| (l.as_slice(), c.k))
+        .collect();
+    silhouettes(sample_points.unwrap_or(points), 3, &labellings)
+}
+
 /// Clusters `customers` for every k and profiles the chosen one.
 fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResult> {
     let n = customers.len();
@@ -207,24 +231,20 @@ fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResul
         Some(k) => vec![k.min(n - 1)],
         None => (2..=s.max_k.min(n - 1)).collect(),
     };
-    let mut by_k = Vec::new();
-    let mut fits: Vec<Clustering> = Vec::new();
-    for &k in &ks {
-        let c = kmeans(&points, 3, k, &options).map_err(LgsError::model("kmeans"))?;
-        let score = match (&sample, &sample_points) {
-            (Some(idx), Some(p)) => {
-                let labels: Vec<usize> = idx.iter().map(|&i| c.labels[i]).collect();
-                silhouette(p, 3, &labels, k)
-            }
-            _ => silhouette(&points, 3, &c.labels, k),
-        };
-        by_k.push(ByK {
-            k,
+    let fits: Vec<Clustering> = ks
+        .iter()
+        .map(|&k| kmeans(&points, 3, k, &options).map_err(LgsError::model("kmeans")))
+        .collect::<Result<_>>()?;
+    let scores = scores(&fits, &points, sample.as_deref(), sample_points.as_deref());
+    let by_k: Vec<ByK> = fits
+        .iter()
+        .zip(scores)
+        .map(|(c, silhouette)| ByK {
+            k: c.k,
             inertia: c.inertia,
-            silhouette: score,
-        });
-        fits.push(c);
-    }
+            silhouette,
+        })
+        .collect();
     // The best silhouette (the smallest k on a tie).
     let best = (0..by_k.len())
         .max_by(|&a, &b| {
