@@ -219,7 +219,7 @@ impl BasketAnalysis {
 
     /// (invoice_no, item) of every item in a basket in scope: the basket's lines of
     /// the item sum to at least one unit.
-    fn pairs_sql(&self, scope: &str) -> String {
+    fn pairs_sql(&self, scope: &str, only: Option<&str>) -> String {
         let (item, named) = match self.options.item {
             ItemKey::StockCode => ("stock_code", ""),
             ItemKey::Description => (
@@ -227,6 +227,10 @@ impl BasketAnalysis {
                 " AND description IS NOT NULL AND trim(description) <> ''",
             ),
         };
+        let mut named = named.to_string();
+        if let Some(list) = only {
+            named += &format!(" AND {item} IN ({list})");
+        }
         format!(
             "SELECT invoice_no, {item} AS item FROM {RETAIL_TABLE} \
              WHERE {scope} AND {PRODUCT}{named} \
@@ -238,7 +242,7 @@ impl BasketAnalysis {
         self.check()?;
         let o = &self.options;
         let (scope, params) = self.scope();
-        let pairs = self.pairs_sql(&scope);
+        let pairs = self.pairs_sql(&scope, None);
         let counted = query(
             ctx,
             "basket: baskets",
@@ -295,7 +299,7 @@ impl BasketAnalysis {
             return Ok(result);
         }
         let transactions = self
-            .transactions(ctx, &pairs, params.clone(), &frequent, min_baskets)
+            .transactions(ctx, &scope, params.clone(), &frequent)
             .await?;
         let mining = Mining {
             min_count: min_baskets,
@@ -353,25 +357,24 @@ impl BasketAnalysis {
     async fn transactions(
         &self,
         ctx: &SessionContext,
-        pairs: &str,
+        scope: &str,
         params: Vec<ScalarValue>,
         frequent: &[(String, u64)],
-        min_baskets: u64,
     ) -> Result<Vec<Vec<u32>>> {
         let id: HashMap<&str, u32> = frequent
             .iter()
             .enumerate()
             .map(|(i, (item, _))| (item.as_str(), i as u32))
             .collect();
-        let n = params.len() + 1;
-        let mut params = params;
-        params.push(ScalarValue::Int64(Some(min_baskets as i64)));
-        let sql = format!(
-            "WITH pairs AS ({pairs}) \
-             SELECT array_agg(item) AS items FROM pairs \
-             WHERE item IN (SELECT item FROM pairs GROUP BY item HAVING count(*) >= ${n}) \
-             GROUP BY invoice_no"
-        );
+        // Only the frequent items' lines are grouped: the list is known here, and a
+        // filter before the grouping is the same as one after it (an item's lines
+        // of a basket are all kept or all dropped).
+        let listed: Vec<String> = frequent
+            .iter()
+            .map(|(item, _)| format!("'{}'", item.replace('\'', "''")))
+            .collect();
+        let pairs = self.pairs_sql(scope, Some(&listed.join(", ")));
+        let sql = format!("SELECT array_agg(item) AS items FROM ({pairs}) GROUP BY invoice_no");
         let context = "basket: baskets' items";
         staged(context, async {
             let df = ctx.sql(&sql).await.context(context)?;
