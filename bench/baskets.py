@@ -16,11 +16,10 @@ codes, supports to 1e-9.
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 
-from customers import interleaved, prepare
+from customers import interleaved, prepare, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -77,17 +76,8 @@ def main():
         }
         samples, results = interleaved(tools, a.runs, size)
         title = "The real file" if size == "real" else f"{size} rows"
-        print(f"\n### {title}, minimum support {a.min_support}\n")
-        print("| tool | wall s (median) | CPU s | peak RSS MB | lgs faster by |")
-        print("|---|---:|---:|---:|---:|")
-        med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in samples.items() if v}
-        for name in tools:
-            if name not in med:
-                print(f"| {name} | failed or over {a.peer_timeout} s | | | |")
-                continue
-            w, c, m = med[name]
-            ratio = "" if name == "lgs basket" or "lgs basket" not in med else f"{w / med['lgs basket'][0]:.1f}x"
-            print(f"| {name} | {w:.2f} | {c:.2f} | {m:.0f} | {ratio} |")
+        print(f"\n### {title}, minimum support {a.min_support}")
+        table(tools, samples, a.peer_timeout, lambda _: "lgs basket")
         print()
         for line in check(results):
             print(f"- {line}")

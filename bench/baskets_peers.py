@@ -65,14 +65,13 @@ def mlxtend(path, min_support):
 
 def spark(path, min_support):
     from pyspark.ml.fpm import FPGrowth
-    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    session = (SparkSession.builder.master("local[*]").appName("lgs-peer-baskets")
-               .config("spark.driver.memory", "8g").config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    lines = session.read.parquet(path).where(~F.col("invoice_no").startswith("C"))
+    from pyspark_report import session
+
+    spark = session("8g", None)
+    spark.sparkContext.setLogLevel("ERROR")
+    lines = spark.read.parquet(path).where(~F.col("invoice_no").startswith("C"))
     held = (lines.where(F.col("stock_code").rlike(PRODUCT))
             .groupBy("invoice_no", "stock_code").agg(F.sum("quantity").alias("q"))
             .where("q >= 1").groupBy("invoice_no").agg(F.collect_list("stock_code").alias("items")))
@@ -82,7 +81,7 @@ def spark(path, min_support):
     n = baskets.count()
     model = FPGrowth(itemsCol="items", minSupport=min_support, minConfidence=0.5).fit(baskets)
     sets = [(sorted(r["items"]), r["freq"] / n) for r in model.freqItemsets.collect()]
-    session.stop()
+    spark.stop()
     return n, sets
 
 

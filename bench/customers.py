@@ -122,6 +122,24 @@ def interleaved(tools, runs, size):
     return samples, results
 
 
+def table(tools, samples, timeout, lgs_of):
+    """Prints the medians of each tool's samples as a Markdown table, with how many
+    times faster lgs is than each peer (`lgs_of(peer)` names the lgs tool it is
+    compared with); returns {tool: (wall, cpu, rss) medians}."""
+    print("\n| tool | wall s (median) | CPU s | peak RSS MB | lgs faster by |")
+    print("|---|---:|---:|---:|---:|")
+    med = {k: tuple(statistics.median(s[i] for s in v) for i in range(3)) for k, v in samples.items() if v}
+    for name in tools:
+        if name not in med:
+            print(f"| {name} | failed or over {timeout} s | | | |")
+            continue
+        w, c, m = med[name]
+        base = None if name.startswith("lgs") else med.get(lgs_of(name))
+        ratio = f"{w / base[0]:.1f}x" if base else ""
+        print(f"| {name} | {w:.2f} | {c:.2f} | {m:.0f} | {ratio} |")
+    return med
+
+
 def close(a, b, tol):
     return abs(a - b) <= tol * max(abs(a), abs(b))
 
@@ -178,17 +196,8 @@ def main():
             results.setdefault(name, None)
         print({"real": "\n### The real file"}.get(size, f"\n### {size} rows")
               if not str(size).startswith("x") else f"\n### The real file {size} (customers renumbered)")
-        print("\n| tool | wall s (median) | CPU s | peak RSS MB | lgs faster by |")
-        print("|---|---:|---:|---:|---:|")
-        med = {k: tuple(statistics.median(s[i] for s in v) for i in range(3)) for k, v in samples.items() if v}
-        for name in tools:
-            if name not in med:
-                print(f"| {name} | failed or over {a.peer_timeout} s | | | |")
-                continue
-            w, c, m = med[name]
-            base = med.get("lgs clv" if name == "lifetimes" else "lgs kmeans")
-            ratio = f"{w / base[0]:.1f}x" if base and not name.startswith("lgs") else ""
-            print(f"| {name} | {w:.2f} | {c:.2f} | {m:.0f} | {ratio} |")
+        med = table(tools, samples, a.peer_timeout,
+                    lambda name: "lgs clv" if name == "lifetimes" else "lgs kmeans")
         print()
         for line in check(results):
             print(f"- {line}")

@@ -114,12 +114,11 @@ def spark_kmeans(path, restarts):
     from pyspark.ml.clustering import KMeans
     from pyspark.ml.evaluation import ClusteringEvaluator
     from pyspark.ml.feature import VectorAssembler
-    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    spark = (SparkSession.builder.master("local[*]").appName("lgs-peer-kmeans")
-             .config("spark.driver.memory", "8g").config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+    from pyspark_report import session
+
+    spark = session("8g", None)
     spark.sparkContext.setLogLevel("ERROR")
     rfm = spark.read.option("header", "true").option("inferSchema", "true").csv(path)
     logs = rfm.where("monetary > 0").select(

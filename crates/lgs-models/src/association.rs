@@ -297,6 +297,8 @@ pub fn rules(
         .collect();
     let mut out = Vec::new();
     let (mut a, mut c) = (Vec::new(), Vec::new());
+    // An itemset of 32 items or more would come with its 2^32 frequent subsets:
+    // the mining stops at its itemset limit (or memory) long before.
     for set in itemsets.iter().filter(|s| (2..32).contains(&s.items.len())) {
         let len = set.items.len();
         let s_ac = set.count as f64 / n;

@@ -123,7 +123,8 @@ pub struct BasketResult {
     /// What was in scope, as the user asked.
     pub scope: String,
     pub min_support: f64,
-    /// The least number of baskets of a frequent itemset: ceil(min_support × baskets).
+    /// The least number of baskets of a frequent itemset: the least count whose
+    /// share of the baskets is at least `min_support` (`Mining::min_count`).
     pub min_baskets: u64,
     /// By support, largest first.
     pub itemsets: Vec<ItemsetRow>,
@@ -298,8 +299,15 @@ impl BasketAnalysis {
             ));
             return Ok(result);
         }
+        // The frequent items as SQL literals: only their lines are grouped for the
+        // baskets' items and labelled.
+        let listed: Vec<String> = frequent
+            .iter()
+            .map(|(item, _)| format!("'{}'", item.replace('\'', "''")))
+            .collect();
+        let listed = listed.join(", ");
         let transactions = self
-            .transactions(ctx, &scope, params.clone(), &frequent)
+            .transactions(ctx, &scope, &listed, params.clone(), &frequent)
             .await?;
         let mining = Mining {
             min_count: min_baskets,
@@ -313,7 +321,7 @@ impl BasketAnalysis {
             max_rules: o.max_itemsets,
         };
         let found = rules(&itemsets, baskets, &filter).map_err(|e| self.too_many(e))?;
-        let labels = self.labels(ctx, &scope, params, &frequent).await?;
+        let labels = self.labels(ctx, &scope, &listed, params, &frequent).await?;
         output::fill(
             &mut result,
             &frequent,
@@ -352,12 +360,14 @@ impl BasketAnalysis {
         }
     }
 
-    /// Each basket's frequent items, as ids (the index in `frequent`); baskets
-    /// without one are left out (they still count in support's denominator).
+    /// Each basket's frequent items (`listed`, as SQL literals), as ids (the index
+    /// in `frequent`); baskets without one are left out (they still count in
+    /// support's denominator).
     async fn transactions(
         &self,
         ctx: &SessionContext,
         scope: &str,
+        listed: &str,
         params: Vec<ScalarValue>,
         frequent: &[(String, u64)],
     ) -> Result<Vec<Vec<u32>>> {
@@ -366,14 +376,9 @@ impl BasketAnalysis {
             .enumerate()
             .map(|(i, (item, _))| (item.as_str(), i as u32))
             .collect();
-        // Only the frequent items' lines are grouped: the list is known here, and a
-        // filter before the grouping is the same as one after it (an item's lines
-        // of a basket are all kept or all dropped).
-        let listed: Vec<String> = frequent
-            .iter()
-            .map(|(item, _)| format!("'{}'", item.replace('\'', "''")))
-            .collect();
-        let pairs = self.pairs_sql(scope, Some(&listed.join(", ")));
+        // A filter on the items before the grouping is the same as one after it:
+        // an item's lines of a basket are all kept or all dropped.
+        let pairs = self.pairs_sql(scope, Some(listed));
         let sql = format!("SELECT array_agg(item) AS items FROM ({pairs}) GROUP BY invoice_no");
         let context = "basket: baskets' items";
         staged(context, async {
@@ -404,13 +409,15 @@ impl BasketAnalysis {
         .await
     }
 
-    /// The label of each frequent item: with items by stock code, the code's most
-    /// frequent trimmed description in scope (the smallest on a tie; the code
-    /// itself when it has none); a description is its own label.
+    /// The label of each frequent item (`listed`, as SQL literals): with items by
+    /// stock code, the code's most frequent trimmed description in scope (the
+    /// smallest on a tie; the code itself when it has none); a description is its
+    /// own label.
     async fn labels(
         &self,
         ctx: &SessionContext,
         scope: &str,
+        listed: &str,
         params: Vec<ScalarValue>,
         frequent: &[(String, u64)],
     ) -> Result<Vec<String>> {
@@ -427,8 +434,8 @@ impl BasketAnalysis {
                      PARTITION BY stock_code ORDER BY lines DESC, description) AS rank \
                    FROM (SELECT stock_code, trim(description) AS description, count(*) AS lines \
                          FROM {RETAIL_TABLE} \
-                         WHERE {scope} AND {PRODUCT} AND description IS NOT NULL \
-                           AND trim(description) <> '' \
+                         WHERE {scope} AND stock_code IN ({listed}) \
+                           AND description IS NOT NULL AND trim(description) <> '' \
                          GROUP BY stock_code, trim(description))) \
                  WHERE rank = 1"
             ),
@@ -447,8 +454,8 @@ impl BasketAnalysis {
             .collect())
     }
 
-    /// The error of a scope without baskets: what the scope was, and a country of
-    /// the data near the one asked for (a typo), or the data's dates.
+    /// The error of a scope without baskets: what the scope was, and, when the
+    /// country has no lines at all, the data's country nearest to it (a typo).
     async fn no_baskets(&self, ctx: &SessionContext) -> LgsError {
         let mut message = format!("no basket in scope: there are no {}", self.scope_text());
         if let Some(country) = &self.options.country {

@@ -175,27 +175,27 @@ fn features(customers: &[&RfmCustomer]) -> Vec<f64> {
 }
 
 /// Every fit's silhouette, in one pass over the pairs of customers (of the sample,
-/// when there is one: `sample` holds its customers' indexes, `sample_points` their
-/// features).
-fn scores(
-    fits: &[Clustering],
-    points: &[f64],
-    sample: Option<&[usize]>,
-    sample_points: Option<&[f64]>,
-) -> Vec<f64> {
-    let labels: Vec<Vec<usize>> = match sample {
-        Some(idx) => fits
-            .iter()
-            .map(|c| idx.iter().map(|&i| c.labels[i]).collect())
-            .collect(),
-        None => fits.iter().map(|c| c.labels.clone()).collect(),
+/// when there is one: `sample` holds its customers' indexes).
+fn scores(fits: &[Clustering], points: &[f64], sample: Option<&[usize]>) -> Vec<f64> {
+    let Some(idx) = sample else {
+        let labellings: Vec<(&[usize], usize)> =
+            fits.iter().map(|c| (c.labels.as_slice(), c.k)).collect();
+        return silhouettes(points, 3, &labellings);
     };
+    let sample_points: Vec<f64> = idx
+        .iter()
+        .flat_map(|&i| points[i * 3..i * 3 + 3].iter().copied())
+        .collect();
+    let labels: Vec<Vec<usize>> = fits
+        .iter()
+        .map(|c| idx.iter().map(|&i| c.labels[i]).collect())
+        .collect();
     let labellings: Vec<(&[usize], usize)> = labels
         .iter()
         .zip(fits)
         .map(|(l, c)| (l.as_slice(), c.k))
         .collect();
-    silhouettes(sample_points.unwrap_or(points), 3, &labellings)
+    silhouettes(&sample_points, 3, &labellings)
 }
 
 /// Clusters `customers` for every k and profiles the chosen one.
@@ -217,11 +217,6 @@ fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResul
         picked.sort_unstable();
         picked
     });
-    let sample_points: Option<Vec<f64>> = sample.as_ref().map(|idx| {
-        idx.iter()
-            .flat_map(|&i| points[i * 3..i * 3 + 3].to_vec())
-            .collect()
-    });
     let options = KMeansOptions {
         restarts: s.restarts,
         seed: s.seed,
@@ -235,7 +230,7 @@ fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResul
         .iter()
         .map(|&k| kmeans(&points, 3, k, &options).map_err(LgsError::model("kmeans")))
         .collect::<Result<_>>()?;
-    let scores = scores(&fits, &points, sample.as_deref(), sample_points.as_deref());
+    let scores = scores(&fits, &points, sample.as_deref());
     let by_k: Vec<ByK> = fits
         .iter()
         .zip(scores)
