@@ -152,6 +152,15 @@ impl Analysis for BasketAnalysis {
     }
 }
 
+/// The items as SQL string literals, comma-separated (for `IN (...)`).
+fn sql_list(items: &[(String, u64)]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|(item, _)| format!("'{}'", item.replace('\'', "''")))
+        .collect();
+    quoted.join(", ")
+}
+
 /// A stock code of a product: five digits and optional letters (`85123A`).
 const PRODUCT: &str = "regexp_like(stock_code, '^[0-9]{5}[A-Za-z]*$')";
 
@@ -299,13 +308,8 @@ impl BasketAnalysis {
             ));
             return Ok(result);
         }
-        // The frequent items as SQL literals: only their lines are grouped for the
-        // baskets' items and labelled.
-        let listed: Vec<String> = frequent
-            .iter()
-            .map(|(item, _)| format!("'{}'", item.replace('\'', "''")))
-            .collect();
-        let listed = listed.join(", ");
+        // Only the frequent items' lines are grouped for the baskets' items and labelled.
+        let listed = sql_list(&frequent);
         let transactions = self
             .transactions(ctx, &scope, &listed, params.clone(), &frequent)
             .await?;
