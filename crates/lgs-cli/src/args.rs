@@ -98,6 +98,13 @@ pub enum Command {
     /// rules A → C with support, confidence, lift, leverage and conviction, by lift.
     #[command(disable_version_flag = true)]
     Basket(crate::products::BasketArgs),
+    /// Recommendations: the products bought with a product (--item, by lift), what
+    /// to offer a customer (--customer) or every customer (the default, a table for
+    /// --out), by implicit-feedback ALS on the baskets each customer bought each
+    /// product in; --calibration-end scores the offers against the most popular
+    /// products on the purchases after that day.
+    #[command(disable_version_flag = true)]
+    Recommend(crate::products::RecommendArgs),
     /// List the warehouse tables with their version, rows, files and size.
     Tables(FormatArgs),
     /// Show the schema of a table.

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             | args::Command::Clv(_)
             | args::Command::Kmeans(_)
             | args::Command::Basket(_)
+            | args::Command::Recommend(_)
             | args::Command::Demo { .. }
     ) && progress::shown(cli.global.quiet))
     .then(progress::Stages::on_stderr);

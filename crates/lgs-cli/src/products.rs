@@ -1,11 +1,13 @@
-//! The product analyses' commands (`lgs basket`): their arguments, and what they
+//! The product analyses' commands (`lgs basket`, `lgs recommend`): their arguments, and what they
 //! hand to the report's path.
 
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use lgs::analytics::Analysis;
-use lgs::analytics::basket::{BasketAnalysis, BasketOptions, ItemKey};
+use lgs::analytics::basket::{BasketAnalysis, BasketOptions, ItemKey, Scope};
+use lgs::analytics::recommend::{RecommendAnalysis, RecommendOptions, Target};
+use lgs_models::als::AlsOptions;
 
 use crate::args::ReportArgs;
 
@@ -18,8 +20,9 @@ pub enum ItemArg {
     Description,
 }
 
+/// Which invoices a product analysis looks at.
 #[derive(Debug, Args)]
-pub struct BasketArgs {
+pub struct ScopeArgs {
     /// Only the invoices of this country.
     #[arg(long, value_name = "COUNTRY")]
     pub country: Option<String>,
@@ -29,6 +32,22 @@ pub struct BasketArgs {
     /// Only the invoices up to this day (included).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub until: Option<chrono::NaiveDate>,
+}
+
+impl ScopeArgs {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            country: self.country.clone(),
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BasketArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// What an item is.
     #[arg(long, value_enum, default_value_t = ItemArg::StockCode)]
     pub item: ItemArg,
@@ -57,9 +76,7 @@ impl BasketArgs {
     pub fn analysis(&self) -> Arc<dyn Analysis> {
         Arc::new(BasketAnalysis {
             options: BasketOptions {
-                country: self.country.clone(),
-                since: self.since,
-                until: self.until,
+                scope: self.scope.scope(),
                 item: match self.item {
                     ItemArg::StockCode => ItemKey::StockCode,
                     ItemArg::Description => ItemKey::Description,
@@ -69,6 +86,83 @@ impl BasketArgs {
                 min_lift: self.min_lift,
                 max_len: self.max_len,
                 max_itemsets: self.max_itemsets,
+            },
+        })
+    }
+}
+
+/// What `lgs recommend` is asked for: one of these, or every customer's list.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct RecommendTarget {
+    /// The products most often bought with this stock code, by lift, with the
+    /// evidence (baskets together, confidence).
+    #[arg(long, value_name = "STOCK_CODE")]
+    pub item: Option<String>,
+    /// The products to offer this customer (ALS), with what they bought.
+    #[arg(long, value_name = "CUSTOMER_ID")]
+    pub customer: Option<i64>,
+    /// Evaluate: fit on the purchases up to this day and score the top n of ALS
+    /// and of the most popular products against each customer's new products
+    /// after it (precision, recall, MAP and hit rate at n).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub calibration_end: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    pub target: RecommendTarget,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Products per list.
+    #[arg(short = 'n', long = "top", value_name = "N", default_value_t = 10)]
+    pub n: usize,
+    /// With --item: the least number of baskets a product shares with it.
+    #[arg(long, value_name = "BASKETS", default_value_t = 5)]
+    pub min_together: u64,
+    /// ALS: latent factors per customer and product.
+    #[arg(long, value_name = "N", default_value_t = AlsOptions::default().factors)]
+    pub factors: usize,
+    /// ALS: alternating iterations.
+    #[arg(long, value_name = "N", default_value_t = AlsOptions::default().iterations)]
+    pub iterations: usize,
+    /// ALS: λ, the weight of the factors' squared norms.
+    #[arg(long, value_name = "LAMBDA", default_value_t = AlsOptions::default().regularization)]
+    pub regularization: f64,
+    /// ALS: α of the confidence 1 + α·baskets of a product a customer bought.
+    #[arg(long, value_name = "ALPHA", default_value_t = AlsOptions::default().alpha)]
+    pub alpha: f64,
+    /// ALS: the seed of the starting factors.
+    #[arg(long, value_name = "N", default_value_t = AlsOptions::default().seed)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+impl RecommendArgs {
+    /// The recommendation analysis with these options.
+    pub fn analysis(&self) -> Arc<dyn Analysis> {
+        let t = &self.target;
+        let target = match (&t.item, t.customer, t.calibration_end) {
+            (Some(code), _, _) => Target::Item(code.clone()),
+            (_, Some(id), _) => Target::Customer(id),
+            (_, _, Some(end)) => Target::Evaluate(end),
+            _ => Target::Everyone,
+        };
+        Arc::new(RecommendAnalysis {
+            options: RecommendOptions {
+                scope: self.scope.scope(),
+                target,
+                n: self.n,
+                min_together: self.min_together,
+                als: AlsOptions {
+                    factors: self.factors,
+                    iterations: self.iterations,
+                    regularization: self.regularization,
+                    alpha: self.alpha,
+                    seed: self.seed,
+                },
             },
         })
     }

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::ModelError;
+use crate::parallel::chunked;
 
 /// Points per chunk of parallel work.
 const CHUNK: usize = 16_384;
@@ -51,45 +52,6 @@ impl Default for KMeansOptions {
 
 fn distance2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-/// Runs `f` over the chunks of `0..n` on scoped threads, returning the results in
-/// chunk order.
-fn chunked<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
-    let ranges: Vec<std::ops::Range<usize>> = (0..n)
-        .step_by(CHUNK)
-        .map(|s| s..(s + CHUNK).min(n))
-        .collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(ranges.len())
-        .max(1);
-    if threads == 1 {
-        return ranges.into_iter().map(&f).collect();
-    }
-    let mut out: Vec<Option<T>> = (0..ranges.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let f = &f;
-        let ranges = &ranges;
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    (t..ranges.len())
-                        .step_by(threads)
-                        .map(|i| (i, f(ranges[i].clone())))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, v) in h.join().expect("a k-means worker panicked") {
-                out[i] = Some(v);
-            }
-        }
-    });
-    out.into_iter()
-        .map(|v| v.expect("every chunk ran"))
-        .collect()
 }
 
 /// Greedy k-means++ seeding.
@@ -135,7 +97,7 @@ fn seed_centres(points: &[f64], dim: usize, k: usize, rng: &mut ChaCha8Rng) -> V
 fn assign(points: &[f64], dim: usize, centres: &[f64], labels: &mut [usize]) -> f64 {
     let n = points.len() / dim;
     let k = centres.len() / dim;
-    let parts = chunked(n, |range| {
+    let parts = chunked(n, CHUNK, |range| {
         let mut inertia = 0.0;
         let mut own = Vec::with_capacity(range.len());
         for i in range {
@@ -301,7 +263,7 @@ pub fn silhouettes(points: &[f64], dim: usize, labellings: &[(&[usize], usize)])
             sizes[s] += 1;
         }
     }
-    let parts = chunked(n, |range| {
+    let parts = chunked(n, CHUNK, |range| {
         let mut sums = vec![0.0; count];
         let mut to = vec![0.0; slots_total];
         for i in range {

@@ -9,11 +9,14 @@
 //! - [`clv`]: the two together, discounted: lifetime value;
 //! - [`experiment`]: the tests of a campaign experiment and its sample size;
 //! - [`kmeans`]: k-means with k-means++ seeding, and the silhouette;
-//! - [`association`]: frequent itemsets (FP-growth) and association rules.
+//! - [`association`]: frequent itemsets (FP-growth) and association rules;
+//! - [`als`]: implicit-feedback matrix factorisation (recommendations), and
+//!   [`ranking`]: the top-N metrics that evaluate them.
 //!
 //! Fits report how they ended ([`fit::Convergence`]): a parameter running to a
 //! bound or a flat likelihood is a warning with the numbers, never a silent result.
 
+pub mod als;
 pub mod association;
 pub mod bgnbd;
 pub mod clv;
@@ -22,6 +25,8 @@ pub mod experiment;
 pub mod fit;
 pub mod gamma_gamma;
 pub mod kmeans;
+mod parallel;
+pub mod ranking;
 pub mod special;
 
 pub use bgnbd::{BgNbd, BgNbdFit, History};

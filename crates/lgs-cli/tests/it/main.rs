@@ -11,6 +11,7 @@ mod experiment;
 mod limits;
 mod load;
 mod objectstore;
+mod recommend;
 mod reliability;
 mod sql;
 mod support;

@@ -22,6 +22,7 @@ pub mod kmeans;
 pub mod monthly;
 pub mod quality;
 pub mod quantile;
+pub mod recommend;
 pub mod rfm;
 pub mod section;
 pub mod shared;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use lgs::analytics::basket::{BasketAnalysis, BasketOptions, BasketResult, ItemKey};
+use lgs::analytics::basket::{BasketAnalysis, BasketOptions, BasketResult, ItemKey, Scope};
 use lgs::analytics::{ReportOptions, run_analyses};
 
 use crate::common::{Scratch, test_data};
@@ -131,7 +131,10 @@ async fn country_dates_and_descriptions_scope_the_baskets() {
     let france = baskets(
         &s,
         BasketOptions {
-            country: Some("France".into()),
+            scope: Scope {
+                country: Some("France".into()),
+                ..Scope::default()
+            },
             min_support: 0.5,
             min_confidence: 0.0,
             min_lift: 0.0,
@@ -148,8 +151,11 @@ async fn country_dates_and_descriptions_scope_the_baskets() {
     let days = baskets(
         &s,
         BasketOptions {
-            since: NaiveDate::from_ymd_opt(2011, 1, 6),
-            until: NaiveDate::from_ymd_opt(2011, 1, 8),
+            scope: Scope {
+                since: NaiveDate::from_ymd_opt(2011, 1, 6),
+                until: NaiveDate::from_ymd_opt(2011, 1, 8),
+                ..Scope::default()
+            },
             min_support: 0.5,
             ..BasketOptions::default()
         },
@@ -198,7 +204,10 @@ async fn an_empty_scope_a_support_too_high_and_too_many_itemsets_say_so() {
     let err = baskets(
         &s,
         BasketOptions {
-            country: Some("Frnace".into()),
+            scope: Scope {
+                country: Some("Frnace".into()),
+                ..Scope::default()
+            },
             ..BasketOptions::default()
         },
     )

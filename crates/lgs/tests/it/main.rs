@@ -15,6 +15,7 @@ mod real_basket;
 mod real_clv;
 mod real_data;
 mod real_kmeans;
+mod recommend;
 mod roundtrip;
 mod sources;
 mod travel;

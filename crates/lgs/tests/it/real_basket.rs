@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
-use lgs::analytics::basket::{BasketAnalysis, BasketOptions, BasketResult};
+use lgs::analytics::basket::{BasketAnalysis, BasketOptions, BasketResult, Scope};
 use lgs::analytics::{ReportOptions, run_analyses};
 use serde_json::Value;
 
@@ -43,7 +43,10 @@ pub async fn baskets_as_reference(ctx: &SessionContext) {
         let want: Value = serde_json::from_str(&text).unwrap();
         let analysis = Arc::new(BasketAnalysis {
             options: BasketOptions {
-                country: country.map(String::from),
+                scope: Scope {
+                    country: country.map(String::from),
+                    ..Scope::default()
+                },
                 min_support,
                 ..BasketOptions::default()
             },

@@ -12,11 +12,13 @@
 //! definitions.
 
 mod output;
+pub(crate) mod scope;
+
+pub use scope::Scope;
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -28,10 +30,11 @@ use lgs_models::ModelError;
 use lgs_models::association::{Mining, RuleFilter, frequent_itemsets, rules};
 use serde::Serialize;
 
-use super::engine::{midnight_micros, query, staged};
+use super::engine::{query, staged};
 use super::{Analysis, Section, Shared};
 use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::RETAIL_TABLE;
+use scope::{pairs_sql, sql_list};
 
 /// What an item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,11 +49,7 @@ pub enum ItemKey {
 /// Which baskets, and how strong an itemset or a rule must be.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BasketOptions {
-    pub country: Option<String>,
-    /// The first day in scope.
-    pub since: Option<NaiveDate>,
-    /// The last day in scope.
-    pub until: Option<NaiveDate>,
+    pub scope: Scope,
     pub item: ItemKey,
     /// The least share of baskets an itemset is in.
     pub min_support: f64,
@@ -64,9 +63,7 @@ pub struct BasketOptions {
 impl Default for BasketOptions {
     fn default() -> Self {
         BasketOptions {
-            country: None,
-            since: None,
-            until: None,
+            scope: Scope::default(),
             item: ItemKey::StockCode,
             min_support: 0.01,
             min_confidence: 0.5,
@@ -152,18 +149,6 @@ impl Analysis for BasketAnalysis {
     }
 }
 
-/// The items as SQL string literals, comma-separated (for `IN (...)`).
-fn sql_list(items: &[(String, u64)]) -> String {
-    let quoted: Vec<String> = items
-        .iter()
-        .map(|(item, _)| format!("'{}'", item.replace('\'', "''")))
-        .collect();
-    quoted.join(", ")
-}
-
-/// A stock code of a product: five digits and optional letters (`85123A`).
-const PRODUCT: &str = "regexp_like(stock_code, '^[0-9]{5}[A-Za-z]*$')";
-
 impl BasketAnalysis {
     fn check(&self) -> Result<()> {
         let o = &self.options;
@@ -182,77 +167,14 @@ impl BasketAnalysis {
         if o.max_len == Some(0) || o.max_itemsets == 0 {
             return bad("--max-len and --max-itemsets must be at least 1");
         }
-        if let (Some(s), Some(u)) = (o.since, o.until)
-            && s > u
-        {
-            return bad(&format!("--since {s} is after --until {u}"));
-        }
-        Ok(())
-    }
-
-    /// The scope's WHERE clause, and its parameters.
-    fn scope(&self) -> (String, Vec<ScalarValue>) {
-        let o = &self.options;
-        let mut clauses = vec!["NOT is_cancellation".to_string()];
-        let mut params = Vec::new();
-        if let Some(c) = &o.country {
-            params.push(ScalarValue::Utf8(Some(c.clone())));
-            clauses.push(format!("country = ${}", params.len()));
-        }
-        let day = |d: NaiveDate| ScalarValue::TimestampMicrosecond(Some(midnight_micros(d)), None);
-        if let Some(s) = o.since {
-            params.push(day(s));
-            clauses.push(format!("invoice_date >= ${}", params.len()));
-        }
-        if let Some(u) = o.until.and_then(|u| u.succ_opt()) {
-            params.push(day(u));
-            clauses.push(format!("invoice_date < ${}", params.len()));
-        }
-        (clauses.join(" AND "), params)
-    }
-
-    /// The scope in words.
-    fn scope_text(&self) -> String {
-        let o = &self.options;
-        let mut text = "non-cancellation invoices".to_string();
-        if let Some(c) = &o.country {
-            text += &format!(" of {c}");
-        }
-        match (o.since, o.until) {
-            (Some(s), Some(u)) => text += &format!(" from {s} to {u}"),
-            (Some(s), None) => text += &format!(" from {s}"),
-            (None, Some(u)) => text += &format!(" to {u}"),
-            (None, None) => {}
-        }
-        text
-    }
-
-    /// (invoice_no, item) of every item in a basket in scope: the basket's lines of
-    /// the item sum to at least one unit.
-    fn pairs_sql(&self, scope: &str, only: Option<&str>) -> String {
-        let (item, named) = match self.options.item {
-            ItemKey::StockCode => ("stock_code", ""),
-            ItemKey::Description => (
-                "trim(description)",
-                " AND description IS NOT NULL AND trim(description) <> ''",
-            ),
-        };
-        let mut named = named.to_string();
-        if let Some(list) = only {
-            named += &format!(" AND {item} IN ({list})");
-        }
-        format!(
-            "SELECT invoice_no, {item} AS item FROM {RETAIL_TABLE} \
-             WHERE {scope} AND {PRODUCT}{named} \
-             GROUP BY invoice_no, {item} HAVING sum(quantity) >= 1"
-        )
+        o.scope.check("basket option")
     }
 
     async fn compute(&self, ctx: &SessionContext) -> Result<BasketResult> {
         self.check()?;
         let o = &self.options;
-        let (scope, params) = self.scope();
-        let pairs = self.pairs_sql(&scope, None);
+        let (scope, params) = o.scope.sql();
+        let pairs = pairs_sql(o.item, &scope, None);
         let counted = query(
             ctx,
             "basket: baskets",
@@ -264,7 +186,7 @@ impl BasketAnalysis {
         .await?;
         let baskets = counted.i64(0, "baskets")?.unwrap_or(0) as u64;
         if baskets == 0 {
-            return Err(self.no_baskets(ctx).await);
+            return Err(o.scope.empty(ctx, "basket scope").await);
         }
         let mut item_counts: Vec<(String, u64)> = Vec::new();
         query(
@@ -291,7 +213,7 @@ impl BasketAnalysis {
         let mut result = BasketResult {
             baskets,
             items: item_counts.len() as u64,
-            scope: self.scope_text(),
+            scope: o.scope.text(),
             min_support: o.min_support,
             min_baskets,
             itemsets: vec![],
@@ -309,7 +231,7 @@ impl BasketAnalysis {
             return Ok(result);
         }
         // Only the frequent items' lines are grouped for the baskets' items and labelled.
-        let listed = sql_list(&frequent);
+        let listed = sql_list(frequent.iter().map(|(item, _)| item.as_str()));
         let transactions = self
             .transactions(ctx, &scope, &listed, params.clone(), &frequent)
             .await?;
@@ -382,7 +304,7 @@ impl BasketAnalysis {
             .collect();
         // A filter on the items before the grouping is the same as one after it:
         // an item's lines of a basket are all kept or all dropped.
-        let pairs = self.pairs_sql(scope, Some(listed));
+        let pairs = pairs_sql(self.options.item, scope, Some(listed));
         let sql = format!("SELECT array_agg(item) AS items FROM ({pairs}) GROUP BY invoice_no");
         let context = "basket: baskets' items";
         staged(context, async {
@@ -414,9 +336,8 @@ impl BasketAnalysis {
     }
 
     /// The label of each frequent item (`listed`, as SQL literals): with items by
-    /// stock code, the code's most frequent trimmed description in scope (the
-    /// smallest on a tie; the code itself when it has none); a description is its
-    /// own label.
+    /// stock code, the code's most frequent trimmed description in scope (the code
+    /// itself when it has none); a description is its own label.
     async fn labels(
         &self,
         ctx: &SessionContext,
@@ -428,68 +349,10 @@ impl BasketAnalysis {
         if self.options.item == ItemKey::Description {
             return Ok(frequent.iter().map(|(item, _)| item.clone()).collect());
         }
-        let mut by_code: HashMap<String, String> = HashMap::new();
-        query(
-            ctx,
-            "basket: labels",
-            &format!(
-                "SELECT stock_code, description FROM ( \
-                   SELECT stock_code, description, row_number() OVER ( \
-                     PARTITION BY stock_code ORDER BY lines DESC, description) AS rank \
-                   FROM (SELECT stock_code, trim(description) AS description, count(*) AS lines \
-                         FROM {RETAIL_TABLE} \
-                         WHERE {scope} AND stock_code IN ({listed}) \
-                           AND description IS NOT NULL AND trim(description) <> '' \
-                         GROUP BY stock_code, trim(description))) \
-                 WHERE rank = 1"
-            ),
-            params,
-        )
-        .await?
-        .for_each(|r| {
-            if let (Some(code), Some(label)) = (r.string("stock_code")?, r.string("description")?) {
-                by_code.insert(code, label);
-            }
-            Ok(())
-        })?;
+        let by_code = scope::labels(ctx, scope, listed, params).await?;
         Ok(frequent
             .iter()
             .map(|(code, _)| by_code.get(code).cloned().unwrap_or_else(|| code.clone()))
             .collect())
-    }
-
-    /// The error of a scope without baskets: what the scope was, and, when the
-    /// country has no lines at all, the data's country nearest to it (a typo).
-    async fn no_baskets(&self, ctx: &SessionContext) -> LgsError {
-        let mut message = format!("no basket in scope: there are no {}", self.scope_text());
-        if let Some(country) = &self.options.country {
-            let mut countries = Vec::new();
-            let listed = query(
-                ctx,
-                "basket: countries",
-                &format!("SELECT DISTINCT country FROM {RETAIL_TABLE} WHERE country IS NOT NULL"),
-                vec![],
-            )
-            .await
-            .and_then(|rows| {
-                rows.for_each(|r| {
-                    countries.extend(r.string("country")?);
-                    Ok(())
-                })
-            });
-            if listed.is_ok() && !countries.iter().any(|c| c == country) {
-                message += &match crate::sql::closest(country, countries.iter().map(String::as_str))
-                {
-                    Some(near) => {
-                        format!(" (no line has country '{country}': did you mean '{near}'?)")
-                    }
-                    None => format!(" (no line has country '{country}')"),
-                };
-            }
-        }
-        LgsError::InvalidArgument {
-            what: "basket scope",
-            message,
-        }
     }
 }
