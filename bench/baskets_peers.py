@@ -28,17 +28,10 @@ PRODUCT = r"^[0-9]{5}[A-Za-z]*$"
 
 def to_parquet(csv, out):
     import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
 
-    types = {"invoice_no": pa.string(), "stock_code": pa.string(), "quantity": pa.int64()}
-    reader = pcsv.open_csv(
-        pa.input_stream(csv, compression="detect"),
-        read_options=pcsv.ReadOptions(block_size=64 << 20),
-        convert_options=pcsv.ConvertOptions(column_types=types, include_columns=list(types)))
-    with pq.ParquetWriter(out, reader.schema) as w:
-        for b in reader:
-            w.write_batch(b)
+    from peer_common import typed_parquet
+    typed_parquet(csv, out, {"invoice_no": pa.string(), "stock_code": pa.string(),
+                             "quantity": pa.int64()})
 
 
 def mlxtend(path, min_support):

@@ -105,6 +105,12 @@ pub enum Command {
     /// products on the purchases after that day.
     #[command(disable_version_flag = true)]
     Recommend(crate::products::RecommendArgs),
+    /// Product trends: each product's units, net sales, customers, invoices and
+    /// returns by month; the rising and falling products between two periods; new
+    /// and gone products; the most seasonal; and the ABC classes of the last twelve
+    /// complete months with the Pareto curve.
+    #[command(disable_version_flag = true)]
+    Trends(crate::products::TrendsArgs),
     /// List the warehouse tables with their version, rows, files and size.
     Tables(FormatArgs),
     /// Show the schema of a table.

@@ -52,6 +52,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             let analyses = [args.analysis()];
             crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
         }
+        Command::Trends(args) => {
+            let analyses = [args.analysis()];
+            crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
+        }
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,

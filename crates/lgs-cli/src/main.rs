@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             | args::Command::Kmeans(_)
             | args::Command::Basket(_)
             | args::Command::Recommend(_)
+            | args::Command::Trends(_)
             | args::Command::Demo { .. }
     ) && progress::shown(cli.global.quiet))
     .then(progress::Stages::on_stderr);

@@ -1,4 +1,4 @@
-//! The product analyses' commands (`lgs basket`, `lgs recommend`): their arguments, and what they
+//! The product analyses' commands (`lgs basket`, `lgs recommend`, `lgs trends`): their arguments, and what they
 //! hand to the report's path.
 
 use std::sync::Arc;
@@ -7,6 +7,8 @@ use clap::{Args, ValueEnum};
 use lgs::analytics::Analysis;
 use lgs::analytics::basket::{BasketAnalysis, BasketOptions, ItemKey, Scope};
 use lgs::analytics::recommend::{RecommendAnalysis, RecommendOptions, Target};
+use lgs::analytics::trends::derive::Period;
+use lgs::analytics::trends::{TrendsAnalysis, TrendsOptions};
 use lgs_models::als::AlsOptions;
 
 use crate::args::ReportArgs;
@@ -163,6 +165,45 @@ impl RecommendArgs {
                     alpha: self.alpha,
                     seed: self.seed,
                 },
+            },
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrendsArgs {
+    /// The movers' periods, now and before, as months FIRST..LAST
+    /// (e.g. 2011-09..2011-11 2010-09..2010-11) [default: the last three complete
+    /// months against the same months a year before].
+    #[arg(long, num_args = 2, value_names = ["NOW", "BEFORE"], value_parser = period)]
+    pub compare: Option<Vec<Period>>,
+    /// New and gone products: the data's last N months.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub recent_months: u32,
+    /// The least units of a mover in the earlier period (and of a product in the
+    /// seasonality list over the year), so that tiny products do not top the lists.
+    #[arg(long, value_name = "UNITS", default_value_t = 100)]
+    pub min_units: i64,
+    /// A gone product sold in at least this many of the 12 months before the window.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub steady_months: usize,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+fn period(text: &str) -> Result<Period, String> {
+    Period::parse(text).ok_or_else(|| format!("'{text}' is not FIRST..LAST as YYYY-MM..YYYY-MM"))
+}
+
+impl TrendsArgs {
+    /// The SKU trends analysis with these options.
+    pub fn analysis(&self) -> Arc<dyn Analysis> {
+        Arc::new(TrendsAnalysis {
+            options: TrendsOptions {
+                compare: self.compare.as_ref().map(|p| (p[0], p[1])),
+                recent_months: self.recent_months,
+                min_units: self.min_units,
+                steady_months: self.steady_months,
             },
         })
     }

@@ -15,4 +15,5 @@ mod recommend;
 mod reliability;
 mod sql;
 mod support;
+mod trends;
 mod webdriver;

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
+use datafusion::arrow::error::ArrowError;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use tracing::Instrument;
@@ -59,10 +60,48 @@ pub(crate) async fn query(
         df.collect().await.context(context)
     })
     .await?;
+    let batches = batches
+        .into_iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| accessible(b).map_err(|e| LgsError::query(context, e.into())))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Rows {
-        batches: batches.into_iter().filter(|b| b.num_rows() > 0).collect(),
+        batches,
         context: context.to_string(),
     })
+}
+
+/// The batch with its string columns as Utf8 and its integer columns as Int64,
+/// the types the accessors read: each column is cast once here, not at every row.
+fn accessible(batch: RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
+    let to = |t: &DataType| match t {
+        DataType::Utf8View | DataType::LargeUtf8 => Some(DataType::Utf8),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => Some(DataType::Int64),
+        _ => None,
+    };
+    if !batch.columns().iter().any(|c| to(c.data_type()).is_some()) {
+        return Ok(batch);
+    }
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        match to(column.data_type()) {
+            Some(t) => {
+                columns.push(cast(column, &t)?);
+                fields.push(field.as_ref().clone().with_data_type(t));
+            }
+            None => {
+                columns.push(column.clone());
+                fields.push(field.as_ref().clone());
+            }
+        }
+    }
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
 }
 
 impl Rows {

@@ -26,6 +26,7 @@ pub mod recommend;
 pub mod rfm;
 pub mod section;
 pub mod shared;
+pub mod trends;
 
 use std::sync::Arc;
 

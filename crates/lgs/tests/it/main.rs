@@ -19,4 +19,5 @@ mod recommend;
 mod roundtrip;
 mod sources;
 mod travel;
+mod trends;
 mod wdi;

@@ -349,7 +349,7 @@ impl BasketAnalysis {
         if self.options.item == ItemKey::Description {
             return Ok(frequent.iter().map(|(item, _)| item.clone()).collect());
         }
-        let by_code = scope::labels(ctx, scope, listed, params).await?;
+        let by_code = scope::labels(ctx, scope, Some(listed), params).await?;
         Ok(frequent
             .iter()
             .map(|(code, _)| by_code.get(code).cloned().unwrap_or_else(|| code.clone()))

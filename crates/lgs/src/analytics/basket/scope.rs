@@ -145,18 +145,21 @@ pub(crate) fn sql_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     quoted.join(", ")
 }
 
-/// Each listed stock code's most frequent trimmed description in scope (the
-/// smallest on a tie); codes without one are absent.
+/// Each listed stock code's (every code's with `listed` None) most frequent
+/// trimmed description in scope (the smallest on a tie); codes without one are
+/// absent.
 pub(crate) async fn labels(
     ctx: &SessionContext,
     scope: &str,
-    listed: &str,
+    listed: Option<&str>,
     params: Vec<ScalarValue>,
 ) -> Result<HashMap<String, String>> {
     let mut by_code: HashMap<String, String> = HashMap::new();
-    if listed.is_empty() {
-        return Ok(by_code);
-    }
+    let listed = match listed {
+        Some("") => return Ok(by_code),
+        Some(list) => format!(" AND stock_code IN ({list})"),
+        None => String::new(),
+    };
     query(
         ctx,
         "products: labels",
@@ -166,7 +169,7 @@ pub(crate) async fn labels(
                  PARTITION BY stock_code ORDER BY lines DESC, description) AS rank \
                FROM (SELECT stock_code, trim(description) AS description, count(*) AS lines \
                      FROM {RETAIL_TABLE} \
-                     WHERE {scope} AND stock_code IN ({listed}) \
+                     WHERE {scope}{listed} \
                        AND description IS NOT NULL AND trim(description) <> '' \
                      GROUP BY stock_code, trim(description))) \
              WHERE rank = 1"

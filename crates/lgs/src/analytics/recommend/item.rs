@@ -128,7 +128,7 @@ pub(super) async fn peers(
     peers.truncate(options.n);
     let named =
         sql_list(std::iter::once(code.as_str()).chain(peers.iter().map(|p| p.stock_code.as_str())));
-    let by_code = labels(ctx, &scope, &named, params).await?;
+    let by_code = labels(ctx, &scope, Some(&named), params).await?;
     let label = |c: &str| by_code.get(c).cloned().unwrap_or_else(|| c.to_string());
     for p in &mut peers {
         p.description = label(&p.stock_code);

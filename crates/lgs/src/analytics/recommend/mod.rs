@@ -216,7 +216,7 @@ impl RecommendAnalysis {
         codes.sort_unstable();
         codes.dedup();
         let (scope, params) = self.options.scope.sql();
-        let by_code = labels(ctx, &scope, &sql_list(codes), params).await?;
+        let by_code = labels(ctx, &scope, Some(&sql_list(codes)), params).await?;
         let label = |c: &str| by_code.get(c).cloned().unwrap_or_else(|| c.to_string());
         for o in offers.iter_mut() {
             o.description = label(&o.stock_code);
