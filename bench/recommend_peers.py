@@ -169,7 +169,7 @@ def main():
     ap.add_argument("--factors", type=int, default=32)
     ap.add_argument("--iterations", type=int, default=15)
     ap.add_argument("--regularization", type=float, default=0.1)
-    ap.add_argument("--alpha", type=float, default=10.0)
+    ap.add_argument("--alpha", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=42)
     a = ap.parse_args()
     started = time.perf_counter()

@@ -200,8 +200,8 @@ fn assert_same(local: &Value, cluster: &Value, path: &str) {
     crate::support::assert_json_close(local, cluster, path, 1.0);
 }
 
-/// `lgs clv --calibration-end`, `lgs basket`, `lgs experiment` and `lgs customer`,
-/// locally and on the cluster: the same JSON.
+/// `lgs clv --calibration-end`, `lgs basket`, `lgs experiment`, `lgs customer`,
+/// `lgs recommend` and `lgs trends`, locally and on the cluster: the same JSON.
 fn analyses_with_options_are_the_same(modes: &[Mode]) {
     let ids = sql_case(
         &Mode::Local,
@@ -217,7 +217,7 @@ fn analyses_with_options_are_the_same(modes: &[Mode]) {
     let file = dir.path().join("assignments.csv");
     std::fs::write(&file, assignments).unwrap();
     let file = file.display().to_string();
-    let cases: [Vec<&str>; 5] = [
+    let cases: [Vec<&str>; 8] = [
         vec!["clv", "--calibration-end", "2011-09-09"],
         vec!["basket", "--min-support", "0.02"],
         vec![
@@ -239,6 +239,9 @@ fn analyses_with_options_are_the_same(modes: &[Mode]) {
             &file,
         ],
         vec!["customer", "14646"],
+        vec!["recommend", "--item", "85123A"],
+        vec!["recommend", "--customer", "14646", "--iterations", "5"],
+        vec!["trends"],
     ];
     for case in cases {
         let runs: Vec<Value> = modes

@@ -30,10 +30,17 @@ pub trait Analysis: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// The intermediates it reads besides the pass over the lines
-    /// ([`super::INVOICE_LINES`], always there); each is computed once per report,
-    /// before the first analysis that needs it runs.
+    /// ([`super::INVOICE_LINES`]); each is computed once per report, before the
+    /// first analysis that needs it runs.
     fn needs(&self) -> &'static [&'static Intermediate] {
         &[]
+    }
+
+    /// Whether it reads the pass over the lines ([`super::INVOICE_LINES`]): a run
+    /// of analyses that all read the warehouse's table directly (the product
+    /// analyses) skips the pass.
+    fn reads_invoice_lines(&self) -> bool {
+        true
     }
 
     /// Computes the section from the tables registered in `ctx`; `shared` gives

@@ -210,10 +210,16 @@ pub async fn run_analyses(
             needed.push(need);
         }
     }
-    let shared = Shared::new(mode.clone(), options.as_of, &needed);
+    let pass = analyses.iter().any(|a| a.reads_invoice_lines());
+    let shared = Shared::new(mode.clone(), options.as_of, &needed, pass);
     let report = async {
-        let rows =
-            shared::register_intermediate(ctx, mode, INVOICE_LINES, &invoice_lines_sql()).await?;
+        let rows = match pass {
+            true => {
+                shared::register_intermediate(ctx, mode, INVOICE_LINES, &invoice_lines_sql())
+                    .await?
+            }
+            false => None,
+        };
         // Everything after the pass over the lines reads its (much smaller) result.
         let ctx = &match (staging.partition_rows, rows) {
             (Some(per), Some(rows)) => shared::sized_for(ctx, rows, per),

@@ -26,6 +26,9 @@ pub struct Shared {
     mode: Intermediates,
     as_of_option: Option<NaiveDate>,
     as_of: OnceCell<NaiveDate>,
+    /// Whether the pass over the lines is registered (else the as-of date comes
+    /// from the warehouse's table).
+    lines_pass: bool,
     intermediates: HashMap<&'static str, OnceCell<()>>,
     rfm: OnceCell<Arc<Rfm>>,
 }
@@ -33,16 +36,18 @@ pub struct Shared {
 impl Shared {
     /// For a report whose intermediates are kept as `mode`, with recency measured to
     /// `as_of` (default: the day after the last invoice), which may compute
-    /// `intermediates`.
+    /// `intermediates`, after the pass over the lines when `lines_pass`.
     pub(crate) fn new(
         mode: Intermediates,
         as_of: Option<NaiveDate>,
         intermediates: &[&'static Intermediate],
+        lines_pass: bool,
     ) -> Shared {
         Shared {
             mode,
             as_of_option: as_of,
             as_of: OnceCell::new(),
+            lines_pass,
             intermediates: intermediates
                 .iter()
                 .map(|i| (i.name, OnceCell::new()))
@@ -69,9 +74,10 @@ impl Shared {
     pub async fn as_of(&self, ctx: &SessionContext) -> Result<NaiveDate> {
         self.as_of
             .get_or_try_init(|| async {
-                match self.as_of_option {
-                    Some(d) => Ok(d),
-                    None => as_of_after(ctx, INVOICE_LINES, "last_date").await,
+                match (self.as_of_option, self.lines_pass) {
+                    (Some(d), _) => Ok(d),
+                    (None, true) => as_of_after(ctx, INVOICE_LINES, "last_date").await,
+                    (None, false) => as_of_after(ctx, RETAIL_TABLE, "invoice_date").await,
                 }
             })
             .await

@@ -15,6 +15,8 @@ mod real_basket;
 mod real_clv;
 mod real_data;
 mod real_kmeans;
+mod real_recommend;
+mod real_trends;
 mod recommend;
 mod roundtrip;
 mod sources;

@@ -220,6 +220,8 @@ async fn real_dataset_matches_the_notebooks_and_an_independent_computation() {
     crate::real_clv::clv_as_reference(&r, &reference.customer_days, as_of);
     crate::real_kmeans::kmeans_as_reference(&r);
     crate::real_basket::baskets_as_reference(&ctx).await;
+    crate::real_trends::trends_as_reference(&ctx).await;
+    crate::real_recommend::evaluation_as_reference(&ctx).await;
     quality_as_reference(&s, &ctx, &reference).await;
 }
 

@@ -138,6 +138,11 @@ impl Analysis for BasketAnalysis {
         "basket"
     }
 
+    /// It reads the warehouse's table directly.
+    fn reads_invoice_lines(&self) -> bool {
+        false
+    }
+
     async fn run(&self, ctx: &SessionContext, _shared: &Shared) -> Result<Section> {
         let result = self.compute(ctx).await?;
         let mut section = Section::new(self.name(), "Products bought together", result.clone());

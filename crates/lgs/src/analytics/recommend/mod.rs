@@ -108,6 +108,11 @@ impl Analysis for RecommendAnalysis {
         "recommend"
     }
 
+    /// It reads the warehouse's table directly.
+    fn reads_invoice_lines(&self) -> bool {
+        false
+    }
+
     async fn run(&self, ctx: &SessionContext, _shared: &Shared) -> Result<Section> {
         let result = self.compute(ctx).await?;
         let mut section = Section::new(self.name(), "Recommendations", result.clone());

@@ -11,7 +11,7 @@
 pub mod derive;
 mod output;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{Datelike, NaiveDate};
@@ -74,8 +74,8 @@ pub struct SkuMonth {
 /// The section's data.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TrendsResult {
-    /// Each product's most frequent description.
-    pub descriptions: HashMap<String, String>,
+    /// Each product's most frequent description, by code.
+    pub descriptions: BTreeMap<String, String>,
     pub months: Vec<SkuMonth>,
     /// The last complete month.
     pub last_complete: String,
@@ -98,6 +98,11 @@ pub struct TrendsResult {
 impl Analysis for TrendsAnalysis {
     fn name(&self) -> &'static str {
         "trends"
+    }
+
+    /// It reads the warehouse's table directly.
+    fn reads_invoice_lines(&self) -> bool {
+        false
     }
 
     async fn run(&self, ctx: &SessionContext, shared: &Shared) -> Result<Section> {
@@ -158,7 +163,10 @@ impl TrendsAnalysis {
             first: last - 11,
             last,
         };
-        let descriptions = labels(ctx, PRODUCT, None, vec![]).await?;
+        let descriptions = labels(ctx, PRODUCT, None, vec![])
+            .await?
+            .into_iter()
+            .collect();
         Ok(TrendsResult {
             descriptions,
             months,
