@@ -120,9 +120,10 @@ pub struct RecommendArgs {
     /// Products per list.
     #[arg(short = 'n', long = "top", value_name = "N", default_value_t = 10)]
     pub n: usize,
-    /// With --item: the least number of baskets a product shares with it.
-    #[arg(long, value_name = "BASKETS", default_value_t = 5)]
-    pub min_together: u64,
+    /// With --item: the least number of baskets a product shares with it
+    /// [default: 5 or 1 % of the product's baskets, whichever is more].
+    #[arg(long, value_name = "BASKETS")]
+    pub min_together: Option<u64>,
     /// ALS: latent factors per customer and product.
     #[arg(long, value_name = "N", default_value_t = AlsOptions::default().factors)]
     pub factors: usize,

@@ -44,7 +44,7 @@ async fn item_to_item_counts_lift_and_confidence_as_by_hand() {
     // confidence 3/4, lift 0.75 / (4/6) = 1.125), BOWL in 2 (BOWL in 3: 2/4 and
     // 0.5 / (3/6) = 1).
     let options = RecommendOptions {
-        min_together: 1,
+        min_together: Some(1),
         ..target(Target::Item("10001".into()))
     };
     let r = recommend(&s, options).await.unwrap();
@@ -70,7 +70,7 @@ async fn item_to_item_counts_lift_and_confidence_as_by_hand() {
     assert!(close(item.peers[1].confidence, 0.5) && close(item.peers[1].lift, 1.0));
     // At least 3 baskets together: PLATE only; -n 1 keeps the first.
     let three = RecommendOptions {
-        min_together: 3,
+        min_together: Some(3),
         ..target(Target::Item("10001".into()))
     };
     let r = recommend(&s, three).await.unwrap();

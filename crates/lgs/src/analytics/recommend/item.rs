@@ -81,6 +81,10 @@ pub(super) async fn peers(
         Some(c) => c,
         None => return Err(unknown(ctx, options, code, &counts).await),
     };
+    let baskets = counts[&code];
+    let min_together = options
+        .min_together
+        .unwrap_or_else(|| baskets.div_ceil(100).max(5));
     let target = pairs_sql(ItemKey::StockCode, &scope, Some(&sql_list([code.as_str()])));
     let mut together: Vec<(String, u64)> = Vec::new();
     query(
@@ -92,7 +96,7 @@ pub(super) async fn peers(
                ON p.invoice_no = t.invoice_no \
              WHERE p.item <> '{}' GROUP BY p.item HAVING count(*) >= {}",
             code.replace('\'', "''"),
-            options.min_together
+            min_together
         ),
         params.clone(),
     )
@@ -103,7 +107,6 @@ pub(super) async fn peers(
         }
         Ok(())
     })?;
-    let baskets = counts[&code];
     let mut peers: Vec<Peer> = together
         .into_iter()
         .map(|(item, both)| {
@@ -138,7 +141,7 @@ pub(super) async fn peers(
         stock_code: code,
         baskets,
         total_baskets: total,
-        min_together: options.min_together,
+        min_together,
         peers,
     })
 }

@@ -45,8 +45,10 @@ pub struct RecommendOptions {
     pub target: Target,
     /// Products per list.
     pub n: usize,
-    /// Item to item: the least number of baskets together.
-    pub min_together: u64,
+    /// Item to item: the least number of baskets together [default: 5 or 1 % of
+    /// the product's baskets, whichever is more, so that a few baskets of a rare
+    /// product do not top a popular product's list by lift].
+    pub min_together: Option<u64>,
     pub als: AlsOptions,
 }
 
@@ -56,7 +58,7 @@ impl Default for RecommendOptions {
             scope: Scope::default(),
             target: Target::Everyone,
             n: 10,
-            min_together: 5,
+            min_together: None,
             als: AlsOptions::default(),
         }
     }
@@ -133,7 +135,7 @@ impl RecommendAnalysis {
                 message: message.into(),
             })
         };
-        if o.n == 0 || o.min_together == 0 {
+        if o.n == 0 || o.min_together == Some(0) {
             return bad("-n and --min-together must be at least 1");
         }
         let a = &o.als;
