@@ -31,14 +31,21 @@ def to_parquet(csv, out):
     from peer_common import typed_parquet
     typed_parquet(csv, out, {"invoice_no": pa.string(), "stock_code": pa.string(),
                              "quantity": pa.int64(), "invoice_date": pa.timestamp("s"),
-                             "unit_price": pa.decimal128(18, 4)})
+                             "unit_price": pa.decimal128(18, 4), "customer_id": pa.int64(),
+                             "description": pa.string()})
 
 
 def same(ours, theirs):
     """Lines saying whether lgs's trends equal DuckDB's."""
     if not ours or not theirs:
         return ["a tool failed: nothing to compare"]
+    m = ours["months"]
     checks = {
+        "product months (rows, customers, invoices, cancelled units, described products)": (
+            [len(m), sum(x["customers"] for x in m), sum(x["invoices"] for x in m),
+             sum(x["cancelled_units"] for x in m), len(ours["descriptions"])],
+            [theirs["sku_monthly"][k] for k in ("rows", "customers", "invoices", "cancelled_units",
+                                                "described_products")]),
         "movers": ([m["stock_code"] for m in ours["movers"]],
                    [m["stock_code"] for m in theirs["movers"]]),
         "new products": (sorted(a["stock_code"] for a in ours["new_products"]),
@@ -61,7 +68,7 @@ def main():
     ap.add_argument("--sizes", default="real,x10")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="/tmp/lgs-customers")
-    ap.add_argument("--memory-limit", default="2GB")
+    ap.add_argument("--memory-limit", default="2GB", help="lgs's --memory-limit ('' for none)")
     ap.add_argument("--peer-timeout", type=int, default=1800)
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
@@ -69,11 +76,12 @@ def main():
         wh, _, _ = prepare(a.lgs, size, a.work)
         csv = os.path.join(ROOT, "data", "online_retail_II.csv.zst") if size == "real" \
             else os.path.join(a.work, f"{size}.csv")
-        parquet = os.path.join(a.work, f"{size}-trends.parquet")
+        parquet = os.path.join(a.work, f"{size}-trends2.parquet")
         if not os.path.exists(parquet):
             to_parquet(csv, parquet)
         tools = {
-            "lgs trends": ([a.lgs, "-q", "--warehouse", wh, "--memory-limit", a.memory_limit,
+            "lgs trends": ([a.lgs, "-q", "--warehouse", wh,
+                            *(["--memory-limit", a.memory_limit] if a.memory_limit else []),
                             "trends", "--format", "json"], None),
             "DuckDB": ([*DUCKDB, parquet], a.peer_timeout),
         }

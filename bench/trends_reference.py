@@ -32,14 +32,17 @@ def month(i):
 
 
 def load(con, path):
+    """The lines as `lines`, their codes trimmed as lgs's ingest trims them."""
     if path.endswith(".parquet"):
-        con.execute(f"CREATE VIEW lines AS SELECT * FROM read_parquet('{path}')")
-        return
-    con.execute(f"""CREATE TABLE lines AS SELECT * FROM read_csv('{path}', header = true,
-        columns = {{'invoice_no': 'VARCHAR', 'stock_code': 'VARCHAR', 'description': 'VARCHAR',
-                    'quantity': 'BIGINT', 'invoice_date': 'TIMESTAMP',
-                    'unit_price': 'DECIMAL(18,4)', 'customer_id': 'BIGINT',
-                    'country': 'VARCHAR'}})""")
+        source = f"read_parquet('{path}')"
+    else:
+        source = f"""read_csv('{path}', header = true,
+            columns = {{'invoice_no': 'VARCHAR', 'stock_code': 'VARCHAR', 'description': 'VARCHAR',
+                        'quantity': 'BIGINT', 'invoice_date': 'TIMESTAMP',
+                        'unit_price': 'DECIMAL(18,4)', 'customer_id': 'BIGINT',
+                        'country': 'VARCHAR'}})"""
+    con.execute(f"""CREATE TABLE lines AS SELECT * REPLACE (trim(invoice_no) AS invoice_no,
+        trim(stock_code) AS stock_code) FROM {source}""")
 
 
 def trends(path, a):
@@ -50,8 +53,19 @@ def trends(path, a):
     con.execute(f"""CREATE TABLE m AS SELECT stock_code,
           year(invoice_date) * 12 + month(invoice_date) - 1 AS mi,
           sum(CASE WHEN invoice_no LIKE 'C%' THEN 0 ELSE quantity END) AS units,
-          sum(quantity * unit_price) AS net
+          sum(quantity * unit_price) AS net,
+          count(DISTINCT customer_id) FILTER (invoice_no NOT LIKE 'C%') AS customers,
+          count(DISTINCT invoice_no) FILTER (invoice_no NOT LIKE 'C%') AS invoices,
+          -sum(CASE WHEN invoice_no LIKE 'C%' THEN quantity ELSE 0 END) AS cancelled
         FROM lines WHERE regexp_matches(stock_code, '{PRODUCT}') GROUP BY ALL""")
+    # Each product's most frequent trimmed description (the smallest on a tie).
+    described = con.execute(f"""
+        SELECT count(*) FROM (
+          SELECT stock_code, arg_min(d, (-lines, d)) FROM (
+            SELECT stock_code, trim(description) AS d, count(*) AS lines FROM lines
+            WHERE regexp_matches(stock_code, '{PRODUCT}') AND trim(description) <> ''
+            GROUP BY ALL) GROUP BY stock_code)""").fetchone()[0]
+    totals = con.execute("SELECT count(*), sum(customers), sum(invoices), sum(cancelled) FROM m").fetchone()
     last_day = con.execute("SELECT max(invoice_date)::DATE FROM lines").fetchone()[0]
     as_of = last_day.toordinal() + 1
     import datetime
@@ -98,6 +112,8 @@ def trends(path, a):
         FROM r ORDER BY net DESC, stock_code""").fetchall()
     return {
         "last_complete": month(last),
+        "sku_monthly": {"rows": totals[0], "customers": int(totals[1]), "invoices": int(totals[2]),
+                        "cancelled_units": int(totals[3]), "described_products": described},
         "movers": [{"stock_code": c, "units_before": int(b), "units_now": int(n), "growth": float(g)}
                    for c, b, n, g in movers],
         "new_products": [{"stock_code": c, "month": month(f)} for c, f in new],

@@ -38,6 +38,24 @@ pub async fn trends_as_reference(ctx: &SessionContext) {
     let r = report.part::<TrendsResult>().unwrap();
     let want = reference();
     assert_eq!(r.last_complete, want["last_complete"].as_str().unwrap());
+    // The product months: their number and totals, and the products described.
+    let m = &r.months;
+    let totals = [
+        m.len() as i64,
+        m.iter().map(|x| x.customers as i64).sum(),
+        m.iter().map(|x| x.invoices as i64).sum(),
+        m.iter().map(|x| x.cancelled_units).sum(),
+        r.descriptions.len() as i64,
+    ];
+    let keys = [
+        "rows",
+        "customers",
+        "invoices",
+        "cancelled_units",
+        "described_products",
+    ];
+    let want_totals = keys.map(|k| want["sku_monthly"][k].as_i64().unwrap());
+    assert_eq!(totals, want_totals, "product months: {keys:?}");
     let theirs = want["movers"].as_array().unwrap();
     assert_eq!(r.movers.len(), theirs.len(), "movers");
     for (ours, t) in r.movers.iter().zip(theirs) {
