@@ -327,6 +327,25 @@ impl AlsModel {
     }
 }
 
+impl AlsModel {
+    /// [`Self::recommend`] for each of `users` (leaving out `exclude(user)`), in
+    /// fixed chunks on scoped threads; the lists in the order of `users`.
+    pub fn recommend_many<'a>(
+        &self,
+        users: &[usize],
+        n: usize,
+        exclude: impl Fn(usize) -> &'a [u32] + Sync,
+    ) -> Vec<Vec<(u32, f64)>> {
+        chunked(users.len(), CHUNK, |range| {
+            users[range]
+                .iter()
+                .map(|&u| self.recommend(u, n, exclude(u)))
+                .collect::<Vec<_>>()
+        })
+        .concat()
+    }
+}
+
 /// Keeps the `n` pairs of the highest score, best first (ties by the smaller id).
 pub fn top(scored: &mut Vec<(u32, f64)>, n: usize) {
     let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));

@@ -58,13 +58,37 @@ impl Matrix {
 /// basket as in `lgs basket` (its lines there sum to at least one unit); lines
 /// without a customer are left out.
 pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix> {
-    let (clause, params) = scope.sql();
+    let [all, _] = counts(ctx, scope, None).await?;
+    Ok(indexed(all))
+}
+
+/// The counts of the scope, split at the start of the day `cut` when given (the
+/// baskets before it first, those from it on second; else all first), in one scan.
+async fn counts(
+    ctx: &SessionContext,
+    scope: &Scope,
+    cut: Option<chrono::NaiveDate>,
+) -> Result<[Vec<(i64, String, u64)>; 2]> {
+    let (clause, mut params) = scope.sql();
+    let before = match cut {
+        Some(day) => {
+            let micros = crate::analytics::engine::midnight_micros(day);
+            params.push(datafusion::scalar::ScalarValue::TimestampMicrosecond(
+                Some(micros),
+                None,
+            ));
+            format!("invoice_date < ${}", params.len())
+        }
+        None => "TRUE".to_string(),
+    };
     let sql = format!(
-        "SELECT customer_id, item, count(*) AS baskets FROM ( \
-           SELECT invoice_no, customer_id, stock_code AS item FROM {RETAIL_TABLE} \
+        "SELECT customer_id, item, before, count(*) AS baskets FROM ( \
+           SELECT invoice_no, customer_id, stock_code AS item, {before} AS before \
+           FROM {RETAIL_TABLE} \
            WHERE {clause} AND {PRODUCT} AND customer_id IS NOT NULL \
-           GROUP BY invoice_no, customer_id, stock_code HAVING sum(quantity) >= 1) \
-         GROUP BY customer_id, item"
+           GROUP BY invoice_no, customer_id, stock_code, {before} \
+           HAVING sum(quantity) >= 1) \
+         GROUP BY customer_id, item, before"
     );
     let context = "recommend: customers' products";
     let batches: Vec<RecordBatch> = staged(context, async {
@@ -73,7 +97,7 @@ pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix
         df.collect().await.context(context)
     })
     .await?;
-    let mut triples: Vec<(i64, String, u64)> = Vec::new();
+    let mut parts: [Vec<(i64, String, u64)>; 2] = [Vec::new(), Vec::new()];
     for batch in &batches {
         let column = |i: usize, to: &DataType| {
             cast(batch.column(i), to)
@@ -82,17 +106,19 @@ pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix
         };
         let ids = column(0, &DataType::Int64)?;
         let items = column(1, &DataType::Utf8)?;
-        let counts = column(2, &DataType::Int64)?;
+        let first = column(2, &DataType::Boolean)?;
+        let counts = column(3, &DataType::Int64)?;
         let (ids, items) = (ids.as_primitive::<Int64Type>(), items.as_string::<i32>());
-        let counts = counts.as_primitive::<Int64Type>();
+        let (first, counts) = (first.as_boolean(), counts.as_primitive::<Int64Type>());
         for r in 0..batch.num_rows() {
             if ids.is_valid(r) && items.is_valid(r) {
                 let count = counts.value(r).max(0) as u64;
-                triples.push((ids.value(r), items.value(r).to_string(), count));
+                let part = usize::from(!first.value(r));
+                parts[part].push((ids.value(r), items.value(r).to_string(), count));
             }
         }
     }
-    Ok(indexed(triples))
+    Ok(parts)
 }
 
 /// Indices by sorted id and code, so that a seed gives the same fit whatever order
@@ -224,18 +250,11 @@ pub(super) async fn evaluate(
     options: &RecommendOptions,
     end: chrono::NaiveDate,
 ) -> Result<Evaluation> {
-    let scope = &options.scope;
+    // The baskets up to the end of the day `end` train, the later ones test: one
+    // scan of the scope, split at the next midnight.
     let after = end.succ_opt().unwrap_or(end);
-    let train = Scope {
-        until: Some(scope.until.map_or(end, |u| u.min(end))),
-        ..scope.clone()
-    };
-    let test = Scope {
-        since: Some(scope.since.map_or(after, |s| s.max(after))),
-        ..scope.clone()
-    };
-    let training = matrix(ctx, &train).await?;
-    let later = matrix(ctx, &test).await?;
+    let [train, test] = counts(ctx, &options.scope, Some(after)).await?;
+    let (training, later) = (indexed(train), indexed(test));
     let model = fit(&training, options)?;
     let popular = training.popular();
     let code_index: HashMap<&str, u32> = training
@@ -244,8 +263,8 @@ pub(super) async fn evaluate(
         .enumerate()
         .map(|(i, c)| (c.as_str(), i as u32))
         .collect();
-    let mut als = Vec::new();
-    let mut baseline = Vec::new();
+    // Each evaluated customer: their index in training and the relevant products.
+    let mut evaluated: Vec<(usize, Vec<u32>)> = Vec::new();
     for (u, items) in later.bought.iter().enumerate() {
         let Some(c) = training.customer(later.customers[u]) else {
             continue;
@@ -257,11 +276,17 @@ pub(super) async fn evaluate(
             .filter(|i| before.binary_search(i).is_err())
             .collect();
         relevant.sort_unstable();
-        let ranked: Vec<u32> = model
-            .recommend(c, options.n, before)
-            .into_iter()
-            .map(|(i, _)| i)
-            .collect();
+        if !relevant.is_empty() {
+            evaluated.push((c, relevant));
+        }
+    }
+    let users: Vec<usize> = evaluated.iter().map(|(c, _)| *c).collect();
+    let ranked = model.recommend_many(&users, options.n, |c| &training.bought[c]);
+    let mut als = Vec::new();
+    let mut baseline = Vec::new();
+    for ((c, relevant), ranked) in evaluated.iter().zip(ranked) {
+        let before = &training.bought[*c];
+        let ranked: Vec<u32> = ranked.into_iter().map(|(i, _)| i).collect();
         let offered: Vec<u32> = popular
             .iter()
             .copied()
@@ -269,8 +294,8 @@ pub(super) async fn evaluate(
             .take(options.n)
             .collect();
         if let (Some(a), Some(b)) = (
-            rank(&ranked, &relevant, options.n),
-            rank(&offered, &relevant, options.n),
+            rank(&ranked, relevant, options.n),
+            rank(&offered, relevant, options.n),
         ) {
             als.push(a);
             baseline.push(b);
@@ -318,9 +343,9 @@ pub(super) fn offers(
         Some(u) => vec![u],
         None => (0..matrix.customers.len()).collect(),
     };
+    let lists = model.recommend_many(&users, n, |u| &matrix.bought[u]);
     let mut out = Vec::with_capacity(users.len() * n);
-    for u in users {
-        let ranked = model.recommend(u, n, &matrix.bought[u]);
+    for (u, ranked) in users.into_iter().zip(lists) {
         out.extend(ranked.into_iter().enumerate().map(|(r, (i, s))| Offer {
             customer_id: matrix.customers[u],
             rank: r as u64 + 1,
