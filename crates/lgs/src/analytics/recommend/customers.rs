@@ -58,37 +58,13 @@ impl Matrix {
 /// basket as in `lgs basket` (its lines there sum to at least one unit); lines
 /// without a customer are left out.
 pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix> {
-    let [all, _] = counts(ctx, scope, None).await?;
-    Ok(indexed(all))
-}
-
-/// The counts of the scope, split at the start of the day `cut` when given (the
-/// baskets before it first, those from it on second; else all first), in one scan.
-async fn counts(
-    ctx: &SessionContext,
-    scope: &Scope,
-    cut: Option<chrono::NaiveDate>,
-) -> Result<[Vec<(i64, String, u64)>; 2]> {
-    let (clause, mut params) = scope.sql();
-    let before = match cut {
-        Some(day) => {
-            let micros = crate::analytics::engine::midnight_micros(day);
-            params.push(datafusion::scalar::ScalarValue::TimestampMicrosecond(
-                Some(micros),
-                None,
-            ));
-            format!("invoice_date < ${}", params.len())
-        }
-        None => "TRUE".to_string(),
-    };
+    let (clause, params) = scope.sql();
     let sql = format!(
-        "SELECT customer_id, item, before, count(*) AS baskets FROM ( \
-           SELECT invoice_no, customer_id, stock_code AS item, {before} AS before \
-           FROM {RETAIL_TABLE} \
+        "SELECT customer_id, item, count(*) AS baskets FROM ( \
+           SELECT invoice_no, customer_id, stock_code AS item FROM {RETAIL_TABLE} \
            WHERE {clause} AND {PRODUCT} AND customer_id IS NOT NULL \
-           GROUP BY invoice_no, customer_id, stock_code, {before} \
-           HAVING sum(quantity) >= 1) \
-         GROUP BY customer_id, item, before"
+           GROUP BY invoice_no, customer_id, stock_code HAVING sum(quantity) >= 1) \
+         GROUP BY customer_id, item"
     );
     let context = "recommend: customers' products";
     let batches: Vec<RecordBatch> = staged(context, async {
@@ -97,7 +73,7 @@ async fn counts(
         df.collect().await.context(context)
     })
     .await?;
-    let mut parts: [Vec<(i64, String, u64)>; 2] = [Vec::new(), Vec::new()];
+    let mut triples: Vec<(i64, String, u64)> = Vec::new();
     for batch in &batches {
         let column = |i: usize, to: &DataType| {
             cast(batch.column(i), to)
@@ -106,19 +82,17 @@ async fn counts(
         };
         let ids = column(0, &DataType::Int64)?;
         let items = column(1, &DataType::Utf8)?;
-        let first = column(2, &DataType::Boolean)?;
-        let counts = column(3, &DataType::Int64)?;
+        let counts = column(2, &DataType::Int64)?;
         let (ids, items) = (ids.as_primitive::<Int64Type>(), items.as_string::<i32>());
-        let (first, counts) = (first.as_boolean(), counts.as_primitive::<Int64Type>());
+        let counts = counts.as_primitive::<Int64Type>();
         for r in 0..batch.num_rows() {
             if ids.is_valid(r) && items.is_valid(r) {
                 let count = counts.value(r).max(0) as u64;
-                let part = usize::from(!first.value(r));
-                parts[part].push((ids.value(r), items.value(r).to_string(), count));
+                triples.push((ids.value(r), items.value(r).to_string(), count));
             }
         }
     }
-    Ok(parts)
+    Ok(indexed(triples))
 }
 
 /// Indices by sorted id and code, so that a seed gives the same fit whatever order
@@ -250,11 +224,20 @@ pub(super) async fn evaluate(
     options: &RecommendOptions,
     end: chrono::NaiveDate,
 ) -> Result<Evaluation> {
-    // The baskets up to the end of the day `end` train, the later ones test: one
-    // scan of the scope, split at the next midnight.
+    // Two scans: one scan split at the calibration end grouped the two together,
+    // as fast at 10.7M rows and 2.3 GB instead of 1 GB under --memory-limit 2GB.
+    let scope = &options.scope;
     let after = end.succ_opt().unwrap_or(end);
-    let [train, test] = counts(ctx, &options.scope, Some(after)).await?;
-    let (training, later) = (indexed(train), indexed(test));
+    let train = Scope {
+        until: Some(scope.until.map_or(end, |u| u.min(end))),
+        ..scope.clone()
+    };
+    let test = Scope {
+        since: Some(scope.since.map_or(after, |s| s.max(after))),
+        ..scope.clone()
+    };
+    let training = matrix(ctx, &train).await?;
+    let later = matrix(ctx, &test).await?;
     let model = fit(&training, options)?;
     let popular = training.popular();
     let code_index: HashMap<&str, u32> = training
