@@ -30,10 +30,9 @@ use lgs_models::ModelError;
 use lgs_models::association::{Mining, RuleFilter, frequent_itemsets, rules};
 use serde::Serialize;
 
-use super::engine::{query, staged};
+use super::engine::staged;
 use super::{Analysis, Section, Shared};
 use crate::error::{LgsError, QueryContext, Result};
-use crate::schema::RETAIL_TABLE;
 use scope::{pairs_sql, sql_list};
 
 /// What an item is.
@@ -180,33 +179,8 @@ impl BasketAnalysis {
         let o = &self.options;
         let (scope, params) = o.scope.sql();
         let pairs = pairs_sql(o.item, &scope, None);
-        let counted = query(
-            ctx,
-            "basket: baskets",
-            &format!(
-                "SELECT count(DISTINCT invoice_no) AS baskets FROM {RETAIL_TABLE} WHERE {scope}"
-            ),
-            params.clone(),
-        )
-        .await?;
-        let baskets = counted.i64(0, "baskets")?.unwrap_or(0) as u64;
-        if baskets == 0 {
-            return Err(o.scope.empty(ctx, "basket scope").await);
-        }
-        let mut item_counts: Vec<(String, u64)> = Vec::new();
-        query(
-            ctx,
-            "basket: items",
-            &format!("SELECT item, count(*) AS baskets FROM ({pairs}) GROUP BY item"),
-            params.clone(),
-        )
-        .await?
-        .for_each(|r| {
-            if let Some(item) = r.string("item")? {
-                item_counts.push((item, r.u64("baskets")?));
-            }
-            Ok(())
-        })?;
+        let baskets = scope::baskets(ctx, &o.scope, &scope, params.clone(), "basket scope").await?;
+        let item_counts = scope::item_counts(ctx, &pairs, params.clone()).await?;
         let min_baskets = Mining::min_count(o.min_support, baskets);
         // Ids by decreasing count, then item: the order of the FP-tree's items.
         let mut frequent: Vec<(String, u64)> = item_counts

@@ -97,6 +97,51 @@ impl Scope {
     }
 }
 
+/// The baskets of the scope (`scope` and `params`, from [`Scope::sql`]), or the
+/// error of a scope without any (`what` names the option).
+pub(crate) async fn baskets(
+    ctx: &SessionContext,
+    of: &Scope,
+    scope: &str,
+    params: Vec<ScalarValue>,
+    what: &'static str,
+) -> Result<u64> {
+    let counted = query(
+        ctx,
+        "products: baskets",
+        &format!("SELECT count(DISTINCT invoice_no) AS baskets FROM {RETAIL_TABLE} WHERE {scope}"),
+        params,
+    )
+    .await?;
+    match counted.i64(0, "baskets")?.unwrap_or(0) {
+        0 => Err(of.empty(ctx, what).await),
+        n => Ok(n as u64),
+    }
+}
+
+/// Each item's number of baskets, from the pairs of [`pairs_sql`].
+pub(crate) async fn item_counts(
+    ctx: &SessionContext,
+    pairs: &str,
+    params: Vec<ScalarValue>,
+) -> Result<Vec<(String, u64)>> {
+    let mut counts = Vec::new();
+    query(
+        ctx,
+        "products: items",
+        &format!("SELECT item, count(*) AS baskets FROM ({pairs}) GROUP BY item"),
+        params,
+    )
+    .await?
+    .for_each(|r| {
+        if let Some(item) = r.string("item")? {
+            counts.push((item, r.u64("baskets")?));
+        }
+        Ok(())
+    })?;
+    Ok(counts)
+}
+
 /// The distinct values of a text column of the retail table.
 pub(crate) async fn distinct(ctx: &SessionContext, column: &str) -> Result<Vec<String>> {
     let mut values = Vec::new();

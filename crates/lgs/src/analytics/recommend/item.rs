@@ -9,10 +9,11 @@ use serde::Serialize;
 
 use super::RecommendOptions;
 use crate::analytics::basket::ItemKey;
-use crate::analytics::basket::scope::{distinct, labels, pairs_sql, sql_list};
+use crate::analytics::basket::scope::{
+    baskets, distinct, item_counts, labels, pairs_sql, sql_list,
+};
 use crate::analytics::engine::query;
 use crate::error::{LgsError, Result};
-use crate::schema::RETAIL_TABLE;
 
 /// A product bought with the one asked about.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -52,31 +53,18 @@ pub(super) async fn peers(
 ) -> Result<ItemRecommendations> {
     let (scope, params) = options.scope.sql();
     let pairs = pairs_sql(ItemKey::StockCode, &scope, None);
-    let counted = query(
+    let total = baskets(
         ctx,
-        "recommend: baskets",
-        &format!("SELECT count(DISTINCT invoice_no) AS baskets FROM {RETAIL_TABLE} WHERE {scope}"),
+        &options.scope,
+        &scope,
         params.clone(),
+        "recommend scope",
     )
     .await?;
-    let total = counted.i64(0, "baskets")?.unwrap_or(0) as u64;
-    if total == 0 {
-        return Err(options.scope.empty(ctx, "recommend scope").await);
-    }
-    let mut counts: HashMap<String, u64> = HashMap::new();
-    query(
-        ctx,
-        "recommend: items",
-        &format!("SELECT item, count(*) AS baskets FROM ({pairs}) GROUP BY item"),
-        params.clone(),
-    )
-    .await?
-    .for_each(|r| {
-        if let Some(item) = r.string("item")? {
-            counts.insert(item, r.u64("baskets")?);
-        }
-        Ok(())
-    })?;
+    let counts: HashMap<String, u64> = item_counts(ctx, &pairs, params.clone())
+        .await?
+        .into_iter()
+        .collect();
     let code = match known(&counts, code) {
         Some(c) => c,
         None => return Err(unknown(ctx, options, code, &counts).await),
