@@ -325,9 +325,7 @@ impl AlsModel {
         top(&mut scored, n);
         scored
     }
-}
 
-impl AlsModel {
     /// [`Self::recommend`] for each of `users` (leaving out `exclude(user)`), in
     /// fixed chunks on scoped threads; the lists in the order of `users`.
     pub fn recommend_many<'a>(

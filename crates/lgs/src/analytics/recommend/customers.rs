@@ -38,6 +38,14 @@ impl Matrix {
         self.customers.binary_search(&id).ok()
     }
 
+    /// A stock code's index.
+    pub fn code(&self, code: &str) -> Option<u32> {
+        self.codes
+            .binary_search_by(|c| c.as_str().cmp(code))
+            .ok()
+            .map(|i| i as u32)
+    }
+
     /// Products by the number of customers who bought them, most first (ties by code).
     pub fn popular(&self) -> Vec<u32> {
         let mut customers = vec![0u64; self.codes.len()];
@@ -240,12 +248,6 @@ pub(super) async fn evaluate(
     let later = matrix(ctx, &test).await?;
     let model = fit(&training, options)?;
     let popular = training.popular();
-    let code_index: HashMap<&str, u32> = training
-        .codes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i as u32))
-        .collect();
     // Each evaluated customer: their index in training and the relevant products.
     let mut evaluated: Vec<(usize, Vec<u32>)> = Vec::new();
     for (u, items) in later.bought.iter().enumerate() {
@@ -255,7 +257,7 @@ pub(super) async fn evaluate(
         let before = &training.bought[c];
         let mut relevant: Vec<u32> = items
             .iter()
-            .filter_map(|&i| code_index.get(later.codes[i as usize].as_str()).copied())
+            .filter_map(|&i| training.code(&later.codes[i as usize]))
             .filter(|i| before.binary_search(i).is_err())
             .collect();
         relevant.sort_unstable();

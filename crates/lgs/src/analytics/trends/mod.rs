@@ -134,7 +134,7 @@ impl TrendsAnalysis {
                 message: "--recent-months must be at least 1 and --steady-months 1 to 12".into(),
             });
         }
-        let (monthly, months) = self.monthly(ctx).await?;
+        let monthly = self.monthly(ctx).await?;
         if monthly.is_empty() {
             return Err(LgsError::InvalidArgument {
                 what: "trends",
@@ -169,7 +169,7 @@ impl TrendsAnalysis {
             .collect();
         Ok(TrendsResult {
             descriptions,
-            months,
+            months: rows(&monthly),
             last_complete: derive::month_name(last),
             now,
             before,
@@ -185,8 +185,8 @@ impl TrendsAnalysis {
         })
     }
 
-    /// The (product, month) figures, as rows and by product.
-    async fn monthly(&self, ctx: &SessionContext) -> Result<(Monthly, Vec<SkuMonth>)> {
+    /// The (product, month) figures, by product.
+    async fn monthly(&self, ctx: &SessionContext) -> Result<Monthly> {
         // Distinct customers and invoices by grouping on them first: a count of
         // distinct values per (product, month) kept a hash set in each of the 69K
         // groups of the real data (1.9 s and 2.3 GB against 0.26 s and 0.3 GB).
@@ -210,7 +210,6 @@ impl TrendsAnalysis {
              GROUP BY stock_code, month"
         );
         let mut monthly = Monthly::new();
-        let mut rows = Vec::new();
         query(ctx, "trends: products by month", &sql, vec![])
             .await?
             .for_each(|r| {
@@ -226,25 +225,29 @@ impl TrendsAnalysis {
                     cancelled_units: r.i64("cancelled_units")?.unwrap_or(0),
                 };
                 if let Some(m) = month_index(&month) {
-                    monthly.entry(code.clone()).or_default().insert(m, f);
+                    monthly.entry(code).or_default().insert(m, f);
                 }
-                rows.push(SkuMonth {
-                    stock_code: code,
-                    month,
-                    units: f.units,
-                    net_sales: f.net_e4 as f64 / 1e4,
-                    customers: f.customers,
-                    invoices: f.invoices,
-                    cancelled_units: f.cancelled_units,
-                    return_rate: (f.units > 0).then(|| f.cancelled_units as f64 / f.units as f64),
-                });
                 Ok(())
             })?;
-        rows.sort_by(|a, b| {
-            a.stock_code
-                .cmp(&b.stock_code)
-                .then_with(|| a.month.cmp(&b.month))
-        });
-        Ok((monthly, rows))
+        Ok(monthly)
     }
+}
+
+/// The `sku_monthly` rows of the figures, by code and month.
+fn rows(monthly: &Monthly) -> Vec<SkuMonth> {
+    monthly
+        .iter()
+        .flat_map(|(code, months)| {
+            months.iter().map(move |(&m, f)| SkuMonth {
+                stock_code: code.clone(),
+                month: derive::month_name(m),
+                units: f.units,
+                net_sales: f.net_e4 as f64 / 1e4,
+                customers: f.customers,
+                invoices: f.invoices,
+                cancelled_units: f.cancelled_units,
+                return_rate: (f.units > 0).then(|| f.cancelled_units as f64 / f.units as f64),
+            })
+        })
+        .collect()
 }
