@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 
-from customers import interleaved, prepare, table
+from customers import interleaved, prepare, source_csv, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -62,8 +62,7 @@ def main():
         size = size if size == "real" else int(size)
         wh, _, _ = prepare(a.lgs, size, a.work)
         tag = "real" if size == "real" else str(size)
-        csv = os.path.join(ROOT, "data", "online_retail_II.csv.zst") if size == "real" \
-            else os.path.join(a.work, f"{tag}.csv")
+        csv = source_csv(size, a.work)
         parquet = os.path.join(a.work, f"{tag}-baskets.parquet")
         if not os.path.exists(parquet):
             subprocess.run([*PEERS, "parquet", csv, parquet], check=True)

@@ -67,11 +67,17 @@ def replicate(copies, out):
             copy.to_csv(f, header=c == 0, index=False)
 
 
+def source_csv(size, work):
+    """The CSV a size is made from: the real file, or the generated or copied file
+    in `work`."""
+    return REAL if size == "real" else os.path.join(work, f"{size}.csv")
+
+
 def prepare(lgs, size, work):
     """(warehouse, parquet, rfm csv) for one size, made once: the real file,
     `xN` (N copies of it, see `replicate`) or a number of generated rows."""
     tag = "real" if size == "real" else str(size)
-    csv = REAL if size == "real" else os.path.join(work, f"{tag}.csv")
+    csv = source_csv(size, work)
     if size != "real" and not os.path.exists(csv):
         if str(size).startswith("x"):
             replicate(int(size[1:]), csv)

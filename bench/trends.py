@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from customers import interleaved, prepare, table
+from customers import interleaved, prepare, source_csv, table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -74,8 +74,7 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     for size in a.sizes.split(","):
         wh, _, _ = prepare(a.lgs, size, a.work)
-        csv = os.path.join(ROOT, "data", "online_retail_II.csv.zst") if size == "real" \
-            else os.path.join(a.work, f"{size}.csv")
+        csv = source_csv(size, a.work)
         parquet = os.path.join(a.work, f"{size}-trends2.parquet")
         if not os.path.exists(parquet):
             to_parquet(csv, parquet)
