@@ -1,6 +1,8 @@
 //! How the recommendations read in a terminal, as result tables and as charts.
 
-use super::{CustomerOffers, Evaluation, ItemRecommendations, Offer, RecommendResult};
+use super::{
+    CustomerOffers, Evaluation, ItemRecommendations, ModelSummary, Offer, RecommendResult,
+};
 use crate::analytics::section::count;
 use crate::analytics::{ResultTable, TableBuilder, TextTable};
 use crate::charts::svg::{BLUE, GREY};
@@ -20,8 +22,8 @@ fn strings<const N: usize>(header: [&str; N]) -> Vec<String> {
 }
 
 /// The model's size and how its loss ended, as a note.
-fn model_note(r: &RecommendResult) -> String {
-    match &r.model {
+fn model_note(model: Option<&ModelSummary>) -> String {
+    match model {
         Some(m) => format!(
             "ALS: {} customers × {} products ({} pairs bought), {} factors, {} iterations, \
              λ {}, α {}; the loss fell from {:.4e} to {:.4e} (last iteration {:.2e} of it)",
@@ -103,7 +105,7 @@ pub(super) fn text(r: &RecommendResult) -> Vec<TextTable> {
         out.push(offers_text(r, offers));
     }
     if let Some(e) = &r.evaluation {
-        out.push(evaluation_text(r, e));
+        out.push(evaluation_text(e));
     }
     out
 }
@@ -135,7 +137,10 @@ fn customer_text(r: &RecommendResult, c: &CustomerOffers) -> [TextTable; 2] {
             .map(|o| offer_row(o)[1..].to_vec())
             .collect(),
         left: 3,
-        note: format!("products the customer has not bought; {}", model_note(r)),
+        note: format!(
+            "products the customer has not bought; {}",
+            model_note(r.model.as_ref())
+        ),
     };
     [bought, offered]
 }
@@ -164,16 +169,12 @@ fn offers_text(r: &RecommendResult, offers: &[Offer]) -> TextTable {
         note: format!(
             "the first {SHOWN} of {} rows; every one with --out or --format json. {}",
             group(offers.len() as f64, 0),
-            model_note(r)
+            model_note(r.model.as_ref())
         ),
     }
 }
 
-fn evaluation_text(r: &RecommendResult, e: &Evaluation) -> TextTable {
-    let model = RecommendResult {
-        model: Some(e.model.clone()),
-        ..r.clone()
-    };
+fn evaluation_text(e: &Evaluation) -> TextTable {
     TextTable {
         heading: format!(
             "Offline evaluation: fitted up to {}, scored on the {} customers' new \
@@ -208,7 +209,7 @@ fn evaluation_text(r: &RecommendResult, e: &Evaluation) -> TextTable {
             "both leave out what each customer bought up to {}; popularity offers the \
              products most customers bought. {}",
             e.calibration_end,
-            model_note(&model)
+            model_note(Some(&e.model))
         ),
     }
 }
