@@ -111,6 +111,16 @@ pub enum Command {
     /// complete months with the Pareto curve.
     #[command(disable_version_flag = true)]
     Trends(crate::products::TrendsArgs),
+    /// Load a message broker's stream into a table in micro-batches, exactly once
+    /// (each batch one Delta commit recording the stream position; a restart resumes
+    /// after it). Messages are transaction lines as JSON or CSV; bad ones are
+    /// quarantined as in `ingest`.
+    #[command(disable_version_flag = true)]
+    Stream(crate::stream::StreamArgs),
+    /// Publish a file's transaction lines to a stream, one message per line (for
+    /// demos, load tests and `lgs stream`).
+    #[command(disable_version_flag = true)]
+    Replay(crate::stream::ReplayArgs),
     /// List the warehouse tables with their version, rows, files and size.
     Tables(FormatArgs),
     /// Show the schema of a table.

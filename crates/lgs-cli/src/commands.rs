@@ -56,6 +56,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             let analyses = [args.analysis()];
             crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
         }
+        Command::Stream(args) => crate::stream::run_stream(&warehouse, &args, quiet).await,
+        Command::Replay(args) => crate::stream::run_replay(&args).await,
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
         Command::History { table, format } => history(&warehouse, &table, format.format).await,

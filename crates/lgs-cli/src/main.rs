@@ -9,6 +9,7 @@ mod products;
 mod progress;
 mod report;
 mod shell;
+mod stream;
 
 use std::io::Write;
 use std::process::ExitCode;

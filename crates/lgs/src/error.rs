@@ -110,6 +110,10 @@ pub enum LgsError {
     )]
     ConcurrentWrite { table: String },
 
+    /// A message broker (`lgs stream`, `lgs replay`) refused or could not be reached.
+    #[error("{broker}: {message}")]
+    Broker { broker: String, message: String },
+
     /// A data file of a table's snapshot is missing or not the size its log records:
     /// the table cannot be read completely, so it is not read at all.
     #[error(

@@ -64,6 +64,22 @@ pub struct CommitFacts {
     pub dropped_files: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_lost: Option<u64>,
+    /// The stream position this commit loaded up to (`lgs stream`): recorded as a
+    /// Delta application transaction too, whose version is the position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamPosition>,
+}
+
+/// Where a stream's messages were loaded up to: an application id (one per stream
+/// and table) and the last position (a NATS stream sequence, a Kafka offset).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPosition {
+    pub app_id: String,
+    /// The position the table held before this commit (0: none); the commit fails
+    /// as concurrent when the table holds another.
+    #[serde(default)]
+    pub after: u64,
+    pub position: u64,
 }
 
 /// One input of an ingest (a file, or one partition of a PostgreSQL read).

@@ -14,6 +14,7 @@ mod objectstore;
 mod recommend;
 mod reliability;
 mod sql;
+mod stream;
 mod support;
 mod trends;
 mod webdriver;

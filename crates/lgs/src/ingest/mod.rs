@@ -40,6 +40,7 @@ mod pipeline;
 pub mod postgres;
 pub mod records;
 pub mod sources;
+pub mod stream;
 pub mod wdi;
 
 pub use format::Dataset;

@@ -52,7 +52,21 @@ impl Warehouse {
                 .into_iter()
                 .map(|id| Action::Txn(Transaction::new_with_last_update(id, now, Some(now)))),
         );
+        // A stream's position: the version of its application transaction, read back
+        // when the stream restarts (see `ingest::stream`).
+        if let Some(stream) = &facts.stream {
+            actions.push(Action::Txn(Transaction::new_with_last_update(
+                stream.app_id.clone(),
+                stream.position as i64,
+                Some(now),
+            )));
+        }
         match self.open(name).await? {
+            None if facts.stream.as_ref().is_some_and(|s| s.after != 0) => {
+                Err(LgsError::ConcurrentWrite {
+                    table: name.to_string(),
+                })
+            }
             None => {
                 self.create(name, schema, partition_columns, actions, properties)
                     .await
@@ -68,6 +82,17 @@ impl Warehouse {
                     }
                 }
                 let snapshot = table.snapshot().map_err(delta_err)?;
+                if let Some(stream) = &facts.stream {
+                    let held = snapshot
+                        .transaction_version(table.log_store().as_ref(), &stream.app_id)
+                        .await
+                        .map_err(delta_err)?;
+                    if held.unwrap_or(0) != stream.after as i64 {
+                        return Err(LgsError::ConcurrentWrite {
+                            table: name.to_string(),
+                        });
+                    }
+                }
                 if overwrite {
                     actions.extend(replacing(snapshot, schema).map_err(delta_err)?);
                 }
@@ -141,6 +166,21 @@ impl Warehouse {
             Err(e) => return Err(delta_err(e)),
         };
         Ok(table.version().unwrap_or(0))
+    }
+
+    /// The position a stream (`app_id`) was loaded up to in table `name`: the version
+    /// of its application transaction in the latest snapshot (`None`: never, or no
+    /// table).
+    pub async fn stream_position(&self, name: &str, app_id: &str) -> Result<Option<u64>> {
+        let Some(table) = self.open(name).await? else {
+            return Ok(None);
+        };
+        let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
+        let version = snapshot
+            .transaction_version(table.log_store().as_ref(), app_id)
+            .await
+            .map_err(|e| LgsError::delta(name, e))?;
+        Ok(version.and_then(|v| u64::try_from(v).ok()))
     }
 
     /// Deletes data files written for a commit that did not happen (best effort: a

@@ -1,0 +1,230 @@
+//! `lgs stream` and `lgs replay`: transactions from a message broker into the
+//! warehouse, and a file's transactions onto a broker.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use lgs::Warehouse;
+use lgs::ingest::stream::messages::MessageFormat;
+use lgs::ingest::stream::nats::Nats;
+use lgs::ingest::stream::replay::{ReplayOptions, replay};
+use lgs::ingest::stream::{BatchReport, StreamOptions, StreamProgress, stream};
+use lgs::output::group;
+
+use crate::args::SummaryFormat;
+use crate::commands::out;
+
+/// `lgs stream`: a stream's transactions into a table, in micro-batches, exactly once.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// The stream: nats://HOST[:PORT]/STREAM, a NATS JetStream stream (read by a
+    /// durable pull consumer named lgs_TABLE).
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// Only the messages on this subject (a filter of the stream's subjects).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// The table loaded; rejected messages go to TABLE_rejected.
+    #[arg(long, default_value = "retail")]
+    pub table: String,
+    /// How a message holds its transaction line: a JSON object with the field names
+    /// of one of the header shapes, or a CSV line under --header.
+    #[arg(long, value_enum, default_value_t = MessageFormatArg::Json)]
+    pub format: MessageFormatArg,
+    /// The header of CSV messages (comma-separated names of one header shape).
+    #[arg(
+        long,
+        default_value = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    )]
+    pub header: String,
+    /// How long a batch waits for messages before what came is committed (e.g. 1s,
+    /// 200ms).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub trigger: Duration,
+    /// The most messages in one batch (one Delta commit).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batch: u64,
+    /// Stop cleanly after this long without a new message (e.g. 10s) [default: run
+    /// until Ctrl-C or SIGTERM, which stop after committing the batch in hand].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub exit_when_idle: Option<Duration>,
+    /// How long the broker may stay unreachable, retried with backoff (0.5 s doubling
+    /// to 8 s), before the stream stops with an error.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub retry_for: Duration,
+    /// What is printed when the stream stops: a text summary, or its JSON.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub output: SummaryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormatArg {
+    Json,
+    Csv,
+}
+
+/// `lgs replay`: publishes a file's transaction lines to a stream.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The file (CSV plain, .gz or .zst, a dump, a workbook or Parquet; local or on
+    /// object storage).
+    pub file: String,
+    /// The stream: nats://HOST[:PORT]/STREAM (created with subjects STREAM.> when it
+    /// does not exist).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// The subject [default: the stream's first subject, wildcards read as `lines`].
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// At most this many messages a second [default: as fast as the broker stores them].
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+    /// Publish the CSV lines as they stand instead of JSON objects.
+    #[arg(long, value_enum, default_value_t = MessageFormatArg::Json)]
+    pub format: MessageFormatArg,
+    /// Only the first N lines.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// What is printed: a text line, or JSON.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub output: SummaryFormat,
+}
+
+pub async fn run_stream(warehouse: &Warehouse, args: &StreamArgs, quiet: bool) -> Result<()> {
+    let format = match args.format {
+        MessageFormatArg::Json => MessageFormat::Json,
+        MessageFormatArg::Csv => MessageFormat::Csv {
+            header: args
+                .header
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect(),
+        },
+    };
+    let options = StreamOptions {
+        table: Some(args.table.clone()),
+        format,
+        trigger: args.trigger,
+        max_batch: args.max_batch as usize,
+        exit_when_idle: args.exit_when_idle,
+        retry_for: args.retry_for,
+    };
+    let mut broker = Nats::new(&args.from, args.subject.clone(), &args.table)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signalled().await;
+        let _ = stop.send(true);
+    });
+    let progress = Lines {
+        quiet,
+        table: args.table.clone(),
+    };
+    let report = stream(warehouse, &mut broker, &options, stopped, &progress)
+        .await
+        .context("the stream stopped; every batch before this one is committed")?;
+    let mut out = out();
+    match args.output {
+        SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        SummaryFormat::Text => writeln!(
+            out,
+            "streamed ({}): {} batches, {} rows read = {} loaded + {} quarantined; \
+             {} holds {} up to position {}",
+            report.stopped,
+            group(report.batches as f64, 0),
+            group(report.rows_read as f64, 0),
+            group(report.rows_loaded as f64, 0),
+            group(report.rows_rejected as f64, 0),
+            report.table,
+            report.broker,
+            report.position
+        )?,
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn signalled() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// One accounting line per batch on stderr.
+struct Lines {
+    quiet: bool,
+    table: String,
+}
+
+impl StreamProgress for Lines {
+    fn started(&self, broker: &str, position: u64) {
+        if !self.quiet {
+            eprintln!(
+                "streaming {broker} into {} after position {position}",
+                self.table
+            );
+        }
+    }
+
+    fn batch(&self, b: &BatchReport) {
+        if self.quiet {
+            return;
+        }
+        let quarantine = match b.rejected_version {
+            Some(v) => format!(", {}_rejected version {v}", self.table),
+            None => String::new(),
+        };
+        eprintln!(
+            "positions {}-{}: {} rows read = {} loaded + {} quarantined; {} version {}{quarantine} ({:.2} s)",
+            b.first,
+            b.last,
+            group(b.rows_read as f64, 0),
+            group(b.rows_loaded as f64, 0),
+            group(b.rows_rejected as f64, 0),
+            self.table,
+            b.version,
+            b.seconds
+        );
+    }
+
+    fn retrying(&self, error: &lgs::error::LgsError, wait: Duration) {
+        if !self.quiet && !wait.is_zero() {
+            eprintln!("{error}; retrying in {:.1} s", wait.as_secs_f64());
+        }
+    }
+}
+
+pub async fn run_replay(args: &ReplayArgs) -> Result<()> {
+    let options = ReplayOptions {
+        subject: args.subject.clone(),
+        rate: args.rate,
+        csv: args.format == MessageFormatArg::Csv,
+        limit: args.limit,
+    };
+    let report = replay(&args.file, &args.to, &options).await?;
+    let mut out = out();
+    match args.output {
+        SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        SummaryFormat::Text => writeln!(
+            out,
+            "published {} messages to {} (subject {}, sequences {}-{}) in {:.2} s",
+            group(report.messages as f64, 0),
+            report.stream,
+            report.subject,
+            report.first,
+            report.last,
+            report.seconds
+        )?,
+    }
+    Ok(())
+}

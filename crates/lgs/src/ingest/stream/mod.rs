@@ -1,0 +1,399 @@
+//! Streams: transactions from a message broker loaded into a table in
+//! micro-batches, exactly once.
+//!
+//! Each batch of messages is read as one more ingest input (see [`messages`]): the
+//! same validation and quarantine as a file (the stream in place of the file, the
+//! message's position in place of the line), the same accounting, one Delta commit.
+//!
+//! **Exactly once.** The batch's last position is committed with its rows, as a
+//! Delta application transaction (app id per stream, version = position; what
+//! Spark's Delta sink and kafka-delta-ingest do), and the commit fails when the
+//! table no longer holds the position the batch started after (another run moved
+//! it). Messages are acknowledged only after the commit, and a stream that starts
+//! again places the broker's consumer right after the table's position. A batch's
+//! quarantined rows are committed to `<table>_rejected` first, with the same
+//! position: a run killed between the two commits is followed by a run whose first
+//! batch is the same messages and does not quarantine them again.
+
+pub mod messages;
+pub mod nats;
+pub mod replay;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use super::pipeline::run_pipeline;
+use super::{Dataset, IngestOptions, NoProgress, PlannedInput};
+use crate::error::{LgsError, Result};
+use crate::facts::{CommitFacts, SourceFacts, StreamPosition};
+use crate::schema::rejected_schema;
+use crate::warehouse::Warehouse;
+use crate::write::TableWriter;
+use messages::{MessageFormat, Messages, StreamMessage};
+
+/// A message broker a stream reads.
+#[async_trait]
+pub trait Broker: Send {
+    /// How the stream is shown (`nats://HOST:PORT/STREAM`), in reports and in the
+    /// quarantine's source column.
+    fn shown(&self) -> String;
+    /// The application id its position is recorded under (one per stream and
+    /// subject, or topic and partition).
+    fn app_id(&self) -> String;
+    /// Connects and places the consumer right after position `after` (0: from the
+    /// first message).
+    async fn start(&mut self, after: u64) -> Result<()>;
+    /// Up to `max` messages, in position order, waiting at most `wait` for them.
+    async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<StreamMessage>>;
+    /// Acknowledges every message fetched up to position `upto` (committed).
+    async fn ack(&mut self, upto: u64) -> Result<()>;
+}
+
+/// How a stream runs.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// The table loaded (default `retail`); rejected rows go to `<table>_rejected`.
+    pub table: Option<String>,
+    pub format: MessageFormat,
+    /// How long a batch waits for messages before it is committed with what came.
+    pub trigger: Duration,
+    /// The most messages in one batch (one commit).
+    pub max_batch: usize,
+    /// Stop after this long without a message (`None`: run until stopped).
+    pub exit_when_idle: Option<Duration>,
+    /// How long the broker may stay unreachable (retrying with backoff) before the
+    /// stream stops with an error.
+    pub retry_for: Duration,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            table: None,
+            format: MessageFormat::Json,
+            trigger: Duration::from_secs(1),
+            max_batch: 100_000,
+            exit_when_idle: None,
+            retry_for: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one batch loaded.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchReport {
+    /// Positions of its first and last message.
+    pub first: u64,
+    pub last: u64,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_rejected: u64,
+    /// The table's new version, and the quarantine's when rows were quarantined.
+    pub version: u64,
+    pub rejected_version: Option<u64>,
+    pub seconds: f64,
+}
+
+/// What a stream did until it stopped.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StreamReport {
+    pub broker: String,
+    pub table: String,
+    /// The position the table held when the stream started, and when it stopped.
+    pub started_after: u64,
+    pub position: u64,
+    pub batches: u64,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_rejected: u64,
+    /// Why it stopped: `idle`, `stopped` (a signal).
+    pub stopped: String,
+}
+
+/// Receives what a stream does, as it does it.
+pub trait StreamProgress: Send + Sync {
+    /// The stream starts after `position`.
+    fn started(&self, _broker: &str, _position: u64) {}
+    /// A batch was committed.
+    fn batch(&self, _batch: &BatchReport) {}
+    /// The broker failed; the stream tries again after `wait`.
+    fn retrying(&self, _error: &LgsError, _wait: Duration) {}
+}
+
+/// Progress that goes nowhere.
+impl StreamProgress for NoProgress {}
+
+/// Runs a stream from `broker` into the warehouse until it has been idle for
+/// [`StreamOptions::exit_when_idle`] or `stop` turns true (the batch in hand is
+/// committed first).
+pub async fn stream(
+    warehouse: &Warehouse,
+    broker: &mut dyn Broker,
+    options: &StreamOptions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    progress: &dyn StreamProgress,
+) -> Result<StreamReport> {
+    options.format.check()?;
+    let table = options
+        .table
+        .as_deref()
+        .unwrap_or(Dataset::Retail.default_table());
+    super::check_table_name(table)?;
+    warehouse.ensure_writable().await?;
+    let app_id = broker.app_id();
+    let mut at = Positions {
+        loaded: warehouse
+            .stream_position(table, &app_id)
+            .await?
+            .unwrap_or(0),
+        quarantined: warehouse
+            .stream_position(&format!("{table}_rejected"), &app_id)
+            .await?
+            .unwrap_or(0),
+    };
+    let mut report = StreamReport {
+        broker: broker.shown(),
+        table: table.to_string(),
+        started_after: at.loaded,
+        position: at.loaded,
+        ..StreamReport::default()
+    };
+    retrying(options, progress, async || broker.start(at.loaded).await).await?;
+    progress.started(&report.broker, at.loaded);
+    let mut pending: VecDeque<StreamMessage> = VecDeque::new();
+    let mut last_message = Instant::now();
+    loop {
+        if *stop.borrow() {
+            report.stopped = "stopped".into();
+            break;
+        }
+        let mut batch: Vec<StreamMessage> = pending.drain(..).collect();
+        if batch.is_empty() {
+            let fetched = tokio::select! {
+                fetched = fetch(broker, options, progress, at.loaded) => fetched?,
+                _ = stop.changed() => continue,
+            };
+            batch = fetched;
+        }
+        // Messages delivered again (after a redelivery) that are already loaded.
+        batch.retain(|m| m.position > at.loaded);
+        batch.sort_by_key(|m| m.position);
+        batch.dedup_by_key(|m| m.position);
+        if batch.is_empty() {
+            if options
+                .exit_when_idle
+                .is_some_and(|idle| last_message.elapsed() >= idle)
+            {
+                report.stopped = "idle".into();
+                break;
+            }
+            continue;
+        }
+        last_message = Instant::now();
+        // The messages of a batch whose quarantine was committed but not its rows:
+        // that batch again, without quarantining its rows a second time.
+        let recovering = batch[0].position <= at.quarantined;
+        if recovering {
+            let keep = batch.partition_point(|m| m.position <= at.quarantined);
+            pending.extend(batch.drain(keep..));
+        }
+        let done = load_batch(warehouse, table, broker, options, batch, at, recovering).await?;
+        at.loaded = done.last;
+        if done.rejected_version.is_some() {
+            at.quarantined = done.last;
+        }
+        if let Err(e) = broker.ack(done.last).await {
+            // Loaded all the same: a message delivered again is recognised by its
+            // position and skipped.
+            tracing::warn!("{e}");
+        }
+        report.batches += 1;
+        report.rows_read += done.rows_read;
+        report.rows_loaded += done.rows_loaded;
+        report.rows_rejected += done.rows_rejected;
+        report.position = done.last;
+        progress.batch(&done);
+    }
+    Ok(report)
+}
+
+/// The positions a table and its quarantine hold for a stream.
+#[derive(Debug, Clone, Copy)]
+struct Positions {
+    loaded: u64,
+    quarantined: u64,
+}
+
+/// Fetches the next messages, starting the consumer again after the table's
+/// position when the broker failed (with backoff, for at most `retry_for`).
+async fn fetch(
+    broker: &mut dyn Broker,
+    options: &StreamOptions,
+    progress: &dyn StreamProgress,
+    loaded: u64,
+) -> Result<Vec<StreamMessage>> {
+    match broker.fetch(options.max_batch, options.trigger).await {
+        Ok(messages) => Ok(messages),
+        Err(e) => {
+            progress.retrying(&e, Duration::ZERO);
+            retrying(options, progress, async || {
+                broker.start(loaded).await?;
+                broker.fetch(options.max_batch, options.trigger).await
+            })
+            .await
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds, waiting longer after each broker failure (0.5 s
+/// doubling to 8 s), for at most [`StreamOptions::retry_for`].
+async fn retrying<T>(
+    options: &StreamOptions,
+    progress: &dyn StreamProgress,
+    mut attempt: impl AsyncFnMut() -> Result<T>,
+) -> Result<T> {
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match attempt().await {
+            Err(e @ LgsError::Broker { .. }) => {
+                if started.elapsed() + wait > options.retry_for {
+                    return Err(e);
+                }
+                progress.retrying(&e, wait);
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(8));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Loads one batch: its rows and quarantined rows written, the quarantine committed,
+/// then the rows, each with the batch's last position.
+async fn load_batch(
+    warehouse: &Warehouse,
+    table: &str,
+    broker: &dyn Broker,
+    options: &StreamOptions,
+    batch: Vec<StreamMessage>,
+    at: Positions,
+    recovering: bool,
+) -> Result<BatchReport> {
+    let started = Instant::now();
+    let (first, last) = (batch[0].position, batch[batch.len() - 1].position);
+    let shown = broker.shown();
+    let ingest = IngestOptions {
+        table: Some(table.to_string()),
+        ..IngestOptions::default()
+    };
+    let input = Messages {
+        shown: shown.clone(),
+        format: options.format.clone(),
+        messages: Arc::new(batch),
+    };
+    let lanes = vec![vec![PlannedInput {
+        input: Box::new(input),
+        rejected_already_stored: recovering,
+    }]];
+    let ingest_id = uuid::Uuid::new_v4().to_string();
+    let dataset = &ingest.dataset;
+    let mut data = TableWriter::new(
+        warehouse,
+        table,
+        dataset.schema(),
+        dataset.partition_columns(),
+    );
+    let rejected_table = format!("{table}_rejected");
+    let mut rejected = TableWriter::new(warehouse, &rejected_table, rejected_schema(), vec![]);
+    let read = run_pipeline(
+        lanes,
+        &ingest,
+        &ingest_id,
+        Arc::new(NoProgress),
+        &mut data,
+        &mut rejected,
+    )
+    .await;
+    let read = match read {
+        Ok((read, _)) => read,
+        Err(e) => {
+            data.abort();
+            rejected.abort();
+            return Err(e);
+        }
+    };
+    let mut source = SourceFacts {
+        path: format!("{shown}#{first}-{last}"),
+        ..SourceFacts::default()
+    };
+    for file in &read {
+        source.bytes += file.bytes;
+        source.rows_read += file.rows_read;
+        source.rows_loaded += file.rows_loaded;
+        source.rows_rejected += file.rows_rejected;
+    }
+    let position = |after| StreamPosition {
+        app_id: broker.app_id(),
+        after,
+        position: last,
+    };
+    let facts = CommitFacts {
+        ingest_id: Some(ingest_id),
+        sources: vec![source.clone()],
+        ..CommitFacts::default()
+    };
+    let rejected_version = if rejected.rows() > 0 {
+        let facts = CommitFacts {
+            rows_written: rejected.rows(),
+            stream: Some(position(at.quarantined)),
+            ..facts.clone()
+        };
+        let version = committed(rejected.commit(&facts, false).await, &shown)?;
+        // A test hook: the process dies between the two commits.
+        if std::env::var_os("LGS_TEST_STREAM_ABORT_AFTER_QUARANTINE").is_some() {
+            std::process::abort();
+        }
+        Some(version)
+    } else {
+        None
+    };
+    let facts = CommitFacts {
+        rows_read: Some(source.rows_read),
+        rows_loaded: Some(source.rows_loaded),
+        rows_rejected: Some(source.rows_rejected),
+        rows_written: source.rows_loaded,
+        stream: Some(position(at.loaded)),
+        ..facts
+    };
+    let version = committed(data.commit(&facts, false).await, &shown)?;
+    Ok(BatchReport {
+        first,
+        last,
+        rows_read: source.rows_read,
+        rows_loaded: source.rows_loaded,
+        rows_rejected: source.rows_rejected,
+        version,
+        rejected_version,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A commit's outcome, with what a lost race means for a stream.
+fn committed(outcome: Result<u64>, shown: &str) -> Result<u64> {
+    outcome.map_err(|e| match e {
+        LgsError::ConcurrentWrite { table } => LgsError::Broker {
+            broker: shown.to_string(),
+            message: format!(
+                "another run moved this stream's position in table {table} since this one \
+                 read it (two `lgs stream` on one stream and table?); nothing of this batch \
+                 was committed to {table}, and a stream started again resumes after what was"
+            ),
+        },
+        other => other,
+    })
+}

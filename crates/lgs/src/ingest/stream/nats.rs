@@ -1,0 +1,222 @@
+//! NATS JetStream as a stream source: a durable pull consumer, placed after the
+//! position the table records each time the stream starts, acknowledging a batch's
+//! messages (all up to its last, `AckPolicy::All`) only once they are committed.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use super::Broker;
+use super::messages::StreamMessage;
+use crate::error::{LgsError, Result};
+
+/// Where a stream is: `nats://HOST[:PORT]/STREAM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsAddress {
+    /// `HOST:PORT` (port 4222 unless given).
+    pub server: String,
+    pub stream: String,
+}
+
+impl NatsAddress {
+    /// Parses `nats://HOST[:PORT]/STREAM`.
+    pub fn parse(url: &str) -> Result<NatsAddress> {
+        let bad = |why: &str| LgsError::InvalidArgument {
+            what: "stream address",
+            message: format!("{url}: {why}; expected nats://HOST[:PORT]/STREAM"),
+        };
+        let rest = url
+            .strip_prefix("nats://")
+            .ok_or_else(|| bad("not a nats:// address"))?;
+        let (server, stream) = rest.split_once('/').ok_or_else(|| bad("no stream name"))?;
+        let stream = stream.trim_end_matches('/');
+        if server.is_empty() {
+            return Err(bad("no server"));
+        }
+        if stream.is_empty()
+            || !stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(bad("a stream name is letters, digits, '_' and '-'"));
+        }
+        let server = if server.contains(':') {
+            server.to_string()
+        } else {
+            format!("{server}:4222")
+        };
+        Ok(NatsAddress {
+            server,
+            stream: stream.to_string(),
+        })
+    }
+
+    /// Connects to the server; an unreachable server is an error naming it.
+    pub async fn connect(&self) -> Result<async_nats::Client> {
+        async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(self.server.as_str())
+            .await
+            .map_err(|e| LgsError::Broker {
+                broker: format!("nats://{}/{}", self.server, self.stream),
+                message: format!("cannot connect: {e}"),
+            })
+    }
+}
+
+/// A JetStream stream read by a durable pull consumer.
+pub struct Nats {
+    address: NatsAddress,
+    /// Only messages on this subject (a filter of the stream's subjects).
+    subject: Option<String>,
+    /// The durable consumer's name.
+    durable: String,
+    consumer: Option<jetstream::consumer::Consumer<pull::Config>>,
+    /// The last message fetched, acknowledged (with all before it) once committed.
+    last: Option<(u64, jetstream::Message)>,
+}
+
+impl Nats {
+    /// The stream at `address` (`nats://HOST[:PORT]/STREAM`), for table `table`.
+    pub fn new(address: &str, subject: Option<String>, table: &str) -> Result<Nats> {
+        let address = NatsAddress::parse(address)?;
+        Ok(Nats {
+            durable: format!("lgs_{table}"),
+            address,
+            subject,
+            consumer: None,
+            last: None,
+        })
+    }
+
+    fn error(&self, message: String) -> LgsError {
+        LgsError::Broker {
+            broker: self.shown(),
+            message,
+        }
+    }
+}
+
+#[async_trait]
+impl Broker for Nats {
+    fn shown(&self) -> String {
+        format!("nats://{}/{}", self.address.server, self.address.stream)
+    }
+
+    fn app_id(&self) -> String {
+        match &self.subject {
+            Some(s) => format!("lgs-stream:nats:{}:{s}", self.address.stream),
+            None => format!("lgs-stream:nats:{}", self.address.stream),
+        }
+    }
+
+    async fn start(&mut self, after: u64) -> Result<()> {
+        let client = self.address.connect().await?;
+        let context = jetstream::new(client);
+        let stream = match context.get_stream(&self.address.stream).await {
+            Ok(stream) => stream,
+            Err(e) if e.to_string().contains("not found") => {
+                return Err(LgsError::InvalidArgument {
+                    what: "stream",
+                    message: format!(
+                        "{}: no such stream; create it, or publish to it with \
+                         `lgs replay FILE --to {}`",
+                        self.shown(),
+                        self.shown()
+                    ),
+                });
+            }
+            Err(e) => return Err(self.error(format!("cannot read the stream: {e}"))),
+        };
+        // The table, not the consumer, says what was loaded: the consumer is made
+        // again to start right after it (a run killed after its commit but before
+        // its acknowledgement leaves messages the consumer would deliver again).
+        match stream.delete_consumer(&self.durable).await {
+            Ok(_) => {}
+            Err(e) if e.to_string().contains("not found") => {}
+            Err(e) => {
+                return Err(self.error(format!("cannot reset consumer {}: {e}", self.durable)));
+            }
+        }
+        let deliver_policy = if after == 0 {
+            DeliverPolicy::All
+        } else {
+            DeliverPolicy::ByStartSequence {
+                start_sequence: after + 1,
+            }
+        };
+        let config = pull::Config {
+            durable_name: Some(self.durable.clone()),
+            deliver_policy,
+            ack_policy: AckPolicy::All,
+            ack_wait: Duration::from_secs(600),
+            filter_subject: self.subject.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        let consumer = stream
+            .create_consumer(config)
+            .await
+            .map_err(|e| self.error(format!("cannot create consumer {}: {e}", self.durable)))?;
+        self.consumer = Some(consumer);
+        Ok(())
+    }
+
+    async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<StreamMessage>> {
+        let consumer = self.consumer.as_ref().expect("started");
+        let mut batch = consumer
+            .batch()
+            .max_messages(max)
+            .expires(wait)
+            .messages()
+            .await
+            .map_err(|e| self.error(format!("cannot fetch: {e}")))?;
+        let mut out = Vec::new();
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|e| self.error(format!("cannot fetch: {e}")))?;
+            let position = message
+                .info()
+                .map_err(|e| self.error(format!("a message without its stream position: {e}")))?
+                .stream_sequence;
+            out.push(StreamMessage {
+                position,
+                payload: message.payload.clone(),
+            });
+            self.last = Some((position, message));
+        }
+        Ok(out)
+    }
+
+    async fn ack(&mut self, upto: u64) -> Result<()> {
+        if let Some((position, message)) = &self.last
+            && *position <= upto
+        {
+            message
+                .ack()
+                .await
+                .map_err(|e| self.error(format!("cannot acknowledge: {e}")))?;
+            self.last = None;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let a = NatsAddress::parse("nats://127.0.0.1:4222/SALES").unwrap();
+        assert_eq!(
+            (a.server.as_str(), a.stream.as_str()),
+            ("127.0.0.1:4222", "SALES")
+        );
+        let a = NatsAddress::parse("nats://broker/SALES/").unwrap();
+        assert_eq!(a.server, "broker:4222");
+        for bad in ["kafka://x/y", "nats://host", "nats:///S", "nats://h/a.b"] {
+            assert!(NatsAddress::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! `lgs replay`: publishes a file's transaction lines to a stream, one message per
+//! line (as JSON objects under the file's header names, or as the CSV lines as they
+//! stand), for demos, load tests and the stream tests.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use serde::Serialize;
+
+use super::nats::NatsAddress;
+use crate::error::{LgsError, Result};
+use crate::ingest::Dataset;
+use crate::ingest::location;
+use crate::ingest::records::{FileKind, Record, open_file};
+
+/// How a file is replayed.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// The subject published to (default: the stream's first subject, or
+    /// `STREAM.lines` for a stream this creates with subjects `STREAM.>`).
+    pub subject: Option<String>,
+    /// At most this many messages a second (default: as fast as the broker acks).
+    pub rate: Option<f64>,
+    /// CSV lines instead of JSON objects.
+    pub csv: bool,
+    /// Publish only the first this many lines.
+    pub limit: Option<u64>,
+}
+
+/// What a replay published.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayReport {
+    pub stream: String,
+    pub subject: String,
+    pub messages: u64,
+    /// The stream sequence of the first and last message published.
+    pub first: u64,
+    pub last: u64,
+    pub seconds: f64,
+}
+
+/// Publishes the lines of `file` (a CSV, dump, workbook or Parquet file, local or on
+/// object storage) to the JetStream stream at `to` (`nats://HOST[:PORT]/STREAM`),
+/// creating the stream when it does not exist. Each message is acknowledged by the
+/// server before the replay reports it published.
+pub async fn replay(file: &str, to: &str, options: &ReplayOptions) -> Result<ReplayReport> {
+    let address = NatsAddress::parse(to)?;
+    let shown = format!("nats://{}/{}", address.server, address.stream);
+    let broker_error = |message: String| LgsError::Broker {
+        broker: shown.clone(),
+        message,
+    };
+    let context = jetstream::new(address.connect().await?);
+    let subject = subject(&context, &address.stream, options.subject.clone())
+        .await
+        .map_err(broker_error)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(8);
+    let reader = read_lines(file, options.csv, options.limit, tx).await?;
+    let started = Instant::now();
+    let mut report = ReplayReport {
+        stream: shown.clone(),
+        subject: subject.clone(),
+        messages: 0,
+        first: 0,
+        last: 0,
+        seconds: 0.0,
+    };
+    let mut acks = FuturesOrdered::new();
+    while let Some(chunk) = rx.recv().await {
+        for payload in chunk {
+            if let Some(rate) = options.rate {
+                let due = Duration::from_secs_f64(report.messages as f64 / rate);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            let ack = context
+                .publish(subject.clone(), payload)
+                .await
+                .map_err(|e| broker_error(format!("cannot publish: {e}")))?;
+            acks.push_back(ack.into_future());
+            report.messages += 1;
+            if acks.len() >= 4096 {
+                note(&mut report, acks.next().await, &broker_error)?;
+            }
+        }
+    }
+    while let Some(ack) = acks.next().await {
+        note(&mut report, Some(ack), &broker_error)?;
+    }
+    reader
+        .await
+        .map_err(|e| LgsError::Worker(e.to_string()))??;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Records a publish acknowledgement's stream sequence.
+fn note<E: std::fmt::Display>(
+    report: &mut ReplayReport,
+    ack: Option<std::result::Result<jetstream::publish::PublishAck, E>>,
+    broker_error: &impl Fn(String) -> LgsError,
+) -> Result<()> {
+    if let Some(ack) = ack {
+        let ack = ack.map_err(|e| broker_error(format!("a message was not stored: {e}")))?;
+        if report.first == 0 {
+            report.first = ack.sequence;
+        }
+        report.last = ack.sequence;
+    }
+    Ok(())
+}
+
+/// The subject to publish to: the one asked for, else the stream's first subject
+/// (a wildcard token read as `lines`); a stream that does not exist is created
+/// with subjects `STREAM.>`.
+async fn subject(
+    context: &jetstream::Context,
+    stream: &str,
+    asked: Option<String>,
+) -> std::result::Result<String, String> {
+    let existing = match context.get_stream(stream).await {
+        Ok(mut s) => Some(
+            s.info()
+                .await
+                .map_err(|e| e.to_string())?
+                .config
+                .subjects
+                .clone(),
+        ),
+        Err(e) if e.to_string().contains("not found") => None,
+        Err(e) => return Err(format!("cannot read the stream: {e}")),
+    };
+    let subjects = match existing {
+        Some(subjects) => subjects,
+        None => {
+            let subjects = vec![format!("{stream}.>")];
+            context
+                .create_stream(jetstream::stream::Config {
+                    name: stream.to_string(),
+                    subjects: subjects.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| format!("cannot create the stream: {e}"))?;
+            subjects
+        }
+    };
+    Ok(asked.unwrap_or_else(|| {
+        subjects
+            .first()
+            .map(|s| {
+                s.split('.')
+                    .map(|t| if t == ">" || t == "*" { "lines" } else { t })
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .unwrap_or_else(|| stream.to_string())
+    }))
+}
+
+/// Reads the file's records on a worker thread, sending their messages in chunks.
+async fn read_lines(
+    file: &str,
+    csv: bool,
+    limit: Option<u64>,
+    tx: tokio::sync::mpsc::Sender<Vec<Bytes>>,
+) -> Result<tokio::task::JoinHandle<Result<()>>> {
+    let mut files = location::expand(&[file.to_string()]).await?;
+    if files.len() != 1 {
+        return Err(LgsError::InvalidArgument {
+            what: "replay input",
+            message: format!("{file}: names {} files; replay one file", files.len()),
+        });
+    }
+    let input = files.remove(0);
+    let kind = FileKind::detect(&input.file_name(), &input.head(FileKind::HEAD).await?);
+    let handle = tokio::runtime::Handle::current();
+    Ok(tokio::task::spawn_blocking(move || {
+        let units = open_file(
+            &input,
+            kind,
+            &Dataset::Retail,
+            None,
+            Arc::new(AtomicU64::new(0)),
+            &handle,
+        )?;
+        let mut sent = 0u64;
+        for (_, mut source) in units {
+            let (_, header) = source.header()?;
+            let mut rec = Record::default();
+            let mut chunk = Vec::with_capacity(1024);
+            while limit.is_none_or(|l| sent < l) && source.next(&mut rec)? {
+                if rec.raw.is_empty() {
+                    rec.raw_from_fields();
+                }
+                chunk.push(message(&header, &rec, csv));
+                sent += 1;
+                if chunk.len() == 1024 && tx.blocking_send(std::mem::take(&mut chunk)).is_err() {
+                    return Ok(());
+                }
+            }
+            if !chunk.is_empty() && tx.blocking_send(chunk).is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }))
+}
+
+/// One record as a message: its CSV text, or a JSON object of its fields.
+fn message(header: &[String], rec: &Record, csv: bool) -> Bytes {
+    if csv || rec.fields.len() != header.len() {
+        // A record that does not fit the header goes as it stands (and is
+        // quarantined by the stream, as the file ingest would).
+        return Bytes::copy_from_slice(&rec.raw);
+    }
+    let object: serde_json::Map<String, serde_json::Value> = header
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.clone(), rec.fields.get(i).into()))
+        .collect();
+    Bytes::from(serde_json::to_vec(&object).expect("a JSON object serialises"))
+}
