@@ -153,6 +153,13 @@ pub enum Command {
     /// TABLE), in a commit that records them and the rows lost. Run `lgs check`
     /// first; putting the files back from a backup loses nothing.
     Repair(RepairArgs),
+    /// Compact a table's small files (a stream's commits, many daily drops) into
+    /// large ones, adjacent files together so the load order is kept; one commit
+    /// that changes no row.
+    Optimize(OptimizeArgs),
+    /// Delete the data files of a table that no version within --retain needs, and
+    /// those of runs killed before their commit.
+    Vacuum(VacuumArgs),
     /// An interactive SQL shell: statements end with `;`, history is kept in
     /// ~/.lgs_history (or $LGS_HISTORY), Tab completes names, Ctrl-C cancels a running
     /// query, \? lists the commands. Reads stdin plainly when it is not a terminal.
@@ -269,8 +276,19 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Files, directories or glob patterns to load, or postgres:// URLs.
-    #[arg(required = true, value_name = "PATH|URL")]
+    #[arg(required_unless_present = "watch", value_name = "PATH|URL")]
     pub paths: Vec<String>,
+    /// Keep running: list this directory (or s3://, az:// prefix) every --interval
+    /// and load each new file once (a local file once two listings found it at the
+    /// same size), one commit per round; Ctrl-C or SIGTERM stop between rounds.
+    #[arg(long, value_name = "DIR|URL", conflicts_with = "paths")]
+    pub watch: Option<String>,
+    /// Between two listings of --watch.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, requires = "watch")]
+    pub interval: std::time::Duration,
+    /// With --watch: stop after this long without a new file.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "watch")]
+    pub exit_when_idle: Option<std::time::Duration>,
     /// Target table (default: retail, or wdi with --dataset wdi). For a postgres://
     /// input it is also the table read from the server (schema.table works; the
     /// warehouse table takes the last part).
@@ -541,6 +559,30 @@ pub struct CheckArgs {
 pub struct RepairArgs {
     /// The table to repair.
     pub table: String,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The table to compact (e.g. retail).
+    pub table: String,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// The table to clean (e.g. retail).
+    pub table: String,
+    /// Keep the files that versions of this recent past need (time travel to older
+    /// versions then fails). Files no commit references (left by killed runs) go
+    /// once older than this too: keep it above a running writer's batch time.
+    #[arg(long, default_value = "168h", value_parser = humantime::parse_duration)]
+    pub retain: std::time::Duration,
+    /// List what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub format: FormatArgs,
 }

@@ -71,6 +71,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Restore(args) => crate::maintenance::restore(&warehouse, &args).await,
         Command::Check(args) => crate::maintenance::check(&warehouse, &args).await,
         Command::Repair(args) => crate::maintenance::repair(&warehouse, &args).await,
+        Command::Optimize(args) => crate::maintenance::optimize(&warehouse, &args).await,
+        Command::Vacuum(args) => crate::maintenance::vacuum(&warehouse, &args).await,
         Command::Generate(args) => generate(&args, limits.threads.unwrap_or(0), quiet),
         Command::Serve(args) => serve(warehouse, &args, limits, quiet).await,
         Command::Scheduler(args) => scheduler(&args, quiet).await,
@@ -160,6 +162,9 @@ async fn ingest(warehouse: &Warehouse, args: &IngestArgs, quiet: bool) -> Result
     if !args.sheet.is_empty() {
         options = options.with(Files::sheets(args.sheet.clone()));
     }
+    if let Some(location) = &args.watch {
+        return crate::stream::watch(warehouse, location, &options, args, quiet).await;
+    }
     ingest_and_summarise(warehouse, &args.paths, &options, args.format, quiet, false).await
 }
 
@@ -192,7 +197,7 @@ async fn ingest_and_summarise(
     Ok(())
 }
 
-fn ingest_summary(report: &IngestReport, table: &str) -> String {
+pub(crate) fn ingest_summary(report: &IngestReport, table: &str) -> String {
     let mut s = String::new();
     for f in &report.files {
         match &f.skipped {

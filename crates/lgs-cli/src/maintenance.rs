@@ -1,4 +1,5 @@
-//! Keeping the warehouse right: `lgs check`, `lgs repair` and `lgs restore`.
+//! Keeping the warehouse right and fast: `lgs check`, `lgs repair`, `lgs restore`,
+//! `lgs optimize` and `lgs vacuum`.
 
 use std::io::Write;
 
@@ -7,7 +8,7 @@ use lgs::Warehouse;
 use lgs::format::group;
 use lgs::warehouse::Pin;
 
-use crate::args::{CheckArgs, RepairArgs, RestoreArgs, SummaryFormat};
+use crate::args::{CheckArgs, OptimizeArgs, RepairArgs, RestoreArgs, SummaryFormat, VacuumArgs};
 use crate::commands::out;
 
 pub async fn check(warehouse: &Warehouse, args: &CheckArgs) -> Result<()> {
@@ -131,4 +132,56 @@ pub async fn explain_damage(result: Result<()>, warehouse: &Warehouse) -> Result
         Some(damage) => Err(damage.into()),
         None => Err(err),
     }
+}
+
+pub async fn optimize(warehouse: &Warehouse, args: &OptimizeArgs) -> Result<()> {
+    let done = warehouse.optimize(&args.table).await?;
+    if args.format.format == SummaryFormat::Json {
+        writeln!(out(), "{}", serde_json::to_string_pretty(&done)?)?;
+    } else if done.files_removed == 0 {
+        writeln!(
+            out(),
+            "{} version {}: nothing to compact",
+            done.table,
+            done.version
+        )?;
+    } else {
+        writeln!(
+            out(),
+            "{} version {}: {} files ({}) compacted into {} ({})",
+            done.table,
+            done.version,
+            group(done.files_removed as f64, 0),
+            megabytes(done.bytes_removed),
+            group(done.files_added as f64, 0),
+            megabytes(done.bytes_added),
+        )?;
+    }
+    Ok(())
+}
+
+pub async fn vacuum(warehouse: &Warehouse, args: &VacuumArgs) -> Result<()> {
+    let done = warehouse
+        .vacuum(&args.table, args.retain, args.dry_run)
+        .await?;
+    if args.format.format == SummaryFormat::Json {
+        writeln!(out(), "{}", serde_json::to_string_pretty(&done)?)?;
+        return Ok(());
+    }
+    let verb = if done.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    writeln!(
+        out(),
+        "{}: {verb} {} files",
+        done.table,
+        group(done.files_deleted.len() as f64, 0)
+    )?;
+    Ok(())
+}
+
+fn megabytes(bytes: i64) -> String {
+    format!("{:.1} MB", bytes.max(0) as f64 / 1e6)
 }

@@ -144,6 +144,47 @@ pub async fn run_stream(warehouse: &Warehouse, args: &StreamArgs, quiet: bool) -
     Ok(())
 }
 
+/// `lgs ingest --watch`: each round's summary as it happens.
+pub async fn watch(
+    warehouse: &Warehouse,
+    location: &str,
+    options: &lgs::ingest::IngestOptions,
+    args: &crate::args::IngestArgs,
+    quiet: bool,
+) -> Result<()> {
+    let watch = lgs::ingest::watch::WatchOptions {
+        interval: args.interval,
+        exit_when_idle: args.exit_when_idle,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signalled().await;
+        let _ = stop.send(true);
+    });
+    let table = options.target_table().to_string();
+    let json = args.format == SummaryFormat::Json;
+    let progress = crate::progress::for_ingest(quiet);
+    lgs::ingest::watch::watch(
+        warehouse,
+        location,
+        options,
+        &watch,
+        stopped,
+        progress,
+        |report| {
+            let mut out = out();
+            let _ = if json {
+                writeln!(out, "{}", serde_json::to_string(report).unwrap_or_default())
+            } else {
+                write!(out, "{}", crate::commands::ingest_summary(report, &table))
+            };
+            let _ = out.flush();
+        },
+    )
+    .await
+    .context("watching stopped; every round before is committed")
+}
+
 /// Ctrl-C or SIGTERM.
 async fn signalled() {
     #[cfg(unix)]

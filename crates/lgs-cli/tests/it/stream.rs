@@ -81,29 +81,18 @@ impl Drop for TestStream {
 
 /// `lgs sql --format json` rows.
 fn rows(warehouse: &Path, sql: &str) -> Vec<Value> {
-    let out = lgs(warehouse)
-        .args(["sql", "--format", "json", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+    match json_of(warehouse, &["sql", "--format", "json", sql]) {
+        Value::Array(rows) => rows,
+        other => panic!("{sql}: {other}"),
+    }
 }
 
 /// `lgs stream --from URL ... --exit-when-idle 1s --output json`, run to its end.
 fn stream_until_idle(warehouse: &Path, url: &str, extra: &[&str]) -> Value {
-    let out = lgs(warehouse)
-        .args(["stream", "--from", url, "--trigger", "200ms"])
-        .args(["--exit-when-idle", "1s", "--output", "json"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "lgs stream failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+    let mut args = vec!["stream", "--from", url, "--trigger", "200ms"];
+    args.extend(["--exit-when-idle", "1s", "--output", "json"]);
+    args.extend(extra);
+    json_of(warehouse, &args)
 }
 
 const GOOD: [&str; 3] = [
@@ -256,6 +245,24 @@ fn an_unreachable_broker_or_a_missing_stream_is_a_clear_error() {
         .stderr(predicates::str::contains("no such stream"));
 }
 
+/// Writes a generated CSV of `rows` lines (deterministic per seed) to `path`.
+fn generated(path: &Path, rows: u64, seed: u64) {
+    lgs(path.parent().unwrap())
+        .args(["--quiet", "generate", "retail", "--rows"])
+        .arg(rows.to_string())
+        .args(["--seed", &seed.to_string(), "--out"])
+        .arg(path)
+        .assert()
+        .success();
+}
+
+/// `lgs --warehouse WH` as a process to start (and kill).
+fn lgs_process(wh: &Path) -> Process {
+    let mut cmd = Process::new(assert_cmd::cargo::cargo_bin("lgs"));
+    cmd.env_remove("LGS_WAREHOUSE").arg("--warehouse").arg(wh);
+    cmd
+}
+
 /// A small xorshift for kill times (repeatable).
 struct Rng(u64);
 impl Rng {
@@ -268,10 +275,7 @@ impl Rng {
 }
 
 fn spawn_stream(wh: &Path, url: &str) -> Child {
-    Process::new(assert_cmd::cargo::cargo_bin("lgs"))
-        .env_remove("LGS_WAREHOUSE")
-        .arg("--warehouse")
-        .arg(wh)
+    lgs_process(wh)
         .args([
             "--quiet",
             "stream",
@@ -297,13 +301,7 @@ fn killed_again_and_again_while_a_producer_publishes() {
     let stream = TestStream::new("kill");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("lines.csv");
-    lgs(dir.path())
-        .args([
-            "--quiet", "generate", "retail", "--rows", "20000", "--seed", "5", "--out",
-        ])
-        .arg(&file)
-        .assert()
-        .success();
+    generated(&file, 20_000, 5);
     let mut text = std::fs::read_to_string(&file).unwrap();
     for i in 0..20 {
         text.push_str(&format!(
@@ -379,4 +377,292 @@ fn a_run_killed_between_its_two_commits() {
         serde_json::to_string(&lines).unwrap(),
         r#"[{"line":2},{"line":4}]"#
     );
+}
+
+/// What `lgs ARGS` prints as JSON (it must succeed).
+fn json_of(wh: &Path, args: &[&str]) -> Value {
+    let out = lgs(wh).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "lgs {args:?}: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+}
+
+/// The data files of a table's current version.
+fn parquet_files(table: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(table)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().to_string();
+            name.ends_with(".parquet").then_some(name)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// 130 small commits: a checkpoint is written at version 99 and the position is
+/// read back through it; `optimize` compacts the files into one without changing
+/// a row or the position; `vacuum --retain 0s` deletes the compacted files and a
+/// file a killed run left, and the table still reads whole.
+#[test]
+fn many_small_commits_checkpoint_optimize_and_vacuum() {
+    let stream = TestStream::new("compact");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.csv");
+    generated(&file, 260, 9);
+    let wh = dir.path().join("wh");
+    lgs(&wh)
+        .args(["--quiet", "replay"])
+        .arg(&file)
+        .args(["--to", &stream.url()])
+        .assert()
+        .success();
+    let report = stream_until_idle(&wh, &stream.url(), &["--max-batch", "2"]);
+    assert_eq!(
+        (report["batches"].as_u64(), report["position"].as_u64()),
+        (Some(130), Some(260))
+    );
+    let table = wh.join("retail");
+    // The 100th commit (version 99) writes a checkpoint.
+    assert!(
+        table
+            .join("_delta_log/00000000000000000099.checkpoint.parquet")
+            .exists()
+    );
+    assert!(table.join("_delta_log/_last_checkpoint").exists());
+    let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity)) AS c FROM retail";
+    let before = rows(&wh, content);
+    assert_eq!(parquet_files(&table).len(), 130);
+
+    let done = json_of(&wh, &["optimize", "retail", "--format", "json"]);
+    assert_eq!(
+        (done["files_removed"].as_u64(), done["files_added"].as_u64()),
+        (Some(130), Some(1))
+    );
+    assert_eq!(rows(&wh, content), before);
+    // The position survives the compaction: nothing is loaded again.
+    let again = stream_until_idle(&wh, &stream.url(), &[]);
+    assert_eq!(
+        (again["started_after"].as_u64(), again["rows_read"].as_u64()),
+        (Some(260), Some(0))
+    );
+
+    std::fs::write(
+        table.join("part-00000-left-by-a-killed-run.parquet"),
+        b"PAR1",
+    )
+    .unwrap();
+    let done = json_of(
+        &wh,
+        &["vacuum", "retail", "--retain", "0s", "--format", "json"],
+    );
+    assert_eq!(
+        done["files_deleted"].as_array().unwrap().len(),
+        131,
+        "{done}"
+    );
+    assert_eq!(parquet_files(&table).len(), 1);
+    assert_eq!(rows(&wh, content), before);
+    lgs(&wh).arg("check").assert().success();
+}
+
+/// A NATS server of the test's own (JetStream, storing in `dir`), to take away.
+fn start_nats(port: u16, dir: &Path) -> Child {
+    let binary = std::env::var("LGS_TEST_NATS_SERVER").unwrap_or_else(|_| {
+        [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("nats-server")
+        .to_string()
+    });
+    let child = Process::new(binary)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server (Debian's nats-server package, or LGS_TEST_NATS_SERVER)");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nats-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// The broker goes away mid-stream and comes back: the stream goes on where the
+/// table is, every message loaded once. Gone for good, it stops the stream with an
+/// error naming it once --retry-for is over, the batches before it committed.
+#[test]
+fn the_broker_goes_away_and_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = 14222 + (std::process::id() % 1000) as u16;
+    let mut server = start_nats(port, &dir.path().join("js"));
+    let url = format!("nats://127.0.0.1:{port}/AWAY");
+    let file = dir.path().join("lines.csv");
+    generated(&file, 3000, 4);
+    let replay = |limit: &str| {
+        lgs(dir.path())
+            .args(["--quiet", "replay"])
+            .arg(&file)
+            .args(["--to", &url, "--limit", limit])
+            .assert()
+            .success();
+    };
+    replay("1000");
+    let wh = dir.path().join("wh");
+    let consumer = lgs_process(&wh)
+        .args([
+            "stream",
+            "--from",
+            &url,
+            "--trigger",
+            "200ms",
+            "--exit-when-idle",
+            "4s",
+        ])
+        .args(["--retry-for", "30s", "--output", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut server = start_nats(port, &dir.path().join("js"));
+    // The whole file: the first 1,000 lines again, then 2,000 new ones.
+    replay("3000");
+    let out = consumer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["rows_read"].as_u64(), report["position"].as_u64()),
+        (Some(4000), Some(4000))
+    );
+    assert_eq!(rows(&wh, "SELECT count(*) AS n FROM retail")[0]["n"], 4000);
+
+    // Gone for good.
+    let consumer = lgs_process(&wh)
+        .args([
+            "stream",
+            "--from",
+            &url,
+            "--trigger",
+            "200ms",
+            "--retry-for",
+            "3s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let gone = Instant::now();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let out = consumer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        gone.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        gone.elapsed()
+    );
+    assert!(stderr.contains("error: the stream stopped"), "{stderr}");
+    assert!(stderr.contains(&url), "{stderr}");
+    assert!(stderr.contains("retrying in"), "{stderr}");
+    assert_eq!(rows(&wh, "SELECT count(*) AS n FROM retail")[0]["n"], 4000);
+}
+
+/// `lgs ingest --watch DIR`: files dropped while it runs are loaded once each; a file
+/// still being written is left until it is complete; the same content under another
+/// name is skipped; the table equals one ingest of the files.
+#[test]
+fn watching_a_directory_loads_each_drop_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = |name: &str, rows: u64, seed: u64| {
+        let path = dir.path().join(name);
+        generated(&path, rows, seed);
+        path
+    };
+    let (a, b, c) = (
+        made("a.csv", 500, 1),
+        made("b.csv", 700, 2),
+        made("c.csv", 3000, 3),
+    );
+    let drops = dir.path().join("drops");
+    std::fs::create_dir(&drops).unwrap();
+    let wh = dir.path().join("wh");
+    let watcher = lgs_process(&wh)
+        .args(["--quiet", "ingest", "--watch"])
+        .arg(&drops)
+        .args([
+            "--interval",
+            "300ms",
+            "--exit-when-idle",
+            "3s",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::copy(&a, drops.join("a.csv")).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    std::fs::copy(&b, drops.join("b.csv")).unwrap();
+    std::fs::copy(&a, drops.join("a-again.csv")).unwrap();
+    // c.csv written slowly, in pieces, across several listings.
+    let text = std::fs::read(&c).unwrap();
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(drops.join("c.csv")).unwrap();
+        for piece in text.chunks(text.len() / 12 + 1) {
+            f.write_all(piece).unwrap();
+            f.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(120));
+        }
+    }
+    let out = watcher.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rounds: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let loaded: u64 = rounds
+        .iter()
+        .map(|r| r["rows_loaded"].as_u64().unwrap())
+        .sum();
+    assert_eq!(loaded, 4200, "{rounds:#?}");
+    let skipped: Vec<&Value> = rounds
+        .iter()
+        .flat_map(|r| r["files"].as_array().unwrap())
+        .filter(|f| !f["skipped"].is_null())
+        .collect();
+    assert_eq!(skipped.len(), 1, "{rounds:#?}");
+    assert!(
+        skipped[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("a-again.csv")
+    );
+
+    let reference = dir.path().join("reference");
+    lgs(&reference)
+        .arg("ingest")
+        .args([&a, &b, &c])
+        .assert()
+        .success();
+    let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity)) AS c FROM retail";
+    assert_eq!(rows(&wh, content), rows(&reference, content));
 }

@@ -41,6 +41,7 @@ pub mod postgres;
 pub mod records;
 pub mod sources;
 pub mod stream;
+pub mod watch;
 pub mod wdi;
 
 pub use format::Dataset;

@@ -31,11 +31,14 @@ pub use crate::facts::COMMIT_INFO_KEY;
 use crate::facts::CommitFacts;
 
 mod commit;
+mod compact;
 mod consistency;
 mod integrity;
 mod provider;
 mod repair;
 mod travel;
+
+pub use compact::{Optimized, TARGET_FILE_SIZE, Vacuumed};
 
 pub use integrity::Damage;
 pub use repair::{Repair, TableCheck};

@@ -22,6 +22,8 @@ pub struct StreamMessage {
     /// Its position in the stream (a NATS stream sequence, a Kafka offset).
     pub position: u64,
     pub payload: Bytes,
+    /// When the broker stored it, in milliseconds since the Unix epoch (0: unknown).
+    pub published_ms: i64,
 }
 
 /// How a message holds its transaction line.
@@ -201,6 +203,7 @@ mod tests {
             .map(|(i, p)| StreamMessage {
                 position: 10 + i as u64,
                 payload: Bytes::copy_from_slice(p.as_bytes()),
+                published_ms: 0,
             })
             .collect();
         let mut records = MessageRecords {

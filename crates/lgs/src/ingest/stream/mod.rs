@@ -112,6 +112,34 @@ pub struct StreamReport {
     pub rows_rejected: u64,
     /// Why it stopped: `idle`, `stopped` (a signal).
     pub stopped: String,
+    /// From the start to the last batch's commit.
+    pub seconds: f64,
+    /// Freshness: from the broker storing a message to the commit that made its row
+    /// readable, in milliseconds, over every message loaded (`None` without any).
+    pub freshness_ms: Option<Freshness>,
+}
+
+/// Percentiles of the time from publish to commit.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Freshness {
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Freshness {
+    fn of(mut millis: Vec<u64>) -> Option<Freshness> {
+        if millis.is_empty() {
+            return None;
+        }
+        millis.sort_unstable();
+        let at = |q: f64| millis[((millis.len() - 1) as f64 * q).round() as usize];
+        Some(Freshness {
+            p50: at(0.5),
+            p99: at(0.99),
+            max: millis[millis.len() - 1],
+        })
+    }
 }
 
 /// Receives what a stream does, as it does it.
@@ -165,7 +193,9 @@ pub async fn stream(
     retrying(options, progress, async || broker.start(at.loaded).await).await?;
     progress.started(&report.broker, at.loaded);
     let mut pending: VecDeque<StreamMessage> = VecDeque::new();
+    let started = Instant::now();
     let mut last_message = Instant::now();
+    let mut freshness = Vec::new();
     loop {
         if *stop.borrow() {
             report.stopped = "stopped".into();
@@ -201,7 +231,15 @@ pub async fn stream(
             let keep = batch.partition_point(|m| m.position <= at.quarantined);
             pending.extend(batch.drain(keep..));
         }
+        let published: Vec<i64> = batch.iter().map(|m| m.published_ms).collect();
         let done = load_batch(warehouse, table, broker, options, batch, at, recovering).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        freshness.extend(
+            published
+                .into_iter()
+                .filter(|&p| p > 0)
+                .map(|p| (now - p).max(0) as u64),
+        );
         at.loaded = done.last;
         if done.rejected_version.is_some() {
             at.quarantined = done.last;
@@ -216,7 +254,14 @@ pub async fn stream(
         report.rows_loaded += done.rows_loaded;
         report.rows_rejected += done.rows_rejected;
         report.position = done.last;
+        report.seconds = started.elapsed().as_secs_f64();
         progress.batch(&done);
+    }
+    report.freshness_ms = Freshness::of(freshness);
+    if report.batches > 0 {
+        // The ingest log lists the batches too (a run killed before this is listed
+        // by the next run of any ingest).
+        super::log::record(warehouse, table).await?;
     }
     Ok(report)
 }

@@ -66,6 +66,9 @@ impl NatsAddress {
     }
 }
 
+/// How long the server may take to answer a request for messages.
+const ANSWER: Duration = Duration::from_secs(5);
+
 /// A JetStream stream read by a durable pull consumer.
 pub struct Nats {
     address: NatsAddress,
@@ -89,6 +92,41 @@ impl Nats {
             consumer: None,
             last: None,
         })
+    }
+
+    /// Up to `max` of the messages the stream holds now, appended to `out`; how many.
+    async fn available(&mut self, max: usize, out: &mut Vec<StreamMessage>) -> Result<usize> {
+        let shown = self.shown();
+        let error = |message: String| LgsError::Broker {
+            broker: shown.clone(),
+            message,
+        };
+        let consumer = self.consumer.as_ref().expect("started");
+        // A server that went away does not answer: give up on the request (the
+        // stream starts the consumer again after the table's position).
+        let silent = || error(format!("no answer in {} s", ANSWER.as_secs()));
+        let mut batch = tokio::time::timeout(ANSWER, consumer.fetch().max_messages(max).messages())
+            .await
+            .map_err(|_| silent())?
+            .map_err(|e| error(format!("cannot fetch: {e}")))?;
+        let before = out.len();
+        while let Some(message) = tokio::time::timeout(ANSWER, batch.next())
+            .await
+            .map_err(|_| silent())?
+        {
+            let message = message.map_err(|e| error(format!("cannot fetch: {e}")))?;
+            let info = message
+                .info()
+                .map_err(|e| error(format!("a message without its stream position: {e}")))?;
+            let (position, published) = (info.stream_sequence, info.published);
+            out.push(StreamMessage {
+                position,
+                payload: message.payload.clone(),
+                published_ms: (published.unix_timestamp_nanos() / 1_000_000) as i64,
+            });
+            self.last = Some((position, message));
+        }
+        Ok(out.len() - before)
     }
 
     fn error(&self, message: String) -> LgsError {
@@ -152,6 +190,9 @@ impl Broker for Nats {
             deliver_policy,
             ack_policy: AckPolicy::All,
             ack_wait: Duration::from_secs(600),
+            // Every message of a batch is outstanding until its commit (the default,
+            // 1,000, would cut batches at 1,000 messages).
+            max_ack_pending: -1,
             filter_subject: self.subject.clone().unwrap_or_default(),
             ..Default::default()
         };
@@ -164,28 +205,23 @@ impl Broker for Nats {
     }
 
     async fn fetch(&mut self, max: usize, wait: Duration) -> Result<Vec<StreamMessage>> {
-        let consumer = self.consumer.as_ref().expect("started");
-        let mut batch = consumer
-            .batch()
-            .max_messages(max)
-            .expires(wait)
-            .messages()
-            .await
-            .map_err(|e| self.error(format!("cannot fetch: {e}")))?;
+        // Requests that the server answers at once with what the stream holds, until
+        // the batch is full or `wait` is over. (A waiting pull request with an expiry
+        // was seen to outlive it by seconds on nats-server 2.9 while messages kept
+        // arriving; and a request left open when the batch closes would deliver
+        // messages nobody reads, which the next acknowledgement would cover.)
+        let deadline = tokio::time::Instant::now() + wait;
         let mut out = Vec::new();
-        while let Some(message) = batch.next().await {
-            let message = message.map_err(|e| self.error(format!("cannot fetch: {e}")))?;
-            let position = message
-                .info()
-                .map_err(|e| self.error(format!("a message without its stream position: {e}")))?
-                .stream_sequence;
-            out.push(StreamMessage {
-                position,
-                payload: message.payload.clone(),
-            });
-            self.last = Some((position, message));
+        loop {
+            let got = self.available(max - out.len(), &mut out).await?;
+            if out.len() >= max || tokio::time::Instant::now() >= deadline {
+                return Ok(out);
+            }
+            if got == 0 {
+                let pause = Duration::from_millis(20);
+                tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + pause)).await;
+            }
         }
-        Ok(out)
     }
 
     async fn ack(&mut self, upto: u64) -> Result<()> {
