@@ -157,7 +157,8 @@ impl StreamProgress for NoProgress {}
 
 /// Runs a stream from `broker` into the warehouse until it has been idle for
 /// [`StreamOptions::exit_when_idle`] or `stop` turns true (the batch in hand is
-/// committed first).
+/// committed first). While a batch is loaded and committed, the next one is
+/// fetched.
 pub async fn stream(
     warehouse: &Warehouse,
     broker: &mut dyn Broker,
@@ -172,98 +173,159 @@ pub async fn stream(
         .unwrap_or(Dataset::Retail.default_table());
     super::check_table_name(table)?;
     warehouse.ensure_writable().await?;
-    let app_id = broker.app_id();
-    let mut at = Positions {
-        loaded: warehouse
-            .stream_position(table, &app_id)
-            .await?
-            .unwrap_or(0),
-        quarantined: warehouse
-            .stream_position(&format!("{table}_rejected"), &app_id)
-            .await?
-            .unwrap_or(0),
+    let target = Target {
+        table,
+        shown: broker.shown(),
+        app_id: broker.app_id(),
     };
-    let mut report = StreamReport {
-        broker: broker.shown(),
-        table: table.to_string(),
-        started_after: at.loaded,
-        position: at.loaded,
-        ..StreamReport::default()
-    };
-    retrying(options, progress, async || broker.start(at.loaded).await).await?;
-    progress.started(&report.broker, at.loaded);
-    let mut pending: VecDeque<StreamMessage> = VecDeque::new();
-    let started = Instant::now();
-    let mut last_message = Instant::now();
-    let mut freshness = Vec::new();
+    let loaded = warehouse.stream_position(table, &target.app_id).await?;
+    let rejected_table = format!("{table}_rejected");
+    let quarantined = warehouse
+        .stream_position(&rejected_table, &target.app_id)
+        .await?;
+    let mut run = Run::new(&target, loaded.unwrap_or(0), quarantined.unwrap_or(0));
+    retrying(options, progress, async || {
+        broker.start(run.at.loaded).await
+    })
+    .await?;
+    progress.started(&target.shown, run.at.loaded);
+    let mut prefetched: Option<Vec<StreamMessage>> = None;
     loop {
         if *stop.borrow() {
-            report.stopped = "stopped".into();
+            run.report.stopped = "stopped".into();
             break;
         }
-        let mut batch: Vec<StreamMessage> = pending.drain(..).collect();
+        let mut batch: Vec<StreamMessage> = run.pending.drain(..).collect();
         if batch.is_empty() {
-            let fetched = tokio::select! {
-                fetched = fetch(broker, options, progress, at.loaded) => fetched?,
-                _ = stop.changed() => continue,
+            batch = match prefetched.take() {
+                Some(batch) => batch,
+                None => tokio::select! {
+                    fetched = fetch(broker, options, progress, run.at.loaded) => fetched?,
+                    _ = stop.changed() => continue,
+                },
             };
-            batch = fetched;
         }
-        // Messages delivered again (after a redelivery) that are already loaded.
-        batch.retain(|m| m.position > at.loaded);
-        batch.sort_by_key(|m| m.position);
-        batch.dedup_by_key(|m| m.position);
-        if batch.is_empty() {
+        let Some((batch, recovering)) = run.admit(batch) else {
             if options
                 .exit_when_idle
-                .is_some_and(|idle| last_message.elapsed() >= idle)
+                .is_some_and(|idle| run.last_message.elapsed() >= idle)
             {
-                report.stopped = "idle".into();
+                run.report.stopped = "idle".into();
                 break;
             }
             continue;
-        }
-        last_message = Instant::now();
-        // The messages of a batch whose quarantine was committed but not its rows:
-        // that batch again, without quarantining its rows a second time.
-        let recovering = batch[0].position <= at.quarantined;
-        if recovering {
-            let keep = batch.partition_point(|m| m.position <= at.quarantined);
-            pending.extend(batch.drain(keep..));
-        }
+        };
         let published: Vec<i64> = batch.iter().map(|m| m.published_ms).collect();
-        let done = load_batch(warehouse, table, broker, options, batch, at, recovering).await?;
-        let now = chrono::Utc::now().timestamp_millis();
-        freshness.extend(
-            published
-                .into_iter()
-                .filter(|&p| p > 0)
-                .map(|p| (now - p).max(0) as u64),
+        let (at, prefetch) = (run.at, run.pending.is_empty());
+        let (done, next) = tokio::join!(
+            load_batch(warehouse, &target, options, batch, at, recovering),
+            async {
+                match prefetch {
+                    true => Some(fetch(broker, options, progress, at.loaded).await),
+                    false => None,
+                }
+            }
         );
-        at.loaded = done.last;
-        if done.rejected_version.is_some() {
-            at.quarantined = done.last;
-        }
+        let done = done?;
+        run.record(&done, published);
         if let Err(e) = broker.ack(done.last).await {
             // Loaded all the same: a message delivered again is recognised by its
             // position and skipped.
             tracing::warn!("{e}");
         }
+        progress.batch(&done);
+        prefetched = next.transpose()?;
+    }
+    run.report.freshness_ms = Freshness::of(std::mem::take(&mut run.freshness));
+    if run.report.batches > 0 {
+        // The ingest log lists the batches too (a run killed before this is listed
+        // by the next run of any ingest).
+        super::log::record(warehouse, table).await?;
+    }
+    Ok(run.report)
+}
+
+/// The table a stream loads, and how the stream is named in it.
+struct Target<'a> {
+    table: &'a str,
+    shown: String,
+    app_id: String,
+}
+
+/// A running stream's state.
+struct Run {
+    at: Positions,
+    /// Messages fetched but left for the next batch.
+    pending: VecDeque<StreamMessage>,
+    report: StreamReport,
+    started: Instant,
+    last_message: Instant,
+    freshness: Vec<u64>,
+}
+
+impl Run {
+    fn new(target: &Target<'_>, loaded: u64, quarantined: u64) -> Run {
+        Run {
+            at: Positions {
+                loaded,
+                quarantined,
+            },
+            pending: VecDeque::new(),
+            report: StreamReport {
+                broker: target.shown.clone(),
+                table: target.table.to_string(),
+                started_after: loaded,
+                position: loaded,
+                ..StreamReport::default()
+            },
+            started: Instant::now(),
+            last_message: Instant::now(),
+            freshness: Vec::new(),
+        }
+    }
+
+    /// The messages of `batch` to load now (`None`: none), in position order, and
+    /// whether they are a batch whose quarantine was committed but not its rows
+    /// (that batch again, without quarantining its rows a second time; what
+    /// follows it waits in `pending`).
+    fn admit(&mut self, mut batch: Vec<StreamMessage>) -> Option<(Vec<StreamMessage>, bool)> {
+        // Messages delivered again (after a redelivery) that are already loaded.
+        batch.retain(|m| m.position > self.at.loaded);
+        batch.sort_by_key(|m| m.position);
+        batch.dedup_by_key(|m| m.position);
+        if batch.is_empty() {
+            return None;
+        }
+        self.last_message = Instant::now();
+        let recovering = batch[0].position <= self.at.quarantined;
+        if recovering {
+            let keep = batch.partition_point(|m| m.position <= self.at.quarantined);
+            self.pending.extend(batch.drain(keep..));
+        }
+        Some((batch, recovering))
+    }
+
+    /// Counts a committed batch; `published` are its messages' publish times.
+    fn record(&mut self, done: &BatchReport, published: Vec<i64>) {
+        let now = chrono::Utc::now().timestamp_millis();
+        self.freshness.extend(
+            published
+                .into_iter()
+                .filter(|&p| p > 0)
+                .map(|p| (now - p).max(0) as u64),
+        );
+        self.at.loaded = done.last;
+        if done.rejected_version.is_some() {
+            self.at.quarantined = done.last;
+        }
+        let report = &mut self.report;
         report.batches += 1;
         report.rows_read += done.rows_read;
         report.rows_loaded += done.rows_loaded;
         report.rows_rejected += done.rows_rejected;
         report.position = done.last;
-        report.seconds = started.elapsed().as_secs_f64();
-        progress.batch(&done);
+        report.seconds = self.started.elapsed().as_secs_f64();
     }
-    report.freshness_ms = Freshness::of(freshness);
-    if report.batches > 0 {
-        // The ingest log lists the batches too (a run killed before this is listed
-        // by the next run of any ingest).
-        super::log::record(warehouse, table).await?;
-    }
-    Ok(report)
 }
 
 /// The positions a table and its quarantine hold for a stream.
@@ -322,8 +384,7 @@ async fn retrying<T>(
 /// then the rows, each with the batch's last position.
 async fn load_batch(
     warehouse: &Warehouse,
-    table: &str,
-    broker: &dyn Broker,
+    target: &Target<'_>,
     options: &StreamOptions,
     batch: Vec<StreamMessage>,
     at: Positions,
@@ -331,7 +392,7 @@ async fn load_batch(
 ) -> Result<BatchReport> {
     let started = Instant::now();
     let (first, last) = (batch[0].position, batch[batch.len() - 1].position);
-    let shown = broker.shown();
+    let (table, shown) = (target.table, &target.shown);
     let ingest = IngestOptions {
         table: Some(table.to_string()),
         ..IngestOptions::default()
@@ -382,40 +443,13 @@ async fn load_batch(
         source.rows_loaded += file.rows_loaded;
         source.rows_rejected += file.rows_rejected;
     }
-    let position = |after| StreamPosition {
-        app_id: broker.app_id(),
-        after,
-        position: last,
-    };
     let facts = CommitFacts {
         ingest_id: Some(ingest_id),
         sources: vec![source.clone()],
         ..CommitFacts::default()
     };
-    let rejected_version = if rejected.rows() > 0 {
-        let facts = CommitFacts {
-            rows_written: rejected.rows(),
-            stream: Some(position(at.quarantined)),
-            ..facts.clone()
-        };
-        let version = committed(rejected.commit(&facts, false).await, &shown)?;
-        // A test hook: the process dies between the two commits.
-        if std::env::var_os("LGS_TEST_STREAM_ABORT_AFTER_QUARANTINE").is_some() {
-            std::process::abort();
-        }
-        Some(version)
-    } else {
-        None
-    };
-    let facts = CommitFacts {
-        rows_read: Some(source.rows_read),
-        rows_loaded: Some(source.rows_loaded),
-        rows_rejected: Some(source.rows_rejected),
-        rows_written: source.rows_loaded,
-        stream: Some(position(at.loaded)),
-        ..facts
-    };
-    let version = committed(data.commit(&facts, false).await, &shown)?;
+    let (version, rejected_version) =
+        commit_batch(target, facts, &mut data, &mut rejected, at, last).await?;
     Ok(BatchReport {
         first,
         last,
@@ -426,6 +460,50 @@ async fn load_batch(
         rejected_version,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Commits a batch written to `data` and `rejected`: the quarantine first (when it
+/// holds rows), then the rows, each recording position `last` after the one the
+/// table holds (`at`). Returns both versions.
+async fn commit_batch(
+    target: &Target<'_>,
+    facts: CommitFacts,
+    data: &mut TableWriter<'_>,
+    rejected: &mut TableWriter<'_>,
+    at: Positions,
+    last: u64,
+) -> Result<(u64, Option<u64>)> {
+    let position = |after| StreamPosition {
+        app_id: target.app_id.clone(),
+        after,
+        position: last,
+    };
+    let rejected_version = if rejected.rows() > 0 {
+        let facts = CommitFacts {
+            rows_written: rejected.rows(),
+            stream: Some(position(at.quarantined)),
+            ..facts.clone()
+        };
+        let version = committed(rejected.commit(&facts, false).await, &target.shown)?;
+        // A test hook: the process dies between the two commits.
+        if std::env::var_os("LGS_TEST_STREAM_ABORT_AFTER_QUARANTINE").is_some() {
+            std::process::abort();
+        }
+        Some(version)
+    } else {
+        None
+    };
+    let source = &facts.sources[0];
+    let facts = CommitFacts {
+        rows_read: Some(source.rows_read),
+        rows_loaded: Some(source.rows_loaded),
+        rows_rejected: Some(source.rows_rejected),
+        rows_written: source.rows_loaded,
+        stream: Some(position(at.loaded)),
+        ..facts.clone()
+    };
+    let version = committed(data.commit(&facts, false).await, &target.shown)?;
+    Ok((version, rejected_version))
 }
 
 /// A commit's outcome, with what a lost race means for a stream.

@@ -77,8 +77,10 @@ pub struct Nats {
     /// The durable consumer's name.
     durable: String,
     consumer: Option<jetstream::consumer::Consumer<pull::Config>>,
-    /// The last message fetched, acknowledged (with all before it) once committed.
-    last: Option<(u64, jetstream::Message)>,
+    /// The last message of each fetch not yet acknowledged, in position order: once
+    /// a batch is committed, the last of them up to its end is acknowledged (with
+    /// every message before it).
+    unacked: std::collections::VecDeque<(u64, jetstream::Message)>,
 }
 
 impl Nats {
@@ -90,7 +92,7 @@ impl Nats {
             address,
             subject,
             consumer: None,
-            last: None,
+            unacked: Default::default(),
         })
     }
 
@@ -110,6 +112,7 @@ impl Nats {
             .map_err(|_| silent())?
             .map_err(|e| error(format!("cannot fetch: {e}")))?;
         let before = out.len();
+        let mut last = None;
         while let Some(message) = tokio::time::timeout(ANSWER, batch.next())
             .await
             .map_err(|_| silent())?
@@ -124,8 +127,9 @@ impl Nats {
                 payload: message.payload.clone(),
                 published_ms: (published.unix_timestamp_nanos() / 1_000_000) as i64,
             });
-            self.last = Some((position, message));
+            last = Some((position, message));
         }
+        self.unacked.extend(last);
         Ok(out.len() - before)
     }
 
@@ -151,6 +155,7 @@ impl Broker for Nats {
     }
 
     async fn start(&mut self, after: u64) -> Result<()> {
+        self.unacked.clear();
         let client = self.address.connect().await?;
         let context = jetstream::new(client);
         let stream = match context.get_stream(&self.address.stream).await {
@@ -225,14 +230,15 @@ impl Broker for Nats {
     }
 
     async fn ack(&mut self, upto: u64) -> Result<()> {
-        if let Some((position, message)) = &self.last
-            && *position <= upto
-        {
+        let mut covering = None;
+        while self.unacked.front().is_some_and(|(p, _)| *p <= upto) {
+            covering = self.unacked.pop_front();
+        }
+        if let Some((_, message)) = covering {
             message
                 .ack()
                 .await
                 .map_err(|e| self.error(format!("cannot acknowledge: {e}")))?;
-            self.last = None;
         }
         Ok(())
     }
