@@ -96,6 +96,10 @@ pub struct BatchReport {
     pub version: u64,
     pub rejected_version: Option<u64>,
     pub seconds: f64,
+    /// When the rows' commit was done (milliseconds since the Unix epoch).
+    pub committed_ms: i64,
+    #[serde(skip)]
+    committed: Option<Instant>,
 }
 
 /// What a stream did until it stopped.
@@ -307,7 +311,7 @@ impl Run {
 
     /// Counts a committed batch; `published` are its messages' publish times.
     fn record(&mut self, done: &BatchReport, published: Vec<i64>) {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = done.committed_ms;
         self.freshness.extend(
             published
                 .into_iter()
@@ -324,7 +328,8 @@ impl Run {
         report.rows_loaded += done.rows_loaded;
         report.rows_rejected += done.rows_rejected;
         report.position = done.last;
-        report.seconds = self.started.elapsed().as_secs_f64();
+        let committed = done.committed.unwrap_or_else(Instant::now);
+        report.seconds = committed.duration_since(self.started).as_secs_f64();
     }
 }
 
@@ -459,6 +464,8 @@ async fn load_batch(
         version,
         rejected_version,
         seconds: started.elapsed().as_secs_f64(),
+        committed_ms: chrono::Utc::now().timestamp_millis(),
+        committed: Some(Instant::now()),
     })
 }
 
