@@ -3,6 +3,8 @@
 //! (plain, gzip or zstd), plain `pg_dump` output, Excel workbooks, Parquet files and
 //! directories, and a live PostgreSQL table or query. Every source becomes the same
 //! text records ([`records::RecordSource`]) and goes through the same validation.
+//! A message broker's stream is loaded the same way, batch by batch ([`stream`]),
+//! and a directory of drops round by round ([`watch`]).
 //!
 //! Guarantees:
 //! - **Nothing is lost.** Every data row of every input is either loaded into the
