@@ -112,11 +112,7 @@ pub async fn run_stream(warehouse: &Warehouse, args: &StreamArgs, quiet: bool) -
         retry_for: args.retry_for,
     };
     let mut broker = Nats::new(&args.from, args.subject.clone(), &args.table)?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        signalled().await;
-        let _ = stop.send(true);
-    });
+    let stopped = stop_on_signal();
     let progress = Lines {
         quiet,
         table: args.table.clone(),
@@ -156,11 +152,7 @@ pub async fn watch(
         interval: args.interval,
         exit_when_idle: args.exit_when_idle,
     };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        signalled().await;
-        let _ = stop.send(true);
-    });
+    let stopped = stop_on_signal();
     let table = options.target_table().to_string();
     let json = args.format == SummaryFormat::Json;
     let progress = crate::progress::for_ingest(quiet);
@@ -183,6 +175,16 @@ pub async fn watch(
     )
     .await
     .context("watching stopped; every round before is committed")
+}
+
+/// Turns true at Ctrl-C or SIGTERM.
+fn stop_on_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signalled().await;
+        let _ = stop.send(true);
+    });
+    stopped
 }
 
 /// Ctrl-C or SIGTERM.
@@ -239,7 +241,7 @@ impl StreamProgress for Lines {
     }
 
     fn retrying(&self, error: &lgs::error::LgsError, wait: Duration) {
-        if !self.quiet && !wait.is_zero() {
+        if !self.quiet {
             eprintln!("{error}; retrying in {:.1} s", wait.as_secs_f64());
         }
     }

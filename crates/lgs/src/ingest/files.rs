@@ -45,7 +45,7 @@ impl Source for Files {
         let sheets = self.sheets.clone().map(Arc::new);
         let mut lane: Vec<Box<dyn Input>> = Vec::new();
         for file in location::expand(&inputs).await? {
-            let kind = FileKind::detect(&file.file_name(), &file.head(FileKind::HEAD).await?);
+            let kind = FileKind::of(&file).await?;
             let mut fingerprint = file.fingerprint().await?;
             if let (FileKind::Xlsx, Some(sheets)) = (kind, &sheets) {
                 // Loading some sheets of a workbook does not load the others.

@@ -89,6 +89,14 @@ impl FileKind {
 
     /// How many leading bytes [`Self::detect`] looks at.
     pub const HEAD: usize = 64 * 1024;
+
+    /// What `file` holds, from its name and its first [`Self::HEAD`] bytes.
+    pub async fn of(file: &InputFile) -> Result<FileKind> {
+        Ok(FileKind::detect(
+            &file.file_name(),
+            &file.head(Self::HEAD).await?,
+        ))
+    }
 }
 
 /// True when the (possibly compressed) text begins the way `pg_dump` output does.

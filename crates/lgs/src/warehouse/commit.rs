@@ -83,11 +83,8 @@ impl Warehouse {
                 }
                 let snapshot = table.snapshot().map_err(delta_err)?;
                 if let Some(stream) = &facts.stream {
-                    let held = snapshot
-                        .transaction_version(table.log_store().as_ref(), &stream.app_id)
-                        .await
-                        .map_err(delta_err)?;
-                    if held.unwrap_or(0) != stream.after as i64 {
+                    let held = position_in(name, &table, &stream.app_id).await?;
+                    if held.unwrap_or(0) != stream.after {
                         return Err(LgsError::ConcurrentWrite {
                             table: name.to_string(),
                         });
@@ -172,15 +169,10 @@ impl Warehouse {
     /// of its application transaction in the latest snapshot (`None`: never, or no
     /// table).
     pub async fn stream_position(&self, name: &str, app_id: &str) -> Result<Option<u64>> {
-        let Some(table) = self.open(name).await? else {
-            return Ok(None);
-        };
-        let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
-        let version = snapshot
-            .transaction_version(table.log_store().as_ref(), app_id)
-            .await
-            .map_err(|e| LgsError::delta(name, e))?;
-        Ok(version.and_then(|v| u64::try_from(v).ok()))
+        match self.open(name).await? {
+            Some(table) => position_in(name, &table, app_id).await,
+            None => Ok(None),
+        }
     }
 
     /// Deletes data files written for a commit that did not happen (best effort: a
@@ -207,6 +199,17 @@ impl Warehouse {
             }
         }
     }
+}
+
+/// The version of application transaction `app_id` in `table`'s loaded snapshot: a
+/// stream's position (`None`: never committed).
+async fn position_in(name: &str, table: &DeltaTable, app_id: &str) -> Result<Option<u64>> {
+    let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
+    let version = snapshot
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(|e| LgsError::delta(name, e))?;
+    Ok(version.and_then(|v| u64::try_from(v).ok()))
 }
 
 /// What an overwrite adds to a commit: the removal of every current file, and the

@@ -350,8 +350,7 @@ async fn fetch(
 ) -> Result<Vec<StreamMessage>> {
     match broker.fetch(options.max_batch, options.trigger).await {
         Ok(messages) => Ok(messages),
-        Err(e) => {
-            progress.retrying(&e, Duration::ZERO);
+        Err(_) => {
             retrying(options, progress, async || {
                 broker.start(loaded).await?;
                 broker.fetch(options.max_batch, options.trigger).await
@@ -438,16 +437,11 @@ async fn load_batch(
             return Err(e);
         }
     };
-    let mut source = SourceFacts {
+    // One input, one report.
+    let source = SourceFacts {
         path: format!("{shown}#{first}-{last}"),
-        ..SourceFacts::default()
+        ..read.first().map(SourceFacts::from).unwrap_or_default()
     };
-    for file in &read {
-        source.bytes += file.bytes;
-        source.rows_read += file.rows_read;
-        source.rows_loaded += file.rows_loaded;
-        source.rows_rejected += file.rows_rejected;
-    }
     let facts = CommitFacts {
         ingest_id: Some(ingest_id),
         sources: vec![source.clone()],

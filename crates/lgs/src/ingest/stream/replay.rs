@@ -179,7 +179,7 @@ async fn read_lines(
         });
     }
     let input = files.remove(0);
-    let kind = FileKind::detect(&input.file_name(), &input.head(FileKind::HEAD).await?);
+    let kind = FileKind::of(&input).await?;
     let handle = tokio::runtime::Handle::current();
     Ok(tokio::task::spawn_blocking(move || {
         let units = open_file(
