@@ -160,6 +160,9 @@ pub enum Command {
     /// Delete the data files of a table that no version within --retain needs, and
     /// those of runs killed before their commit.
     Vacuum(VacuumArgs),
+    /// Bring the live state (what the report reads instead of every line) up to
+    /// date with retail's new commits, creating it the first time.
+    Live(FormatArgs),
     /// An interactive SQL shell: statements end with `;`, history is kept in
     /// ~/.lgs_history (or $LGS_HISTORY), Tab completes names, Ctrl-C cancels a running
     /// query, \? lists the commands. Reads stdin plainly when it is not a terminal.
@@ -269,6 +272,12 @@ pub struct ServeArgs {
     /// RFM recency is measured to this date (default: the day after the last invoice).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
+    /// How often to look for new lines in retail, pushed to open report pages.
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub live_interval: std::time::Duration,
+    /// No live updates (and no live state written to the warehouse).
+    #[arg(long)]
+    pub no_live: bool,
     #[command(flatten)]
     pub cluster: ClusterArg,
 }
@@ -447,6 +456,9 @@ pub struct ReportArgs {
     pub as_of: Option<chrono::NaiveDate>,
     #[command(flatten)]
     pub cluster: ClusterArg,
+    /// Read every line even when the warehouse keeps a live state (`lgs live`).
+    #[arg(long)]
+    pub recompute: bool,
     /// Output format on stdout [default: table; nothing when --html or --png is
     /// given without --format].
     #[arg(long, value_enum)]

@@ -73,6 +73,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Repair(args) => crate::maintenance::repair(&warehouse, &args).await,
         Command::Optimize(args) => crate::maintenance::optimize(&warehouse, &args).await,
         Command::Vacuum(args) => crate::maintenance::vacuum(&warehouse, &args).await,
+        Command::Live(args) => crate::maintenance::live(&warehouse, &args).await,
         Command::Generate(args) => generate(&args, limits.threads.unwrap_or(0), quiet),
         Command::Serve(args) => serve(warehouse, &args, limits, quiet).await,
         Command::Scheduler(args) => scheduler(&args, quiet).await,
@@ -252,6 +253,7 @@ async fn serve(warehouse: Warehouse, args: &ServeArgs, limits: Limits, quiet: bo
         as_of: args.as_of,
         keep_rows: 100_000,
         engine: Engine::from_url(args.cluster.cluster.as_deref(), limits),
+        live_interval: (!args.no_live).then_some(args.live_interval),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

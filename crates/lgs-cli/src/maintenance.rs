@@ -8,8 +8,11 @@ use lgs::Warehouse;
 use lgs::format::group;
 use lgs::warehouse::Pin;
 
-use crate::args::{CheckArgs, OptimizeArgs, RepairArgs, RestoreArgs, SummaryFormat, VacuumArgs};
+use crate::args::{
+    CheckArgs, FormatArgs, OptimizeArgs, RepairArgs, RestoreArgs, SummaryFormat, VacuumArgs,
+};
 use crate::commands::out;
+use lgs::live::Change;
 
 pub async fn check(warehouse: &Warehouse, args: &CheckArgs) -> Result<()> {
     let checks = warehouse.check(args.table.as_deref()).await?;
@@ -184,4 +187,36 @@ pub async fn vacuum(warehouse: &Warehouse, args: &VacuumArgs) -> Result<()> {
 
 fn megabytes(bytes: i64) -> String {
     format!("{:.1} MB", bytes.max(0) as f64 / 1e6)
+}
+
+/// `lgs live`: brings the live state up to date and says what it did.
+pub async fn live(warehouse: &Warehouse, args: &FormatArgs) -> Result<()> {
+    let Some(done) = lgs::live::refresh(warehouse).await? else {
+        anyhow::bail!(
+            "no retail table in {}: run `lgs ingest FILE` first",
+            warehouse.location()
+        );
+    };
+    if args.format == SummaryFormat::Json {
+        writeln!(out(), "{}", serde_json::to_string_pretty(&done)?)?;
+        return Ok(());
+    }
+    let what = match &done.change {
+        Change::Current => "already up to date".to_string(),
+        Change::Added { commits, files } => format!(
+            "added {} commits ({} files)",
+            group(*commits as f64, 0),
+            group(*files as f64, 0)
+        ),
+        Change::Rebuilt { reason } => format!("rebuilt from every line ({reason})"),
+    };
+    let compacted = if done.compacted { ", compacted" } else { "" };
+    writeln!(
+        out(),
+        "live state of retail version {}: {what}{compacted}, {} rows written in {:.2} s",
+        done.version,
+        group(done.rows_written as f64, 0),
+        done.seconds
+    )?;
+    Ok(())
 }

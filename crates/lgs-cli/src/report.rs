@@ -40,6 +40,11 @@ pub(crate) async fn report(
     let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
     let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
     lgs::session::require_retail(warehouse, &tables)?;
+    if !args.recompute && !engine.is_cluster() {
+        let retail = tables.iter().find(|t| t.name == lgs::schema::RETAIL_TABLE);
+        let version = retail.map_or(0, |t| t.version);
+        lgs::live::attach(warehouse, &ctx, version).await?;
+    }
     let options = ReportOptions { as_of: args.as_of };
     let report = lgs::analytics::run_analyses(&ctx, &options, analyses).await?;
     let visual = args.html.is_some() || args.png.is_some();
@@ -64,6 +69,7 @@ pub(crate) async fn report(
                 warehouse: warehouse.location(),
                 generated: chrono::Local::now().format("%Y-%m-%d %H:%M").to_string(),
                 nav: vec![],
+                top: String::new(),
             },
         }));
     }

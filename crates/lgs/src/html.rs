@@ -69,6 +69,8 @@ pub struct PageInfo {
     pub generated: String,
     /// Links to other pages (the dashboard's navigation): (href, label).
     pub nav: Vec<(String, String)>,
+    /// HTML placed first in the page's main part (the dashboard's live panel).
+    pub top: String,
 }
 
 pub const STYLE: &str = r#"
@@ -152,6 +154,7 @@ pub fn page(report: &Report, quality: &Quality, info: &PageInfo) -> String {
         out.push_str("</nav>");
     }
     out.push_str("</header><main>");
+    out.push_str(&info.top);
 
     // Headline figures: every section's, and the customers of the quality counts.
     let mut figures: Vec<Figure> = report

@@ -44,6 +44,7 @@ pub mod format;
 pub mod generate;
 pub mod html;
 pub mod ingest;
+pub mod live;
 pub mod output;
 pub mod pg;
 pub mod schema;

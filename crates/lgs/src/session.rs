@@ -96,6 +96,7 @@ pub async fn context_over(
         Staging {
             intermediates,
             partition_rows: Some(CLUSTER_PARTITION_ROWS),
+            invoice_lines: None,
         }
         .set(&ctx);
     }

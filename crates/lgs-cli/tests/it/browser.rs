@@ -91,6 +91,7 @@ fn expected_marks(report: &Value) -> Vec<(&'static str, &'static str, u64)> {
 const COUNT_MARKS: &str = r#"
 const out = {};
 for (const svg of document.querySelectorAll('svg.chart')) {
+  if (svg.closest('#live')) continue;
   const box = svg.getBoundingClientRect();
   out[svg.dataset.chart] = {
     width: box.width,
@@ -240,11 +241,17 @@ fn report_files(dir: &Path, wh: &Path) -> (Value, std::path::PathBuf) {
 
 /// `lgs serve` on a free port: the process, its address and its port.
 pub(crate) fn start_dashboard(wh: &Path) -> (Process, String, u16) {
+    start_dashboard_with(wh, &["--as-of", "2012-01-01"])
+}
+
+/// `lgs serve` on a free port with `args`.
+pub(crate) fn start_dashboard_with(wh: &Path, args: &[&str]) -> (Process, String, u16) {
     let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
         .env_remove("LGS_WAREHOUSE")
         .arg("--warehouse")
         .arg(wh)
-        .args(["serve", "--port", "0", "--as-of", "2012-01-01"])
+        .args(["serve", "--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -9,6 +9,7 @@ mod clv;
 mod concurrency;
 mod experiment;
 mod limits;
+mod live;
 mod load;
 mod objectstore;
 mod recommend;

@@ -127,6 +127,10 @@ pub struct Staging {
     /// a cheap repartition in memory and the cores are better used within each
     /// query.
     pub partition_rows: Option<u64>,
+    /// When set, the query that gives the pass over the lines instead of the pass
+    /// itself ([`invoice_lines_sql`]): the live state kept up to date from each
+    /// commit ([`crate::live`]), whose rows grouped again equal the pass.
+    pub invoice_lines: Option<String>,
 }
 
 impl Staging {
@@ -215,8 +219,9 @@ pub async fn run_analyses(
     let report = async {
         let rows = match pass {
             true => {
-                shared::register_intermediate(ctx, mode, INVOICE_LINES, &invoice_lines_sql())
-                    .await?
+                let sql = staging.invoice_lines.clone();
+                let sql = sql.unwrap_or_else(invoice_lines_sql);
+                shared::register_intermediate(ctx, mode, INVOICE_LINES, &sql).await?
             }
             false => None,
         };
@@ -274,12 +279,17 @@ const DAY: &str = "CAST(CAST(CAST(invoice_date AS DATE) AS INT) AS BIGINT)";
 /// when it has none) and its last timestamp. Every analysis derives from it, so the
 /// warehouse table is scanned once per report.
 pub(crate) fn invoice_lines_sql() -> String {
+    invoice_lines_sql_over(RETAIL_TABLE)
+}
+
+/// The pass over the lines of `table` (a table of `retail`'s schema).
+pub(crate) fn invoice_lines_sql_over(table: &str) -> String {
     format!(
         "SELECT month, {DAY} AS day, invoice_no, customer_id, \
            is_cancellation, max(invoice_date) AS last_date, \
            sum(amount) AS amount, \
            sum(CASE WHEN unit_price > 0 AND quantity > 0 THEN amount END) AS eligible_amount \
-         FROM {RETAIL_TABLE} \
+         FROM {table} \
          GROUP BY month, {DAY}, invoice_no, customer_id, is_cancellation"
     )
 }

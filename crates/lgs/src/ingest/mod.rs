@@ -197,7 +197,7 @@ pub async fn ingest(
 ) -> Result<IngestReport> {
     check_table_name(options.target_table())?;
     let mut first_seen = None;
-    crate::write::retrying_races(async || {
+    let report = crate::write::retrying_races(async || {
         ingest_once(
             warehouse,
             inputs,
@@ -207,7 +207,11 @@ pub async fn ingest(
         )
         .await
     })
-    .await
+    .await?;
+    if options.target_table() == crate::schema::RETAIL_TABLE {
+        crate::live::follow(warehouse).await;
+    }
+    Ok(report)
 }
 
 /// One attempt of [`ingest`]. `first_seen` is the table's version when the first

@@ -8,6 +8,8 @@
 //!   customer's profile, with a search box;
 //! - `GET /api/charts` the charts (id, title); `GET /api/charts/{id}` one chart's
 //!   numbers and SVG as JSON; `GET /api/charts/{id}.svg` the SVG alone;
+//! - `GET /api/live` server-sent events: the latest day, orders per minute and the
+//!   monthly charts, pushed when `retail` changes (see [`live`]);
 //! - `POST /api/queries` `{"sql": ...}` starts a query → `{"id": n}`;
 //!   `GET /api/queries/{id}?offset=&limit=` its progress and a page of rows;
 //!   `POST /api/queries/{id}/cancel`; `GET /api/queries/{id}/csv` the whole result.
@@ -17,6 +19,7 @@
 
 mod customer;
 pub mod jobs;
+mod live;
 mod pages;
 
 use std::net::SocketAddr;
@@ -52,6 +55,9 @@ pub struct ServeOptions {
     pub keep_rows: usize,
     /// Where the report and the SQL queries run.
     pub engine: Engine,
+    /// How often the live updates look for a new version of `retail` (`None`: no
+    /// live updates).
+    pub live_interval: Option<std::time::Duration>,
 }
 
 struct AppState {
@@ -60,6 +66,8 @@ struct AppState {
     /// The session over the tables' current versions, and its report page.
     current: Mutex<Option<Current>>,
     jobs: Jobs,
+    /// The latest live push (JSON), for `GET /api/live`.
+    live: tokio::sync::watch::Sender<Option<Arc<String>>>,
 }
 
 type Shared = Arc<AppState>;
@@ -94,7 +102,12 @@ pub async fn bind(
         warehouse,
         options,
         current: Mutex::new(None),
+        live: tokio::sync::watch::Sender::new(None),
     });
+    let watcher = state
+        .options
+        .live_interval
+        .map(|interval| tokio::spawn(live::watch(state.clone(), interval)));
     // Compute the report once before the first visitor asks.
     let _ = current_page(&state).await;
     let app = Router::new()
@@ -103,16 +116,20 @@ pub async fn bind(
         .route("/customer", get(customer_page))
         .route("/api/charts", get(chart_list))
         .route("/api/charts/{id}", get(chart))
+        .route("/api/live", get(live::events))
         .route("/api/queries", post(start_query))
         .route("/api/queries/{id}", get(query_view))
         .route("/api/queries/{id}/cancel", post(cancel_query))
         .route("/api/queries/{id}/csv", get(query_csv))
         .with_state(state);
     let server = async move {
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(io("the dashboard server stopped".into()))
+            .await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        served.map_err(io("the dashboard server stopped".into()))
     };
     Ok((addr, server))
 }
@@ -141,6 +158,13 @@ async fn current(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, Option<
             let (ctx, tables) =
                 crate::session::context_over(&state.warehouse, &state.options.engine, &opened)
                     .await?;
+            // Locally, the report reads the live state when the warehouse keeps one.
+            let retail = tables
+                .iter()
+                .find(|t| t.name == crate::schema::RETAIL_TABLE);
+            if let (Some(retail), false) = (retail, state.options.engine.is_cluster()) {
+                crate::live::attach(&state.warehouse, &ctx, retail.version).await?;
+            }
             *cached = Some(Current {
                 versions,
                 looked,
@@ -234,6 +258,10 @@ async fn report_page(State(state): State<Shared>) -> Response {
                     page.version
                 ),
                 nav: nav(),
+                top: match state.options.live_interval {
+                    Some(_) => live::PANEL.to_string(),
+                    None => String::new(),
+                },
             };
             Html(page.html(&info)).into_response()
         }

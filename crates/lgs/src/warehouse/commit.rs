@@ -203,7 +203,11 @@ impl Warehouse {
 
 /// The version of application transaction `app_id` in `table`'s loaded snapshot: a
 /// stream's position (`None`: never committed).
-async fn position_in(name: &str, table: &DeltaTable, app_id: &str) -> Result<Option<u64>> {
+pub(crate) async fn position_in(
+    name: &str,
+    table: &DeltaTable,
+    app_id: &str,
+) -> Result<Option<u64>> {
     let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
     let version = snapshot
         .transaction_version(table.log_store().as_ref(), app_id)
@@ -264,7 +268,7 @@ async fn claimed_since(
 
 /// The actions of each commit of `table` from version `from` to its loaded version,
 /// each read by its version (a commit file removed by log clean-up is left out).
-pub(super) async fn read_commits(
+pub(crate) async fn read_commits(
     name: &str,
     table: &DeltaTable,
     from: u64,

@@ -38,7 +38,9 @@ mod provider;
 mod repair;
 mod travel;
 
+pub(crate) use commit::{position_in, read_commits};
 pub use compact::{Optimized, TARGET_FILE_SIZE, Vacuumed};
+pub(crate) use provider::files_provider;
 
 pub use integrity::Damage;
 pub use repair::{Repair, TableCheck};

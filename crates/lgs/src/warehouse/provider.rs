@@ -26,7 +26,7 @@ use crate::schema::{REJECTED_TABLE, RETAIL_TABLE, rejected_schema, retail_schema
 use super::Warehouse;
 
 impl Warehouse {
-    pub(super) async fn provider(
+    pub(crate) async fn provider(
         &self,
         ctx: &SessionContext,
         name: &str,
@@ -40,18 +40,7 @@ impl Warehouse {
             REJECTED_TABLE => rejected_schema(),
             _ => snapshot.snapshot().arrow_schema(),
         };
-        let state = ctx.state();
-        let schema = if state
-            .config()
-            .options()
-            .execution
-            .parquet
-            .schema_force_view_types
-        {
-            with_view_types(&schema)
-        } else {
-            schema
-        };
+        let schema = as_read(ctx, schema);
         let partition_columns: Vec<String> = snapshot.metadata().partition_columns().to_vec();
         if partition_columns.is_empty() {
             let uris: Vec<String> = table.get_file_uris().map_err(delta_err)?.collect();
@@ -118,6 +107,32 @@ impl Warehouse {
             .build()
             .context("planning the partitioned table")?;
         Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+}
+
+/// A Parquet listing of exactly these files of a table whose schema is `schema`,
+/// as `ctx` reads it.
+pub(crate) fn files_provider(
+    ctx: &SessionContext,
+    uris: Vec<String>,
+    schema: SchemaRef,
+) -> Result<Arc<dyn TableProvider>> {
+    listing(uris, as_read(ctx, schema))
+}
+
+/// `schema` as `ctx` reads Parquet files of it (strings as views, when it does).
+fn as_read(ctx: &SessionContext, schema: SchemaRef) -> SchemaRef {
+    if ctx
+        .state()
+        .config()
+        .options()
+        .execution
+        .parquet
+        .schema_force_view_types
+    {
+        with_view_types(&schema)
+    } else {
+        schema
     }
 }
 

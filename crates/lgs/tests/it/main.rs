@@ -8,6 +8,7 @@ mod common;
 mod damage;
 mod experiment;
 mod ingest;
+mod live;
 mod outputs;
 mod postgres;
 mod races;

@@ -30,7 +30,7 @@ use super::pipeline::run_pipeline;
 use super::{Dataset, IngestOptions, NoProgress, PlannedInput};
 use crate::error::{LgsError, Result};
 use crate::facts::{CommitFacts, SourceFacts, StreamPosition};
-use crate::schema::rejected_schema;
+use crate::schema::{RETAIL_TABLE, rejected_schema};
 use crate::warehouse::Warehouse;
 use crate::write::TableWriter;
 use messages::{MessageFormat, Messages, StreamMessage};
@@ -188,6 +188,8 @@ pub async fn stream(
         .stream_position(&rejected_table, &target.app_id)
         .await?;
     let mut run = Run::new(&target, loaded.unwrap_or(0), quarantined.unwrap_or(0));
+    // The live state follows the batches, each refresh beside the next batch's load.
+    let live = table == RETAIL_TABLE && crate::live::exists(warehouse).await?;
     retrying(options, progress, async || {
         broker.start(run.at.loaded).await
     })
@@ -221,12 +223,18 @@ pub async fn stream(
         };
         let published: Vec<i64> = batch.iter().map(|m| m.published_ms).collect();
         let (at, prefetch) = (run.at, run.pending.is_empty());
-        let (done, next) = tokio::join!(
+        let follow = live && run.report.batches > 0;
+        let (done, next, ()) = tokio::join!(
             load_batch(warehouse, &target, options, batch, at, recovering),
             async {
                 match prefetch {
                     true => Some(fetch(broker, options, progress, at.loaded).await),
                     false => None,
+                }
+            },
+            async {
+                if follow {
+                    crate::live::follow(warehouse).await;
                 }
             }
         );
@@ -241,6 +249,9 @@ pub async fn stream(
         prefetched = next.transpose()?;
     }
     run.report.freshness_ms = Freshness::of(std::mem::take(&mut run.freshness));
+    if live && run.report.batches > 0 {
+        crate::live::follow(warehouse).await;
+    }
     if run.report.batches > 0 {
         // The ingest log lists the batches too (a run killed before this is listed
         // by the next run of any ingest).
