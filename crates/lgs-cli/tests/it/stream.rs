@@ -295,7 +295,8 @@ fn spawn_stream(wh: &Path, url: &str) -> Child {
 /// A producer publishes 20,000 lines (20 of them bad) while the stream is killed
 /// with SIGKILL at random moments and started again, ten times; a last run catches
 /// up. The table then holds exactly what an ingest of the file holds (by content),
-/// and the quarantine each bad line once.
+/// and the quarantine each bad line once; the live state the runs kept (killed
+/// among them too) gives the report of every line.
 #[test]
 fn killed_again_and_again_while_a_producer_publishes() {
     let stream = TestStream::new("kill");
@@ -327,15 +328,34 @@ fn killed_again_and_again_while_a_producer_publishes() {
         .spawn()
         .unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut live = false;
     for _ in 0..10 {
         let mut child = spawn_stream(&wh, &stream.url());
         std::thread::sleep(Duration::from_millis(200 + rng.below(900)));
         child.kill().unwrap();
         child.wait().unwrap();
+        // Once there is a table, the live state too: the next runs bring it along
+        // and are killed in the middle of that as well.
+        if !live && wh.join("retail/_delta_log").is_dir() {
+            lgs(&wh).arg("live").assert().success();
+            live = true;
+        }
     }
+    assert!(live, "no commit in ten runs");
     assert!(producer.wait().unwrap().success());
     let last = stream_until_idle(&wh, &stream.url(), &["--max-batch", "700"]);
     assert_eq!(last["position"], 20_020, "{last}");
+    // The last run brought the live state up to date (also when a killed run had
+    // committed the last batch without it), and the report over it is the report
+    // over every line.
+    let state = json_of(&wh, &["live", "--format", "json"]);
+    assert_eq!(state["change"], "current", "{state}");
+    let report = |extra: &[&str]| {
+        let mut args = vec!["report", "--format", "json"];
+        args.extend(extra);
+        json_of(&wh, &args)
+    };
+    assert_eq!(report(&[]), report(&["--recompute"]));
 
     let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity), \
                    count(DISTINCT invoice_no), count(DISTINCT customer_id), \
@@ -665,4 +685,41 @@ fn watching_a_directory_loads_each_drop_once() {
         .success();
     let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity)) AS c FROM retail";
     assert_eq!(rows(&wh, content), rows(&reference, content));
+}
+
+/// `lgs replay --speedup 3600` keeps the data's clock an hour a second: three lines
+/// dated an hour apart take two seconds, whatever the broker's speed.
+#[test]
+fn replay_keeps_the_data_s_clock_sped_up() {
+    let stream = TestStream::new("speedup");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hours.csv");
+    std::fs::write(
+        &file,
+        "invoice_no,stock_code,description,quantity,invoice_date,unit_price,customer_id,country\n\
+         1,A,MUG,1,2011-12-09 08:00:00,1.00,1,France\n\
+         2,A,MUG,1,2011-12-09 09:00:00,1.00,1,France\n\
+         3,A,MUG,1,2011-12-09 10:00:00,1.00,1,France\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let report = json_of(
+        dir.path(),
+        &[
+            "replay",
+            file.to_str().unwrap(),
+            "--to",
+            &stream.url(),
+            "--speedup",
+            "3600",
+            "--output",
+            "json",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(report["messages"], 3, "{report}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
 }

@@ -188,8 +188,12 @@ pub async fn stream(
         .stream_position(&rejected_table, &target.app_id)
         .await?;
     let mut run = Run::new(&target, loaded.unwrap_or(0), quarantined.unwrap_or(0));
-    // The live state follows the batches, each refresh beside the next batch's load.
+    // The live state follows the batches, each refresh beside the next batch's load
+    // (first the commits of a run killed before it brought the state along).
     let live = table == RETAIL_TABLE && crate::live::exists(warehouse).await?;
+    if live {
+        crate::live::follow(warehouse).await;
+    }
     retrying(options, progress, async || {
         broker.start(run.at.loaded).await
     })
