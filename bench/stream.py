@@ -11,6 +11,12 @@ into a Delta table.
 2. Freshness: a producer publishes at --rate rows/s (lgs replay --rate) while a
    stream runs with --trigger; the stream reports p50/p99/max of the time from the
    broker storing each message to the commit that made its row readable.
+2b. Freshness to the dashboard (`--parts dashboard`): the same producer (here this
+   script, publishing JSON messages over the plain NATS protocol at --rate, each
+   publish timed), `lgs stream --trigger` and `lgs serve --live-interval 100ms`
+   with a client on its server-sent events; a message is on the dashboard when the
+   first push of a `retail` version that holds it arrives (the version from the
+   stream position each commit records). p50/p99/max of publish to push.
 3. Many commits: the first --commit-rows lines loaded in --commits batches (one
    commit each) and in 10; then the time of `lgs sql "SELECT count(*)"` and of
    `lgs report` on each, and on the first again after `lgs optimize`.
@@ -91,7 +97,18 @@ def source_lines(data, copies, work):
     return path
 
 
-def throughput(lgs, lines, work, runs, max_batch):
+def seeded(lgs, lines, work, wh):
+    """A warehouse whose retail holds the first 100 lines and keeps a live state, so
+    that a stream into it brings the state along after each batch."""
+    first = os.path.join(work, "first-100.csv")
+    with open(lines) as f, open(first, "w") as out:
+        out.writelines(line for _, line in zip(range(101), f))
+    subprocess.run([lgs, "--warehouse", wh, "--quiet", "ingest", first], check=True)
+    subprocess.run([lgs, "--warehouse", wh, "--quiet", "live"], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def throughput(lgs, lines, work, runs, max_batch, live=False):
     stream = f"BENCH_THROUGHPUT_{os.getpid()}"
     pub = lgs_json(lgs, ["replay", lines, "--to", f"nats://{SERVER}/{stream}", "--output", "json"])
     print(f"published {pub['messages']:,} messages in {pub['seconds']:.1f} s "
@@ -100,6 +117,8 @@ def throughput(lgs, lines, work, runs, max_batch):
     for r in range(runs):
         wh = os.path.join(work, f"wh-throughput-{r}")
         shutil.rmtree(wh, ignore_errors=True)
+        if live:
+            seeded(lgs, lines, work, wh)
         report, wall, cpu, rss = run_stream(lgs, wh, stream, ["--max-batch", str(max_batch)])
         assert report["rows_read"] == pub["messages"], report
         rate = report["rows_read"] / report["seconds"]
@@ -137,6 +156,93 @@ def freshness(lgs, lines, work, rate, trigger, rows):
           f"p99 {f['p99']} ms, max {f['max']} ms", flush=True)
     return {"trigger": trigger, "rate": rate, "rows": report["rows_read"],
             "commits": report["batches"], **f}
+
+
+def dashboard(lgs, lines, work, rate, trigger, rows):
+    import csv
+    import socket
+    import threading
+    import urllib.request
+    stream = f"BENCH_DASH_{os.getpid()}_{trigger}"
+    # The stream and its first line (sequence 1), so that retail exists.
+    lgs_json(lgs, ["replay", lines, "--to", f"nats://{SERVER}/{stream}", "--limit", "1",
+                   "--output", "json"])
+    wh = os.path.join(work, f"wh-dash-{trigger}")
+    shutil.rmtree(wh, ignore_errors=True)
+    consumer = subprocess.Popen(
+        [lgs, "--warehouse", wh, "--quiet", "stream", "--from", f"nats://{SERVER}/{stream}",
+         "--trigger", trigger, "--exit-when-idle", "3s", "--output", "json"],
+        stdout=subprocess.PIPE, text=True)
+    while not os.path.isdir(os.path.join(wh, "retail", "_delta_log")):
+        time.sleep(0.1)
+    server = subprocess.Popen([lgs, "--warehouse", wh, "serve", "--port", "0",
+                               "--live-interval", "100ms"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    base = server.stdout.readline().split()[1].rstrip("/")
+    pushes = []  # (arrival, retail version)
+
+    def listen():
+        with urllib.request.urlopen(base + "/api/live") as r:
+            for raw in r:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("data: "):
+                    pushes.append((time.time(), json.loads(line[6:])["version"]))
+
+    threading.Thread(target=listen, daemon=True).start()
+    while not pushes:
+        time.sleep(0.05)
+    with open(lines, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        next(reader)  # published above
+        payloads = [json.dumps(dict(zip(header, row))).encode()
+                    for _, row in zip(range(rows), reader)]
+    host, port = SERVER.rsplit(":", 1)
+    published = []  # publish time of sequence 2, 3, ...
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.recv(4096)
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\n')
+        start, tick = time.time(), max(1, rate // 100)
+        for i in range(0, len(payloads), tick):
+            due = start + i / rate
+            while time.time() < due:
+                time.sleep(0.001)
+            now = time.time()
+            s.sendall(b"".join(f"PUB {stream}.lines {len(p)}\r\n".encode() + p + b"\r\n"
+                               for p in payloads[i:i + tick]))
+            published.extend([now] * len(payloads[i:i + tick]))
+        s.sendall(b"PING\r\n")
+        while b"PONG" not in s.recv(4096):
+            pass
+    out, _ = consumer.communicate()
+    time.sleep(1)
+    server.terminate()
+    server.wait()
+    delete_stream(stream)
+    report = json.loads(out)
+    history = lgs_json(lgs, ["--warehouse", wh, "history", "retail", "--format", "json"])
+    positions = sorted((c["lgs"]["stream"]["position"], c["version"]) for c in history
+                       if (c.get("lgs") or {}).get("stream"))
+    first_push = {}
+    for arrival, version in pushes:
+        for v in range(version + 1):
+            first_push.setdefault(v, arrival)
+    waits, k = [], 0
+    for seq, sent in enumerate(published, start=2):
+        while positions[k][0] < seq:
+            k += 1
+        version = positions[k][1]
+        waits.append((first_push[version] - sent) * 1000)
+    waits.sort()
+    q = lambda p: round(waits[min(len(waits) - 1, int(p * len(waits)))])
+    result = {"trigger": trigger, "rate": rate, "rows": len(waits),
+              "commits": report["batches"], "pushes": len(pushes),
+              "p50": q(0.5), "p99": q(0.99), "max": round(waits[-1])}
+    print(f"  trigger {trigger} at {rate:,} rows/s: {len(waits):,} messages, "
+          f"{report['batches']} commits, {len(pushes)} pushes; publish to dashboard "
+          f"p50 {result['p50']} ms, p99 {result['p99']} ms, max {result['max']} ms",
+          flush=True)
+    return result
 
 
 def timed_query(lgs, wh, args, runs=3):
@@ -251,6 +357,8 @@ def main():
     ap.add_argument("--drop-rows", type=int, default=100_000)
     ap.add_argument("--parts", default="throughput,freshness,commits")
     ap.add_argument("--spark", action="store_true")
+    ap.add_argument("--live", action="store_true",
+                    help="throughput into a warehouse that keeps a live state")
     ap.add_argument("--json")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -259,7 +367,8 @@ def main():
     result = {}
     if "throughput" in parts:
         print("throughput (JetStream backlog into Delta):", flush=True)
-        result["throughput"] = throughput(args.lgs, lines, args.work, args.runs, args.max_batch)
+        result["throughput"] = throughput(args.lgs, lines, args.work, args.runs, args.max_batch,
+                                          args.live)
         if args.spark:
             print("Spark Structured Streaming (file drops into Parquet):", flush=True)
             result["spark"] = spark(lines, args.work, args.drop_rows, args.runs)
@@ -267,6 +376,10 @@ def main():
         print("freshness (publish to commit):", flush=True)
         result["freshness"] = [freshness(args.lgs, lines, args.work, args.rate, t, args.fresh_rows)
                                for t in ("1s", "200ms")]
+    if "dashboard" in parts:
+        print("freshness (publish to the dashboard's push):", flush=True)
+        result["dashboard"] = [dashboard(args.lgs, lines, args.work, args.rate, t,
+                                         args.fresh_rows) for t in ("1s", "200ms")]
     if "commits" in parts:
         print("many small commits:", flush=True)
         result["commits"] = many_commits(args.lgs, lines, args.work, args.commits,

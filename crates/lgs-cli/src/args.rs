@@ -178,7 +178,7 @@ pub enum Command {
     /// runs query tasks. Several can share a host (every port can be set).
     Executor(ExecutorArgs),
     /// Generate synthetic data of a real shape for scale tests.
-    Generate(GenerateArgs),
+    Generate(crate::generate::GenerateArgs),
     /// Ingest the bundled LGS dataset (data/online_retail_II.csv.zst) and print the
     /// full report. Re-running skips the already-ingested file.
     Demo {
@@ -382,55 +382,6 @@ pub enum SqlOutput {
     Csv,
     /// A Parquet file (with --out).
     Parquet,
-}
-
-#[derive(Debug, Args)]
-pub struct GenerateArgs {
-    /// What to generate.
-    #[arg(value_enum)]
-    pub what: GenerateWhat,
-    /// Retail: rows to write.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub rows: u64,
-    /// Retail: file format (default: from the --out extension, else csv).
-    #[arg(long, value_enum)]
-    pub format: Option<GenerateFormat>,
-    /// WDI: indicators in the grid (1,446 in the original work).
-    #[arg(long, default_value_t = 1446)]
-    pub indicators: u32,
-    /// WDI: countries and aggregates in the grid.
-    #[arg(long, default_value_t = 264)]
-    pub countries: u32,
-    /// WDI: years in the grid, from 1960.
-    #[arg(long, default_value_t = 57)]
-    pub years: u32,
-    /// Random seed: the same seed gives the same file.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Output file.
-    #[arg(long, value_name = "PATH")]
-    pub out: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GenerateWhat {
-    /// LGS transactions shaped like the real data, quirks included, at any size
-    /// (deterministic per seed).
-    Retail,
-    /// A full-shape WDI grid in the long layout (57 × 264 × 1,446 = 21,759,408 rows).
-    Wdi,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GenerateFormat {
-    /// CSV with the warehouse column names.
-    Csv,
-    /// Plain pg_dump output (CREATE TABLE and a COPY block).
-    Sql,
-    /// Parquet (zstd), typed like a Spark export.
-    Parquet,
-    /// An Excel workbook with the UCI column names (a sheet per 1,000,000 rows).
-    Xlsx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

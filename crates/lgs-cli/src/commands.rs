@@ -74,7 +74,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Optimize(args) => crate::maintenance::optimize(&warehouse, &args).await,
         Command::Vacuum(args) => crate::maintenance::vacuum(&warehouse, &args).await,
         Command::Live(args) => crate::maintenance::live(&warehouse, &args).await,
-        Command::Generate(args) => generate(&args, limits.threads.unwrap_or(0), quiet),
+        Command::Generate(args) => {
+            crate::generate::generate(&args, limits.threads.unwrap_or(0), quiet).await
+        }
         Command::Serve(args) => serve(warehouse, &args, limits, quiet).await,
         Command::Scheduler(args) => scheduler(&args, quiet).await,
         Command::Executor(args) => executor(&args, limits.memory_limit, quiet).await,
@@ -501,75 +503,6 @@ async fn sql(warehouse: &Warehouse, args: &SqlArgs, limits: &Limits) -> Result<(
                 stdout.flush()?;
             }
         }
-    }
-    Ok(())
-}
-
-fn generate(args: &crate::args::GenerateArgs, threads: usize, quiet: bool) -> Result<()> {
-    use crate::args::{GenerateFormat, GenerateWhat};
-    use lgs::generate::retail::{RetailFormat, RetailSpec};
-    let started = std::time::Instant::now();
-    let rows = match args.what {
-        GenerateWhat::Wdi => {
-            let grid = lgs::generate::WdiGrid {
-                years: args.years,
-                countries: args.countries,
-                indicators: args.indicators,
-                seed: args.seed,
-                ..Default::default()
-            };
-            let file = std::fs::File::create(&args.out)
-                .with_context(|| format!("cannot write {}", args.out.display()))?;
-            let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
-            lgs::generate::write_wdi(&grid, &mut file)?
-        }
-        GenerateWhat::Retail => {
-            let extension = args
-                .out
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            let format = match args.format {
-                Some(GenerateFormat::Csv) => RetailFormat::Csv,
-                Some(GenerateFormat::Sql) => RetailFormat::Sql,
-                Some(GenerateFormat::Parquet) => RetailFormat::Parquet,
-                Some(GenerateFormat::Xlsx) => RetailFormat::Xlsx,
-                None => match extension.as_str() {
-                    "sql" => RetailFormat::Sql,
-                    "parquet" => RetailFormat::Parquet,
-                    "xlsx" => RetailFormat::Xlsx,
-                    _ => RetailFormat::Csv,
-                },
-            };
-            let spec = RetailSpec {
-                rows: args.rows,
-                seed: args.seed,
-                format,
-                threads,
-            };
-            let bar = progress::for_rows(quiet, args.rows);
-            let done = lgs::generate::retail::write_retail(&spec, &args.out, &|n| {
-                if let Some(bar) = &bar {
-                    bar.set_position(n);
-                }
-            })?;
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
-            done.rows
-        }
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    if !quiet {
-        let bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-        eprintln!(
-            "wrote {} rows ({:.1} MB) to {} in {seconds:.1} s ({} rows/s)",
-            group(rows as f64, 0),
-            bytes as f64 / 1e6,
-            args.out.display(),
-            group(rows as f64 / seconds.max(1e-9), 0)
-        );
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod analyses;
 mod args;
 mod commands;
+mod generate;
 mod maintenance;
 mod products;
 mod progress;

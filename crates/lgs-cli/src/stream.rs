@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use lgs::Warehouse;
 use lgs::ingest::stream::messages::MessageFormat;
 use lgs::ingest::stream::nats::Nats;
-use lgs::ingest::stream::replay::{ReplayOptions, replay};
+use lgs::ingest::stream::replay::{ReplayOptions, ReplayReport, replay};
 use lgs::ingest::stream::{BatchReport, StreamOptions, StreamProgress, stream};
 use lgs::output::group;
 
@@ -261,8 +261,13 @@ pub async fn run_replay(args: &ReplayArgs) -> Result<()> {
         speedup: args.speedup,
     };
     let report = replay(&args.file, &args.to, &options).await?;
+    print_replay(&report, args.output)
+}
+
+/// Prints what a replay published.
+pub fn print_replay(report: &ReplayReport, format: SummaryFormat) -> Result<()> {
     let mut out = out();
-    match args.output {
+    match format {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         SummaryFormat::Text => writeln!(
             out,

@@ -266,6 +266,10 @@ fn s3_daily_drops_into_an_s3_warehouse_match_a_local_run() {
     );
     assert_eq!(report(&mut lgs(remote, &env)), report(&mut lgs(local, &[])));
 
+    // The live state on object storage, built once; the next ingest brings it along.
+    let built = stdout(lgs(remote, &env).arg("live"));
+    assert!(built.contains("rebuilt from every line"), "{built}");
+
     // The next day: only the new object is read.
     let csv = std::fs::read_to_string(data("lgs/tests/data/pg/retail.csv")).unwrap();
     let day4: String = csv.lines().take(51).map(|l| format!("{l}\n")).collect();
@@ -281,6 +285,18 @@ fn s3_daily_drops_into_an_s3_warehouse_match_a_local_run() {
         rows_of(&after, "retail"),
         rows_of(&remote_tables, "retail") + 50
     );
+    let live = stdout(lgs(remote, &env).arg("live"));
+    assert!(live.contains("already up to date"), "{live}");
+    let recompute = stdout(lgs(remote, &env).args([
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2012-01-01",
+        "--recompute",
+    ]));
+    let recompute: serde_json::Value = serde_json::from_str(&recompute).unwrap();
+    assert_eq!(report(&mut lgs(remote, &env)), recompute);
 
     // A glob over objects.
     let out = stdout(lgs(remote, &env).args(["ingest", "--force", "s3://lgs/drops/day[14].csv"]));

@@ -723,3 +723,37 @@ fn replay_keeps_the_data_s_clock_sped_up() {
         "{took:?}"
     );
 }
+
+/// `lgs generate retail --to URL` publishes what `--out` would write: streamed into a
+/// table, the same content as an ingest of the file.
+#[test]
+fn generated_lines_published_to_a_stream() {
+    let stream = TestStream::new("generate");
+    let dir = tempfile::tempdir().unwrap();
+    let published = lgs(dir.path())
+        .args([
+            "--quiet", "generate", "retail", "--rows", "2000", "--seed", "9",
+        ])
+        .args(["--to", &stream.url()])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&published.get_output().stdout).to_string();
+    assert!(text.contains("published 2,000 messages"), "{text}");
+    let file = dir.path().join("same.csv");
+    generated(&file, 2000, 9);
+    let reference = dir.path().join("reference");
+    lgs(&reference).arg("ingest").arg(&file).assert().success();
+    let wh = dir.path().join("wh");
+    let report = stream_until_idle(&wh, &stream.url(), &[]);
+    assert_eq!(report["rows_read"], 2000, "{report}");
+    let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity), \
+                   count(DISTINCT invoice_no), min(invoice_date), max(invoice_date)) AS c \
+                   FROM retail";
+    assert_eq!(rows(&wh, content), rows(&reference, content));
+    // --to is for retail lines, and not with --out.
+    lgs(dir.path())
+        .args(["generate", "wdi", "--to", &stream.url()])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--out"));
+}

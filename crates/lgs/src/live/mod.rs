@@ -21,12 +21,13 @@
 //! refresh rebuild the state from the whole table; a compaction (`lgs optimize`)
 //! changes no row and is passed over. When the state has [`COMPACT_FILES`] files, a
 //! refresh rewrites it grouped (in proportion to the state: about one row per
-//! invoice, a twentieth of the lines).
+//! invoice, a twentieth of the lines), and deletes the files of rewrites more than
+//! an hour old.
 
 pub mod summary;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::cast;
@@ -49,6 +50,10 @@ pub const STATE_TABLE: &str = "_lgs_live/retail";
 
 /// The state's files at which a refresh rewrites it grouped.
 pub const COMPACT_FILES: usize = 32;
+
+/// How long the files a rewrite of the state replaced are kept for the readers
+/// that may still be on them (then a refresh deletes them).
+const STATE_RETAIN: Duration = Duration::from_secs(3600);
 
 /// Names under which a session sees the state and the lines it does not cover yet.
 const STATE_SCAN: &str = "lgs_live_state";
@@ -147,6 +152,7 @@ async fn refresh_to(warehouse: &Warehouse, retail: &DeltaTable) -> Result<Refres
         None => None,
     };
     let ctx = SessionContext::new();
+    warehouse.register_store(&ctx);
     let (change, overwrite) = match backlog(retail, covered).await? {
         Backlog::Current => {
             return Ok(Refreshed {
@@ -205,6 +211,12 @@ async fn refresh_to(warehouse: &Warehouse, retail: &DeltaTable) -> Result<Refres
         writer.write(conform(&batch, &schema)?).await?;
     }
     writer.commit(&facts, overwrite || compact).await?;
+    if overwrite || compact {
+        // The files of the rewrites before, once no reader can still be on them.
+        if let Err(e) = warehouse.vacuum(STATE_TABLE, STATE_RETAIN, false).await {
+            tracing::warn!("the live state's replaced files were not deleted: {e}");
+        }
+    }
     Ok(Refreshed {
         version,
         change,

@@ -212,7 +212,9 @@ impl Warehouse {
         match &self.root {
             Root::Local(root) => Ok(root.join(name).join("_delta_log").is_dir()),
             Root::Remote { store, prefix, .. } => {
-                let log = prefix.clone().join(name).join("_delta_log");
+                // A name may have several parts (`_lgs_live/retail`): one segment each.
+                let table = name.split('/').fold(prefix.clone(), |p, part| p.join(part));
+                let log = table.join("_delta_log");
                 let mut listing = store.list(Some(&log));
                 match listing.try_next().await {
                     Ok(first) => Ok(first.is_some()),
@@ -377,6 +379,14 @@ impl Warehouse {
         self.register_opened(ctx, &opened).await
     }
 
+    /// Lets `ctx` read the warehouse's files: registers its object store when the
+    /// warehouse is remote.
+    pub(crate) fn register_store(&self, ctx: &SessionContext) {
+        if let Root::Remote { url, store, .. } = &self.root {
+            ctx.register_object_store(&storage::bucket_url(url), store.clone());
+        }
+    }
+
     /// Registers tables already opened by [`Warehouse::open_all`] (as
     /// [`Warehouse::register`] does).
     pub async fn register_opened(
@@ -384,9 +394,7 @@ impl Warehouse {
         ctx: &SessionContext,
         opened: &[OpenTable],
     ) -> Result<Vec<TableInfo>> {
-        if let Root::Remote { url, store, .. } = &self.root {
-            ctx.register_object_store(&storage::bucket_url(url), store.clone());
-        }
+        self.register_store(ctx);
         let mut registered = Vec::new();
         for open in opened {
             let provider = self.provider(ctx, &open.name, &open.table).await?;

@@ -69,6 +69,13 @@ impl NatsAddress {
 /// How long the server may take to answer a request for messages.
 const ANSWER: Duration = Duration::from_secs(5);
 
+/// The most messages one request asks for. The client holds a request's messages
+/// in a buffer of 65,536 until they are read, and drops what does not fit while the
+/// reader is busy (a batch being loaded beside the fetch of the next): a request of
+/// 100,000 lost its tail that way, and the server, which had sent it, waited for
+/// its acknowledgement instead of sending it again.
+const REQUEST_MAX: usize = 8_192;
+
 /// A JetStream stream read by a durable pull consumer.
 pub struct Nats {
     address: NatsAddress,
@@ -81,6 +88,9 @@ pub struct Nats {
     /// a batch is committed, the last of them up to its end is acknowledged (with
     /// every message before it).
     unacked: std::collections::VecDeque<(u64, jetstream::Message)>,
+    /// The consumer sequence the next message must have: the server numbers its
+    /// deliveries one by one, so a jump means messages lost on the way.
+    next_delivery: Option<u64>,
 }
 
 impl Nats {
@@ -93,6 +103,7 @@ impl Nats {
             subject,
             consumer: None,
             unacked: Default::default(),
+            next_delivery: None,
         })
     }
 
@@ -107,6 +118,7 @@ impl Nats {
         // A server that went away does not answer: give up on the request (the
         // stream starts the consumer again after the table's position).
         let silent = || error(format!("no answer in {} s", ANSWER.as_secs()));
+        let max = max.min(REQUEST_MAX);
         let mut batch = tokio::time::timeout(ANSWER, consumer.fetch().max_messages(max).messages())
             .await
             .map_err(|_| silent())?
@@ -122,6 +134,17 @@ impl Nats {
                 .info()
                 .map_err(|e| error(format!("a message without its stream position: {e}")))?;
             let (position, published) = (info.stream_sequence, info.published);
+            // Messages lost between the server and here: read again after the
+            // table's position (the stream starts the consumer there).
+            if let Some(expected) = self.next_delivery
+                && info.consumer_sequence != expected
+            {
+                return Err(error(format!(
+                    "deliveries {expected} to {} were lost before they were read",
+                    info.consumer_sequence.saturating_sub(1)
+                )));
+            }
+            self.next_delivery = Some(info.consumer_sequence + 1);
             out.push(StreamMessage {
                 position,
                 payload: message.payload.clone(),
@@ -156,6 +179,7 @@ impl Broker for Nats {
 
     async fn start(&mut self, after: u64) -> Result<()> {
         self.unacked.clear();
+        self.next_delivery = None;
         let client = self.address.connect().await?;
         let context = jetstream::new(client);
         let stream = match context.get_stream(&self.address.stream).await {
