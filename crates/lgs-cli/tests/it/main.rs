@@ -8,6 +8,7 @@ mod cluster;
 mod clv;
 mod concurrency;
 mod experiment;
+mod feeds;
 mod limits;
 mod live;
 mod load;

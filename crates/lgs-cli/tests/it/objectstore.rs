@@ -189,6 +189,41 @@ fn report(cmd: &mut Command) -> serde_json::Value {
     .unwrap()
 }
 
+/// A missing object and a missing bucket: clear errors, nothing committed.
+fn missing_objects_are_clear_errors(remote: &str, env: &[(&str, String)]) {
+    let err = failure(lgs(remote, env).args(["ingest", "s3://lgs/drops/day9.csv"]));
+    assert!(
+        err.contains("s3://lgs/drops/day9.csv") && err.contains("does not exist"),
+        "{err}"
+    );
+    let err = failure(
+        lgs("s3://no-such-bucket/warehouse", env)
+            .arg("ingest")
+            .arg(data("lgs/tests/data/handmade.csv")),
+    );
+    assert!(
+        err.contains("s3://no-such-bucket/warehouse") && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+/// The live state is up to date after an ingest, and the report over it is the
+/// report over every line.
+fn live_state_followed(remote: &str, env: &[(&str, String)]) {
+    let live = stdout(lgs(remote, env).arg("live"));
+    assert!(live.contains("already up to date"), "{live}");
+    let recompute = stdout(lgs(remote, env).args([
+        "report",
+        "--format",
+        "json",
+        "--as-of",
+        "2012-01-01",
+        "--recompute",
+    ]));
+    let recompute: serde_json::Value = serde_json::from_str(&recompute).unwrap();
+    assert_eq!(report(&mut lgs(remote, env)), recompute);
+}
+
 fn tables(cmd: &mut Command) -> serde_json::Value {
     serde_json::from_str(&stdout(cmd.args(["tables", "--format", "json"]))).unwrap()
 }
@@ -285,38 +320,13 @@ fn s3_daily_drops_into_an_s3_warehouse_match_a_local_run() {
         rows_of(&after, "retail"),
         rows_of(&remote_tables, "retail") + 50
     );
-    let live = stdout(lgs(remote, &env).arg("live"));
-    assert!(live.contains("already up to date"), "{live}");
-    let recompute = stdout(lgs(remote, &env).args([
-        "report",
-        "--format",
-        "json",
-        "--as-of",
-        "2012-01-01",
-        "--recompute",
-    ]));
-    let recompute: serde_json::Value = serde_json::from_str(&recompute).unwrap();
-    assert_eq!(report(&mut lgs(remote, &env)), recompute);
+    live_state_followed(remote, &env);
 
     // A glob over objects.
     let out = stdout(lgs(remote, &env).args(["ingest", "--force", "s3://lgs/drops/day[14].csv"]));
     assert!(out.contains("58 rows read"), "{out}");
 
-    // A missing object and a missing bucket: clear errors, nothing committed.
-    let err = failure(lgs(remote, &env).args(["ingest", "s3://lgs/drops/day9.csv"]));
-    assert!(
-        err.contains("s3://lgs/drops/day9.csv") && err.contains("does not exist"),
-        "{err}"
-    );
-    let err = failure(
-        lgs("s3://no-such-bucket/warehouse", &env)
-            .arg("ingest")
-            .arg(data("lgs/tests/data/handmade.csv")),
-    );
-    assert!(
-        err.contains("s3://no-such-bucket/warehouse") && err.contains("does not exist"),
-        "{err}"
-    );
+    missing_objects_are_clear_errors(remote, &env);
     let history = stdout(lgs(remote, &env).args(["history", "retail", "--format", "json"]));
     let history: serde_json::Value = serde_json::from_str(&history).unwrap();
     assert_eq!(history.as_array().unwrap().len(), 3, "{history}");

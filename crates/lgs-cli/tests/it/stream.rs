@@ -12,20 +12,20 @@ use serde_json::Value;
 
 use crate::cli::lgs;
 
-fn server() -> String {
+pub(crate) fn server() -> String {
     std::env::var("LGS_TEST_NATS").unwrap_or_else(|_| "127.0.0.1:4222".into())
 }
 
 /// A JetStream stream of its own for one test (subjects `NAME.>`), removed when
 /// dropped.
-struct TestStream {
+pub(crate) struct TestStream {
     name: String,
     runtime: tokio::runtime::Runtime,
     context: jetstream::Context,
 }
 
 impl TestStream {
-    fn new(test: &str) -> TestStream {
+    pub(crate) fn new(test: &str) -> TestStream {
         let name = format!("lgs_test_{test}_{}", std::process::id());
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let context = runtime.block_on(async {
@@ -51,12 +51,12 @@ impl TestStream {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://{}/{}", server(), self.name)
     }
 
     /// Publishes each payload (stored before this returns).
-    fn publish(&self, payloads: &[&str]) {
+    pub(crate) fn publish(&self, payloads: &[&str]) {
         self.runtime.block_on(async {
             for p in payloads {
                 let subject = format!("{}.lines", self.name);
@@ -80,7 +80,7 @@ impl Drop for TestStream {
 }
 
 /// `lgs sql --format json` rows.
-fn rows(warehouse: &Path, sql: &str) -> Vec<Value> {
+pub(crate) fn rows(warehouse: &Path, sql: &str) -> Vec<Value> {
     match json_of(warehouse, &["sql", "--format", "json", sql]) {
         Value::Array(rows) => rows,
         other => panic!("{sql}: {other}"),
@@ -88,7 +88,7 @@ fn rows(warehouse: &Path, sql: &str) -> Vec<Value> {
 }
 
 /// `lgs stream --from URL ... --exit-when-idle 1s --output json`, run to its end.
-fn stream_until_idle(warehouse: &Path, url: &str, extra: &[&str]) -> Value {
+pub(crate) fn stream_until_idle(warehouse: &Path, url: &str, extra: &[&str]) -> Value {
     let mut args = vec!["stream", "--from", url, "--trigger", "200ms"];
     args.extend(["--exit-when-idle", "1s", "--output", "json"]);
     args.extend(extra);
@@ -246,7 +246,7 @@ fn an_unreachable_broker_or_a_missing_stream_is_a_clear_error() {
 }
 
 /// Writes a generated CSV of `rows` lines (deterministic per seed) to `path`.
-fn generated(path: &Path, rows: u64, seed: u64) {
+pub(crate) fn generated(path: &Path, rows: u64, seed: u64) {
     lgs(path.parent().unwrap())
         .args(["--quiet", "generate", "retail", "--rows"])
         .arg(rows.to_string())
@@ -257,7 +257,7 @@ fn generated(path: &Path, rows: u64, seed: u64) {
 }
 
 /// `lgs --warehouse WH` as a process to start (and kill).
-fn lgs_process(wh: &Path) -> Process {
+pub(crate) fn lgs_process(wh: &Path) -> Process {
     let mut cmd = Process::new(assert_cmd::cargo::cargo_bin("lgs"));
     cmd.env_remove("LGS_WAREHOUSE").arg("--warehouse").arg(wh);
     cmd
@@ -274,7 +274,7 @@ impl Rng {
     }
 }
 
-fn spawn_stream(wh: &Path, url: &str) -> Child {
+pub(crate) fn spawn_stream(wh: &Path, url: &str) -> Child {
     lgs_process(wh)
         .args([
             "--quiet",
@@ -400,90 +400,11 @@ fn a_run_killed_between_its_two_commits() {
 }
 
 /// What `lgs ARGS` prints as JSON (it must succeed).
-fn json_of(wh: &Path, args: &[&str]) -> Value {
+pub(crate) fn json_of(wh: &Path, args: &[&str]) -> Value {
     let out = lgs(wh).args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "lgs {args:?}: {stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
-}
-
-/// The data files of a table's current version.
-fn parquet_files(table: &Path) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(table)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().to_string_lossy().to_string();
-            name.ends_with(".parquet").then_some(name)
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// 130 small commits: a checkpoint is written at version 99 and the position is
-/// read back through it; `optimize` compacts the files into one without changing
-/// a row or the position; `vacuum --retain 0s` deletes the compacted files and a
-/// file a killed run left, and the table still reads whole.
-#[test]
-fn many_small_commits_checkpoint_optimize_and_vacuum() {
-    let stream = TestStream::new("compact");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("lines.csv");
-    generated(&file, 260, 9);
-    let wh = dir.path().join("wh");
-    lgs(&wh)
-        .args(["--quiet", "replay"])
-        .arg(&file)
-        .args(["--to", &stream.url()])
-        .assert()
-        .success();
-    let report = stream_until_idle(&wh, &stream.url(), &["--max-batch", "2"]);
-    assert_eq!(
-        (report["batches"].as_u64(), report["position"].as_u64()),
-        (Some(130), Some(260))
-    );
-    let table = wh.join("retail");
-    // The 100th commit (version 99) writes a checkpoint.
-    assert!(
-        table
-            .join("_delta_log/00000000000000000099.checkpoint.parquet")
-            .exists()
-    );
-    assert!(table.join("_delta_log/_last_checkpoint").exists());
-    let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity)) AS c FROM retail";
-    let before = rows(&wh, content);
-    assert_eq!(parquet_files(&table).len(), 130);
-
-    let done = json_of(&wh, &["optimize", "retail", "--format", "json"]);
-    assert_eq!(
-        (done["files_removed"].as_u64(), done["files_added"].as_u64()),
-        (Some(130), Some(1))
-    );
-    assert_eq!(rows(&wh, content), before);
-    // The position survives the compaction: nothing is loaded again.
-    let again = stream_until_idle(&wh, &stream.url(), &[]);
-    assert_eq!(
-        (again["started_after"].as_u64(), again["rows_read"].as_u64()),
-        (Some(260), Some(0))
-    );
-
-    std::fs::write(
-        table.join("part-00000-left-by-a-killed-run.parquet"),
-        b"PAR1",
-    )
-    .unwrap();
-    let done = json_of(
-        &wh,
-        &["vacuum", "retail", "--retain", "0s", "--format", "json"],
-    );
-    assert_eq!(
-        done["files_deleted"].as_array().unwrap().len(),
-        131,
-        "{done}"
-    );
-    assert_eq!(parquet_files(&table).len(), 1);
-    assert_eq!(rows(&wh, content), before);
-    lgs(&wh).arg("check").assert().success();
 }
 
 /// A NATS server of the test's own (JetStream, storing in `dir`), to take away.
@@ -601,159 +522,4 @@ fn the_broker_goes_away_and_comes_back() {
     assert!(stderr.contains(&url), "{stderr}");
     assert!(stderr.contains("retrying in"), "{stderr}");
     assert_eq!(rows(&wh, "SELECT count(*) AS n FROM retail")[0]["n"], 4000);
-}
-
-/// `lgs ingest --watch DIR`: files dropped while it runs are loaded once each; a file
-/// still being written is left until it is complete; the same content under another
-/// name is skipped; the table equals one ingest of the files.
-#[test]
-fn watching_a_directory_loads_each_drop_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let made = |name: &str, rows: u64, seed: u64| {
-        let path = dir.path().join(name);
-        generated(&path, rows, seed);
-        path
-    };
-    let (a, b, c) = (
-        made("a.csv", 500, 1),
-        made("b.csv", 700, 2),
-        made("c.csv", 3000, 3),
-    );
-    let drops = dir.path().join("drops");
-    std::fs::create_dir(&drops).unwrap();
-    let wh = dir.path().join("wh");
-    let watcher = lgs_process(&wh)
-        .args(["--quiet", "ingest", "--watch"])
-        .arg(&drops)
-        .args([
-            "--interval",
-            "300ms",
-            "--exit-when-idle",
-            "3s",
-            "--format",
-            "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::fs::copy(&a, drops.join("a.csv")).unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    std::fs::copy(&b, drops.join("b.csv")).unwrap();
-    std::fs::copy(&a, drops.join("a-again.csv")).unwrap();
-    // c.csv written slowly, in pieces, across several listings.
-    let text = std::fs::read(&c).unwrap();
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(drops.join("c.csv")).unwrap();
-        for piece in text.chunks(text.len() / 12 + 1) {
-            f.write_all(piece).unwrap();
-            f.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(120));
-        }
-    }
-    let out = watcher.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let rounds: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let loaded: u64 = rounds
-        .iter()
-        .map(|r| r["rows_loaded"].as_u64().unwrap())
-        .sum();
-    assert_eq!(loaded, 4200, "{rounds:#?}");
-    let skipped: Vec<&Value> = rounds
-        .iter()
-        .flat_map(|r| r["files"].as_array().unwrap())
-        .filter(|f| !f["skipped"].is_null())
-        .collect();
-    assert_eq!(skipped.len(), 1, "{rounds:#?}");
-    assert!(
-        skipped[0]["path"]
-            .as_str()
-            .unwrap()
-            .ends_with("a-again.csv")
-    );
-
-    let reference = dir.path().join("reference");
-    lgs(&reference)
-        .arg("ingest")
-        .args([&a, &b, &c])
-        .assert()
-        .success();
-    let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity)) AS c FROM retail";
-    assert_eq!(rows(&wh, content), rows(&reference, content));
-}
-
-/// `lgs replay --speedup 3600` keeps the data's clock an hour a second: three lines
-/// dated an hour apart take two seconds, whatever the broker's speed.
-#[test]
-fn replay_keeps_the_data_s_clock_sped_up() {
-    let stream = TestStream::new("speedup");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("hours.csv");
-    std::fs::write(
-        &file,
-        "invoice_no,stock_code,description,quantity,invoice_date,unit_price,customer_id,country\n\
-         1,A,MUG,1,2011-12-09 08:00:00,1.00,1,France\n\
-         2,A,MUG,1,2011-12-09 09:00:00,1.00,1,France\n\
-         3,A,MUG,1,2011-12-09 10:00:00,1.00,1,France\n",
-    )
-    .unwrap();
-    let started = std::time::Instant::now();
-    let report = json_of(
-        dir.path(),
-        &[
-            "replay",
-            file.to_str().unwrap(),
-            "--to",
-            &stream.url(),
-            "--speedup",
-            "3600",
-            "--output",
-            "json",
-        ],
-    );
-    let took = started.elapsed();
-    assert_eq!(report["messages"], 3, "{report}");
-    assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
-        "{took:?}"
-    );
-}
-
-/// `lgs generate retail --to URL` publishes what `--out` would write: streamed into a
-/// table, the same content as an ingest of the file.
-#[test]
-fn generated_lines_published_to_a_stream() {
-    let stream = TestStream::new("generate");
-    let dir = tempfile::tempdir().unwrap();
-    let published = lgs(dir.path())
-        .args([
-            "--quiet", "generate", "retail", "--rows", "2000", "--seed", "9",
-        ])
-        .args(["--to", &stream.url()])
-        .assert()
-        .success();
-    let text = String::from_utf8_lossy(&published.get_output().stdout).to_string();
-    assert!(text.contains("published 2,000 messages"), "{text}");
-    let file = dir.path().join("same.csv");
-    generated(&file, 2000, 9);
-    let reference = dir.path().join("reference");
-    lgs(&reference).arg("ingest").arg(&file).assert().success();
-    let wh = dir.path().join("wh");
-    let report = stream_until_idle(&wh, &stream.url(), &[]);
-    assert_eq!(report["rows_read"], 2000, "{report}");
-    let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity), \
-                   count(DISTINCT invoice_no), min(invoice_date), max(invoice_date)) AS c \
-                   FROM retail";
-    assert_eq!(rows(&wh, content), rows(&reference, content));
-    // --to is for retail lines, and not with --out.
-    lgs(dir.path())
-        .args(["generate", "wdi", "--to", &stream.url()])
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("--out"));
 }
