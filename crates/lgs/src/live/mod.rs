@@ -153,7 +153,23 @@ async fn refresh_to(warehouse: &Warehouse, retail: &DeltaTable) -> Result<Refres
     };
     let ctx = SessionContext::new();
     warehouse.register_store(&ctx);
-    let (change, overwrite) = match backlog(retail, covered).await? {
+    // The state is derived data: one with a file missing or damaged is rebuilt.
+    let damaged = match &state {
+        Some(state) => match warehouse.provider(&ctx, STATE_TABLE, state).await {
+            Ok(provider) => {
+                ctx.register_table(STATE_SCAN, provider)
+                    .context("registering the live state")?;
+                None
+            }
+            Err(e) => Some(Backlog::Rebuild(format!("the state is damaged: {e}"))),
+        },
+        None => None,
+    };
+    let backlog = match damaged {
+        Some(rebuild) => rebuild,
+        None => backlog(retail, covered).await?,
+    };
+    let (change, overwrite) = match backlog {
         Backlog::Current => {
             return Ok(Refreshed {
                 version,
@@ -182,10 +198,6 @@ async fn refresh_to(warehouse: &Warehouse, retail: &DeltaTable) -> Result<Refres
         _ => false,
     };
     let sql = if compact {
-        let state = state.as_ref().expect("compact needs a state");
-        let provider = warehouse.provider(&ctx, STATE_TABLE, state).await?;
-        ctx.register_table(STATE_SCAN, provider)
-            .context("registering the live state")?;
         grouped_sql(&schema)
     } else {
         invoice_lines_sql_over(NEW_SCAN)
@@ -231,7 +243,24 @@ async fn refresh_to(warehouse: &Warehouse, retail: &DeltaTable) -> Result<Refres
 /// commits it does not cover yet, grouped again. `None` (and `ctx` unchanged) when
 /// the warehouse has no state, or one that cannot serve this version (a rebuild is
 /// due, or it covers a later version than a report of the past reads).
+///
+/// A state that cannot be read (a file missing or damaged) is not attached: the
+/// report reads every line, with a warning, and the next refresh rebuilds it.
 pub async fn attach(
+    warehouse: &Warehouse,
+    ctx: &SessionContext,
+    version: u64,
+) -> Result<Option<Attached>> {
+    match attach_state(warehouse, ctx, version).await {
+        Err(e) => {
+            tracing::warn!("the live state is not read ({e}); reading every line");
+            Ok(None)
+        }
+        attached => attached,
+    }
+}
+
+async fn attach_state(
     warehouse: &Warehouse,
     ctx: &SessionContext,
     version: u64,

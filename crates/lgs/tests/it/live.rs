@@ -258,3 +258,45 @@ async fn a_report_of_an_earlier_version_reads_every_line() {
     assert!(attach(&other.warehouse, &ctx, 0).await.unwrap().is_none());
     assert!(!lgs::live::exists(&other.warehouse).await.unwrap());
 }
+
+/// The state is derived data: with one of its files gone, a report reads every line
+/// (and says so), and the next refresh rebuilds it.
+#[tokio::test]
+async fn a_damaged_state_is_read_around_and_rebuilt() {
+    let s = Scratch::new();
+    let dir = s.dir.path();
+    s.ingest(&[&generated(dir, "g1.csv", 5_000, 1)])
+        .await
+        .unwrap();
+    refresh(&s.warehouse).await.unwrap();
+    s.ingest(&[&generated(dir, "g2.csv", 5_000, 2)])
+        .await
+        .unwrap();
+    let state = dir.join("warehouse").join(STATE_TABLE);
+    let file = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+
+    let (ctx, tables) = lgs::session::context_with_tables(&s.warehouse)
+        .await
+        .unwrap();
+    let version = tables.iter().find(|t| t.name == "retail").unwrap().version;
+    assert!(attach(&s.warehouse, &ctx, version).await.unwrap().is_none());
+    let options = ReportOptions::default();
+    let around = run_report(&ctx, &options).await.unwrap();
+    assert_eq!(
+        around,
+        run_report(&s.context().await, &options).await.unwrap()
+    );
+
+    let rebuilt = refresh(&s.warehouse).await.unwrap().unwrap();
+    assert!(
+        matches!(&rebuilt.change, Change::Rebuilt { reason } if reason.contains("damaged")),
+        "{rebuilt:?}"
+    );
+    let (live, full) = both(&s, None).await;
+    assert_eq!(live, full);
+}
