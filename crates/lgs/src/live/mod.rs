@@ -113,7 +113,9 @@ pub async fn refresh(warehouse: &Warehouse) -> Result<Option<Refreshed>> {
     let Some(retail) = warehouse.open(RETAIL_TABLE).await? else {
         return Ok(None);
     };
-    // A refresh that lost the race to another one decides again on what it wrote.
+    // A refresh that lost the race to another one decides again on what it wrote
+    // (the loop of `write::retrying_races`, whose async closure would make the
+    // dashboard's spawned task not `Send`).
     let mut tries = 1;
     loop {
         match refresh_to(warehouse, &retail).await {
@@ -127,12 +129,17 @@ pub async fn refresh(warehouse: &Warehouse) -> Result<Option<Refreshed>> {
 /// keeps one. A failure is logged, not returned: the commits stand, and the next
 /// refresh (or a report, beside the state) covers them.
 pub async fn follow(warehouse: &Warehouse) {
-    let refreshed = match exists(warehouse).await {
-        Ok(true) => refresh(warehouse).await.map(|_| ()),
-        Ok(false) => Ok(()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = refreshed {
+    match exists(warehouse).await {
+        Ok(true) => keep(warehouse).await,
+        Ok(false) => {}
+        Err(e) => tracing::warn!("the live state was not brought up to date: {e}"),
+    }
+}
+
+/// [`follow`] for a caller that knows the warehouse keeps a live state (a stream,
+/// after each batch).
+pub async fn keep(warehouse: &Warehouse) {
+    if let Err(e) = refresh(warehouse).await {
         tracing::warn!("the live state was not brought up to date: {e}");
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use deltalake::DeltaTable;
 use futures::Stream;
 
 use super::Shared;
@@ -20,18 +21,22 @@ use crate::error::Result;
 use crate::live::{attach, refresh, summary};
 use crate::schema::RETAIL_TABLE;
 use crate::session::{Engine, context_on};
+use crate::warehouse::Warehouse;
 
 /// Looks at `retail` every `interval` and publishes a new push when its version
 /// changed; runs until the server stops (the caller aborts it).
 pub(super) async fn watch(state: Shared, interval: Duration) {
     let mut seen: Option<u64> = None;
     let mut failing = false;
+    let mut retail: Option<DeltaTable> = None;
     loop {
-        match state.warehouse.version_of(RETAIL_TABLE).await {
+        match latest_version(&state.warehouse, &mut retail).await {
             Ok(Some(version)) if seen != Some(version) => match push(&state).await {
                 Ok(version) => {
                     seen = Some(version);
                     failing = false;
+                    // Listed from this version on at the next looks.
+                    retail = None;
                 }
                 Err(e) => {
                     // Said once per run of failures, not at every look.
@@ -45,6 +50,23 @@ pub(super) async fn watch(state: Shared, interval: Duration) {
         }
         tokio::time::sleep(interval).await;
     }
+}
+
+/// `retail`'s latest version, from a listing of its log after the version of
+/// `retail`, opened when it is not yet (or again when the listing fails, as after
+/// the table was made anew): a look that does not read the table's snapshot, which
+/// after thousands of commits takes most of a second.
+async fn latest_version(
+    warehouse: &Warehouse,
+    retail: &mut Option<DeltaTable>,
+) -> Result<Option<u64>> {
+    if let Some(table) = retail
+        && let Ok(version) = table.get_latest_version().await
+    {
+        return Ok(Some(version));
+    }
+    *retail = warehouse.open(RETAIL_TABLE).await?;
+    Ok(retail.as_ref().and_then(|t| t.version()))
 }
 
 /// Brings the live state up to date and publishes what the pages show; returns the

@@ -229,10 +229,9 @@ async fn after_any_sequence_of_commits_the_report_equals_a_full_recomputation() 
     assert_eq!(live, full, "after many small commits");
 }
 
-/// A report of the past reads the state when the state covers no later version;
-/// otherwise it reads every line.
-#[tokio::test]
-async fn a_report_of_an_earlier_version_reads_every_line() {
+/// A warehouse of 5,000 generated lines with a live state, and 5,000 more that the
+/// ingest brought along.
+async fn two_drops_with_a_state() -> Scratch {
     let s = Scratch::new();
     let dir = s.dir.path();
     s.ingest(&[&generated(dir, "g1.csv", 5_000, 1)])
@@ -242,6 +241,14 @@ async fn a_report_of_an_earlier_version_reads_every_line() {
     s.ingest(&[&generated(dir, "g2.csv", 5_000, 2)])
         .await
         .unwrap();
+    s
+}
+
+/// A report of the past reads the state when the state covers no later version;
+/// otherwise it reads every line.
+#[tokio::test]
+async fn a_report_of_an_earlier_version_reads_every_line() {
+    let s = two_drops_with_a_state().await;
     let (ctx, _) = lgs::session::context_with_tables(&s.warehouse)
         .await
         .unwrap();
@@ -263,15 +270,8 @@ async fn a_report_of_an_earlier_version_reads_every_line() {
 /// (and says so), and the next refresh rebuilds it.
 #[tokio::test]
 async fn a_damaged_state_is_read_around_and_rebuilt() {
-    let s = Scratch::new();
+    let s = two_drops_with_a_state().await;
     let dir = s.dir.path();
-    s.ingest(&[&generated(dir, "g1.csv", 5_000, 1)])
-        .await
-        .unwrap();
-    refresh(&s.warehouse).await.unwrap();
-    s.ingest(&[&generated(dir, "g2.csv", 5_000, 2)])
-        .await
-        .unwrap();
     let state = dir.join("warehouse").join(STATE_TABLE);
     let file = std::fs::read_dir(&state)
         .unwrap()

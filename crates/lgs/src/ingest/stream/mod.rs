@@ -192,7 +192,7 @@ pub async fn stream(
     // (first the commits of a run killed before it brought the state along).
     let live = table == RETAIL_TABLE && crate::live::exists(warehouse).await?;
     if live {
-        crate::live::follow(warehouse).await;
+        crate::live::keep(warehouse).await;
     }
     retrying(options, progress, async || {
         broker.start(run.at.loaded).await
@@ -238,7 +238,7 @@ pub async fn stream(
             },
             async {
                 if follow {
-                    crate::live::follow(warehouse).await;
+                    crate::live::keep(warehouse).await;
                 }
             }
         );
@@ -254,7 +254,7 @@ pub async fn stream(
     }
     run.report.freshness_ms = Freshness::of(std::mem::take(&mut run.freshness));
     if live && run.report.batches > 0 {
-        crate::live::follow(warehouse).await;
+        crate::live::keep(warehouse).await;
     }
     if run.report.batches > 0 {
         // The ingest log lists the batches too (a run killed before this is listed
