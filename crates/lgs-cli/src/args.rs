@@ -47,6 +47,18 @@ pub struct GlobalArgs {
     /// `generate`) [default: one per core].
     #[arg(long, global = true, env = "LGS_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// A policy file (TOML) of roles: the tables each may read, row filters, masked
+    /// columns (keyed pseudonyms) and denied columns; see docs/governance.md. Used
+    /// with --role.
+    #[arg(long, global = true, env = "LGS_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Act as this role of the policy: every query, report and extract sees only
+    /// what the role may see, and the warehouse cannot be changed. On the machine
+    /// that holds the warehouse's files this is a convenience for producing masked
+    /// extracts, not a security boundary (the files can be read directly); served
+    /// surfaces enforce it.
+    #[arg(long, global = true, env = "LGS_ROLE", value_name = "NAME")]
+    pub role: Option<String>,
 }
 
 impl GlobalArgs {

@@ -19,7 +19,11 @@ use crate::progress;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
-    let warehouse = Warehouse::at(&cli.global.warehouse)?;
+    let access = cli.global.access()?;
+    if let Some(what) = cli.command.changes_the_warehouse() {
+        access.require_admin(what)?;
+    }
+    let warehouse = Warehouse::at(&cli.global.warehouse)?.with_access(access);
     let quiet = cli.global.quiet;
     let limits = cli.global.limits();
     match cli.command {
@@ -255,7 +259,10 @@ async fn serve(warehouse: Warehouse, args: &ServeArgs, limits: Limits, quiet: bo
         as_of: args.as_of,
         keep_rows: 100_000,
         engine: Engine::from_url(args.cluster.cluster.as_deref(), limits),
-        live_interval: (!args.no_live).then_some(args.live_interval),
+        // The live panel reads the live state, which holds every line's figures:
+        // not for a restricted role.
+        live_interval: (!args.no_live && warehouse.access().role().is_none())
+            .then_some(args.live_interval),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -1,6 +1,7 @@
 //! `lgs`: the command-line program. It parses arguments and hands the work to the `lgs`
 //! library; see `commands.rs` for what each subcommand does.
 
+mod access;
 mod analyses;
 mod args;
 mod commands;

@@ -90,6 +90,14 @@ pub enum LgsError {
     #[error("table {table:?} in warehouse {warehouse} is empty; run `lgs ingest` first")]
     EmptyTable { table: String, warehouse: String },
 
+    /// A policy file that cannot be used: where it is and what is wrong.
+    #[error("policy {}: {message}", path.display())]
+    Policy { path: PathBuf, message: String },
+
+    /// The caller's role may not do or see this.
+    #[error("role {role}: {message}")]
+    Denied { role: String, message: String },
+
     /// An argument given by the user is not valid.
     #[error("invalid {what}: {message}")]
     InvalidArgument { what: &'static str, message: String },

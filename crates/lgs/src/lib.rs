@@ -47,6 +47,7 @@ pub mod ingest;
 pub mod live;
 pub mod output;
 pub mod pg;
+pub mod policy;
 pub mod schema;
 pub mod scratch;
 pub mod serve;

@@ -100,9 +100,19 @@ pub async fn context_over(
         }
         .set(&ctx);
     }
+    if let Some(role) = warehouse.access().role() {
+        let root = warehouse.root_url()?;
+        let scratch =
+            root.join(&format!("{SCRATCH_DIR}/"))
+                .map_err(|e| LgsError::InvalidArgument {
+                    what: "warehouse location",
+                    message: e.to_string(),
+                })?;
+        crate::policy::guard::install(&ctx, &role.name, root.to_string(), scratch.to_string());
+    }
     let tables = warehouse.register_opened(&ctx, opened).await?;
     if tables.iter().any(|t| t.name == RETAIL_TABLE) {
-        register_views(&ctx).await?;
+        register_views(&ctx, warehouse.access()).await?;
     }
     Ok((ctx, tables))
 }
@@ -150,8 +160,12 @@ pub const VIEWS: [(&str, &str); 1] = [(
 
 /// Registers [`VIEWS`]: `invoices` has one row per invoice with its amount (net of
 /// every line), first timestamp, month, customer, country and line count.
-async fn register_views(ctx: &SessionContext) -> Result<()> {
+/// A restricted role has those it may read, over what it sees of `retail`.
+async fn register_views(ctx: &SessionContext, access: &crate::policy::Access) -> Result<()> {
     for (name, sql) in VIEWS {
+        if access.role().is_some_and(|r| !r.may_read(name)) {
+            continue;
+        }
         let df = ctx.sql(sql).await.context("defining a view")?;
         ctx.register_table(name, df.into_view())
             .context("registering a view")?;

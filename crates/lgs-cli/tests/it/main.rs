@@ -9,6 +9,7 @@ mod clv;
 mod concurrency;
 mod experiment;
 mod feeds;
+mod governance;
 mod limits;
 mod live;
 mod load;

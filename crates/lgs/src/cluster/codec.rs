@@ -17,6 +17,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
+use crate::policy::pseudonym::{self, Pseudonym};
 use crate::scratch::{ScratchWrite, ScratchWriteExec, one_input};
 
 /// What an encoded [`ScratchWrite`] or [`ScratchWriteExec`] starts with (then its
@@ -39,15 +40,46 @@ fn decode_dir(buf: &[u8]) -> Result<Option<String>> {
     Ok(Some(dir.to_string()))
 }
 
-/// The function (UDF, UDAF, UDWF) methods of both codec traits: lgs adds no
-/// function of its own to Ballista's.
+/// What an encoded [`Pseudonym`] starts with (then its key): the executors compute
+/// a restricted role's masks, so the key travels with the plan.
+const PSEUDONYM: &[u8] = b"\0lgs.pseudonym\0";
+
+/// Encodes lgs's [`Pseudonym`] function; `false` for every other function.
+fn encode_pseudonym(node: &ScalarUDF, buf: &mut Vec<u8>) -> bool {
+    let inner = node.inner().as_ref() as &dyn std::any::Any;
+    match inner.downcast_ref::<Pseudonym>() {
+        Some(pseudonym) => {
+            buf.extend_from_slice(PSEUDONYM);
+            buf.extend_from_slice(pseudonym.key());
+            true
+        }
+        None => false,
+    }
+}
+
+/// The [`Pseudonym`] function encoded in `buf`, or `None` when it holds another.
+fn decode_pseudonym(name: &str, buf: &[u8]) -> Option<Arc<ScalarUDF>> {
+    let key = buf
+        .strip_prefix(PSEUDONYM)
+        .filter(|_| name == pseudonym::NAME)?;
+    Some(Arc::new(Pseudonym::udf(Arc::from(key))))
+}
+
+/// The function (UDF, UDAF, UDWF) methods of both codec traits: lgs adds its
+/// [`Pseudonym`] to Ballista's functions.
 macro_rules! forward_functions {
     () => {
         fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-            self.ballista.try_decode_udf(name, buf)
+            match decode_pseudonym(name, buf) {
+                Some(udf) => Ok(udf),
+                None => self.ballista.try_decode_udf(name, buf),
+            }
         }
 
         fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+            if encode_pseudonym(node, buf) {
+                return Ok(());
+            }
             self.ballista.try_encode_udf(node, buf)
         }
 

@@ -25,6 +25,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::error::{LgsError, QueryContext, Result};
+use crate::policy::Access;
 use crate::storage;
 
 pub use crate::facts::COMMIT_INFO_KEY;
@@ -52,6 +53,8 @@ pub struct Warehouse {
     root: Root,
     /// Tables read at an earlier state (see [`Warehouse::pinned`]).
     pins: std::collections::BTreeMap<String, Pin>,
+    /// What sessions over it may see (see [`crate::policy`]).
+    access: Access,
 }
 
 /// Where the warehouse lives.
@@ -117,6 +120,7 @@ impl Warehouse {
         Warehouse {
             root: Root::Local(root),
             pins: Default::default(),
+            access: Access::Admin,
         }
     }
 
@@ -134,7 +138,25 @@ impl Warehouse {
         Ok(Warehouse {
             root: Root::Remote { url, store, prefix },
             pins: Default::default(),
+            access: Access::Admin,
         })
+    }
+
+    /// The warehouse as `access` may see it: sessions over it register its tables
+    /// through the role's policy ([`crate::policy::visible`]).
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// What sessions over this warehouse may see.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The warehouse's URL, ending in `/` (a `file://` URL when local).
+    pub fn root_url(&self) -> Result<Url> {
+        self.table_url("")
     }
 
     /// Where the warehouse is, as the user would write it.
@@ -285,6 +307,9 @@ impl Warehouse {
         };
         let mut names = Vec::new();
         for name in candidates {
+            if self.access.role().is_some_and(|r| !r.may_read(&name)) {
+                continue;
+            }
             if self.has_table(&name).await? {
                 names.push(name);
             }
@@ -317,8 +342,28 @@ impl Warehouse {
         Ok(out)
     }
 
-    /// The Arrow schema of a table as stored in its Delta metadata.
+    /// Fails as if there were no table `name` when the caller may not read it.
+    fn require_readable(&self, name: &str) -> Result<()> {
+        match self.access.role() {
+            Some(role) if !role.may_read(name) => Err(LgsError::TableNotFound {
+                table: name.to_string(),
+                warehouse: self.location(),
+                hint: format!("role {} may not read it", role.name),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The Arrow schema of a table as stored in its Delta metadata (for a
+    /// restricted role, as its policy shows the table).
     pub async fn schema(&self, name: &str) -> Result<SchemaRef> {
+        self.require_readable(name)?;
+        if self.access.role().is_some() {
+            let table = self.open_existing(name).await?;
+            let ctx = SessionContext::new();
+            let provider = self.visible_provider(&ctx, name, &table).await?;
+            return Ok(provider.ok_or_else(|| self.not_found(name))?.schema());
+        }
         let table = self.open_existing(name).await?;
         let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
         Ok(snapshot.snapshot().arrow_schema())
@@ -327,6 +372,7 @@ impl Warehouse {
     /// Every commit of a table up to its current version, oldest first, each read
     /// by its version (a commit file removed by log clean-up is left out).
     pub async fn history(&self, name: &str) -> Result<Vec<CommitRecord>> {
+        self.require_readable(name)?;
         let table = self.open_existing(name).await?;
         let commits = commit::read_commits(name, &table, 0).await?;
         Ok(commits
@@ -397,7 +443,9 @@ impl Warehouse {
         self.register_store(ctx);
         let mut registered = Vec::new();
         for open in opened {
-            let provider = self.provider(ctx, &open.name, &open.table).await?;
+            let Some(provider) = self.visible_provider(ctx, &open.name, &open.table).await? else {
+                continue;
+            };
             ctx.register_table(open.name.as_str(), provider)
                 .context("registering a warehouse table")?;
             registered.push(open.info()?);

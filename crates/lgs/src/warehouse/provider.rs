@@ -26,11 +26,43 @@ use crate::schema::{REJECTED_TABLE, RETAIL_TABLE, rejected_schema, retail_schema
 use super::Warehouse;
 
 impl Warehouse {
+    /// The table `name` as this warehouse's caller may see it (`None`: not at all),
+    /// see [`crate::policy::visible`].
+    pub(crate) async fn visible_provider(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        table: &DeltaTable,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        let Some(role) = self.access().role() else {
+            return self.provider(ctx, name, table).await.map(Some);
+        };
+        if !role.may_read(name) {
+            return Ok(None);
+        }
+        let raw = self.provider_sealed(ctx, name, table, true).await?;
+        crate::policy::visible(ctx, self.access(), name, raw)
+    }
+
+    /// The table `name` as its files hold it (no policy applied): for lgs's own
+    /// maintenance, never for a caller's session.
     pub(crate) async fn provider(
         &self,
         ctx: &SessionContext,
         name: &str,
         table: &DeltaTable,
+    ) -> Result<Arc<dyn TableProvider>> {
+        self.provider_sealed(ctx, name, table, false).await
+    }
+
+    /// [`Warehouse::provider`], its file scans [`crate::policy::guard::sealed`] when
+    /// `seal`.
+    async fn provider_sealed(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        table: &DeltaTable,
+        seal: bool,
     ) -> Result<Arc<dyn TableProvider>> {
         let delta_err = |e| LgsError::delta(name, e);
         super::integrity::check_files(name, table).await?;
@@ -44,7 +76,7 @@ impl Warehouse {
         let partition_columns: Vec<String> = snapshot.metadata().partition_columns().to_vec();
         if partition_columns.is_empty() {
             let uris: Vec<String> = table.get_file_uris().map_err(delta_err)?.collect();
-            return listing(uris, schema);
+            return listing(uris, schema, seal);
         }
         // Delta keeps partition values in the log, not in the files: one listing per
         // partition, each with its values as constants, unioned. A filter on a
@@ -74,7 +106,7 @@ impl Warehouse {
         ));
         let mut union: Option<LogicalPlanBuilder> = None;
         for (values, uris) in groups {
-            let source = provider_as_source(listing(uris, file_schema.clone())?);
+            let source = provider_as_source(listing(uris, file_schema.clone(), seal)?);
             let columns = schema
                 .fields()
                 .iter()
@@ -117,7 +149,7 @@ pub(crate) fn files_provider(
     uris: Vec<String>,
     schema: SchemaRef,
 ) -> Result<Arc<dyn TableProvider>> {
-    listing(uris, as_read(ctx, schema))
+    listing(uris, as_read(ctx, schema), false)
 }
 
 /// `schema` as `ctx` reads Parquet files of it (strings as views, when it does).
@@ -136,8 +168,8 @@ fn as_read(ctx: &SessionContext, schema: SchemaRef) -> SchemaRef {
     }
 }
 
-/// A Parquet listing of exactly these files.
-fn listing(uris: Vec<String>, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+/// A Parquet listing of exactly these files (sealed when `seal`).
+fn listing(uris: Vec<String>, schema: SchemaRef, seal: bool) -> Result<Arc<dyn TableProvider>> {
     if uris.is_empty() {
         return Ok(Arc::new(EmptyTable::new(schema)));
     }
@@ -151,8 +183,12 @@ fn listing(uris: Vec<String>, schema: SchemaRef) -> Result<Arc<dyn TableProvider
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
-    let provider = ListingTable::try_new(config).context("building the table scan")?;
-    Ok(Arc::new(provider))
+    let provider = Arc::new(ListingTable::try_new(config).context("building the table scan")?);
+    Ok(if seal {
+        crate::policy::guard::sealed(provider)
+    } else {
+        provider
+    })
 }
 
 /// The schema with `Utf8` columns as `Utf8View`, as DataFusion reads Parquet strings.

@@ -100,7 +100,14 @@ impl Warehouse {
     ) -> Result<()> {
         let mut opened = self.open_existing(table).await?;
         load_pin(table, &mut opened, pin).await?;
-        let provider = self.provider(ctx, table, &opened).await?;
+        let provider = self
+            .visible_provider(ctx, table, &opened)
+            .await?
+            .ok_or_else(|| LgsError::TableNotFound {
+                table: table.to_string(),
+                warehouse: self.location(),
+                hint: format!("role {} may not read it", self.access().name()),
+            })?;
         ctx.register_table(alias, provider)
             .map_err(|e| LgsError::InvalidArgument {
                 what: "time travel",

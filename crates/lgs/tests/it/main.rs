@@ -10,6 +10,7 @@ mod experiment;
 mod ingest;
 mod live;
 mod outputs;
+mod policy;
 mod postgres;
 mod races;
 mod real_basket;

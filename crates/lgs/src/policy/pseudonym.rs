@@ -1,0 +1,222 @@
+//! Keyed pseudonyms: a masked column's values replaced by HMAC-SHA-256 of their
+//! text under a secret key. The same value always gets the same pseudonym (so counts,
+//! joins and groupings by customer still work), nobody without the key can compute
+//! one from an id (so the ids cannot be enumerated, as a plain hash could), and no
+//! pseudonym can be turned back into its id.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+/// The function's name in plans (and in the cluster codec).
+pub const NAME: &str = "lgs_pseudonym";
+
+/// Distinct values remembered per function before the memo starts over.
+const MEMO_LIMIT: usize = 1 << 20;
+
+/// `lgs_pseudonym(value)`: an integer value becomes a positive `Int64` (63 bits of
+/// the HMAC, far above any real id), anything else a 32-digit hexadecimal text
+/// (128 bits). Nulls stay null: a guest line is still a guest line.
+#[derive(Debug)]
+pub struct Pseudonym {
+    key: Arc<[u8]>,
+    signature: Signature,
+    /// Pseudonyms already computed (customers repeat on every line they buy).
+    memo: Mutex<HashMap<i64, i64>>,
+}
+
+impl Pseudonym {
+    pub fn new(key: Arc<[u8]>) -> Self {
+        Pseudonym {
+            key,
+            signature: Signature::any(1, Volatility::Immutable),
+            memo: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The function as an expression-ready UDF.
+    pub fn udf(key: Arc<[u8]>) -> ScalarUDF {
+        ScalarUDF::new_from_impl(Pseudonym::new(key))
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).expect("HMAC takes keys of any length")
+    }
+
+    fn digest(mac: &Hmac<Sha256>, text: &[u8]) -> [u8; 32] {
+        let mut mac = mac.clone();
+        mac.update(text);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The pseudonym of an integer: the first 63 bits of the HMAC of its decimal text.
+    pub fn of_int(&self, value: i64) -> i64 {
+        let digest = Self::digest(&self.mac(), itoa::Buffer::new().format(value).as_bytes());
+        Self::int_of(&digest)
+    }
+
+    fn int_of(digest: &[u8; 32]) -> i64 {
+        let head: [u8; 8] = digest[..8].try_into().expect("8 bytes");
+        (u64::from_be_bytes(head) >> 1) as i64
+    }
+
+    /// The pseudonym of a text: the first 128 bits of its HMAC in hexadecimal.
+    pub fn of_text(&self, value: &str) -> String {
+        Self::hex_of(&Self::digest(&self.mac(), value.as_bytes()))
+    }
+
+    fn hex_of(digest: &[u8; 32]) -> String {
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn ints(&self, values: &Int64Array) -> Int64Array {
+        let mac = self.mac();
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if memo.len() > MEMO_LIMIT {
+            memo.clear();
+        }
+        let mut last: Option<(i64, i64)> = None;
+        let mut buffer = itoa::Buffer::new();
+        values
+            .iter()
+            .map(|v| {
+                let v = v?;
+                if let Some((from, to)) = last
+                    && from == v
+                {
+                    return Some(to);
+                }
+                let to = *memo.entry(v).or_insert_with(|| {
+                    Self::int_of(&Self::digest(&mac, buffer.format(v).as_bytes()))
+                });
+                last = Some((v, to));
+                Some(to)
+            })
+            .collect()
+    }
+
+    fn texts(&self, values: &ArrayRef) -> DfResult<ArrayRef> {
+        let mac = self.mac();
+        let text = datafusion::arrow::compute::cast(values, &DataType::Utf8)?;
+        let out: StringArray = text
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.map(|v| Self::hex_of(&Self::digest(&mac, v.as_bytes()))))
+            .collect();
+        Ok(Arc::new(out))
+    }
+}
+
+fn is_integer(t: &DataType) -> bool {
+    t.is_integer()
+}
+
+impl PartialEq for Pseudonym {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Pseudonym {}
+
+impl Hash for Pseudonym {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        NAME.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for Pseudonym {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        match args {
+            [t] if is_integer(t) => Ok(DataType::Int64),
+            [_] => Ok(DataType::Utf8),
+            _ => exec_err!("{NAME} takes one argument"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let [value] = args.args.as_slice() else {
+            return exec_err!("{NAME} takes one argument");
+        };
+        let array = value.to_array(args.number_rows)?;
+        let out: ArrayRef = if is_integer(array.data_type()) {
+            let ints = datafusion::arrow::compute::cast(&array, &DataType::Int64)?;
+            Arc::new(self.ints(ints.as_primitive::<Int64Type>()))
+        } else {
+            self.texts(&array)?
+        };
+        Ok(match value {
+            ColumnarValue::Scalar(_) => {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+            }
+            ColumnarValue::Array(_) => ColumnarValue::Array(out),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4231 test case 2: HMAC-SHA-256 with key "Jefe".
+    #[test]
+    fn the_digest_is_hmac_sha256() {
+        let p = Pseudonym::new(Arc::from(&b"Jefe"[..]));
+        let digest = Pseudonym::digest(&p.mac(), b"what do ya want for nothing?");
+        assert_eq!(
+            Pseudonym::hex_of(&digest),
+            "5bdcc146bf60754e6a042426089575c7"
+        );
+        assert_eq!(
+            p.of_text("what do ya want for nothing?"),
+            Pseudonym::hex_of(&digest)
+        );
+        // 0x5bdcc146bf60754e >> 1
+        assert_eq!(
+            Pseudonym::int_of(&digest),
+            0x5bdc_c146_bf60_754e_u64 as i64 >> 1
+        );
+    }
+
+    #[test]
+    fn integers_keep_their_type_nulls_and_identity() {
+        let p = Pseudonym::new(Arc::from(&b"a key of thirty-two bytes at least!"[..]));
+        let other = Pseudonym::new(Arc::from(&b"another key of thirty-two bytes!!!"[..]));
+        let ids = Int64Array::from(vec![
+            Some(12346),
+            Some(12346),
+            None,
+            Some(12347),
+            Some(12346),
+        ]);
+        let out = p.ints(&ids);
+        assert_eq!(out.value(0), out.value(1));
+        assert_eq!(out.value(0), out.value(4));
+        assert!(out.is_null(2));
+        assert_ne!(out.value(0), out.value(3));
+        assert_eq!(out.value(0), p.of_int(12346));
+        assert_ne!(p.of_int(12346), other.of_int(12346), "the key matters");
+        assert!(out.value(0) > 0 && out.value(0) != 12346);
+    }
+}
