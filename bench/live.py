@@ -33,6 +33,17 @@ def run(argv, **kw):
     return time.perf_counter() - started, out.stdout
 
 
+def lines_file(lgs, rows, work):
+    """The real file (rows 0), or `rows` generated lines (made once in `work`)."""
+    if not rows:
+        return os.path.join(ROOT, "data", "online_retail_II.csv.zst")
+    base = os.path.join(work, f"base-{rows}.csv")
+    if not os.path.exists(base):
+        run([lgs, "--quiet", "generate", "retail", "--rows", str(rows), "--seed", "1",
+             "--out", base])
+    return base
+
+
 def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap = argparse.ArgumentParser()
@@ -45,13 +56,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     lgs = args.lgs
-    if args.rows:
-        base = os.path.join(args.work, f"base-{args.rows}.csv")
-        if not os.path.exists(base):
-            run([lgs, "--quiet", "generate", "retail", "--rows", str(args.rows), "--seed", "1",
-                 "--out", base])
-    else:
-        base = os.path.join(ROOT, "data", "online_retail_II.csv.zst")
+    base = lines_file(lgs, args.rows, args.work)
     a, b = (os.path.join(args.work, f"wh-{n}-{args.rows}") for n in "ab")
     for wh in (a, b):
         shutil.rmtree(wh, ignore_errors=True)

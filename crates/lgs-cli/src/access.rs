@@ -3,9 +3,41 @@
 
 use anyhow::Context;
 
-use crate::args::{Command, GlobalArgs};
+use crate::args::{Cli, Command, GlobalArgs};
 
 impl GlobalArgs {
+    /// Who this invocation changes the warehouse as.
+    pub fn actor(&self, access: &lgs::policy::Access) -> lgs::facts::Actor {
+        let user = std::env::var("LGS_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".into());
+        lgs::facts::Actor {
+            user,
+            role: access.name().to_string(),
+            reason: self.reason.clone(),
+        }
+    }
+
+    /// The pseudonym key: `LGS_PSEUDONYM_KEY`, else the policy's key file (`None`:
+    /// neither is given).
+    pub fn pseudonym_key(&self) -> anyhow::Result<Option<std::sync::Arc<[u8]>>> {
+        if let Some(key) = std::env::var_os(lgs::policy::KEY_ENV) {
+            let key = key.into_encoded_bytes();
+            anyhow::ensure!(
+                key.len() >= lgs::policy::MIN_KEY_BYTES,
+                "{} has {} bytes; a pseudonym key needs at least {}",
+                lgs::policy::KEY_ENV,
+                key.len(),
+                lgs::policy::MIN_KEY_BYTES
+            );
+            return Ok(Some(key.into()));
+        }
+        match &self.policy {
+            Some(path) => Ok(lgs::policy::Policy::load(path)?.key().cloned()),
+            None => Ok(None),
+        }
+    }
+
     /// What this invocation may see: everything without a policy, else the role's
     /// view.
     pub fn access(&self) -> anyhow::Result<lgs::policy::Access> {
@@ -40,6 +72,7 @@ impl Command {
             Command::Optimize(_) | Command::Vacuum(_) => return Some("compacting a table"),
             Command::Live(_) => return Some("refreshing the live state"),
             Command::Check(_) => return Some("checking the warehouse's files"),
+            Command::Forget(_) => return Some("forgetting customers"),
             Command::Report(r) => r,
             Command::Clv(a) => &a.report,
             Command::Kmeans(a) => &a.report,
@@ -52,5 +85,20 @@ impl Command {
         report
             .save
             .then_some("saving a report into the warehouse (--save)")
+    }
+}
+
+impl Cli {
+    /// The warehouse as this invocation's role sees it, recording who changes it;
+    /// a command that would change it fails here for a restricted role.
+    pub fn warehouse(&self) -> anyhow::Result<lgs::Warehouse> {
+        let access = self.global.access()?;
+        if let Some(what) = self.command.changes_the_warehouse() {
+            access.require_admin(what)?;
+        }
+        let actor = self.global.actor(&access);
+        Ok(lgs::Warehouse::at(&self.global.warehouse)?
+            .with_access(access)
+            .with_actor(actor))
     }
 }

@@ -59,6 +59,11 @@ pub struct GlobalArgs {
     /// surfaces enforce it.
     #[arg(long, global = true, env = "LGS_ROLE", value_name = "NAME")]
     pub role: Option<String>,
+    /// Why this change is made: recorded with the user (LGS_USER, else the login
+    /// name) and the role in every commit the command makes (`lgs history` shows
+    /// it). Required by `forget` (a request reference, not the customer's name).
+    #[arg(long, global = true, env = "LGS_REASON", value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 impl GlobalArgs {
@@ -172,6 +177,13 @@ pub enum Command {
     /// Delete the data files of a table that no version within --retain needs, and
     /// those of runs killed before their commit.
     Vacuum(VacuumArgs),
+    /// The right to be forgotten: remove every row of these customers from every
+    /// table that holds them (transactions, quarantined lines, saved reports; the
+    /// live state and scratch results are deleted and rebuilt), and keep their ids
+    /// only as keyed pseudonyms in a forget list, so that later ingests drop their
+    /// rows. Needs the pseudonym key (LGS_PSEUDONYM_KEY, or --policy with its
+    /// pseudonym_key_file).
+    Forget(ForgetArgs),
     /// Bring the live state (what the report reads instead of every line) up to
     /// date with retail's new commits, creating it the first time.
     Live(FormatArgs),
@@ -445,6 +457,20 @@ pub struct ReportArgs {
     /// keys, all tables replaced together in one transaction.
     #[arg(long, value_name = "URL")]
     pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// Customer ids to forget (repeat, or give several).
+    #[arg(long = "customer", value_name = "ID", required = true, num_args = 1..)]
+    pub customers: Vec<i64>,
+    /// Delete the replaced files and the log entries that name them now, instead of
+    /// at the next `lgs vacuum` after the retention period (time travel to before
+    /// the forget is then impossible).
+    #[arg(long)]
+    pub now: bool,
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
 }
 
 #[derive(Debug, Args)]

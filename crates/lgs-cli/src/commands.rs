@@ -19,15 +19,16 @@ use crate::progress;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
-    let access = cli.global.access()?;
-    if let Some(what) = cli.command.changes_the_warehouse() {
-        access.require_admin(what)?;
-    }
-    let warehouse = Warehouse::at(&cli.global.warehouse)?.with_access(access);
+    let warehouse = cli.warehouse()?;
+    let key = cli.global.pseudonym_key()?;
     let quiet = cli.global.quiet;
     let limits = cli.global.limits();
     match cli.command {
-        Command::Ingest(args) => ingest(&warehouse, &args, quiet).await,
+        Command::Ingest(args) => ingest(&warehouse, &args, key.clone(), quiet).await,
+        Command::Forget(args) => {
+            let reason = cli.global.reason.as_deref();
+            crate::maintenance::forget(&warehouse, &args, reason, key.clone()).await
+        }
         Command::Report(args) => {
             let analyses = lgs::analytics::analyses();
             crate::report::run(warehouse, &args, &analyses, &limits, quiet).await
@@ -60,7 +61,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let analyses = [args.analysis()];
             crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
         }
-        Command::Stream(args) => crate::stream::run_stream(&warehouse, &args, quiet).await,
+        Command::Stream(args) => crate::stream::run_stream(&warehouse, &args, key, quiet).await,
         Command::Replay(args) => crate::stream::run_replay(&args).await,
         Command::Tables(f) => tables(&warehouse, f.format).await,
         Command::Describe { table, format } => describe(&warehouse, &table, format.format).await,
@@ -99,7 +100,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 None => bundled_dataset()?,
             };
             let paths = [data.display().to_string()];
-            let options = IngestOptions::default();
+            let options = IngestOptions {
+                pseudonym_key: key,
+                ..IngestOptions::default()
+            };
             ingest_and_summarise(
                 &warehouse,
                 &paths,
@@ -141,7 +145,12 @@ pub(crate) fn out() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
 }
 
-async fn ingest(warehouse: &Warehouse, args: &IngestArgs, quiet: bool) -> Result<()> {
+async fn ingest(
+    warehouse: &Warehouse,
+    args: &IngestArgs,
+    key: Option<std::sync::Arc<[u8]>>,
+    quiet: bool,
+) -> Result<()> {
     let dataset = match args.dataset {
         DatasetArg::Retail => Dataset::Retail,
         DatasetArg::Wdi => Dataset::Wdi {
@@ -158,6 +167,7 @@ async fn ingest(warehouse: &Warehouse, args: &IngestArgs, quiet: bool) -> Result
             ModeArg::Append => WriteMode::Append,
             ModeArg::Overwrite => WriteMode::Overwrite,
         },
+        pseudonym_key: key,
         ..IngestOptions::default()
     }
     .with(Postgres {
@@ -204,27 +214,37 @@ async fn ingest_and_summarise(
     Ok(())
 }
 
+/// The accounting's last term, when rows of forgotten customers were dropped.
+fn forgotten(rows: u64) -> String {
+    match rows {
+        0 => String::new(),
+        n => format!(" + {} forgotten", group(n as f64, 0)),
+    }
+}
+
 pub(crate) fn ingest_summary(report: &IngestReport, table: &str) -> String {
     let mut s = String::new();
     for f in &report.files {
         match &f.skipped {
             Some(why) => s.push_str(&format!("skipped {}: {why}\n", f.path)),
             None => s.push_str(&format!(
-                "{}: {} rows read = {} loaded + {} quarantined\n",
+                "{}: {} rows read = {} loaded + {} quarantined{}\n",
                 f.path,
                 group(f.rows_read as f64, 0),
                 group(f.rows_loaded as f64, 0),
-                group(f.rows_rejected as f64, 0)
+                group(f.rows_rejected as f64, 0),
+                forgotten(f.rows_forgotten),
             )),
         }
     }
     match report.retail_version {
         Some(v) => {
             s.push_str(&format!(
-                "ingested: {} rows read = {} loaded + {} quarantined; {table} is at version {v}",
+                "ingested: {} rows read = {} loaded + {} quarantined{}; {table} is at version {v}",
                 group(report.rows_read as f64, 0),
                 group(report.rows_loaded as f64, 0),
                 group(report.rows_rejected as f64, 0),
+                forgotten(report.rows_forgotten),
             ));
             if let Some(rv) = report.rejected_version {
                 s.push_str(&format!(
@@ -438,10 +458,36 @@ async fn history(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> R
         "rows added",
         "total rows",
         "sources",
+        "by",
     ]);
-    let mut total: u64 = 0;
+    // Rows each commit added, less those a forget removed.
+    let net = |c: &lgs::warehouse::CommitRecord| {
+        let forgotten = match c.operation.as_str() {
+            "DELETE" => c.lgs.as_ref().and_then(|f| f.rows_forgotten).unwrap_or(0),
+            _ => 0,
+        };
+        c.rows_added.unwrap_or(0) as i64 - forgotten as i64
+    };
+    // Commits cleaned from the log (after a checkpoint) are not listed: start from
+    // what the listed ones leave unexplained of the current rows.
+    let current = warehouse
+        .tables()
+        .await?
+        .into_iter()
+        .find(|t| t.name == table)
+        .map_or(0, |t| t.rows as i64);
+    let mut total = current - commits.iter().map(net).sum::<i64>();
     for c in &commits {
-        total += c.rows_added.unwrap_or(0);
+        total += net(c);
+        let by = c
+            .lgs
+            .as_ref()
+            .and_then(|f| f.actor.as_ref())
+            .map(|a| match &a.reason {
+                Some(why) => format!("{} ({}): {why}", a.user, a.role),
+                None => format!("{} ({})", a.user, a.role),
+            })
+            .unwrap_or_default();
         let sources = c
             .lgs
             .iter()
@@ -460,9 +506,13 @@ async fn history(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> R
             c.version.to_string(),
             c.timestamp.clone().unwrap_or_default(),
             c.operation.clone(),
-            c.rows_added.map(|r| group(r as f64, 0)).unwrap_or_default(),
-            group(total as f64, 0),
+            match net(c) {
+                n if n < 0 => group(n as f64, 0),
+                _ => c.rows_added.map(|r| group(r as f64, 0)).unwrap_or_default(),
+            },
+            group(total.max(0) as f64, 0),
             sources,
+            by,
         ]);
     }
     writeln!(out(), "{t}")?;

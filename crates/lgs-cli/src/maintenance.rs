@@ -9,7 +9,8 @@ use lgs::format::group;
 use lgs::warehouse::Pin;
 
 use crate::args::{
-    CheckArgs, FormatArgs, OptimizeArgs, RepairArgs, RestoreArgs, SummaryFormat, VacuumArgs,
+    CheckArgs, ForgetArgs, FormatArgs, OptimizeArgs, RepairArgs, RestoreArgs, SummaryFormat,
+    VacuumArgs,
 };
 use crate::commands::out;
 use lgs::live::Change;
@@ -217,6 +218,69 @@ pub async fn live(warehouse: &Warehouse, args: &FormatArgs) -> Result<()> {
         done.version,
         group(done.rows_written as f64, 0),
         done.seconds
+    )?;
+    Ok(())
+}
+
+pub async fn forget(
+    warehouse: &Warehouse,
+    args: &ForgetArgs,
+    reason: Option<&str>,
+    key: Option<std::sync::Arc<[u8]>>,
+) -> Result<()> {
+    let reason = reason.context(
+        "lgs forget needs --reason TEXT (kept in the forget list and the commits: a request \
+         reference, not the customer's name)",
+    )?;
+    let key = key.context(
+        "lgs forget keeps the forgotten ids only as keyed pseudonyms: give the pseudonym \
+         key (LGS_PSEUDONYM_KEY, or --policy with its pseudonym_key_file; make one with \
+         `head -c 32 /dev/urandom > pseudonym.key`)",
+    )?;
+    let request = lgs::warehouse::ForgetRequest {
+        customers: args.customers.clone(),
+        reason: reason.to_string(),
+        now: args.now,
+        key,
+    };
+    let done = warehouse.forget(&request).await?;
+    if args.format == SummaryFormat::Json {
+        writeln!(out(), "{}", serde_json::to_string_pretty(&done)?)?;
+        return Ok(());
+    }
+    let mut o = out();
+    for t in done.tables.iter().filter(|t| t.rows > 0) {
+        write!(
+            o,
+            "{}: {} rows removed from {} files (version {})",
+            t.table,
+            group(t.rows as f64, 0),
+            t.files_rewritten,
+            t.version.map_or("-".into(), |v| v.to_string())
+        )?;
+        if done.now {
+            write!(
+                o,
+                "; {} data files and {} log files deleted",
+                t.files_deleted, t.log_files_deleted
+            )?;
+        }
+        writeln!(o)?;
+    }
+    for dir in &done.derived_deleted {
+        writeln!(o, "{dir}: deleted (derived; rebuilt when needed)")?;
+    }
+    writeln!(
+        o,
+        "forgot {} customer(s): {} rows in {:.2} s; later ingests drop their rows{}",
+        done.customers,
+        group(done.rows as f64, 0),
+        done.seconds,
+        if done.now {
+            ""
+        } else {
+            "; the old files go at the next `lgs vacuum` after the retention period (or use --now)"
+        }
     )?;
     Ok(())
 }

@@ -97,7 +97,12 @@ pub struct ReplayArgs {
     pub output: SummaryFormat,
 }
 
-pub async fn run_stream(warehouse: &Warehouse, args: &StreamArgs, quiet: bool) -> Result<()> {
+pub async fn run_stream(
+    warehouse: &Warehouse,
+    args: &StreamArgs,
+    key: Option<std::sync::Arc<[u8]>>,
+    quiet: bool,
+) -> Result<()> {
     let format = match args.format {
         MessageFormatArg::Json => MessageFormat::Json,
         MessageFormatArg::Csv => MessageFormat::Csv {
@@ -115,6 +120,7 @@ pub async fn run_stream(warehouse: &Warehouse, args: &StreamArgs, quiet: bool) -
         max_batch: args.max_batch as usize,
         exit_when_idle: args.exit_when_idle,
         retry_for: args.retry_for,
+        pseudonym_key: key,
     };
     let mut broker = Nats::new(&args.from, args.subject.clone(), &args.table)?;
     let stopped = stop_on_signal();

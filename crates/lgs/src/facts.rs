@@ -64,10 +64,27 @@ pub struct CommitFacts {
     pub dropped_files: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_lost: Option<u64>,
+    /// Rows of forgotten customers this commit removed (`lgs forget`) or an ingest
+    /// dropped (never their ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_forgotten: Option<u64>,
+    /// Who made the commit, as which role, and why (the audit of every write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
     /// The stream position this commit loaded up to (`lgs stream`): recorded as a
     /// Delta application transaction too, whose version is the position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<StreamPosition>,
+}
+
+/// Who changes the warehouse: the user (`LGS_USER`, else the login name), the
+/// policy role it acts as (`admin` without a policy) and the reason given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user: String,
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Where a stream's messages were loaded up to: an application id (one per stream

@@ -113,18 +113,24 @@ impl<'a> TableWriter<'a> {
         }
     }
 
+    /// Flushes what was written to files and returns them, for a caller that
+    /// commits them itself (with other actions).
+    pub async fn finish(&mut self) -> Result<Vec<deltalake::kernel::Add>> {
+        match self.writer.as_mut() {
+            Some(w) => {
+                let flushed = w.flush().await;
+                flushed.map_err(|e| self.write_failed(e))
+            }
+            None => Ok(vec![]),
+        }
+    }
+
     /// Commits what was written as one new version of the table (replacing its
     /// contents, and its schema when it changed, with `overwrite`); returns it.
     /// If it fails because a concurrent commit won ([`LgsError::ConcurrentWrite`]:
     /// nothing was committed), the files written for it are removed.
     pub async fn commit(&mut self, facts: &CommitFacts, overwrite: bool) -> Result<u64> {
-        let adds = match self.writer.as_mut() {
-            Some(w) => {
-                let flushed = w.flush().await;
-                flushed.map_err(|e| self.write_failed(e))?
-            }
-            None => vec![],
-        };
+        let adds = self.finish().await?;
         let committed = self
             .warehouse
             .commit(

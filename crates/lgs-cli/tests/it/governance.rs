@@ -186,3 +186,70 @@ fn a_filtered_roles_report_is_the_report_of_the_rows_it_sees() {
     let admin = report_json(lgs(&wh));
     assert_ne!(by_role, admin, "the whole warehouse's report differs");
 }
+
+#[test]
+fn forget_needs_the_key_and_later_ingests_count_the_forgotten_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = setup(dir.path());
+    let forget = |key: Option<&str>| {
+        let mut cmd = lgs(&wh);
+        cmd.env_remove("LGS_POLICY").env_remove("LGS_ROLE");
+        match key {
+            Some(k) => cmd.env("LGS_PSEUDONYM_KEY", k),
+            None => cmd.env_remove("LGS_PSEUDONYM_KEY"),
+        };
+        cmd.env("LGS_USER", "dpo").args([
+            "forget",
+            "--customer",
+            "101",
+            "--reason",
+            "request 7",
+            "--now",
+        ]);
+        cmd
+    };
+    forget(None)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("LGS_PSEUDONYM_KEY"));
+    let key = "k".repeat(40);
+    forget(Some(&key)).assert().success().stdout(
+        predicate::str::contains("retail: 4 rows removed from 1 files")
+            .and(predicate::str::contains("forgot 1 customer(s): 4 rows")),
+    );
+    // Who forgot, as which role, and why, is in the commit.
+    lgs(&wh)
+        .args(["history", "retail"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("dpo (admin): request 7")
+                .and(predicate::str::is_match(r"DELETE\s+┆ -4\s+┆ 4 ").unwrap()),
+        );
+    // A restricted role may not forget.
+    as_role(&wh, dir.path(), "agency")
+        .args(["forget", "--customer", "102", "--reason", "x"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("role agency"));
+    // The day re-sent: the customer's 4 lines are dropped and counted.
+    lgs(&wh)
+        .env("LGS_PSEUDONYM_KEY", &key)
+        .args(["ingest", "--force"])
+        .arg(handmade())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "8 rows read = 4 loaded + 0 quarantined + 4 forgotten",
+        ));
+    lgs(&wh)
+        .args([
+            "sql",
+            "SELECT count(*) AS n FROM retail WHERE customer_id = 101",
+            "--format",
+            "csv",
+        ])
+        .assert()
+        .success()
+        .stdout("n\n0\n");
+}

@@ -32,6 +32,7 @@ pub mod dry;
 pub mod dump;
 pub mod excel;
 pub mod files;
+mod forget;
 pub mod format;
 #[doc(hidden)]
 pub mod insert_values;
@@ -87,6 +88,9 @@ pub struct IngestOptions {
     /// The sources that read the inputs, each with its options ([`sources::all`]
     /// by default; see [`IngestOptions::with`]).
     pub sources: Vec<Arc<dyn Source>>,
+    /// The key of the forget list's pseudonyms: needed once customers were
+    /// forgotten, so that their rows are dropped (see [`crate::warehouse::ForgetRequest`]).
+    pub pseudonym_key: Option<Arc<[u8]>>,
 }
 
 impl IngestOptions {
@@ -121,6 +125,7 @@ impl Default for IngestOptions {
             dataset: Dataset::Retail,
             mode: WriteMode::Append,
             sources: sources::all(),
+            pseudonym_key: None,
         }
     }
 }
@@ -149,6 +154,9 @@ pub struct FileReport {
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
+    /// Rows of forgotten customers dropped (see [`crate::warehouse::ForgetRequest`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rows_forgotten: u64,
     /// Why the file was not read, when it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
@@ -163,6 +171,9 @@ pub struct IngestReport {
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
+    /// Rows of forgotten customers dropped: rows read = loaded + rejected + forgotten.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rows_forgotten: u64,
     /// The new version of the target table (`retail` by default), when something was
     /// committed. The name is kept for the JSON output's stability.
     pub retail_version: Option<u64>,
@@ -248,6 +259,7 @@ async fn ingest_once(
         rows_read: 0,
         rows_loaded: 0,
         rows_rejected: 0,
+        rows_forgotten: 0,
         retail_version: None,
         rejected_version: None,
     };
@@ -264,9 +276,13 @@ async fn ingest_once(
     .decided_at(data_version);
     let mut rejected = TableWriter::new(warehouse, &rejected_table, rejected_schema(), vec![])
         .decided_at(rejected_version);
+    let forget = forget::Filter::load(warehouse, options.pseudonym_key.as_ref())
+        .await?
+        .map(Arc::new);
     let outcome = run_pipeline(
         lanes,
         options,
+        forget,
         &ingest_id,
         progress,
         &mut data,
@@ -286,6 +302,7 @@ async fn ingest_once(
         report.rows_read += file.rows_read;
         report.rows_loaded += file.rows_loaded;
         report.rows_rejected += file.rows_rejected;
+        report.rows_forgotten += file.rows_forgotten;
     }
     if options.strict && report.rows_rejected > 0 {
         data.abort();
@@ -456,6 +473,7 @@ fn skip_loaded(
                     rows_read: 0,
                     rows_loaded: 0,
                     rows_rejected: 0,
+                    rows_forgotten: 0,
                     skipped: Some(reason),
                 }),
                 None => kept.push(PlannedInput {
@@ -501,6 +519,7 @@ async fn commit(
         rows_read: Some(report.rows_read),
         rows_loaded: Some(report.rows_loaded),
         rows_rejected: Some(report.rows_rejected),
+        rows_forgotten: (report.rows_forgotten > 0).then_some(report.rows_forgotten),
         rows_written: report.rows_loaded,
         ..CommitFacts::default()
     };
@@ -534,4 +553,8 @@ impl From<&FileReport> for SourceFacts {
             rows_rejected: f.rows_rejected,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

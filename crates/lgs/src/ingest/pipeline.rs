@@ -8,17 +8,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 use super::batch::RejectedBuilder;
+use super::forget::Filter;
 use super::format::{load_record, read_header};
 use super::records::{Record, RecordSource};
 use super::{Dataset, FileReport, IngestOptions, IngestProgress, Message, PlannedInput};
 use crate::error::{LgsError, Result};
 use crate::write::TableWriter;
+use datafusion::arrow::array::RecordBatch;
 
 /// Streams batches from the parsing workers (one per lane) into the two table
 /// writers.
 pub(super) async fn run_pipeline(
     lanes: Vec<Vec<PlannedInput>>,
     options: &IngestOptions,
+    forget: Option<Arc<Filter>>,
     ingest_id: &str,
     progress: Arc<dyn IngestProgress>,
     data: &mut TableWriter<'_>,
@@ -32,6 +35,7 @@ pub(super) async fn run_pipeline(
             strict: options.strict,
             dataset: options.dataset.clone(),
             ingest_id: ingest_id.to_string(),
+            forget: forget.clone(),
             tx: tx.clone(),
             progress: progress.clone(),
             handle: tokio::runtime::Handle::current(),
@@ -89,12 +93,29 @@ struct Worker {
     strict: bool,
     dataset: Dataset,
     ingest_id: String,
+    /// The forgotten customers, whose rows are dropped.
+    forget: Option<Arc<Filter>>,
     tx: mpsc::Sender<Message>,
     progress: Arc<dyn IngestProgress>,
     handle: tokio::runtime::Handle,
 }
 
 impl Worker {
+    /// Sends a batch of rows, without those of forgotten customers (counted in
+    /// `report`).
+    fn send_rows(&self, batch: RecordBatch, report: &mut FileReport) -> Result<()> {
+        let batch = match &self.forget {
+            None => batch,
+            Some(filter) => {
+                let (kept, dropped) = filter.rows(batch)?;
+                report.rows_loaded -= dropped;
+                report.rows_forgotten += dropped;
+                kept
+            }
+        };
+        self.send(Message::Rows(batch))
+    }
+
     fn send(&self, m: Message) -> Result<()> {
         self.tx
             .blocking_send(m)
@@ -124,6 +145,7 @@ impl Worker {
             rows_read: 0,
             rows_loaded: 0,
             rows_rejected: 0,
+            rows_forgotten: 0,
             skipped: None,
         };
         for (name, source) in units {
@@ -162,8 +184,16 @@ impl Worker {
                 Ok(()) => {
                     report.rows_loaded += 1;
                     if rows.buffered() >= self.batch_rows {
-                        self.send(Message::Rows(rows.finish()))?;
+                        self.send_rows(rows.finish(), report)?;
                     }
+                }
+                Err(_)
+                    if self
+                        .forget
+                        .as_ref()
+                        .is_some_and(|f| f.names_forgotten(&rec.raw)) =>
+                {
+                    report.rows_forgotten += 1;
                 }
                 Err(reason) => {
                     report.rows_rejected += 1;
@@ -183,7 +213,7 @@ impl Worker {
             }
         }
         if rows.buffered() > 0 {
-            self.send(Message::Rows(rows.finish()))?;
+            self.send_rows(rows.finish(), report)?;
         }
         if !rejects.is_empty() {
             self.send(Message::Rejected(rejects.finish()))?;

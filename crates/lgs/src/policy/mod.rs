@@ -139,6 +139,7 @@ impl Access {
 pub struct Policy {
     path: PathBuf,
     roles: BTreeMap<String, Access>,
+    key: Option<Arc<[u8]>>,
 }
 
 impl Policy {
@@ -167,7 +168,6 @@ impl Policy {
             .values()
             .any(|r| r.rules.values().any(|t| !t.mask.is_empty()));
         let key = match (env_key, &file.pseudonym_key_file) {
-            _ if !masks => None,
             (Some(key), _) => Some(key),
             (None, Some(key_file)) => {
                 let key_path = path.parent().unwrap_or(Path::new(".")).join(key_file);
@@ -178,6 +178,7 @@ impl Policy {
                     ))
                 })?)
             }
+            (None, None) if !masks => None,
             (None, None) => {
                 return Err(bad(format!(
                     "roles mask columns but there is no pseudonym key: set pseudonym_key_file \
@@ -202,6 +203,7 @@ impl Policy {
         Ok(Policy {
             path: path.to_path_buf(),
             roles,
+            key,
         })
     }
 
@@ -217,6 +219,11 @@ impl Policy {
                     self.roles.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             })
+    }
+
+    /// The pseudonym key (from the environment or the policy's key file).
+    pub fn key(&self) -> Option<&Arc<[u8]>> {
+        self.key.as_ref()
     }
 
     pub fn roles(&self) -> impl Iterator<Item = &str> {

@@ -82,7 +82,8 @@ impl Pseudonym {
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn ints(&self, values: &Int64Array) -> Int64Array {
+    /// The pseudonyms of integer values (nulls stay null).
+    pub fn ints(&self, values: &Int64Array) -> Int64Array {
         let mac = self.mac();
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
         if memo.len() > MEMO_LIMIT {

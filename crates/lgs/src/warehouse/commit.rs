@@ -41,7 +41,7 @@ impl Warehouse {
         decided_at: Option<Option<u64>>,
     ) -> Result<u64> {
         let delta_err = |e: DeltaTableError| commit_error(name, e);
-        let properties = with_facts(facts);
+        let properties = self.with_facts(facts);
         let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         // What the commit claims, as application transactions: delta-rs fails a
         // commit whose claims a commit that won the race in between also made.
@@ -298,8 +298,16 @@ pub(crate) async fn read_commits(
 }
 
 /// Commit properties carrying lgs's facts (see [`COMMIT_INFO_KEY`]).
-pub(super) fn with_facts(facts: &CommitFacts) -> CommitProperties {
-    CommitProperties::default().with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())])
+impl Warehouse {
+    /// The properties of a commit recording `facts`, and who makes it (see
+    /// [`Warehouse::with_actor`]).
+    pub(super) fn with_facts(&self, facts: &CommitFacts) -> CommitProperties {
+        let mut facts = facts.clone();
+        if facts.actor.is_none() {
+            facts.actor = self.actor.clone();
+        }
+        CommitProperties::default().with_metadata([(COMMIT_INFO_KEY.to_string(), facts.to_value())])
+    }
 }
 
 /// A failed commit's error: [`LgsError::ConcurrentWrite`] when another commit won.

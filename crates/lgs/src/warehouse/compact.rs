@@ -52,6 +52,7 @@ impl Warehouse {
             .optimize()
             .with_type(OptimizeType::Compact)
             .with_target_size(target)
+            .with_commit_properties(self.with_facts(&crate::facts::CommitFacts::default()))
             .await
             .map_err(|e| LgsError::delta(name, e))?;
         Ok(Optimized {
@@ -83,6 +84,7 @@ impl Warehouse {
             .with_retention_period(retain)
             .with_enforce_retention_duration(false)
             .with_dry_run(dry_run)
+            .with_commit_properties(self.with_facts(&crate::facts::CommitFacts::default()))
             .await
             .map_err(|e| LgsError::delta(name, e))?;
         Ok(Vacuumed {

@@ -42,17 +42,23 @@ impl Warehouse {
             .into_iter()
             .map(|((_, id), n)| (id, n))
             .collect();
-        let written: BTreeMap<String, (u64, u64)> = self
-            .commit_facts(&name)
-            .await?
+        let facts = self.commit_facts(&name).await?;
+        // `lgs forget` removes rows that ingests wrote, and `--now` cleans the
+        // commits before it from the log.
+        let forgotten = facts.iter().any(|(_, f)| f.rows_forgotten.is_some());
+        let truncated = self.history_cleaned(&name).await?;
+        let written: BTreeMap<String, (u64, u64)> = facts
             .into_iter()
             .filter_map(|(v, f)| Some((f.ingest_id?, (v, f.rows_written))))
             .collect();
+        let mut unknown = 0;
         for (id, rows) in found {
             match written.get(&id) {
+                None if truncated => unknown += 1,
                 None => check.problems.push(format!(
                     "holds {rows} rows of ingest {id}, which none of its commits wrote"
                 )),
+                Some(&(_, wrote)) if forgotten && rows < wrote as i64 => {}
                 Some(&(version, wrote)) if wrote as i64 != rows => check.problems.push(format!(
                     "holds {rows} rows of ingest {id} where its commit (version {version}) \
                      wrote {wrote}"
@@ -60,7 +66,20 @@ impl Warehouse {
                 Some(_) => {}
             }
         }
+        if unknown > 0 {
+            check.notes.push(cleaned_note(unknown));
+        }
         Ok(())
+    }
+
+    /// Whether commits of table `name` were cleaned from its log (after a
+    /// checkpoint): what they wrote can no longer be checked.
+    async fn history_cleaned(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .history(name)
+            .await?
+            .first()
+            .is_some_and(|c| c.version > 0))
     }
 
     /// The ingest log lists each ingest of each table with the rows its data commit
@@ -106,12 +125,22 @@ impl Warehouse {
                      (the next lgs ingest into {table} lists them)"
                 ));
             }
-            for (t, id) in listed.keys().filter(|(t, _)| *t == table) {
-                if !recorded.contains_key(id) {
+            let truncated = self.history_cleaned(&table).await?;
+            let mut unknown = 0;
+            let missing = listed
+                .keys()
+                .filter(|(t, id)| *t == table && !recorded.contains_key(id));
+            for (t, id) in missing {
+                if truncated {
+                    unknown += 1;
+                } else {
                     problems.push(format!(
                         "lists ingest {id} of {t}, which is not in {t}'s history"
                     ));
                 }
+            }
+            if unknown > 0 {
+                check.notes.push(cleaned_note(unknown));
             }
         }
         if let Some(log) = checks.iter_mut().find(|c| c.table == INGEST_LOG_TABLE) {
@@ -164,4 +193,11 @@ impl Warehouse {
         }
         Ok(counts)
     }
+}
+
+fn cleaned_note(ingests: usize) -> String {
+    format!(
+        "{ingests} ingest(s) cannot be checked: their commits were cleaned from the log \
+         (after a checkpoint, e.g. by lgs forget --now)"
+    )
 }

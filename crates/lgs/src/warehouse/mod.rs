@@ -34,6 +34,7 @@ use crate::facts::CommitFacts;
 mod commit;
 mod compact;
 mod consistency;
+mod forget;
 mod integrity;
 mod provider;
 mod repair;
@@ -43,6 +44,7 @@ pub(crate) use commit::{position_in, read_commits};
 pub use compact::{Optimized, TARGET_FILE_SIZE, Vacuumed};
 pub(crate) use provider::files_provider;
 
+pub use forget::{ForgetRequest, Forgotten, LIST_TABLE as FORGET_LIST, TableForgotten};
 pub use integrity::Damage;
 pub use repair::{Repair, TableCheck};
 pub use travel::Pin;
@@ -55,6 +57,8 @@ pub struct Warehouse {
     pins: std::collections::BTreeMap<String, Pin>,
     /// What sessions over it may see (see [`crate::policy`]).
     access: Access,
+    /// Who changes it, recorded in every commit it makes.
+    actor: Option<crate::facts::Actor>,
 }
 
 /// Where the warehouse lives.
@@ -121,6 +125,7 @@ impl Warehouse {
             root: Root::Local(root),
             pins: Default::default(),
             access: Access::Admin,
+            actor: None,
         }
     }
 
@@ -139,6 +144,7 @@ impl Warehouse {
             root: Root::Remote { url, store, prefix },
             pins: Default::default(),
             access: Access::Admin,
+            actor: None,
         })
     }
 
@@ -146,6 +152,13 @@ impl Warehouse {
     /// through the role's policy ([`crate::policy::visible`]).
     pub fn with_access(mut self, access: Access) -> Self {
         self.access = access;
+        self
+    }
+
+    /// Records `actor` (who, as which role, why) in every commit made through this
+    /// warehouse.
+    pub fn with_actor(mut self, actor: crate::facts::Actor) -> Self {
+        self.actor = Some(actor);
         self
     }
 

@@ -158,7 +158,7 @@ impl Warehouse {
             rows_lost: Some(rows_lost),
             ..CommitFacts::default()
         };
-        let properties = super::commit::with_facts(&facts);
+        let properties = self.with_facts(&facts);
         let committed = CommitBuilder::from(properties)
             .with_actions(removes)
             .build(

@@ -133,7 +133,7 @@ impl Warehouse {
             sources,
             ..CommitFacts::default()
         };
-        let properties = super::commit::with_facts(&facts);
+        let properties = self.with_facts(&facts);
         let (table, _) = table
             .restore()
             .with_version_to_restore(version)

@@ -7,6 +7,7 @@ mod clv;
 mod common;
 mod damage;
 mod experiment;
+mod forget;
 mod ingest;
 mod live;
 mod outputs;

@@ -68,6 +68,8 @@ pub struct StreamOptions {
     /// How long the broker may stay unreachable (retrying with backoff) before the
     /// stream stops with an error.
     pub retry_for: Duration,
+    /// The key of the forget list's pseudonyms (see [`IngestOptions::pseudonym_key`]).
+    pub pseudonym_key: Option<Arc<[u8]>>,
 }
 
 impl Default for StreamOptions {
@@ -79,6 +81,7 @@ impl Default for StreamOptions {
             max_batch: 100_000,
             exit_when_idle: None,
             retry_for: Duration::from_secs(60),
+            pseudonym_key: None,
         }
     }
 }
@@ -92,6 +95,9 @@ pub struct BatchReport {
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
+    /// Rows of forgotten customers dropped (see [`crate::warehouse::ForgetRequest`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rows_forgotten: u64,
     /// The table's new version, and the quarantine's when rows were quarantined.
     pub version: u64,
     pub rejected_version: Option<u64>,
@@ -435,9 +441,15 @@ async fn load_batch(
     );
     let rejected_table = format!("{table}_rejected");
     let mut rejected = TableWriter::new(warehouse, &rejected_table, rejected_schema(), vec![]);
+    // Read at every batch: a customer forgotten while the stream runs is dropped
+    // from the next batch on.
+    let forget = super::forget::Filter::load(warehouse, options.pseudonym_key.as_ref())
+        .await?
+        .map(Arc::new);
     let read = run_pipeline(
         lanes,
         &ingest,
+        forget,
         &ingest_id,
         Arc::new(NoProgress),
         &mut data,
@@ -457,9 +469,11 @@ async fn load_batch(
         path: format!("{shown}#{first}-{last}"),
         ..read.first().map(SourceFacts::from).unwrap_or_default()
     };
+    let rows_forgotten = read.first().map_or(0, |r| r.rows_forgotten);
     let facts = CommitFacts {
         ingest_id: Some(ingest_id),
         sources: vec![source.clone()],
+        rows_forgotten: (rows_forgotten > 0).then_some(rows_forgotten),
         ..CommitFacts::default()
     };
     let (version, rejected_version) =
@@ -470,6 +484,7 @@ async fn load_batch(
         rows_read: source.rows_read,
         rows_loaded: source.rows_loaded,
         rows_rejected: source.rows_rejected,
+        rows_forgotten,
         version,
         rejected_version,
         seconds: started.elapsed().as_secs_f64(),
@@ -535,4 +550,8 @@ fn committed(outcome: Result<u64>, shown: &str) -> Result<u64> {
         },
         other => other,
     })
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

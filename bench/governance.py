@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Benchmark (issue 28): what roles cost, and how long forgetting a customer takes.
+
+One warehouse holds the lines (the real file, or --rows generated lines). Then,
+interleaved, --runs times, whole processes, wall time:
+
+1. `lgs report --format json` as admin (no policy) and as a role that masks
+   customer_id (every row, customers as keyed pseudonyms): the same report's cost
+   with and without masks;
+2. a typical dashboard query (customers and sales per country) the same two ways;
+3. `lgs forget` of one customer (the one with most lines) on a fresh copy of the
+   warehouse, without and with --now.
+
+Medians and ratios are printed (and written to --json).
+
+    python3 bench/governance.py [--rows 0 (the real file) | 10000000] [--runs 5]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+
+from live import lines_file, run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+POLICY = """
+pseudonym_key_file = "pseudonym.key"
+[roles.analyst]
+read = ["retail", "invoices"]
+[roles.analyst.rules.retail]
+mask = ["customer_id"]
+"""
+
+QUERY = ("SELECT country, count(DISTINCT customer_id) AS customers, sum(amount) AS sales "
+         "FROM retail GROUP BY country ORDER BY sales DESC")
+
+
+def main():
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lgs", default=os.path.join(target, "release", "lgs"))
+    ap.add_argument("--rows", type=int, default=0, help="0: the real file")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--forget-runs", type=int, default=3)
+    ap.add_argument("--work", default="/tmp/lgs-governance-bench")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    lgs = args.lgs
+    base = lines_file(lgs, args.rows, args.work)
+    wh = os.path.join(args.work, f"wh-{args.rows}")
+    shutil.rmtree(wh, ignore_errors=True)
+    run([lgs, "--warehouse", wh, "--quiet", "ingest", base])
+    policy = os.path.join(args.work, "policy.toml")
+    with open(policy, "w") as f:
+        f.write(POLICY)
+    with open(os.path.join(args.work, "pseudonym.key"), "wb") as f:
+        f.write(os.urandom(32))
+    admin = [lgs, "--warehouse", wh, "--quiet"]
+    analyst = admin + ["--policy", policy, "--role", "analyst"]
+    samples = {k: [] for k in ("report_admin", "report_masked", "query_admin",
+                               "query_masked")}
+    for r in range(args.runs):
+        for key, who in (("report_admin", admin), ("report_masked", analyst)):
+            samples[key].append(run(who + ["report", "--format", "json"])[0])
+        for key, who in (("query_admin", admin), ("query_masked", analyst)):
+            samples[key].append(run(who + ["sql", "--format", "csv", QUERY])[0])
+        print(f"  run {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in samples.items()),
+              flush=True)
+    _, out = run(admin + ["sql", "--format", "csv",
+                          "SELECT customer_id, count(*) AS n FROM retail WHERE customer_id IS "
+                          "NOT NULL GROUP BY 1 ORDER BY n DESC LIMIT 1"])
+    customer, lines = out.decode().splitlines()[1].split(",")
+    env = dict(os.environ, LGS_PSEUDONYM_KEY="k" * 32)
+    forget = {"forget": [], "forget_now": []}
+    for r in range(args.forget_runs):
+        for key, extra in (("forget", []), ("forget_now", ["--now"])):
+            copy = wh + "-copy"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(wh, copy)
+            seconds, out = run([lgs, "--warehouse", copy, "forget", "--customer", customer,
+                                "--reason", "bench", "--format", "json", *extra], env=env)
+            done = json.loads(out)
+            assert done["rows"] >= int(lines), done
+            forget[key].append(seconds)
+        print(f"  forget run {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s"
+                                                     for k, v in forget.items()), flush=True)
+    shutil.rmtree(wh + "-copy", ignore_errors=True)
+    samples.update(forget)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    print(f"medians ({'the real file' if not args.rows else f'{args.rows:,} rows'}): "
+          f"report {med['report_admin']:.3f} s, masked {med['report_masked']:.3f} s "
+          f"(x{med['report_masked'] / med['report_admin']:.3f}); query "
+          f"{med['query_admin']:.3f} s, masked {med['query_masked']:.3f} s "
+          f"(x{med['query_masked'] / med['query_admin']:.3f}); forget of customer {customer} "
+          f"({lines} lines) {med['forget']:.2f} s, with --now {med['forget_now']:.2f} s",
+          flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": args.rows, "customer": customer, "lines": int(lines),
+                       "medians": med, "samples": samples}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
