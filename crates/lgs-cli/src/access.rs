@@ -92,7 +92,11 @@ impl Cli {
     /// The warehouse as this invocation's role sees it, recording who changes it;
     /// a command that would change it fails here for a restricted role.
     pub fn warehouse(&self) -> anyhow::Result<lgs::Warehouse> {
-        let access = self.global.access()?;
+        let access = match (&self.command, &self.global.role) {
+            // Each user of the server gets its own role; the server itself is admin.
+            (Command::Serve(args), None) if args.users.is_some() => lgs::policy::Access::Admin,
+            _ => self.global.access()?,
+        };
         if let Some(what) = self.command.changes_the_warehouse() {
             access.require_admin(what)?;
         }

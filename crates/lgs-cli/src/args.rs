@@ -286,13 +286,17 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one; the address is printed).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Address to listen on. Anything but a loopback address needs --allow-remote.
+    /// Address to listen on. Anything but a loopback address needs --users.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
-    /// Allow a non-loopback --bind: anyone who can reach it can query the warehouse
-    /// (there is no authentication).
+    /// Users (TOML: [users.NAME] with role and token_sha256): every page and API
+    /// call then needs a user's token (a bearer header, or a session cookie from
+    /// /login), and shows what the user's role of --policy may see.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Print a new random token and the token_sha256 line for a users file, and exit.
     #[arg(long)]
-    pub allow_remote: bool,
+    pub new_token: bool,
     /// RFM recency is measured to this date (default: the day after the last invoice).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,

@@ -12,8 +12,8 @@ use lgs::output::group;
 use lgs::session::{Engine, Limits};
 
 use crate::args::{
-    Cli, Command, DatasetArg, ExecutorArgs, IngestArgs, ModeArg, SchedulerArgs, ServeArgs, SqlArgs,
-    SqlOutput, SummaryFormat,
+    Cli, Command, DatasetArg, ExecutorArgs, IngestArgs, ModeArg, SchedulerArgs, SqlArgs, SqlOutput,
+    SummaryFormat,
 };
 use crate::progress;
 
@@ -82,7 +82,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => {
             crate::generate::generate(&args, limits.threads.unwrap_or(0), quiet).await
         }
-        Command::Serve(args) => serve(warehouse, &args, limits, quiet).await,
+        Command::Serve(args) => {
+            let policy = cli.global.policy.as_deref();
+            crate::serving::serve(warehouse, &args, policy, limits, quiet).await
+        }
         Command::Scheduler(args) => scheduler(&args, quiet).await,
         Command::Executor(args) => executor(&args, limits.memory_limit, quiet).await,
         Command::Shell(cluster) => {
@@ -95,28 +98,40 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { data, report: args } => {
-            let data = match data {
-                Some(d) => d,
-                None => bundled_dataset()?,
-            };
-            let paths = [data.display().to_string()];
-            let options = IngestOptions {
-                pseudonym_key: key,
-                ..IngestOptions::default()
-            };
-            ingest_and_summarise(
-                &warehouse,
-                &paths,
-                &options,
-                SummaryFormat::Text,
-                quiet,
-                true,
-            )
-            .await?;
-            let analyses = lgs::analytics::analyses();
-            crate::report::report(&warehouse, &args, &analyses, &limits, quiet).await
+            demo(&warehouse, data, &args, key, &limits, quiet).await
         }
     }
+}
+
+/// `lgs demo`: the bundled dataset (or `data`) ingested, then the report.
+async fn demo(
+    warehouse: &Warehouse,
+    data: Option<PathBuf>,
+    args: &crate::args::ReportArgs,
+    key: Option<std::sync::Arc<[u8]>>,
+    limits: &Limits,
+    quiet: bool,
+) -> Result<()> {
+    let data = match data {
+        Some(d) => d,
+        None => bundled_dataset()?,
+    };
+    let paths = [data.display().to_string()];
+    let options = IngestOptions {
+        pseudonym_key: key,
+        ..IngestOptions::default()
+    };
+    ingest_and_summarise(
+        warehouse,
+        &paths,
+        &options,
+        SummaryFormat::Text,
+        quiet,
+        true,
+    )
+    .await?;
+    let analyses = lgs::analytics::analyses();
+    crate::report::report(warehouse, args, &analyses, limits, quiet).await
 }
 
 /// The dataset the repository carries, found from the working directory or the
@@ -256,48 +271,6 @@ pub(crate) fn ingest_summary(report: &IngestReport, table: &str) -> String {
         None => s.push_str("nothing to ingest: every input was skipped\n"),
     }
     s
-}
-
-async fn serve(warehouse: Warehouse, args: &ServeArgs, limits: Limits, quiet: bool) -> Result<()> {
-    if !args.bind.is_loopback() {
-        if !args.allow_remote {
-            anyhow::bail!(
-                "refusing to serve on {}: it is not a loopback address, and the dashboard has \
-                 no authentication (anyone who reaches it can query the warehouse). Pass \
-                 --allow-remote to do it anyway.",
-                args.bind
-            );
-        }
-        eprintln!(
-            "warning: serving on {} (not loopback): anyone who can reach this address can \
-             query the warehouse; there is no authentication",
-            args.bind
-        );
-    }
-    let options = lgs::serve::ServeOptions {
-        bind: std::net::SocketAddr::new(args.bind, args.port),
-        as_of: args.as_of,
-        keep_rows: 100_000,
-        engine: Engine::from_url(args.cluster.cluster.as_deref(), limits),
-        // The live panel reads the live state, which holds every line's figures:
-        // not for a restricted role.
-        live_interval: (!args.no_live && warehouse.access().role().is_none())
-            .then_some(args.live_interval),
-    };
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let (addr, server) = lgs::serve::bind(warehouse, options, shutdown).await?;
-    {
-        let mut stdout = out();
-        writeln!(stdout, "serving http://{addr}/")?;
-        stdout.flush()?;
-    }
-    if !quiet {
-        eprintln!("the report at /, SQL at /sql; Ctrl-C stops");
-    }
-    server.await?;
-    Ok(())
 }
 
 /// On a cluster, a warehouse file that an executor cannot open is the classic

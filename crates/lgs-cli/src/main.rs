@@ -10,6 +10,7 @@ mod maintenance;
 mod products;
 mod progress;
 mod report;
+mod serving;
 mod shell;
 mod stream;
 

@@ -119,6 +119,18 @@ pub fn http(
     headers: &[(String, String)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_full(port, method, target, headers, body);
+    (status, body)
+}
+
+/// [`http`], with the response's head (lower-cased) too.
+pub fn http_full(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
@@ -177,9 +189,9 @@ pub fn http(
     }
     let body = response[start..].to_vec();
     if chunked {
-        (status, dechunk(&body))
+        (status, head, dechunk(&body))
     } else {
-        (status, body)
+        (status, head, body)
     }
 }
 

@@ -29,6 +29,8 @@ pub enum State {
 /// One query and what it has produced so far.
 pub struct Job {
     pub sql: String,
+    /// The user who started it (only that user sees it).
+    owner: String,
     started: Instant,
     rows: AtomicU64,
     inner: Mutex<Inner>,
@@ -91,10 +93,12 @@ impl Jobs {
         &self,
         session: impl Future<Output = crate::Result<SessionContext>> + Send + 'static,
         sql: String,
+        owner: String,
     ) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let job = Arc::new(Job {
             sql: sql.clone(),
+            owner,
             started: Instant::now(),
             rows: AtomicU64::new(0),
             inner: Mutex::new(Inner {
@@ -145,13 +149,15 @@ impl Jobs {
         id
     }
 
-    pub fn get(&self, id: u64) -> Option<Arc<Job>> {
-        self.jobs.lock().expect("jobs").get(&id).cloned()
+    /// Job `id`, if `owner` started it.
+    pub fn get(&self, id: u64, owner: &str) -> Option<Arc<Job>> {
+        let job = self.jobs.lock().expect("jobs").get(&id).cloned()?;
+        (job.owner == owner).then_some(job)
     }
 
-    /// Cancels a running job (no effect on a finished one).
-    pub fn cancel(&self, id: u64) -> Option<State> {
-        Some(self.get(id)?.cancel())
+    /// Cancels a running job of `owner` (no effect on a finished one).
+    pub fn cancel(&self, id: u64, owner: &str) -> Option<State> {
+        Some(self.get(id, owner)?.cancel())
     }
 }
 

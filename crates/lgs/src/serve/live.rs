@@ -10,10 +10,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use deltalake::DeltaTable;
-use futures::Stream;
 
 use super::Shared;
 use crate::analytics::ReportOptions;
@@ -95,7 +96,12 @@ async fn push(state: &Shared) -> Result<u64> {
 /// `GET /api/live`: the current push, then each new one, as server-sent events.
 pub(super) async fn events(
     State(state): State<Shared>,
-) -> Sse<impl Stream<Item = std::result::Result<Event, Infallible>>> {
+    Extension(caller): Extension<super::Caller>,
+) -> Response {
+    if !caller.audience.admin {
+        // The push holds every line's figures.
+        return (StatusCode::FORBIDDEN, "the live push is for admins only").into_response();
+    }
     let receiver = state.live.subscribe();
     let stream = futures::stream::unfold((receiver, true), |(mut receiver, first)| async move {
         let mut wait = !first;
@@ -107,11 +113,13 @@ pub(super) async fn events(
             let payload = receiver.borrow_and_update().clone();
             if let Some(json) = payload {
                 let event = Event::default().event("live").data(json.as_str());
-                return Some((Ok(event), (receiver, false)));
+                return Some((Ok::<Event, Infallible>(event), (receiver, false)));
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// The report page's live panel: tiles for the latest day and minute, the orders

@@ -16,10 +16,16 @@
 //!
 //! Queries are read-only (no DDL, DML or statements). Query errors are part of the
 //! job's state (HTTP 200), so the page shows the engine's message.
+//!
+//! With users ([`auth`]), every route but `/login` needs a user's token or session;
+//! each user sees the warehouse as its policy role may, every page, chart and query
+//! included, and sees only its own query jobs. The live push is for admins only.
 
+pub mod auth;
 mod customer;
 pub mod jobs;
 mod live;
+mod login;
 mod pages;
 
 use std::net::SocketAddr;
@@ -27,7 +33,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,19 +64,56 @@ pub struct ServeOptions {
     /// How often the live updates look for a new version of `retail` (`None`: no
     /// live updates).
     pub live_interval: Option<std::time::Duration>,
+    /// The users, and the access of each role they have (`None`: anyone who reaches
+    /// the server is the process's own role).
+    pub users: Option<ServedUsers>,
+}
+
+/// The users of a server and what their roles may see.
+#[derive(Debug, Clone)]
+pub struct ServedUsers {
+    pub users: Arc<auth::Users>,
+    pub roles: std::collections::BTreeMap<String, crate::policy::Access>,
 }
 
 struct AppState {
     warehouse: Warehouse,
     options: ServeOptions,
-    /// The session over the tables' current versions, and its report page.
-    current: Mutex<Option<Current>>,
+    /// What each role sees ("" without users: the process's own role).
+    audiences: std::collections::HashMap<String, Arc<Audience>>,
     jobs: Jobs,
     /// The latest live push (JSON), for `GET /api/live`.
     live: tokio::sync::watch::Sender<Option<Arc<String>>>,
 }
 
 type Shared = Arc<AppState>;
+
+/// The warehouse as one role sees it, with the session over its current tables.
+struct Audience {
+    warehouse: Warehouse,
+    /// The session over the tables' current versions, and its report page.
+    current: Mutex<Option<Current>>,
+    /// It sees everything (and so may follow the live push).
+    admin: bool,
+}
+
+impl Audience {
+    fn new(warehouse: Warehouse) -> Arc<Audience> {
+        Arc::new(Audience {
+            admin: warehouse.access().role().is_none(),
+            warehouse,
+            current: Mutex::new(None),
+        })
+    }
+}
+
+/// Who is asking (set by `login::auth_layer` on every request).
+#[derive(Clone)]
+struct Caller {
+    /// The user's name ("" without users).
+    user: String,
+    audience: Arc<Audience>,
+}
 
 /// A session over the warehouse, the (table, version) pairs it registered, and the
 /// report page computed over it (once asked for).
@@ -97,11 +140,23 @@ pub async fn bind(
     let addr = listener
         .local_addr()
         .map_err(io(format!("cannot serve on {}", options.bind)))?;
+    let mut audiences = std::collections::HashMap::new();
+    match &options.users {
+        None => {
+            audiences.insert(String::new(), Audience::new(warehouse.clone()));
+        }
+        Some(served) => {
+            for (role, access) in &served.roles {
+                let seen = warehouse.clone().with_access(access.clone());
+                audiences.insert(role.clone(), Audience::new(seen));
+            }
+        }
+    }
     let state = Arc::new(AppState {
         jobs: Jobs::new(options.keep_rows),
         warehouse,
         options,
-        current: Mutex::new(None),
+        audiences,
         live: tokio::sync::watch::Sender::new(None),
     });
     let watcher = state
@@ -109,7 +164,9 @@ pub async fn bind(
         .live_interval
         .map(|interval| tokio::spawn(live::watch(state.clone(), interval)));
     // Compute the report once before the first visitor asks.
-    let _ = current_page(&state).await;
+    if let Some(audience) = state.audiences.get("") {
+        let _ = current_page(audience, &state.options).await;
+    }
     let app = Router::new()
         .route("/", get(report_page))
         .route("/sql", get(sql_page))
@@ -121,8 +178,14 @@ pub async fn bind(
         .route("/api/queries/{id}", get(query_view))
         .route("/api/queries/{id}/cancel", post(cancel_query))
         .route("/api/queries/{id}/csv", get(query_csv))
+        .route("/login", get(login::page).post(login::login))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            login::auth_layer,
+        ))
         .with_state(state);
     let server = async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -140,14 +203,18 @@ pub async fn bind(
 /// reused while their versions are unchanged. Requests that arrive together share
 /// one look: under load the logs are read a few times a second, not once per
 /// request. The guard holds the cache for the caller.
-async fn current(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, Option<Current>>> {
+async fn current<'a>(
+    audience: &'a Audience,
+    options: &ServeOptions,
+) -> Result<tokio::sync::MutexGuard<'a, Option<Current>>> {
     let arrived = std::time::Instant::now();
-    let mut cached = state.current.lock().await;
+    let mut cached = audience.current.lock().await;
     if cached.as_ref().is_some_and(|c| c.looked >= arrived) {
         return Ok(cached);
     }
     let looked = std::time::Instant::now();
-    let opened = state.warehouse.open_all().await?;
+    let warehouse = &audience.warehouse;
+    let opened = warehouse.open_all().await?;
     let versions: Vec<(String, u64)> = opened
         .iter()
         .map(|t| (t.name.clone(), t.version()))
@@ -156,14 +223,13 @@ async fn current(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, Option<
         Some(c) if c.versions == versions => c.looked = looked,
         _ => {
             let (ctx, tables) =
-                crate::session::context_over(&state.warehouse, &state.options.engine, &opened)
-                    .await?;
+                crate::session::context_over(warehouse, &options.engine, &opened).await?;
             // Locally, the report reads the live state when the warehouse keeps one.
             let retail = tables
                 .iter()
                 .find(|t| t.name == crate::schema::RETAIL_TABLE);
-            if let (Some(retail), false) = (retail, state.options.engine.is_cluster()) {
-                crate::live::attach(&state.warehouse, &ctx, retail.version).await?;
+            if let (Some(retail), false) = (retail, options.engine.is_cluster()) {
+                crate::live::attach(warehouse, &ctx, retail.version).await?;
             }
             *cached = Some(Current {
                 versions,
@@ -178,24 +244,25 @@ async fn current(state: &AppState) -> Result<tokio::sync::MutexGuard<'_, Option<
 }
 
 /// The session over the current table versions, and what it registered.
-async fn session(state: &AppState) -> Result<(SessionContext, Vec<TableInfo>)> {
-    let current = current(state).await?;
+async fn session(
+    audience: &Audience,
+    options: &ServeOptions,
+) -> Result<(SessionContext, Vec<TableInfo>)> {
+    let current = current(audience, options).await?;
     let c = current.as_ref().expect("set by current");
     Ok((c.ctx.clone(), c.tables.clone()))
 }
 
 /// The report page for the warehouse's current table versions (recomputed when
 /// they change, shared otherwise).
-async fn current_page(state: &AppState) -> Result<Arc<ReportPage>> {
-    let mut current = current(state).await?;
+async fn current_page(audience: &Audience, serve: &ServeOptions) -> Result<Arc<ReportPage>> {
+    let mut current = current(audience, serve).await?;
     let c = current.as_mut().expect("set by current");
     if let Some(page) = &c.page {
         return Ok(page.clone());
     }
-    crate::session::require_retail(&state.warehouse, &c.tables)?;
-    let options = ReportOptions {
-        as_of: state.options.as_of,
-    };
+    crate::session::require_retail(&audience.warehouse, &c.tables)?;
+    let options = ReportOptions { as_of: serve.as_of };
     let page = Arc::new(ReportPage::compute(&c.ctx, &c.tables, &options).await?);
     c.page = Some(page.clone());
     Ok(page)
@@ -220,7 +287,11 @@ struct CustomerQuery {
 }
 
 /// One customer's profile (the search box alone without an id).
-async fn customer_page(State(state): State<Shared>, Query(q): Query<CustomerQuery>) -> Response {
+async fn customer_page(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<CustomerQuery>,
+) -> Response {
     let asked = q.id.unwrap_or_default();
     let asked = asked.trim();
     if asked.is_empty() {
@@ -234,7 +305,7 @@ async fn customer_page(State(state): State<Shared>, Query(q): Query<CustomerQuer
     let options = ReportOptions {
         as_of: state.options.as_of,
     };
-    let profile = match session(&state).await {
+    let profile = match session(&caller.audience, &state.options).await {
         Ok((ctx, _)) => crate::analytics::customer::profile(&ctx, &options, id).await,
         Err(e) => Err(e),
     };
@@ -247,8 +318,11 @@ async fn customer_page(State(state): State<Shared>, Query(q): Query<CustomerQuer
     }
 }
 
-async fn report_page(State(state): State<Shared>) -> Response {
-    match current_page(&state).await {
+async fn report_page(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match current_page(&caller.audience, &state.options).await {
         Ok(page) => {
             let info = PageInfo {
                 warehouse: state.warehouse.location(),
@@ -259,8 +333,8 @@ async fn report_page(State(state): State<Shared>) -> Response {
                 ),
                 nav: nav(),
                 top: match state.options.live_interval {
-                    Some(_) => live::PANEL.to_string(),
-                    None => String::new(),
+                    Some(_) if caller.audience.admin => live::PANEL.to_string(),
+                    _ => String::new(),
                 },
             };
             Html(page.html(&info)).into_response()
@@ -269,13 +343,16 @@ async fn report_page(State(state): State<Shared>) -> Response {
     }
 }
 
-async fn sql_page(State(state): State<Shared>) -> Response {
-    let tables = session(&state).await.map(|s| s.1).unwrap_or_default();
+async fn sql_page(State(state): State<Shared>, Extension(caller): Extension<Caller>) -> Response {
+    let tables = session(&caller.audience, &state.options)
+        .await
+        .map(|s| s.1)
+        .unwrap_or_default();
     Html(pages::sql_page(&state.warehouse.location(), &tables)).into_response()
 }
 
-async fn chart_list(State(state): State<Shared>) -> Response {
-    match current_page(&state).await {
+async fn chart_list(State(state): State<Shared>, Extension(caller): Extension<Caller>) -> Response {
+    match current_page(&caller.audience, &state.options).await {
         Ok(page) => {
             let list: Vec<_> = page
                 .report
@@ -292,8 +369,12 @@ async fn chart_list(State(state): State<Shared>) -> Response {
     }
 }
 
-async fn chart(State(state): State<Shared>, Path(id): Path<String>) -> Response {
-    let page = match current_page(&state).await {
+async fn chart(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    let page = match current_page(&caller.audience, &state.options).await {
         Ok(p) => p,
         Err(e) => {
             return (
@@ -342,11 +423,13 @@ struct StartQuery {
 
 async fn start_query(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     axum::Json(q): axum::Json<StartQuery>,
 ) -> Response {
     let on = state.clone();
-    let ctx = async move { session(&on).await.map(|(ctx, _)| ctx) };
-    let id = state.jobs.start(ctx, q.sql);
+    let audience = caller.audience.clone();
+    let ctx = async move { session(&audience, &on.options).await.map(|(ctx, _)| ctx) };
+    let id = state.jobs.start(ctx, q.sql, caller.user);
     axum::Json(json!({ "id": id })).into_response()
 }
 
@@ -372,17 +455,22 @@ fn no_job(id: u64) -> Response {
 
 async fn query_view(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<u64>,
     Query(p): Query<PageQuery>,
 ) -> Response {
-    match state.jobs.get(id) {
+    match state.jobs.get(id, &caller.user) {
         Some(job) => axum::Json(job.view(id, p.offset, p.limit.min(10_000))).into_response(),
         None => no_job(id),
     }
 }
 
-async fn cancel_query(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
-    match state.jobs.cancel(id) {
+async fn cancel_query(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    match state.jobs.cancel(id, &caller.user) {
         Some(s) => axum::Json(json!({ "id": id, "state": s })).into_response(),
         None => no_job(id),
     }
@@ -390,12 +478,16 @@ async fn cancel_query(State(state): State<Shared>, Path(id): Path<u64>) -> Respo
 
 /// The whole result as CSV: the query runs again and streams, so a result larger
 /// than what is kept for paging downloads complete.
-async fn query_csv(State(state): State<Shared>, Path(id): Path<u64>) -> Response {
-    let Some(job) = state.jobs.get(id) else {
+async fn query_csv(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<u64>,
+) -> Response {
+    let Some(job) = state.jobs.get(id, &caller.user) else {
         return no_job(id);
     };
     let started = async {
-        let (ctx, _) = session(&state).await?;
+        let (ctx, _) = session(&caller.audience, &state.options).await?;
         crate::sql::execute_read_only(&ctx, &job.sql).await
     }
     .await;

@@ -1,0 +1,82 @@
+//! `lgs serve`: the dashboard, with or without users.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use lgs::Warehouse;
+use lgs::session::{Engine, Limits};
+
+use crate::args::ServeArgs;
+use crate::commands::out;
+
+pub async fn serve(
+    warehouse: Warehouse,
+    args: &ServeArgs,
+    policy: Option<&Path>,
+    limits: Limits,
+    quiet: bool,
+) -> Result<()> {
+    if args.new_token {
+        let token = lgs::serve::auth::new_token();
+        writeln!(out(), "token: {token}")?;
+        let hash = lgs::serve::auth::token_hash(&token);
+        writeln!(out(), "token_sha256 = \"{hash}\"")?;
+        return Ok(());
+    }
+    let users = match (&args.users, policy) {
+        (Some(file), Some(policy)) => Some(served_users(file, policy)?),
+        (Some(_), None) => anyhow::bail!(
+            "--users needs --policy FILE (or LGS_POLICY): the policy defines the users' roles"
+        ),
+        (None, _) => None,
+    };
+    if !args.bind.is_loopback() && users.is_none() {
+        anyhow::bail!(
+            "refusing to serve on {}: it is not a loopback address, and without --users \
+             anyone who reaches it could query the warehouse. Give --users FILE (with \
+             --policy) so that every request needs a user's token.",
+            args.bind
+        );
+    }
+    let options = lgs::serve::ServeOptions {
+        bind: std::net::SocketAddr::new(args.bind, args.port),
+        as_of: args.as_of,
+        keep_rows: 100_000,
+        engine: Engine::from_url(args.cluster.cluster.as_deref(), limits),
+        // The live panel reads the live state, which holds every line's figures:
+        // not for a restricted role.
+        live_interval: (!args.no_live && warehouse.access().role().is_none())
+            .then_some(args.live_interval),
+        users,
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let (addr, server) = lgs::serve::bind(warehouse, options, shutdown).await?;
+    {
+        let mut stdout = out();
+        writeln!(stdout, "serving http://{addr}/")?;
+        stdout.flush()?;
+    }
+    if !quiet {
+        eprintln!("the report at /, SQL at /sql; Ctrl-C stops");
+    }
+    server.await?;
+    Ok(())
+}
+
+/// The users of `lgs serve --users`, with the access of each role of the policy.
+fn served_users(file: &Path, policy: &Path) -> Result<lgs::serve::ServedUsers> {
+    let policy = lgs::policy::Policy::load(policy)?;
+    let roles: Vec<&str> = policy.roles().collect();
+    let users = lgs::serve::auth::Users::load(file, roles.iter().copied())?;
+    let mut roles = std::collections::BTreeMap::new();
+    for user in users.users() {
+        roles.insert(user.role.clone(), policy.access(&user.role)?);
+    }
+    Ok(lgs::serve::ServedUsers {
+        users: std::sync::Arc::new(users),
+        roles,
+    })
+}
