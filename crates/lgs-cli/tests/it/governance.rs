@@ -373,3 +373,38 @@ fn served_users_see_what_their_role_may_and_nothing_without_a_token() {
         429
     );
 }
+
+#[test]
+fn a_stream_drops_the_lines_of_forgotten_customers() {
+    use crate::stream::{TestStream, rows};
+    let stream = TestStream::new("forget");
+    let dir = tempfile::tempdir().unwrap();
+    let wh = setup(dir.path());
+    let key = "k".repeat(40);
+    lgs(&wh)
+        .env("LGS_PSEUDONYM_KEY", &key)
+        .args(["forget", "--customer", "17850", "--reason", "request 8"])
+        .assert()
+        .success();
+    stream.publish(&[
+        r#"{"InvoiceNo":"536365","StockCode":"85123A","Description":"HEART","Quantity":6,"InvoiceDate":"2010-12-01 08:26:00","UnitPrice":2.55,"CustomerID":17850,"Country":"United Kingdom"}"#,
+        r#"{"InvoiceNo":"536366","StockCode":"22633","Description":"WARMER","Quantity":"x","InvoiceDate":"2010-12-01 08:28:00","UnitPrice":1.85,"CustomerID":17850,"Country":"United Kingdom"}"#,
+        r#"{"InvoiceNo":"536370","StockCode":"22728","Description":"CLOCK","Quantity":24,"InvoiceDate":"2010-12-01 08:45:00","UnitPrice":3.75,"CustomerID":12583,"Country":"France"}"#,
+    ]);
+    let out = lgs(&wh)
+        .env("LGS_PSEUDONYM_KEY", &key)
+        .args(["stream", "--from", &stream.url(), "--trigger", "200ms"])
+        .args(["--exit-when-idle", "1s", "--output", "json"])
+        .assert()
+        .success();
+    let report: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["rows_read"], 3, "{report}");
+    assert_eq!(report["rows_loaded"], 1, "{report}");
+    assert_eq!(report["rows_rejected"], 0, "{report}");
+    assert_eq!(report["rows_forgotten"], 2, "{report}");
+    let found = rows(
+        &wh,
+        "SELECT count(*) AS n FROM retail WHERE customer_id = 17850",
+    );
+    assert_eq!(found[0]["n"], 0);
+}

@@ -65,10 +65,11 @@ impl Filter {
         Ok((kept, dropped as u64))
     }
 
-    /// Whether a raw line names a forgotten customer in one of its fields.
+    /// Whether a raw line (a CSV line, a JSON message) names a forgotten customer
+    /// in one of its fields.
     pub fn names_forgotten(&self, raw: &[u8]) -> bool {
         String::from_utf8_lossy(raw)
-            .split([',', ';', '|', '\t'])
+            .split([',', ';', '|', '\t', ':', '{', '}', '[', ']'])
             .any(|field| {
                 let field = field.trim().trim_matches('"').trim();
                 let whole = match field.split_once('.') {

@@ -115,7 +115,7 @@ fn condition(schema: &Schema, ids: &[i64]) -> Option<String> {
         // The id as a whole field of the line: between separators or the ends,
         // perhaps quoted, perhaps written as a float.
         return Some(format!(
-            "regexp_like(raw, '(^|[,;|\\t])[ ]*\"?({})(\\.0+)?\"?[ ]*([,;|\\t]|$)')",
+            "regexp_like(raw, '(^|[,;|\\t:{{\\[])[ ]*\"?({})(\\.0+)?\"?[ ]*([,;|\\t}}\\]]|$)')",
             list.join("|")
         ));
     }

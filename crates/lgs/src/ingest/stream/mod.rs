@@ -120,6 +120,9 @@ pub struct StreamReport {
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
+    /// Rows of forgotten customers dropped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rows_forgotten: u64,
     /// Why it stopped: `idle`, `stopped` (a signal).
     pub stopped: String,
     /// From the start to the last batch's commit.
@@ -348,6 +351,7 @@ impl Run {
         report.rows_read += done.rows_read;
         report.rows_loaded += done.rows_loaded;
         report.rows_rejected += done.rows_rejected;
+        report.rows_forgotten += done.rows_forgotten;
         report.position = done.last;
         let committed = done.committed.unwrap_or_else(Instant::now);
         report.seconds = committed.duration_since(self.started).as_secs_f64();
