@@ -443,12 +443,7 @@ async fn history(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> R
     };
     // Commits cleaned from the log (after a checkpoint) are not listed: start from
     // what the listed ones leave unexplained of the current rows.
-    let current = warehouse
-        .tables()
-        .await?
-        .into_iter()
-        .find(|t| t.name == table)
-        .map_or(0, |t| t.rows as i64);
+    let current = warehouse.table_info(table).await?.rows as i64;
     let mut total = current - commits.iter().map(net).sum::<i64>();
     for c in &commits {
         total += net(c);

@@ -24,8 +24,8 @@ pub(super) struct Filter {
 impl Filter {
     /// The filter of `warehouse`'s forget list (`None`: nobody was forgotten).
     pub async fn load(warehouse: &Warehouse, key: Option<&Arc<[u8]>>) -> Result<Option<Filter>> {
-        let list = warehouse.forgotten().await?;
-        if list.is_empty() {
+        let list = warehouse.forget_list().await?;
+        if list.pseudonyms.is_empty() {
             return Ok(None);
         }
         let key = key.ok_or_else(|| LgsError::InvalidArgument {
@@ -34,13 +34,13 @@ impl Filter {
                 "customers were forgotten in this warehouse ({} in its forget list) and every \
                  ingest drops their rows, which needs the key they were forgotten with: set \
                  LGS_PSEUDONYM_KEY or give --policy with its pseudonym_key_file",
-                list.len()
+                list.pseudonyms.len()
             ),
         })?;
-        warehouse.check_forget_key(key).await?;
+        list.check_key(key)?;
         Ok(Some(Filter {
             pseudonym: Pseudonym::new(key.clone()),
-            forgotten: list.into_iter().collect(),
+            forgotten: list.pseudonyms.into_iter().collect(),
         }))
     }
 

@@ -135,15 +135,20 @@ impl Warehouse {
         }
         let started = Instant::now();
         // The list first: ingests that start from now on drop these customers.
-        self.check_forget_key(&request.key).await?;
+        self.forget_list().await?.check_key(&request.key)?;
         self.record_forgotten(request).await?;
         let mut tables = Vec::new();
         for name in self.table_names().await? {
-            let schema = self.schema(&name).await?;
+            let table = self.open_existing(&name).await?;
+            let schema = table
+                .snapshot()
+                .map_err(|e| LgsError::delta(&name, e))?
+                .snapshot()
+                .arrow_schema();
             let Some(condition) = condition(&schema, &request.customers) else {
                 continue;
             };
-            tables.push(self.forget_in(&name, &condition, request).await?);
+            tables.push(self.forget_in(&name, table, &condition, request).await?);
         }
         let mut derived_deleted = Vec::new();
         for dir in DERIVED {
@@ -188,65 +193,37 @@ impl Warehouse {
         Ok(())
     }
 
-    /// Fails unless `key` is the key of the forget list's pseudonyms (any key when
-    /// the list is empty).
-    pub async fn check_forget_key(&self, key: &Arc<[u8]>) -> Result<()> {
-        let expected = key_check(&Pseudonym::new(key.clone()));
-        let checks = self.list_column("key_check").await?;
-        if checks.iter().any(|c| *c != expected) {
-            return Err(LgsError::InvalidArgument {
-                what: "pseudonym key",
-                message: "it is not the key the warehouse's customers were forgotten with \
-                          (their pseudonyms would not be recognised)"
-                    .into(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The pseudonyms of every forgotten customer (empty when none was).
-    pub async fn forgotten(&self) -> Result<Vec<i64>> {
-        self.list_column("pseudonym").await
-    }
-
-    /// A BIGINT column of the forget list (empty when there is no list).
-    async fn list_column(&self, column: &str) -> Result<Vec<i64>> {
+    /// The forget list, read once (empty when nobody was forgotten).
+    pub async fn forget_list(&self) -> Result<ForgetList> {
+        let mut list = ForgetList::default();
         let Some(table) = self.open(LIST_TABLE).await? else {
-            return Ok(vec![]);
+            return Ok(list);
         };
         let ctx = plain_context();
         self.register_store(&ctx);
         let provider = self.provider(&ctx, LIST_TABLE, &table).await?;
         let batches = ctx
             .read_table(provider)
-            .and_then(|df| df.select_columns(&[column]))
+            .and_then(|df| df.select_columns(&["pseudonym", "key_check"]))
             .context("reading the forget list")?
             .collect()
             .await
             .context("reading the forget list")?;
-        let mut out = Vec::new();
         for batch in batches {
-            let column = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or_else(|| LgsError::InvalidArgument {
-                    what: "forget list",
-                    message: format!("its {column} column is not BIGINT"),
-                })?;
-            out.extend(column.iter().flatten());
+            list.pseudonyms.extend(bigints(&batch, 0)?);
+            list.key_checks.extend(bigints(&batch, 1)?);
         }
-        Ok(out)
+        Ok(list)
     }
 
     /// Rewrites the files of table `name` that hold rows matching `condition`.
     async fn forget_in(
         &self,
         name: &str,
+        table: DeltaTable,
         condition: &str,
         request: &ForgetRequest,
     ) -> Result<TableForgotten> {
-        let table = self.open_existing(name).await?;
         let mut done = TableForgotten {
             table: name.to_string(),
             rows: 0,
@@ -422,6 +399,46 @@ impl Warehouse {
             }
         }
     }
+}
+
+/// The forgotten customers' pseudonyms, and the key check of each entry.
+#[derive(Debug, Default)]
+pub struct ForgetList {
+    pub pseudonyms: Vec<i64>,
+    key_checks: Vec<i64>,
+}
+
+impl ForgetList {
+    /// Fails unless `key` is the key of the list's pseudonyms (any key when the
+    /// list is empty).
+    pub fn check_key(&self, key: &Arc<[u8]>) -> Result<()> {
+        let expected = key_check(&Pseudonym::new(key.clone()));
+        if self.key_checks.iter().any(|c| *c != expected) {
+            return Err(LgsError::InvalidArgument {
+                what: "pseudonym key",
+                message: "it is not the key the warehouse's customers were forgotten with \
+                          (their pseudonyms would not be recognised)"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Column `i` of a forget list batch, a BIGINT column.
+fn bigints(batch: &RecordBatch, i: usize) -> Result<impl Iterator<Item = i64> + '_> {
+    let column = batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| LgsError::InvalidArgument {
+            what: "forget list",
+            message: format!(
+                "its {} column is not BIGINT",
+                batch.schema().field(i).name()
+            ),
+        })?;
+    Ok(column.iter().flatten())
 }
 
 /// A value that tells whether a key is the forget list's: the pseudonym of a

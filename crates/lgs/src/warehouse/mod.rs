@@ -44,7 +44,7 @@ pub(crate) use commit::{position_in, read_commits};
 pub use compact::{Optimized, TARGET_FILE_SIZE, Vacuumed};
 pub(crate) use provider::files_provider;
 
-pub use forget::{ForgetRequest, Forgotten, LIST_TABLE as FORGET_LIST, TableForgotten};
+pub use forget::{ForgetList, ForgetRequest, Forgotten, LIST_TABLE as FORGET_LIST, TableForgotten};
 pub use integrity::Damage;
 pub use repair::{Repair, TableCheck};
 pub use travel::Pin;
@@ -329,6 +329,12 @@ impl Warehouse {
         }
         names.sort();
         Ok(names)
+    }
+
+    /// Summary of one table (as `lgs tables` shows it).
+    pub async fn table_info(&self, name: &str) -> Result<TableInfo> {
+        self.require_readable(name)?;
+        table_info(name, &self.open_existing(name).await?)
     }
 
     /// Summary of every table.

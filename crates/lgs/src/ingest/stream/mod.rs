@@ -96,7 +96,7 @@ pub struct BatchReport {
     pub rows_loaded: u64,
     pub rows_rejected: u64,
     /// Rows of forgotten customers dropped (see [`crate::warehouse::ForgetRequest`]).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "super::is_zero")]
     pub rows_forgotten: u64,
     /// The table's new version, and the quarantine's when rows were quarantined.
     pub version: u64,
@@ -121,7 +121,7 @@ pub struct StreamReport {
     pub rows_loaded: u64,
     pub rows_rejected: u64,
     /// Rows of forgotten customers dropped.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "super::is_zero")]
     pub rows_forgotten: u64,
     /// Why it stopped: `idle`, `stopped` (a signal).
     pub stopped: String,
@@ -554,8 +554,4 @@ fn committed(outcome: Result<u64>, shown: &str) -> Result<u64> {
         },
         other => other,
     })
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
