@@ -8,7 +8,10 @@ interleaved, --runs times, whole processes, wall time:
    customer_id (every row, customers as keyed pseudonyms): the same report's cost
    with and without masks;
 2. a typical dashboard query (customers and sales per country) the same two ways;
-3. `lgs forget` of one customer (the one with most lines) on a fresh copy of the
+3. both again on a copy of the warehouse ingested with a key file (every data
+   file encrypted: Parquet modular encryption, AES-256-GCM), and the ingest itself
+   plain and encrypted;
+4. `lgs forget` of one customer (the one with most lines) on a fresh copy of the
    warehouse, without and with --now.
 
 Medians and ratios are printed (and written to --json).
@@ -60,14 +63,29 @@ def main():
         f.write(POLICY)
     with open(os.path.join(args.work, "pseudonym.key"), "wb") as f:
         f.write(os.urandom(32))
+    keys = os.path.join(args.work, "warehouse.key")
+    _, line = run([lgs, "key", "new"])
+    with open(keys, "wb") as f:
+        f.write(line)
+    enc_wh = wh + "-encrypted"
     admin = [lgs, "--warehouse", wh, "--quiet"]
     analyst = admin + ["--policy", policy, "--role", "analyst"]
-    samples = {k: [] for k in ("report_admin", "report_masked", "query_admin",
-                               "query_masked")}
+    encrypted = [lgs, "--warehouse", enc_wh, "--quiet", "--key-file", keys]
+    samples = {k: [] for k in ("report_admin", "report_masked", "report_encrypted",
+                               "query_admin", "query_masked", "query_encrypted",
+                               "ingest_plain", "ingest_encrypted")}
     for r in range(args.runs):
-        for key, who in (("report_admin", admin), ("report_masked", analyst)):
+        for key, who, target in (("ingest_plain", [lgs], wh + "-plain-ingest"),
+                                 ("ingest_encrypted", [lgs, "--key-file", keys], enc_wh)):
+            shutil.rmtree(target, ignore_errors=True)
+            samples[key].append(run(who + ["--warehouse", target, "--quiet", "ingest",
+                                           base])[0])
+        shutil.rmtree(wh + "-plain-ingest", ignore_errors=True)
+        for key, who in (("report_admin", admin), ("report_masked", analyst),
+                         ("report_encrypted", encrypted)):
             samples[key].append(run(who + ["report", "--format", "json"])[0])
-        for key, who in (("query_admin", admin), ("query_masked", analyst)):
+        for key, who in (("query_admin", admin), ("query_masked", analyst),
+                         ("query_encrypted", encrypted)):
             samples[key].append(run(who + ["sql", "--format", "csv", QUERY])[0])
         print(f"  run {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in samples.items()),
               flush=True)
@@ -90,13 +108,19 @@ def main():
         print(f"  forget run {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s"
                                                      for k, v in forget.items()), flush=True)
     shutil.rmtree(wh + "-copy", ignore_errors=True)
+    shutil.rmtree(enc_wh, ignore_errors=True)
     samples.update(forget)
     med = {k: statistics.median(v) for k, v in samples.items()}
     print(f"medians ({'the real file' if not args.rows else f'{args.rows:,} rows'}): "
           f"report {med['report_admin']:.3f} s, masked {med['report_masked']:.3f} s "
           f"(x{med['report_masked'] / med['report_admin']:.3f}); query "
           f"{med['query_admin']:.3f} s, masked {med['query_masked']:.3f} s "
-          f"(x{med['query_masked'] / med['query_admin']:.3f}); forget of customer {customer} "
+          f"(x{med['query_masked'] / med['query_admin']:.3f}); encrypted: report "
+          f"{med['report_encrypted']:.3f} s (x{med['report_encrypted'] / med['report_admin']:.3f}),"
+          f" query {med['query_encrypted']:.3f} s "
+          f"(x{med['query_encrypted'] / med['query_admin']:.3f}), ingest "
+          f"{med['ingest_plain']:.3f} s plain, {med['ingest_encrypted']:.3f} s encrypted "
+          f"(x{med['ingest_encrypted'] / med['ingest_plain']:.3f}); forget of customer {customer} "
           f"({lines} lines) {med['forget']:.2f} s, with --now {med['forget_now']:.2f} s",
           flush=True)
     if args.json:

@@ -38,6 +38,21 @@ impl GlobalArgs {
         }
     }
 
+    /// The warehouse's encryption keys: `LGS_KEY`, else `--key-file` (`None`:
+    /// neither is given; the warehouse is not encrypted).
+    pub fn keyring(&self) -> anyhow::Result<Option<lgs::crypt::Keyring>> {
+        if let Ok(text) = std::env::var(lgs::crypt::KEY_ENV) {
+            return Ok(Some(lgs::crypt::Keyring::parse(
+                &text,
+                lgs::crypt::KEY_ENV,
+            )?));
+        }
+        match &self.key_file {
+            Some(path) => Ok(Some(lgs::crypt::Keyring::load(path)?)),
+            None => Ok(None),
+        }
+    }
+
     /// What this invocation may see: everything without a policy, else the role's
     /// view.
     pub fn access(&self) -> anyhow::Result<lgs::policy::Access> {
@@ -103,6 +118,7 @@ impl Cli {
         let actor = self.global.actor(&access);
         Ok(lgs::Warehouse::at(&self.global.warehouse)?
             .with_access(access)
-            .with_actor(actor))
+            .with_actor(actor)
+            .with_keyring(self.global.keyring()?))
     }
 }

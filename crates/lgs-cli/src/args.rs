@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::maintenance_args::*;
+
 /// lgs — London Gift Shop analytics: ingest transactions into a Delta Lake warehouse
 /// and compute the marketing analytics (invoice statistics, monthly sales and growth,
 /// orders, active/new/existing customers, RFM segments).
@@ -64,6 +66,12 @@ pub struct GlobalArgs {
     /// it). Required by `forget` (a request reference, not the customer's name).
     #[arg(long, global = true, env = "LGS_REASON", value_name = "TEXT")]
     pub reason: Option<String>,
+    /// The warehouse's encryption keys (lines `<id> <64 hex digits>`; make one with
+    /// `lgs key new`): data files are written encrypted (Parquet modular encryption,
+    /// AES-256-GCM) with the last key and read with the key each names. LGS_KEY may
+    /// hold the lines instead. See docs/governance.md for rotation.
+    #[arg(long, global = true, env = "LGS_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -184,6 +192,16 @@ pub enum Command {
     /// rows. Needs the pseudonym key (LGS_PSEUDONYM_KEY, or --policy with its
     /// pseudonym_key_file).
     Forget(ForgetArgs),
+    /// The audit trail of served queries (admins only): when, who, as which role,
+    /// through which surface, the statement, the tables it read, the rows it
+    /// returned and how it ended, oldest first.
+    Audit(AuditArgs),
+    /// Encryption keys: `lgs key new >> FILE` appends a new random key (AES-256)
+    /// to a key file; the last key of the file encrypts what is written next.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Bring the live state (what the report reads instead of every line) up to
     /// date with retail's new commits, creating it the first time.
     Live(FormatArgs),
@@ -464,20 +482,6 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ForgetArgs {
-    /// Customer ids to forget (repeat, or give several).
-    #[arg(long = "customer", value_name = "ID", required = true, num_args = 1..)]
-    pub customers: Vec<i64>,
-    /// Delete the replaced files and the log entries that name them now, instead of
-    /// at the next `lgs vacuum` after the retention period (time travel to before
-    /// the forget is then impossible).
-    #[arg(long)]
-    pub now: bool,
-    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
-    pub format: SummaryFormat,
-}
-
-#[derive(Debug, Args)]
 pub struct FormatArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
@@ -533,61 +537,4 @@ impl TravelArgs {
         }
         Ok(warehouse)
     }
-}
-
-#[derive(Debug, Args)]
-pub struct RestoreArgs {
-    /// The table to restore (e.g. retail).
-    pub table: String,
-    /// The version to make current (`lgs history TABLE` lists them).
-    #[arg(
-        long,
-        value_name = "N",
-        required_unless_present = "timestamp",
-        conflicts_with = "timestamp"
-    )]
-    pub version: Option<u64>,
-    /// Or the state at a moment: 2026-11-30, "2026-11-30 12:00:00" (UTC) or RFC 3339.
-    #[arg(long, value_name = "WHEN")]
-    pub timestamp: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Only this table (default: every table).
-    pub table: Option<String>,
-    #[command(flatten)]
-    pub format: FormatArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct RepairArgs {
-    /// The table to repair.
-    pub table: String,
-    #[command(flatten)]
-    pub format: FormatArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct OptimizeArgs {
-    /// The table to compact (e.g. retail).
-    pub table: String,
-    #[command(flatten)]
-    pub format: FormatArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct VacuumArgs {
-    /// The table to clean (e.g. retail).
-    pub table: String,
-    /// Keep the files that versions of this recent past need (time travel to older
-    /// versions then fails). Files no commit references (left by killed runs) go
-    /// once older than this too: keep it above a running writer's batch time.
-    #[arg(long, default_value = "168h", value_parser = humantime::parse_duration)]
-    pub retain: std::time::Duration,
-    /// List what would be deleted, delete nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }

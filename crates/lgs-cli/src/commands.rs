@@ -77,6 +77,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => crate::maintenance::check(&warehouse, &args).await,
         Command::Repair(args) => crate::maintenance::repair(&warehouse, &args).await,
         Command::Optimize(args) => crate::maintenance::optimize(&warehouse, &args).await,
+        Command::Audit(args) => crate::maintenance::audit(&warehouse, &args).await,
+        Command::Key {
+            command: crate::args::KeyCommand::New,
+        } => {
+            writeln!(std::io::stdout(), "{}", lgs::crypt::Keyring::new_key_line())?;
+            Ok(())
+        }
         Command::Vacuum(args) => crate::maintenance::vacuum(&warehouse, &args).await,
         Command::Live(args) => crate::maintenance::live(&warehouse, &args).await,
         Command::Generate(args) => {
@@ -87,7 +94,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::serving::serve(warehouse, &args, policy, limits, quiet).await
         }
         Command::Scheduler(args) => scheduler(&args, quiet).await,
-        Command::Executor(args) => executor(&args, limits.memory_limit, quiet).await,
+        Command::Executor(args) => {
+            let keyring = warehouse.keyring().cloned();
+            executor(&args, limits.memory_limit, keyring, quiet).await
+        }
         Command::Shell(cluster) => {
             let engine = Engine::from_url(cluster.cluster.as_deref(), limits);
             let (ctx, _) = lgs::session::context_on(&warehouse, &engine).await?;
@@ -285,7 +295,12 @@ pub(crate) fn explain_cluster_error(
         return err;
     };
     let text = format!("{err:#}");
-    if text.contains("not found") && text.contains(&warehouse.location()) {
+    if text.contains("encrypted footer but decryption properties were not provided") {
+        err.context(format!(
+            "an executor of the cluster at {url} has no key for the warehouse's encrypted \
+             files: start every executor with the same --key-file (or LGS_KEY_FILE)"
+        ))
+    } else if text.contains("not found") && text.contains(&warehouse.location()) {
         err.context(format!(
             "an executor of the cluster at {url} cannot read the warehouse {}: the \
              scheduler and every executor must reach it at the same path (a shared \
@@ -320,7 +335,12 @@ async fn scheduler(args: &SchedulerArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-async fn executor(args: &ExecutorArgs, memory_limit: Option<u64>, quiet: bool) -> Result<()> {
+async fn executor(
+    args: &ExecutorArgs,
+    memory_limit: Option<u64>,
+    keyring: Option<std::sync::Arc<lgs::crypt::Keyring>>,
+    quiet: bool,
+) -> Result<()> {
     if args.grpc_bind.ip() != args.bind.ip() {
         anyhow::bail!(
             "--grpc-bind {} must be on the same host as --bind {}",
@@ -337,6 +357,7 @@ async fn executor(args: &ExecutorArgs, memory_limit: Option<u64>, quiet: bool) -
         work_dir: args.work_dir.clone(),
         memory_limit,
         heartbeat: std::time::Duration::from_secs(args.heartbeat),
+        keyring,
     };
     if !quiet {
         eprintln!(
@@ -354,7 +375,7 @@ async fn executor(args: &ExecutorArgs, memory_limit: Option<u64>, quiet: bool) -
     Ok(())
 }
 
-fn text_table(header: &[&str]) -> Table {
+pub(crate) fn text_table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_header(header.to_vec());

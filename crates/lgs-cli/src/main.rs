@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod generate;
 mod maintenance;
+mod maintenance_args;
 mod products;
 mod progress;
 mod report;

@@ -139,20 +139,37 @@ pub async fn explain_damage(result: Result<()>, warehouse: &Warehouse) -> Result
 }
 
 pub async fn optimize(warehouse: &Warehouse, args: &OptimizeArgs) -> Result<()> {
-    let done = warehouse.optimize(&args.table).await?;
+    let done = match &args.table {
+        Some(table) => vec![warehouse.optimize(table, args.rekey).await?],
+        None => warehouse.rekey_all().await?,
+    };
     if args.format.format == SummaryFormat::Json {
-        writeln!(out(), "{}", serde_json::to_string_pretty(&done)?)?;
-    } else if done.files_removed == 0 {
-        writeln!(
-            out(),
-            "{} version {}: nothing to compact",
-            done.table,
-            done.version
-        )?;
+        let json = match (&args.table, done.as_slice()) {
+            (Some(_), [one]) => serde_json::to_string_pretty(one)?,
+            _ => serde_json::to_string_pretty(&done)?,
+        };
+        writeln!(out(), "{json}")?;
+        return Ok(());
+    }
+    let verb = if args.rekey {
+        "rewritten under the current key into"
     } else {
+        "compacted into"
+    };
+    for done in done {
+        if done.files_removed == 0 {
+            writeln!(
+                out(),
+                "{} version {}: nothing to {}",
+                done.table,
+                done.version,
+                if args.rekey { "rewrite" } else { "compact" }
+            )?;
+            continue;
+        }
         writeln!(
             out(),
-            "{} version {}: {} files ({}) compacted into {} ({})",
+            "{} version {}: {} files ({}) {verb} {} ({})",
             done.table,
             done.version,
             group(done.files_removed as f64, 0),
@@ -282,5 +299,54 @@ pub async fn forget(
             "; the old files go at the next `lgs vacuum` after the retention period (or use --now)"
         }
     )?;
+    Ok(())
+}
+
+/// `lgs audit`: the served queries' records.
+pub async fn audit(warehouse: &Warehouse, args: &crate::args::AuditArgs) -> Result<()> {
+    let filter = lgs::audit::Filter {
+        since: args.since,
+        user: args.user.clone(),
+    };
+    let records = warehouse.audit(&filter).await?;
+    if args.format == SummaryFormat::Json {
+        writeln!(out(), "{}", serde_json::to_string_pretty(&records)?)?;
+        return Ok(());
+    }
+    let mut t = crate::commands::text_table(&[
+        "time",
+        "user",
+        "role",
+        "surface",
+        "statement",
+        "tables",
+        "rows",
+        "outcome",
+        "ms",
+    ]);
+    for r in &records {
+        t.add_row(vec![
+            r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.user.clone(),
+            r.role.clone(),
+            r.surface.clone(),
+            r.statement.clone(),
+            r.tables.clone(),
+            r.rows.map(|n| group(n as f64, 0)).unwrap_or_default(),
+            r.outcome.clone(),
+            r.millis.to_string(),
+        ]);
+    }
+    writeln!(out(), "{t}")?;
+    if records.is_empty() {
+        writeln!(
+            out(),
+            "no served query recorded{}",
+            match (&args.since, &args.user) {
+                (None, None) => String::new(),
+                _ => " that matches".into(),
+            }
+        )?;
+    }
     Ok(())
 }

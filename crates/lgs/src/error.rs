@@ -91,6 +91,26 @@ pub enum LgsError {
     EmptyTable { table: String, warehouse: String },
 
     /// A policy file that cannot be used: where it is and what is wrong.
+    /// A key file (or `LGS_KEY`) that cannot be used (`line` 0: the whole file).
+    #[error(
+        "key file {origin}{}: {message}",
+        if *line > 0 { format!(":{line}") } else { String::new() }
+    )]
+    KeyFile {
+        origin: String,
+        line: usize,
+        message: String,
+    },
+
+    /// A table whose files cannot be read with the keys given, or without keys.
+    #[error("table {table} (version {version}): file {file} {problem}")]
+    Encrypted {
+        table: String,
+        version: u64,
+        file: String,
+        problem: String,
+    },
+
     #[error("policy {}: {message}", path.display())]
     Policy { path: PathBuf, message: String },
 

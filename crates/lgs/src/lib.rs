@@ -36,8 +36,10 @@
 
 pub mod analytics;
 pub mod asof;
+pub mod audit;
 pub mod charts;
 pub mod cluster;
+pub mod crypt;
 pub mod error;
 pub mod facts;
 pub mod format;

@@ -36,6 +36,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::parquet_encryption::EncryptionFactory;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{
@@ -112,7 +113,9 @@ pub async fn write(
     if files.is_empty() {
         return internal_err!("the scratch write to {} wrote no part", dir.display());
     }
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()));
+    let format =
+        ParquetFormat::default().with_options(crate::crypt::parquet_options(&ctx.runtime_env()));
+    let options = ListingOptions::new(Arc::new(format));
     let config = ListingTableConfig::new_with_multi_paths(files)
         .with_listing_options(options)
         .infer_schema(&ctx.state())
@@ -266,6 +269,7 @@ impl ExecutionPlan for ScratchWriteExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let encryption = crate::crypt::registered(context.runtime_env().as_ref());
         let input = self.input.execute(partition, context)?;
         let name = format!("part-{partition:05}-{}.parquet", uuid::Uuid::new_v4());
         let path = self.dir.join(&name);
@@ -273,7 +277,7 @@ impl ExecutionPlan for ScratchWriteExec {
         let done = {
             let schema = schema.clone();
             async move {
-                let rows = write_part(input, &path).await?;
+                let rows = write_part(input, &path, encryption).await?;
                 Ok(RecordBatch::try_new(
                     schema,
                     vec![
@@ -291,8 +295,13 @@ impl ExecutionPlan for ScratchWriteExec {
 }
 
 /// Writes every batch of `input` to `path` and returns the rows written. Scratch
-/// files are read once or twice and removed: not worth a compressor's time.
-async fn write_part(mut input: SendableRecordBatchStream, path: &Path) -> Result<u64> {
+/// files are read once or twice and removed: not worth a compressor's time. They
+/// are encrypted in an encrypted warehouse (they hold customers' rows too).
+async fn write_part(
+    mut input: SendableRecordBatchStream,
+    path: &Path,
+    encryption: Option<Arc<dyn EncryptionFactory>>,
+) -> Result<u64> {
     let failed = |e: &dyn fmt::Display| {
         DataFusionError::Execution(format!("writing {}: {e}", path.display()))
     };
@@ -304,9 +313,19 @@ async fn write_part(mut input: SendableRecordBatchStream, path: &Path) -> Result
     let file = tokio::fs::File::create(path)
         .await
         .map_err(|e| failed(&e))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::UNCOMPRESSED)
-        .build();
+    let mut properties = WriterProperties::builder().set_compression(Compression::UNCOMPRESSED);
+    if let Some(factory) = encryption {
+        let store_path = object_store::path::Path::from(path.display().to_string());
+        let options = Default::default();
+        let schema = input.schema();
+        if let Some(encrypt) = factory
+            .get_file_encryption_properties(&options, &schema, &store_path)
+            .await?
+        {
+            properties = properties.with_file_encryption_properties(encrypt);
+        }
+    }
+    let properties = properties.build();
     let mut writer = AsyncArrowWriter::try_new(file, input.schema(), Some(properties))?;
     let mut rows = 0;
     let written = async {

@@ -63,10 +63,13 @@ impl<'a> TableWriter<'a> {
             Ok(path) => path.display().to_string(),
             Err(()) => url.to_string(),
         };
-        let properties = WriterProperties::builder()
+        let mut properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(128 * 1024))
-            .build();
+            .set_max_row_group_row_count(Some(128 * 1024));
+        if let Some(keyring) = self.warehouse.keyring() {
+            properties = properties.with_file_encryption_properties(keyring.encryption()?);
+        }
+        let properties = properties.build();
         Ok(RecordBatchWriter::try_new(
             url.as_str(),
             self.schema.clone(),
@@ -114,15 +117,22 @@ impl<'a> TableWriter<'a> {
     }
 
     /// Flushes what was written to files and returns them, for a caller that
-    /// commits them itself (with other actions).
+    /// commits them itself (with other actions). In an encrypted warehouse their
+    /// statistics hold counts only ([`crate::crypt::log_stats`]).
     pub async fn finish(&mut self) -> Result<Vec<deltalake::kernel::Add>> {
-        match self.writer.as_mut() {
+        let mut adds = match self.writer.as_mut() {
             Some(w) => {
                 let flushed = w.flush().await;
-                flushed.map_err(|e| self.write_failed(e))
+                flushed.map_err(|e| self.write_failed(e))?
             }
-            None => Ok(vec![]),
+            None => vec![],
+        };
+        if self.warehouse.keyring().is_some() {
+            for add in &mut adds {
+                add.stats = add.stats.as_deref().and_then(crate::crypt::log_stats);
+            }
         }
+        Ok(adds)
     }
 
     /// Commits what was written as one new version of the table (replacing its

@@ -14,6 +14,8 @@ pub(crate) fn handmade() -> PathBuf {
 pub(crate) fn lgs(warehouse: &Path) -> Command {
     let mut cmd = Command::cargo_bin("lgs").unwrap();
     cmd.env_remove("LGS_WAREHOUSE")
+        .env_remove("LGS_KEY_FILE")
+        .env_remove("LGS_KEY")
         .arg("--warehouse")
         .arg(warehouse);
     cmd

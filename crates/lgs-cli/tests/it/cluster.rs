@@ -534,3 +534,63 @@ fn an_executor_that_cannot_see_the_warehouse_is_a_clear_error_not_empty_results(
         "the engine's error is kept: {err}"
     );
 }
+
+/// An encrypted warehouse on a cluster: executors started with the key file
+/// decrypt the tasks' scans (and encrypt their scratch results), with the same
+/// report as locally; executors without it fail with a clear error.
+#[test]
+fn an_encrypted_warehouse_reads_the_same_on_a_cluster_whose_executors_hold_the_key() {
+    let _turn = crate::support::group("cluster");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("warehouse.key");
+    let line = lgs(dir.path()).args(["key", "new"]).assert().success();
+    std::fs::write(&keys, &line.get_output().stdout).unwrap();
+    let wh = dir.path().join("wh");
+    let keyed = || {
+        let mut cmd = lgs(&wh);
+        cmd.arg("--key-file").arg(&keys);
+        cmd
+    };
+    keyed()
+        .arg("ingest")
+        .arg(crate::cli::handmade())
+        .assert()
+        .success();
+    let with_key = {
+        let keys = keys.display().to_string();
+        Cluster::start_with(2, move |mut args| {
+            args.extend(["--key-file".to_string(), keys.clone()]);
+            (lgs_bin().display().to_string(), args)
+        })
+    };
+    let report = |cluster: Option<&str>| -> Value {
+        let mut cmd = keyed();
+        cmd.args(["report", "--as-of", "2012-01-01", "--format", "json"]);
+        if let Some(url) = cluster {
+            cmd.args(["--cluster", url]);
+        }
+        serde_json::from_slice(&cmd.assert().success().get_output().stdout).unwrap()
+    };
+    let local = report(None);
+    assert!(local["invoice_amount"]["count"].as_u64().unwrap() > 0);
+    assert_same(&local, &report(Some(&with_key.url)), "an encrypted report");
+    assert!(with_key.jobs_run(0) + with_key.jobs_run(1) > 0);
+    drop(with_key);
+
+    let without = Cluster::start(1);
+    let out = keyed()
+        .args([
+            "sql",
+            "SELECT sum(quantity) FROM retail",
+            "--cluster",
+            &without.url,
+        ])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("has no key") && err.contains("--key-file"),
+        "{err}"
+    );
+}

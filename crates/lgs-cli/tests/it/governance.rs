@@ -408,3 +408,147 @@ fn a_stream_drops_the_lines_of_forgotten_customers() {
     );
     assert_eq!(found[0]["n"], 0);
 }
+
+#[test]
+fn an_encrypted_warehouse_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let keys = dir.path().join("warehouse.key");
+    let first = lgs(&wh).args(["key", "new"]).assert().success();
+    let first = String::from_utf8(first.get_output().stdout.clone()).unwrap();
+    assert!(
+        first.trim().split(' ').nth(1).unwrap().len() == 64,
+        "{first}"
+    );
+    std::fs::write(&keys, &first).unwrap();
+    let keyed = || {
+        let mut cmd = lgs(&wh);
+        cmd.arg("--key-file").arg(&keys);
+        cmd
+    };
+    keyed().arg("ingest").arg(handmade()).assert().success();
+    let total = "SELECT sum(quantity) FROM retail";
+    let plain_sum = keyed()
+        .args(["sql", total, "--format", "csv"])
+        .assert()
+        .success();
+    let plain_sum = String::from_utf8(plain_sum.get_output().stdout.clone()).unwrap();
+    // Without the key: a clear error naming the table and what to do.
+    lgs(&wh)
+        .args(["sql", total])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "is encrypted, and no key was given",
+        ))
+        .stderr(predicate::str::contains("--key-file"));
+    // A rotation: a second key appended, the table rewritten under it, the first
+    // key deleted; the same answer.
+    let second = lgs(&wh).args(["key", "new"]).assert().success();
+    let second = String::from_utf8(second.get_output().stdout.clone()).unwrap();
+    assert_ne!(first, second);
+    std::fs::write(&keys, format!("{first}{second}")).unwrap();
+    keyed()
+        .args(["optimize", "--rekey"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "retail version 1: 1 files (0.0 MB) rewritten under the current key into 1",
+        ));
+    std::fs::write(&keys, &second).unwrap();
+    let again = keyed()
+        .args(["sql", total, "--format", "csv"])
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8(again.get_output().stdout.clone()).unwrap(),
+        plain_sum
+    );
+}
+
+#[test]
+fn served_queries_are_in_an_audit_trail_only_an_admin_reads() {
+    use crate::browser::run_query_as;
+    use crate::support::http;
+
+    let dir = tempfile::tempdir().unwrap();
+    let wh = setup(dir.path());
+    let (server, port) = serve_with_users(dir.path(), &wh);
+    let counted = run_query_as(
+        port,
+        "SELECT count(*) AS n FROM retail",
+        &bearer("alice-token"),
+    );
+    assert_eq!(counted["page"][0][0], "2");
+    let failed = run_query_as(port, "SELECT nope FROM retail", &bearer("alice-token"));
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(http(port, "GET", "/", &bearer("bob-token"), b"").0, 200);
+    // A role cannot reach the trail through SQL.
+    let hidden = run_query_as(
+        port,
+        "SELECT * FROM \"_lgs_audit/queries\"",
+        &bearer("alice-token"),
+    );
+    assert_eq!(hidden["state"], "failed", "{hidden}");
+    // Records are committed every 2 s.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let out = lgs(&wh)
+        .args(["audit", "--format", "json"])
+        .assert()
+        .success();
+    let records: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let records = records.as_array().unwrap();
+    let find = |user: &str, statement: &str| {
+        records
+            .iter()
+            .find(|r| r["user"] == user && r["statement"] == statement)
+            .unwrap_or_else(|| panic!("no record of {user}: {statement} in {records:#?}"))
+    };
+    let ok = find("alice", "SELECT count(*) AS n FROM retail");
+    assert_eq!(
+        (
+            &ok["role"],
+            &ok["surface"],
+            &ok["tables"],
+            &ok["rows"],
+            &ok["outcome"]
+        ),
+        (
+            &Value::from("agency"),
+            &Value::from("sql page"),
+            &Value::from("retail"),
+            &Value::from(1),
+            &Value::from("ok")
+        )
+    );
+    let bad = find("alice", "SELECT nope FROM retail");
+    assert!(
+        bad["outcome"].as_str().unwrap().starts_with("failed: "),
+        "{bad}"
+    );
+    let page = find("bob", "GET /");
+    assert_eq!(
+        (&page["role"], &page["surface"], &page["outcome"]),
+        (
+            &Value::from("uk"),
+            &Value::from("dashboard"),
+            &Value::from("ok")
+        )
+    );
+    // Filters, and only an admin reads it.
+    let out = lgs(&wh)
+        .args([
+            "audit", "--format", "json", "--user", "bob", "--since", "1h",
+        ])
+        .assert()
+        .success();
+    let bobs: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(!bobs.as_array().unwrap().is_empty());
+    assert!(bobs.as_array().unwrap().iter().all(|r| r["user"] == "bob"));
+    as_role(&wh, dir.path(), "agency")
+        .arg("audit")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("audit trail"));
+    drop(server);
+}

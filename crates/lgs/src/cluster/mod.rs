@@ -16,6 +16,7 @@
 //! that node and every process encodes it with [`codec`]'s codecs.
 
 pub mod codec;
+mod encrypted;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +76,8 @@ pub struct ExecutorOptions {
     pub memory_limit: Option<u64>,
     /// Seconds between heartbeats to the scheduler.
     pub heartbeat: Duration,
+    /// The warehouse's keys, when it is encrypted (see [`crate::crypt`]).
+    pub keyring: Option<Arc<crate::crypt::Keyring>>,
 }
 
 fn cluster_error(what: &str, e: impl std::fmt::Display) -> LgsError {
@@ -182,6 +185,23 @@ pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
     };
     if let Some(slots) = options.slots {
         config.vcores = slots;
+    }
+    if let Some(keyring) = &options.keyring {
+        let work_dir = config.work_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join(format!("lgs-executor-{}", std::process::id()))
+                .display()
+                .to_string()
+        });
+        std::fs::create_dir_all(&work_dir).map_err(|e| LgsError::Write {
+            path: work_dir.clone().into(),
+            message: e.to_string(),
+        })?;
+        config.work_dir = Some(work_dir.clone());
+        config.override_runtime_producer =
+            Some(encrypted::runtime_producer(keyring.clone(), work_dir));
+        config.override_execution_engine =
+            Some(Arc::new(encrypted::DecryptingEngine::new(keyring.clone())));
     }
     if let Some(dir) = &options.work_dir {
         std::fs::create_dir_all(dir).map_err(|e| LgsError::Write {

@@ -34,7 +34,20 @@ pub struct Job {
     started: Instant,
     rows: AtomicU64,
     inner: Mutex<Inner>,
+    /// Told how the job ended (once: done, failed or cancelled).
+    on_end: Mutex<Option<OnEnd>>,
 }
+
+/// How a job ended, for [`Jobs::start`]'s `on_end`.
+pub struct Ended {
+    pub state: State,
+    pub rows: u64,
+    pub error: Option<String>,
+    pub elapsed: Duration,
+}
+
+/// What [`Jobs::start`] calls when the job ends.
+pub type OnEnd = Box<dyn FnOnce(Ended) + Send>;
 
 struct Inner {
     state: State,
@@ -86,14 +99,15 @@ impl Jobs {
         }
     }
 
-    /// Starts `sql` on a task of its own; returns the job's id at once.
-    /// Starts `sql` on the session `session` resolves to (an error there is the
-    /// job's error, as a query's is).
+    /// Starts `sql` on a task of its own, on the session `session` resolves to (an
+    /// error there is the job's error, as a query's is); returns the job's id at
+    /// once. `on_end` is told how it ended.
     pub fn start(
         &self,
         session: impl Future<Output = crate::Result<SessionContext>> + Send + 'static,
         sql: String,
         owner: String,
+        on_end: OnEnd,
     ) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let job = Arc::new(Job {
@@ -112,6 +126,7 @@ impl Jobs {
                 chart: None,
                 task: None,
             }),
+            on_end: Mutex::new(Some(on_end)),
         });
         let mut jobs = self.jobs.lock().expect("jobs");
         // Keep the last 50 jobs; one dropped while running stops (nobody can see
@@ -144,6 +159,8 @@ impl Jobs {
                     inner.error = Some(message);
                 }
             }
+            drop(inner);
+            runner.ended();
         });
         job.inner.lock().expect("job").task = Some(task.abort_handle());
         id
@@ -201,8 +218,27 @@ impl Job {
             }
             inner.state = State::Cancelled;
             inner.elapsed = Some(self.started.elapsed());
+            drop(inner);
+            self.ended();
+            return State::Cancelled;
         }
         inner.state.clone()
+    }
+
+    /// Tells `on_end` how the job ended (the first time only).
+    fn ended(&self) {
+        let Some(on_end) = self.on_end.lock().expect("job").take() else {
+            return;
+        };
+        let inner = self.inner.lock().expect("job");
+        let ended = Ended {
+            state: inner.state.clone(),
+            rows: self.rows.load(Ordering::Relaxed),
+            error: inner.error.clone(),
+            elapsed: inner.elapsed.unwrap_or_else(|| self.started.elapsed()),
+        };
+        drop(inner);
+        on_end(ended);
     }
 
     /// The job's progress and rows `offset..offset + limit` as text.

@@ -21,6 +21,7 @@
 //! each user sees the warehouse as its policy role may, every page, chart and query
 //! included, and sees only its own query jobs. The live push is for admins only.
 
+mod audited;
 pub mod auth;
 mod customer;
 pub mod jobs;
@@ -50,6 +51,9 @@ use crate::session::Engine;
 use crate::warehouse::{TableInfo, Warehouse};
 use datafusion::prelude::SessionContext;
 use jobs::Jobs;
+
+/// How often the served queries' audit records are committed.
+const AUDIT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How the dashboard runs.
 #[derive(Debug, Clone)]
@@ -84,6 +88,8 @@ struct AppState {
     jobs: Jobs,
     /// The latest live push (JSON), for `GET /api/live`.
     live: tokio::sync::watch::Sender<Option<Arc<String>>>,
+    /// Where served queries are recorded ([`crate::audit`]).
+    audit: crate::audit::AuditLog,
 }
 
 type Shared = Arc<AppState>;
@@ -152,8 +158,10 @@ pub async fn bind(
             }
         }
     }
+    let (audit, flusher) = crate::audit::AuditLog::start(warehouse.clone(), AUDIT_EVERY);
     let state = Arc::new(AppState {
         jobs: Jobs::new(options.keep_rows),
+        audit,
         warehouse,
         options,
         audiences,
@@ -181,6 +189,10 @@ pub async fn bind(
         .route("/login", get(login::page).post(login::login))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            audited::audit_layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             login::auth_layer,
         ))
         .with_state(state);
@@ -192,6 +204,7 @@ pub async fn bind(
         if let Some(watcher) = watcher {
             watcher.abort();
         }
+        flusher.finish().await;
         served.map_err(io("the dashboard server stopped".into()))
     };
     Ok((addr, server))
@@ -429,7 +442,32 @@ async fn start_query(
     let on = state.clone();
     let audience = caller.audience.clone();
     let ctx = async move { session(&audience, &on.options).await.map(|(ctx, _)| ctx) };
-    let id = state.jobs.start(ctx, q.sql, caller.user);
+    let audit = state.audit.clone();
+    let (user, role) = (
+        caller.user.clone(),
+        caller.audience.warehouse.access().name().to_string(),
+    );
+    let (statement, tables) = (q.sql.clone(), audited::tables_of(&q.sql));
+    let at = chrono::Utc::now();
+    let on_end: jobs::OnEnd = Box::new(move |ended: jobs::Ended| {
+        let outcome = match (&ended.state, &ended.error) {
+            (jobs::State::Cancelled, _) => "cancelled".to_string(),
+            (_, Some(error)) => format!("failed: {error}"),
+            _ => "ok".to_string(),
+        };
+        audit.record(crate::audit::Record {
+            at,
+            user,
+            role,
+            surface: audited::SQL_PAGE.into(),
+            statement,
+            tables,
+            rows: Some(ended.rows as i64),
+            outcome,
+            millis: ended.elapsed.as_millis() as i64,
+        });
+    });
+    let id = state.jobs.start(ctx, q.sql, caller.user, on_end);
     axum::Json(json!({ "id": id })).into_response()
 }
 

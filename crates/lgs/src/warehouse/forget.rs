@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::Action;
 use deltalake::kernel::transaction::CommitBuilder;
@@ -86,18 +85,6 @@ fn list_schema() -> SchemaRef {
         Field::new("reason", DataType::Utf8, false),
         Field::new("key_check", DataType::Int64, false),
     ]))
-}
-
-/// A session that reads strings as `Utf8` (so rewritten rows keep the table's
-/// schema).
-fn plain_context() -> SessionContext {
-    let mut config = SessionConfig::new();
-    config
-        .options_mut()
-        .execution
-        .parquet
-        .schema_force_view_types = false;
-    SessionContext::new_with_config(config)
 }
 
 /// The SQL condition of the rows of `ids` in a table of `schema`, `None` when the
@@ -199,7 +186,7 @@ impl Warehouse {
         let Some(table) = self.open(LIST_TABLE).await? else {
             return Ok(list);
         };
-        let ctx = plain_context();
+        let ctx = super::rewrite::plain_context();
         self.register_store(&ctx);
         let provider = self.provider(&ctx, LIST_TABLE, &table).await?;
         let batches = ctx
@@ -232,12 +219,21 @@ impl Warehouse {
             files_deleted: 0,
             log_files_deleted: 0,
         };
-        let (removes, adds) = self
-            .rewrite_files(name, &table, condition, &mut done)
-            .await?;
-        if !removes.is_empty() {
+        let rewritten = self
+            .rewrite_files(name, &table, |_, _| true, Some(condition))
+            .await
+            .map_err(|e| match e {
+                LgsError::InvalidArgument { message, .. } => LgsError::InvalidArgument {
+                    what: "forget",
+                    message,
+                },
+                e => e,
+            })?;
+        done.rows = rewritten.rows_dropped;
+        done.files_rewritten = rewritten.removes.len();
+        if !rewritten.removes.is_empty() {
             done.version = Some(
-                self.commit_forget(name, &table, removes, adds, done.rows)
+                self.commit_forget(name, &table, rewritten.removes, rewritten.adds, done.rows)
                     .await?,
             );
         }
@@ -281,65 +277,6 @@ impl Warehouse {
         Ok(committed.version())
     }
 
-    /// Writes, for every file of `table` with rows matching `condition`, a file of
-    /// its other rows; returns the files' removals and the new files.
-    async fn rewrite_files(
-        &self,
-        name: &str,
-        table: &DeltaTable,
-        condition: &str,
-        done: &mut TableForgotten,
-    ) -> Result<(Vec<Action>, Vec<deltalake::kernel::Add>)> {
-        let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
-        if !snapshot.metadata().partition_columns().is_empty() {
-            return Err(LgsError::InvalidArgument {
-                what: "forget",
-                message: format!("table {name} is partitioned; forgetting in it is not supported"),
-            });
-        }
-        let schema = snapshot.snapshot().arrow_schema();
-        let ctx = plain_context();
-        self.register_store(&ctx);
-        let log_store = table.log_store();
-        let mut removes = Vec::new();
-        let mut writer = TableWriter::new(self, name, schema.clone(), vec![]);
-        for file in snapshot.log_data() {
-            let uri = log_store.to_uri(&file.object_store_path());
-            let provider = super::files_provider(&ctx, vec![uri], schema.clone())?;
-            let _ = ctx.deregister_table("f");
-            ctx.register_table("f", provider)
-                .context("reading a data file")?;
-            let matching =
-                count(&ctx, &format!("SELECT count(*) FROM f WHERE {condition}")).await?;
-            if matching == 0 {
-                continue;
-            }
-            let kept = ctx
-                .sql(&format!(
-                    "SELECT * FROM f WHERE NOT coalesce({condition}, false)"
-                ))
-                .await
-                .context("rewriting a data file")?
-                .collect()
-                .await
-                .context("rewriting a data file")?;
-            for batch in kept {
-                if batch.num_rows() > 0 {
-                    writer.write(batch).await?;
-                }
-            }
-            done.rows += matching;
-            done.files_rewritten += 1;
-            removes.push(Action::Remove(file.remove_action(true)));
-        }
-        let adds = if removes.is_empty() {
-            vec![]
-        } else {
-            writer.finish().await?
-        };
-        Ok((removes, adds))
-    }
-
     /// Deletes at once the files `name`'s current version no longer reads, and its
     /// commit files before a checkpoint of version `keep` (the forget's own commit,
     /// kept as its record).
@@ -369,7 +306,7 @@ impl Warehouse {
     }
 
     /// Deletes everything under `dir` of the warehouse; whether there was anything.
-    async fn remove_prefix(&self, dir: &str) -> Result<bool> {
+    pub(super) async fn remove_prefix(&self, dir: &str) -> Result<bool> {
         match &self.root {
             Root::Local(root) => {
                 let path = root.join(dir);
@@ -445,18 +382,4 @@ fn bigints(batch: &RecordBatch, i: usize) -> Result<impl Iterator<Item = i64> + 
 /// number no customer has.
 fn key_check(pseudonym: &Pseudonym) -> i64 {
     pseudonym.of_int(i64::MIN)
-}
-
-async fn count(ctx: &SessionContext, sql: &str) -> Result<u64> {
-    let batches = ctx
-        .sql(sql)
-        .await
-        .context("counting a customer's rows")?
-        .collect()
-        .await
-        .context("counting a customer's rows")?;
-    Ok(batches
-        .first()
-        .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>())
-        .map_or(0, |c| c.value(0) as u64))
 }

@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use deltalake::DeltaTable;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use crate::crypt::Keyring;
 use crate::error::{LgsError, Result};
 
 /// Files checked at once (object stores answer each in a round trip).
@@ -48,7 +48,7 @@ pub(super) enum Depth {
 /// Fails with [`LgsError::DamagedTable`] naming the first data file of the table's
 /// snapshot that is missing or whose size differs from the log's.
 pub(super) async fn check_files(name: &str, table: &DeltaTable) -> Result<()> {
-    match damaged_files(name, table, Depth::Listed)
+    match damaged_files(name, table, Depth::Listed, None)
         .await?
         .into_iter()
         .next()
@@ -65,10 +65,13 @@ pub(super) async fn check_files(name: &str, table: &DeltaTable) -> Result<()> {
 
 /// Every data file of the table's snapshot that is not as the log says, checked to
 /// `depth`, in path order.
+/// A footer that does not decrypt is an error ([`LgsError::Encrypted`]), not damage:
+/// `lgs repair` never drops files for want of their key.
 pub(super) async fn damaged_files(
     name: &str,
     table: &DeltaTable,
     depth: Depth,
+    keyring: Option<&Arc<Keyring>>,
 ) -> Result<Vec<Damage>> {
     let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
     let listed: Vec<Listed> = snapshot
@@ -85,13 +88,24 @@ pub(super) async fn damaged_files(
     let mut damage: Vec<Damage> = futures::stream::iter(listed)
         .map(|file| {
             let store = store.clone();
-            async move { check_one(store, &file, depth).await }
+            async move { check_one(store, &file, depth, keyring).await }
         })
         .buffer_unordered(CONCURRENT_CHECKS)
         .filter_map(|d| async move { d })
         .collect()
         .await;
     damage.sort_by(|a, b| a.file.cmp(&b.file));
+    if let Some(d) = damage
+        .iter()
+        .find(|d| crate::crypt::is_key_problem(&d.problem))
+    {
+        return Err(LgsError::Encrypted {
+            table: name.to_string(),
+            version: table.version().unwrap_or(0),
+            file: d.file.clone(),
+            problem: d.problem.clone(),
+        });
+    }
     tracing::debug!(
         "checked {files} data files of {name} ({depth:?}) in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
@@ -100,11 +114,16 @@ pub(super) async fn damaged_files(
 }
 
 /// What is wrong with the file, if anything.
-async fn check_one(store: Arc<dyn ObjectStore>, file: &Listed, depth: Depth) -> Option<Damage> {
+async fn check_one(
+    store: Arc<dyn ObjectStore>,
+    file: &Listed,
+    depth: Depth,
+    keyring: Option<&Arc<Keyring>>,
+) -> Option<Damage> {
     let problem = match store.head(&file.path).await {
         Ok(meta) if meta.size == file.size => match depth {
             Depth::Listed => return None,
-            Depth::Footer => footer_problem(store, file).await?,
+            Depth::Footer => footer_problem(store, file, keyring).await?,
         },
         Ok(meta) => format!(
             "has {} bytes where the log records {}",
@@ -120,43 +139,48 @@ async fn check_one(store: Arc<dyn ObjectStore>, file: &Listed, depth: Depth) -> 
     })
 }
 
-/// What is wrong with a file's Parquet footer: it does not read, or it counts other
-/// rows than the log records.
-async fn footer_problem(store: Arc<dyn ObjectStore>, file: &Listed) -> Option<String> {
-    let not_parquet = |why: String| Some(format!("is not a readable Parquet file: {why}"));
-    // A Parquet file ends with its footer, the footer's length (4 bytes, little
-    // endian) and "PAR1".
-    let size = file.size;
-    if size < 12 {
-        return not_parquet(format!("{size} bytes is too short"));
-    }
-    let tail = match store.get_range(&file.path, size - 8..size).await {
-        Ok(tail) => tail,
-        Err(e) => return Some(format!("cannot be read: {e}")),
-    };
-    if &tail[4..] != b"PAR1" {
-        return not_parquet("it does not end with PAR1".into());
-    }
-    let length = u64::from(u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")));
-    if length > size - 12 {
-        return not_parquet(format!("its footer length {length} exceeds the file"));
-    }
-    let footer = match store
-        .get_range(&file.path, size - 8 - length..size - 8)
-        .await
-    {
-        Ok(footer) => footer,
-        Err(e) => return Some(format!("cannot be read: {e}")),
-    };
-    let rows = match ParquetMetaDataReader::decode_metadata(&footer) {
+/// What is wrong with a file's Parquet footer: it does not read (or decrypt with
+/// `keyring`), or it counts other rows than the log records.
+async fn footer_problem(
+    store: Arc<dyn ObjectStore>,
+    file: &Listed,
+    keyring: Option<&Arc<Keyring>>,
+) -> Option<String> {
+    let rows = match crate::crypt::footer(store.as_ref(), &file.path, file.size, keyring).await {
         Ok(meta) => meta.file_metadata().num_rows().max(0) as u64,
-        Err(e) => return not_parquet(e.to_string()),
+        Err(problem) => return Some(problem),
     };
     match file.rows {
         Some(logged) if logged != rows => {
             Some(format!("holds {rows} rows where the log records {logged}"))
         }
         _ => None,
+    }
+}
+
+/// Fails with [`LgsError::Encrypted`] when the table's newest file is encrypted and
+/// there is no key, or its key is not among `keyring`'s: a clear error naming the
+/// table before a query would fail on its first file.
+pub(super) async fn check_key(
+    name: &str,
+    table: &DeltaTable,
+    keyring: Option<&Arc<Keyring>>,
+) -> Result<()> {
+    let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
+    let Some(file) = snapshot.log_data().into_iter().last() else {
+        return Ok(());
+    };
+    let (path, size) = (file.object_store_path(), file.size().max(0) as u64);
+    let store = table.log_store().object_store(None);
+    match crate::crypt::footer(store.as_ref(), &path, size, keyring).await {
+        Err(problem) if crate::crypt::is_key_problem(&problem) => Err(LgsError::Encrypted {
+            table: name.to_string(),
+            version: table.version().unwrap_or(0),
+            file: path.to_string(),
+            problem,
+        }),
+        // Other damage is for `lgs check` and the read itself to name.
+        _ => Ok(()),
     }
 }
 
@@ -244,7 +268,7 @@ async fn damaged_checkpoint(
         size: meta.size,
         rows: None,
     };
-    let problem = footer_problem(store.clone(), &listed).await?;
+    let problem = footer_problem(store.clone(), &listed, None).await?;
     Some(LgsError::DamagedCheckpoint {
         table: name.to_string(),
         version,

@@ -24,6 +24,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
 use url::Url;
 
+use crate::crypt::Keyring;
 use crate::error::{LgsError, QueryContext, Result};
 use crate::policy::Access;
 use crate::storage;
@@ -38,6 +39,7 @@ mod forget;
 mod integrity;
 mod provider;
 mod repair;
+mod rewrite;
 mod travel;
 
 pub(crate) use commit::{position_in, read_commits};
@@ -59,6 +61,8 @@ pub struct Warehouse {
     access: Access,
     /// Who changes it, recorded in every commit it makes.
     actor: Option<crate::facts::Actor>,
+    /// The keys its data files are encrypted with (see [`crate::crypt`]).
+    keyring: Option<Arc<Keyring>>,
 }
 
 /// Where the warehouse lives.
@@ -126,6 +130,7 @@ impl Warehouse {
             pins: Default::default(),
             access: Access::Admin,
             actor: None,
+            keyring: None,
         }
     }
 
@@ -145,6 +150,7 @@ impl Warehouse {
             pins: Default::default(),
             access: Access::Admin,
             actor: None,
+            keyring: None,
         })
     }
 
@@ -160,6 +166,19 @@ impl Warehouse {
     pub fn with_actor(mut self, actor: crate::facts::Actor) -> Self {
         self.actor = Some(actor);
         self
+    }
+
+    /// The warehouse with its data files encrypted under `keyring`: files it writes
+    /// are encrypted with the keyring's current key, files it reads decrypted with
+    /// the key each names (see [`crate::crypt`]).
+    pub fn with_keyring(mut self, keyring: Option<Keyring>) -> Self {
+        self.keyring = keyring.map(Arc::new);
+        self
+    }
+
+    /// The keys of its data files, if it is encrypted.
+    pub fn keyring(&self) -> Option<&Arc<Keyring>> {
+        self.keyring.as_ref()
     }
 
     /// What sessions over this warehouse may see.
@@ -446,9 +465,14 @@ impl Warehouse {
 
     /// Lets `ctx` read the warehouse's files: registers its object store when the
     /// warehouse is remote.
+    /// Lets `ctx` read (and write) the warehouse's files: its object store, and its
+    /// keys when it is encrypted.
     pub(crate) fn register_store(&self, ctx: &SessionContext) {
         if let Root::Remote { url, store, .. } = &self.root {
             ctx.register_object_store(&storage::bucket_url(url), store.clone());
+        }
+        if let Some(keyring) = &self.keyring {
+            crate::crypt::register(&ctx.runtime_env(), keyring);
         }
     }
 

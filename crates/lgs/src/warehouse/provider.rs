@@ -65,7 +65,9 @@ impl Warehouse {
         seal: bool,
     ) -> Result<Arc<dyn TableProvider>> {
         let delta_err = |e| LgsError::delta(name, e);
+        self.register_store(ctx);
         super::integrity::check_files(name, table).await?;
+        super::integrity::check_key(name, table, self.keyring()).await?;
         let snapshot = table.snapshot().map_err(delta_err)?;
         let schema = match name {
             RETAIL_TABLE => retail_schema(),
@@ -76,7 +78,7 @@ impl Warehouse {
         let partition_columns: Vec<String> = snapshot.metadata().partition_columns().to_vec();
         if partition_columns.is_empty() {
             let uris: Vec<String> = table.get_file_uris().map_err(delta_err)?.collect();
-            return listing(uris, schema, seal);
+            return listing(ctx, uris, schema, seal);
         }
         // Delta keeps partition values in the log, not in the files: one listing per
         // partition, each with its values as constants, unioned. A filter on a
@@ -106,7 +108,7 @@ impl Warehouse {
         ));
         let mut union: Option<LogicalPlanBuilder> = None;
         for (values, uris) in groups {
-            let source = provider_as_source(listing(uris, file_schema.clone(), seal)?);
+            let source = provider_as_source(listing(ctx, uris, file_schema.clone(), seal)?);
             let columns = schema
                 .fields()
                 .iter()
@@ -149,7 +151,7 @@ pub(crate) fn files_provider(
     uris: Vec<String>,
     schema: SchemaRef,
 ) -> Result<Arc<dyn TableProvider>> {
-    listing(uris, as_read(ctx, schema), false)
+    listing(ctx, uris, as_read(ctx, schema), false)
 }
 
 /// `schema` as `ctx` reads Parquet files of it (strings as views, when it does).
@@ -168,8 +170,14 @@ fn as_read(ctx: &SessionContext, schema: SchemaRef) -> SchemaRef {
     }
 }
 
-/// A Parquet listing of exactly these files (sealed when `seal`).
-fn listing(uris: Vec<String>, schema: SchemaRef, seal: bool) -> Result<Arc<dyn TableProvider>> {
+/// A Parquet listing of exactly these files (sealed when `seal`), decrypted with
+/// the keys registered in `ctx` (see [`crate::crypt`]).
+fn listing(
+    ctx: &SessionContext,
+    uris: Vec<String>,
+    schema: SchemaRef,
+    seal: bool,
+) -> Result<Arc<dyn TableProvider>> {
     if uris.is_empty() {
         return Ok(Arc::new(EmptyTable::new(schema)));
     }
@@ -178,8 +186,9 @@ fn listing(uris: Vec<String>, schema: SchemaRef, seal: bool) -> Result<Arc<dyn T
         .map(ListingTableUrl::parse)
         .collect::<datafusion::error::Result<Vec<_>>>()
         .context("listing table files")?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let format =
+        ParquetFormat::default().with_options(crate::crypt::parquet_options(&ctx.runtime_env()));
+    let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);

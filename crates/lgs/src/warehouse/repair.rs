@@ -87,7 +87,7 @@ impl Warehouse {
             };
             let info = super::table_info(&name, &opened)?;
             checks.push(TableCheck {
-                damaged: damaged_files(&name, &opened, Depth::Footer).await?,
+                damaged: damaged_files(&name, &opened, Depth::Footer, self.keyring()).await?,
                 table: name,
                 version: Some(info.version),
                 files: info.files,
@@ -111,7 +111,8 @@ impl Warehouse {
         }
         // The tables as the failed read saw them (pins included); their files only.
         for open in self.open_all().await.ok()? {
-            let damaged = damaged_files(&open.name, &open.table, Depth::Footer).await;
+            let damaged =
+                damaged_files(&open.name, &open.table, Depth::Footer, self.keyring()).await;
             if let Some(damage) = damaged.ok()?.into_iter().next() {
                 return Some(LgsError::DamagedTable {
                     version: open.version(),
@@ -131,7 +132,7 @@ impl Warehouse {
     pub async fn repair(&self, name: &str) -> Result<Repair> {
         self.ensure_writable().await?;
         let table = self.open_existing(name).await?;
-        let dropped = damaged_files(name, &table, Depth::Footer).await?;
+        let dropped = damaged_files(name, &table, Depth::Footer, self.keyring()).await?;
         let rows_lost = dropped.iter().filter_map(|d| d.rows).sum();
         let mut repair = Repair {
             table: name.to_string(),

@@ -13,7 +13,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use lgs::ingest::IngestOptions;
 use lgs::warehouse::ForgetRequest;
 
-use crate::common::{HEADER, Scratch};
+use crate::common::{HEADER, Scratch, walk};
 
 /// A customer id that cannot turn up by chance in a number of the log.
 const GONE: i64 = 731_952_846;
@@ -85,19 +85,6 @@ fn traces(dir: &Path, needle: &str) -> Vec<String> {
         }
     }
     found
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[tokio::test]

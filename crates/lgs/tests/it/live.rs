@@ -178,7 +178,7 @@ async fn after_any_sequence_of_commits_the_report_equals_a_full_recomputation() 
     );
 
     // A compaction changes no row: passed over, nothing rebuilt.
-    s.warehouse.optimize("retail").await.unwrap();
+    s.warehouse.optimize("retail", false).await.unwrap();
     let after_optimize = refresh(&s.warehouse).await.unwrap().unwrap();
     assert_eq!(
         after_optimize.change,

@@ -6,6 +6,7 @@ mod cluster;
 mod clv;
 mod common;
 mod damage;
+mod encryption;
 mod experiment;
 mod forget;
 mod ingest;
