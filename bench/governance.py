@@ -110,23 +110,30 @@ def main():
     shutil.rmtree(wh + "-copy", ignore_errors=True)
     shutil.rmtree(enc_wh, ignore_errors=True)
     samples.update(forget)
-    med = {k: statistics.median(v) for k, v in samples.items()}
-    print(f"medians ({'the real file' if not args.rows else f'{args.rows:,} rows'}): "
-          f"report {med['report_admin']:.3f} s, masked {med['report_masked']:.3f} s "
-          f"(x{med['report_masked'] / med['report_admin']:.3f}); query "
-          f"{med['query_admin']:.3f} s, masked {med['query_masked']:.3f} s "
-          f"(x{med['query_masked'] / med['query_admin']:.3f}); encrypted: report "
-          f"{med['report_encrypted']:.3f} s (x{med['report_encrypted'] / med['report_admin']:.3f}),"
-          f" query {med['query_encrypted']:.3f} s "
-          f"(x{med['query_encrypted'] / med['query_admin']:.3f}), ingest "
-          f"{med['ingest_plain']:.3f} s plain, {med['ingest_encrypted']:.3f} s encrypted "
-          f"(x{med['ingest_encrypted'] / med['ingest_plain']:.3f}); forget of customer {customer} "
-          f"({lines} lines) {med['forget']:.2f} s, with --now {med['forget_now']:.2f} s",
-          flush=True)
+    med = {k: statistics.median(v) for k, v in samples.items() if v}
+    print(summary(args.rows, med, customer, lines), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": args.rows, "customer": customer, "lines": int(lines),
                        "medians": med, "samples": samples}, f, indent=1)
+
+
+def summary(rows, med, customer, lines):
+    """The medians in one line (the forget alone with --runs 0)."""
+    size = "the real file" if not rows else f"{rows:,} rows"
+    forget = (f"forget of customer {customer} ({lines} lines) {med['forget']:.2f} s, "
+              f"with --now {med['forget_now']:.2f} s")
+    if "report_admin" not in med:
+        return f"medians ({size}): {forget}"
+
+    def ratio(key, base):
+        return f"{med[key]:.3f} s (x{med[key] / med[base]:.3f})"
+    return (f"medians ({size}): report {med['report_admin']:.3f} s, masked "
+            f"{ratio('report_masked', 'report_admin')}, encrypted "
+            f"{ratio('report_encrypted', 'report_admin')}; query {med['query_admin']:.3f} s, "
+            f"masked {ratio('query_masked', 'query_admin')}, encrypted "
+            f"{ratio('query_encrypted', 'query_admin')}; ingest {med['ingest_plain']:.3f} s, "
+            f"encrypted {ratio('ingest_encrypted', 'ingest_plain')}; {forget}")
 
 
 if __name__ == "__main__":
