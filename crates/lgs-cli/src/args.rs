@@ -312,9 +312,18 @@ pub struct ServeArgs {
     /// /login), and shows what the user's role of --policy may see.
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
-    /// Print a new random token and the token_sha256 line for a users file, and exit.
+    /// Print a new random token and the token_sha256 and pg_scram lines for a users
+    /// file, and exit.
     #[arg(long)]
     pub new_token: bool,
+    /// Also serve the PostgreSQL protocol (port 5433, or --pg-port), for BI tools
+    /// and psql: the same users (the token is the password, over SCRAM-SHA-256),
+    /// roles and audit trail, read-only.
+    #[arg(long)]
+    pub pg: bool,
+    /// The PostgreSQL protocol's port (0 picks a free one; implies --pg).
+    #[arg(long, value_name = "PORT")]
+    pub pg_port: Option<u16>,
     /// RFM recency is measured to this date (default: the day after the last invoice).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,

@@ -22,6 +22,7 @@ pub async fn serve(
         writeln!(out(), "token: {token}")?;
         let hash = lgs::serve::auth::token_hash(&token);
         writeln!(out(), "token_sha256 = \"{hash}\"")?;
+        writeln!(out(), "{}", lgs::serve::auth::pg_scram_line(&token))?;
         return Ok(());
     }
     let users = match (&args.users, policy) {
@@ -39,11 +40,29 @@ pub async fn serve(
             args.bind
         );
     }
+    let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits);
+    let pg_port = match (args.pg, args.pg_port) {
+        (_, Some(port)) => Some(port),
+        (true, None) => Some(5433),
+        (false, None) => None,
+    };
+    let pg = match pg_port {
+        None => None,
+        Some(port) => {
+            let bind = std::net::SocketAddr::new(args.bind, port);
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let served =
+                lgs::serve::pg::bind(warehouse.clone(), bind, engine.clone(), users.clone(), stop);
+            Some(served.await?)
+        }
+    };
     let options = lgs::serve::ServeOptions {
         bind: std::net::SocketAddr::new(args.bind, args.port),
         as_of: args.as_of,
         keep_rows: 100_000,
-        engine: Engine::from_url(args.cluster.cluster.as_deref(), limits),
+        engine,
         // The live panel reads the live state, which holds every line's figures:
         // not for a restricted role.
         live_interval: (!args.no_live && warehouse.access().role().is_none())
@@ -57,12 +76,22 @@ pub async fn serve(
     {
         let mut stdout = out();
         writeln!(stdout, "serving http://{addr}/")?;
+        if let Some((pg_addr, _)) = &pg {
+            writeln!(stdout, "serving postgres://{pg_addr}/")?;
+        }
         stdout.flush()?;
     }
     if !quiet {
         eprintln!("the report at /, SQL at /sql; Ctrl-C stops");
     }
-    server.await?;
+    match pg {
+        Some((_, pg_server)) => {
+            let (dashboard, postgres) = tokio::join!(server, pg_server);
+            dashboard?;
+            postgres?;
+        }
+        None => server.await?,
+    }
     Ok(())
 }
 

@@ -28,7 +28,7 @@ filter = "country = 'United Kingdom'"
 "#;
 
 /// A warehouse with the hand-made lines, and the policy beside it.
-fn setup(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn setup(dir: &Path) -> std::path::PathBuf {
     std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
     std::fs::write(dir.join("pseudonym.key"), [7u8; 32]).unwrap();
     let wh = dir.join("wh");
@@ -36,7 +36,7 @@ fn setup(dir: &Path) -> std::path::PathBuf {
     wh
 }
 
-fn as_role(wh: &Path, dir: &Path, role: &str) -> assert_cmd::Command {
+pub(crate) fn as_role(wh: &Path, dir: &Path, role: &str) -> assert_cmd::Command {
     let mut cmd = lgs(wh);
     cmd.env_remove("LGS_POLICY")
         .env_remove("LGS_ROLE")
@@ -79,6 +79,19 @@ fn a_role_gets_a_masked_extract_and_cannot_change_the_warehouse() {
         .assert()
         .success()
         .stdout(predicate::str::contains("retail").and(predicate::str::contains("rejected").not()));
+    // The role's row count is the rows it sees (2 of the 8 lines).
+    let listed = as_role(&wh, dir.path(), "agency")
+        .args(["tables", "--format", "json"])
+        .assert()
+        .success();
+    let listed: Value = serde_json::from_slice(&listed.get_output().stdout).unwrap();
+    let retail = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "retail")
+        .unwrap();
+    assert_eq!(retail["rows"], 2, "{listed}");
     as_role(&wh, dir.path(), "agency")
         .args(["describe", "retail"])
         .assert()
@@ -254,126 +267,6 @@ fn forget_needs_the_key_and_later_ingests_count_the_forgotten_rows() {
         .stdout("n\n0\n");
 }
 
-/// A user of the served warehouse: its bearer header.
-fn bearer(token: &str) -> Vec<(String, String)> {
-    vec![("Authorization".to_string(), format!("Bearer {token}"))]
-}
-
-/// `lgs serve` over `wh` with users alice (agency), bob (uk) and root (admin),
-/// each with the token `NAME-token`; its port.
-fn serve_with_users(dir: &Path, wh: &Path) -> (crate::support::Process, u16) {
-    use std::io::BufRead;
-    let users = dir.join("users.toml");
-    let mut text = String::new();
-    for (name, role) in [("alice", "agency"), ("bob", "uk"), ("root", "admin")] {
-        let hash = lgs::serve::auth::token_hash(&format!("{name}-token"));
-        text.push_str(&format!(
-            "[users.{name}]\nrole = \"{role}\"\ntoken_sha256 = \"{hash}\"\n"
-        ));
-    }
-    std::fs::write(&users, text).unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
-        .env_remove("LGS_WAREHOUSE")
-        .env_remove("LGS_ROLE")
-        .env_remove("LGS_PSEUDONYM_KEY")
-        .arg("--warehouse")
-        .arg(wh)
-        .arg("--policy")
-        .arg(dir.join("policy.toml"))
-        .args(["serve", "--port", "0", "--no-live", "--users"])
-        .arg(&users)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = crate::support::Process { child };
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap();
-    (server, port.parse().unwrap())
-}
-
-#[test]
-fn served_users_see_what_their_role_may_and_nothing_without_a_token() {
-    use crate::browser::run_query_as;
-    use crate::support::{http, http_full};
-
-    let dir = tempfile::tempdir().unwrap();
-    let wh = setup(dir.path());
-    let (_server, port) = serve_with_users(dir.path(), &wh);
-    // Nothing without a token: the API says 401, pages send to the login page.
-    assert_eq!(http(port, "GET", "/api/charts", &[], b"").0, 401);
-    let (status, head, _) = http_full(port, "GET", "/sql", &[], b"");
-    assert_eq!(status, 303);
-    assert!(head.contains("location: /login"), "{head}");
-    // Each user sees its role's rows; masked ids match nothing.
-    let count = |token: &str| {
-        run_query_as(port, "SELECT count(*) AS n FROM retail", &bearer(token))["page"][0][0].clone()
-    };
-    assert_eq!(count("alice-token"), "2");
-    assert_eq!(count("bob-token"), "6");
-    assert_eq!(count("root-token"), "8");
-    let masked = run_query_as(
-        port,
-        "SELECT * FROM retail WHERE customer_id = 104",
-        &bearer("alice-token"),
-    );
-    assert_eq!(masked["rows"], 0, "{masked}");
-    // The report page of a role denied a column (description) is the report of
-    // what it sees.
-    let (status, page) = http(port, "GET", "/", &bearer("alice-token"), b"");
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&page));
-    // A user sees only its own query jobs.
-    let path = format!("/api/queries/{}", masked["id"]);
-    assert_eq!(http(port, "GET", &path, &bearer("bob-token"), b"").0, 404);
-    assert_eq!(http(port, "GET", &path, &bearer("alice-token"), b"").0, 200);
-    // The live push (every line's figures) is for admins.
-    assert_eq!(
-        http(port, "GET", "/api/live", &bearer("alice-token"), b"").0,
-        403
-    );
-    // A token exchanged once for a session cookie.
-    let json = [("Content-Type".to_string(), "application/json".to_string())];
-    let (status, head, _) = http_full(port, "POST", "/login", &json, br#"{"token": "bob-token"}"#);
-    assert_eq!(status, 200);
-    assert!(
-        head.contains("httponly") && head.contains("samesite=strict"),
-        "{head}"
-    );
-    let cookie = head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_string();
-    let with_cookie = vec![("Cookie".to_string(), cookie)];
-    assert_eq!(http(port, "GET", "/api/charts", &with_cookie, b"").0, 200);
-    let forged = vec![(
-        "Cookie".to_string(),
-        "lgs_session=626f62.9999999999.00".to_string(),
-    )];
-    assert_eq!(http(port, "GET", "/api/charts", &forged, b"").0, 401);
-    // Wrong tokens: refused, then the address is refused for a while.
-    for _ in 0..5 {
-        assert_eq!(
-            http(port, "GET", "/api/charts", &bearer("guess"), b"").0,
-            401
-        );
-    }
-    assert_eq!(
-        http(port, "GET", "/api/charts", &bearer("root-token"), b"").0,
-        429
-    );
-}
-
 #[test]
 fn a_stream_drops_the_lines_of_forgotten_customers() {
     use crate::stream::{TestStream, rows};
@@ -464,91 +357,4 @@ fn an_encrypted_warehouse_from_the_command_line() {
         String::from_utf8(again.get_output().stdout.clone()).unwrap(),
         plain_sum
     );
-}
-
-#[test]
-fn served_queries_are_in_an_audit_trail_only_an_admin_reads() {
-    use crate::browser::run_query_as;
-    use crate::support::http;
-
-    let dir = tempfile::tempdir().unwrap();
-    let wh = setup(dir.path());
-    let (server, port) = serve_with_users(dir.path(), &wh);
-    let counted = run_query_as(
-        port,
-        "SELECT count(*) AS n FROM retail",
-        &bearer("alice-token"),
-    );
-    assert_eq!(counted["page"][0][0], "2");
-    let failed = run_query_as(port, "SELECT nope FROM retail", &bearer("alice-token"));
-    assert_eq!(failed["state"], "failed", "{failed}");
-    assert_eq!(http(port, "GET", "/", &bearer("bob-token"), b"").0, 200);
-    // A role cannot reach the trail through SQL.
-    let hidden = run_query_as(
-        port,
-        "SELECT * FROM \"_lgs_audit/queries\"",
-        &bearer("alice-token"),
-    );
-    assert_eq!(hidden["state"], "failed", "{hidden}");
-    // Records are committed every 2 s.
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    let out = lgs(&wh)
-        .args(["audit", "--format", "json"])
-        .assert()
-        .success();
-    let records: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    let records = records.as_array().unwrap();
-    let find = |user: &str, statement: &str| {
-        records
-            .iter()
-            .find(|r| r["user"] == user && r["statement"] == statement)
-            .unwrap_or_else(|| panic!("no record of {user}: {statement} in {records:#?}"))
-    };
-    let ok = find("alice", "SELECT count(*) AS n FROM retail");
-    assert_eq!(
-        (
-            &ok["role"],
-            &ok["surface"],
-            &ok["tables"],
-            &ok["rows"],
-            &ok["outcome"]
-        ),
-        (
-            &Value::from("agency"),
-            &Value::from("sql page"),
-            &Value::from("retail"),
-            &Value::from(1),
-            &Value::from("ok")
-        )
-    );
-    let bad = find("alice", "SELECT nope FROM retail");
-    assert!(
-        bad["outcome"].as_str().unwrap().starts_with("failed: "),
-        "{bad}"
-    );
-    let page = find("bob", "GET /");
-    assert_eq!(
-        (&page["role"], &page["surface"], &page["outcome"]),
-        (
-            &Value::from("uk"),
-            &Value::from("dashboard"),
-            &Value::from("ok")
-        )
-    );
-    // Filters, and only an admin reads it.
-    let out = lgs(&wh)
-        .args([
-            "audit", "--format", "json", "--user", "bob", "--since", "1h",
-        ])
-        .assert()
-        .success();
-    let bobs: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert!(!bobs.as_array().unwrap().is_empty());
-    assert!(bobs.as_array().unwrap().iter().all(|r| r["user"] == "bob"));
-    as_role(&wh, dir.path(), "agency")
-        .arg("audit")
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("audit trail"));
-    drop(server);
 }

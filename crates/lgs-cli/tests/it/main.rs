@@ -16,6 +16,7 @@ mod load;
 mod objectstore;
 mod recommend;
 mod reliability;
+mod served;
 mod sql;
 mod stream;
 mod support;

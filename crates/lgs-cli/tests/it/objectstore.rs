@@ -239,18 +239,23 @@ fn rows_of(tables: &serde_json::Value, name: &str) -> u64 {
         .unwrap()
 }
 
-#[test]
-fn s3_daily_drops_into_an_s3_warehouse_match_a_local_run() {
-    let _turn = crate::support::group("objectstore");
-    let Some(moto) = start_moto() else { return };
-    let port = moto.port;
-    let env = [
+/// The environment of `lgs` against moto on `port`.
+fn moto_env(port: u16) -> Vec<(&'static str, String)> {
+    vec![
         ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
         ("AWS_ALLOW_HTTP", "true".to_string()),
         ("AWS_ACCESS_KEY_ID", "test".to_string()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
         ("AWS_REGION", "us-east-1".to_string()),
-    ];
+    ]
+}
+
+#[test]
+fn s3_daily_drops_into_an_s3_warehouse_match_a_local_run() {
+    let _turn = crate::support::group("objectstore");
+    let Some(moto) = start_moto() else { return };
+    let port = moto.port;
+    let env = moto_env(port);
     let dir = tempfile::tempdir().unwrap();
     // Inputs of three kinds: CSV, a pg_dump and a Parquet file (read from a staged
     // copy), plus a marker file that is not data.
@@ -387,4 +392,95 @@ fn azure_real_data_into_an_azure_warehouse_matches_a_local_run() {
     let history = stdout(lgs(remote, &env).args(["history", "retail", "--format", "json"]));
     let history: serde_json::Value = serde_json::from_str(&history).unwrap();
     assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+}
+
+/// Every object of an S3 bucket whose bytes contain `needle`.
+fn s3_objects_holding(port: u16, bucket: &str, needle: &[u8]) -> Vec<String> {
+    let (status, listing) = http(port, "GET", &format!("/{bucket}?list-type=2"), &[], b"");
+    assert_eq!(status, 200);
+    let listing = String::from_utf8(listing).unwrap();
+    assert!(!listing.contains("<IsTruncated>true"), "one page of keys");
+    let keys: Vec<&str> = listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split("</Key>").next())
+        .collect();
+    assert!(keys.len() > 5, "{listing}");
+    keys.into_iter()
+        .filter(|key| {
+            // moto answers an anonymous GET of an account's object with 403; it
+            // does not check signatures, only that there is one.
+            let signed = [(
+                "Authorization".to_string(),
+                "AWS4-HMAC-SHA256 Credential=test/20261206/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host, Signature=00"
+                    .to_string(),
+            )];
+            let (status, body) = http(port, "GET", &format!("/{bucket}/{key}"), &signed, b"");
+            assert_eq!(status, 200, "{key}");
+            body.windows(needle.len()).any(|w| w == needle)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn s3_an_encrypted_warehouse_forgets_a_customer_and_holds_nothing_in_clear() {
+    let _turn = crate::support::group("objectstore");
+    let Some(moto) = start_moto() else { return };
+    let port = moto.port;
+    let mut env = moto_env(port);
+    env.push((
+        "LGS_PSEUDONYM_KEY",
+        "a pseudonym key of 32 bytes or more".to_string(),
+    ));
+    s3(port, "PUT", "/enc", b"");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("warehouse.key");
+    std::fs::write(&keys, stdout(lgs("unused", &[]).args(["key", "new"]))).unwrap();
+    let remote = "s3://enc/warehouse";
+    let keyed = || {
+        let mut cmd = lgs(remote, &env);
+        cmd.arg("--key-file").arg(&keys);
+        cmd
+    };
+    stdout(
+        keyed()
+            .arg("ingest")
+            .arg(data("lgs/tests/data/handmade.csv")),
+    );
+    let count = |sql: &str| stdout(keyed().args(["sql", "--format", "csv", sql]));
+    assert_eq!(
+        count("SELECT count(*) AS n FROM retail WHERE customer_id = 104"),
+        "n\n1\n"
+    );
+    // Customer 104 (the one French line) forgotten at once, on object storage.
+    let forgot = stdout(keyed().args([
+        "forget",
+        "--customer",
+        "104",
+        "--reason",
+        "erasure request",
+        "--now",
+    ]));
+    assert!(forgot.contains("1 row"), "{forgot}");
+    assert_eq!(
+        count("SELECT count(*) AS n FROM retail WHERE customer_id = 104"),
+        "n\n0\n"
+    );
+    assert_eq!(count("SELECT count(*) AS n FROM retail"), "n\n7\n");
+    // The search reads every object: the log's counts, and encrypted Parquet files
+    // (which end with "PARE")...
+    assert!(!s3_objects_holding(port, "enc", b"numRecords").is_empty());
+    assert!(!s3_objects_holding(port, "enc", b"PARE").is_empty());
+    // ...and finds no country in clear in any object of the bucket, log included.
+    for needle in ["United Kingdom", "France", "Germany"] {
+        assert_eq!(
+            s3_objects_holding(port, "enc", needle.as_bytes()),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+    let err = failure(lgs(remote, &env).args(["sql", "SELECT count(*) FROM retail"]));
+    assert!(err.contains("no key was given"), "{err}");
 }

@@ -48,6 +48,9 @@ struct UsersFile {
 struct UserEntry {
     role: String,
     token_sha256: String,
+    /// For the PostgreSQL protocol: the token's SCRAM-SHA-256 salt and salted
+    /// password (`<hex salt>:<hex salted password>`, [`SCRAM_ITERATIONS`]).
+    pg_scram: Option<String>,
 }
 
 /// A user of the served surfaces.
@@ -56,6 +59,30 @@ pub struct User {
     pub name: String,
     pub role: String,
     token_hash: [u8; 32],
+    /// The SCRAM salt and salted password of the token (PostgreSQL logins).
+    pub pg_scram: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// PBKDF2 iterations of the PostgreSQL logins' SCRAM (PostgreSQL's default).
+pub const SCRAM_ITERATIONS: usize = 4096;
+
+/// The `pg_scram` line of a users file for `token` (a fresh salt).
+pub fn pg_scram_line(token: &str) -> String {
+    let salt: [u8; 16] = rand::random();
+    let salted = crate::serve::pg::salted_password(token, &salt);
+    format!("pg_scram = \"{}:{}\"", hex(&salt), hex(&salted))
+}
+
+/// `pg_scram`'s salt and salted password.
+fn parse_scram(text: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (salt, salted) = text.split_once(':')?;
+    let bytes = |h: &str| -> Option<Vec<u8>> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
+            .collect()
+    };
+    Some((bytes(salt)?, bytes(salted)?)).filter(|(s, p)| !s.is_empty() && p.len() == 32)
 }
 
 /// The users, the session key and the failed attempts of a server.
@@ -139,10 +166,20 @@ impl Users {
                      the token; lgs serve --new-token makes one)"
                 ))
             })?;
+            let pg_scram = match &entry.pg_scram {
+                None => None,
+                Some(text) => Some(parse_scram(text).ok_or_else(|| {
+                    bad(format!(
+                        "user {name:?}: pg_scram must be `<hex salt>:<64 hex digits>` \
+                         (lgs serve --new-token makes one)"
+                    ))
+                })?),
+            };
             users.push(User {
                 name,
                 role: entry.role,
                 token_hash,
+                pg_scram,
             });
         }
         Ok(Users {
@@ -150,6 +187,11 @@ impl Users {
             session_key: rand::random(),
             failures: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The user called `name`.
+    pub fn by_name(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.name == name)
     }
 
     /// The user whose token this is (every user's hash is compared).

@@ -28,6 +28,7 @@ pub mod jobs;
 mod live;
 mod login;
 mod pages;
+pub mod pg;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,7 +54,7 @@ use datafusion::prelude::SessionContext;
 use jobs::Jobs;
 
 /// How often the served queries' audit records are committed.
-const AUDIT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const AUDIT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How the dashboard runs.
 #[derive(Debug, Clone)]

@@ -356,9 +356,36 @@ impl Warehouse {
         table_info(name, &self.open_existing(name).await?)
     }
 
-    /// Summary of every table.
+    /// Summary of every table. For a restricted role, a table with a row filter
+    /// counts the rows the role sees (a query through its view), not the file's.
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
-        self.open_all().await?.iter().map(OpenTable::info).collect()
+        let mut infos = Vec::new();
+        for open in self.open_all().await? {
+            let mut info = open.info()?;
+            if let Some(role) = self.access.role()
+                && role
+                    .rules
+                    .get(&open.name)
+                    .is_some_and(|r| r.filter.is_some())
+            {
+                info.rows = self.visible_rows(&open).await?;
+            }
+            infos.push(info);
+        }
+        Ok(infos)
+    }
+
+    /// The rows of `open` the caller's role sees.
+    async fn visible_rows(&self, open: &OpenTable) -> Result<u64> {
+        let ctx = SessionContext::new();
+        let Some(provider) = self.visible_provider(&ctx, &open.name, &open.table).await? else {
+            return Ok(0);
+        };
+        let df = ctx
+            .read_table(provider)
+            .context("counting the rows a role sees")?;
+        let rows = df.count().await.context("counting the rows a role sees")?;
+        Ok(rows as u64)
     }
 
     /// Every table, opened at its current version (once: [`Warehouse::register_opened`]

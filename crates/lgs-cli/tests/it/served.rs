@@ -1,0 +1,344 @@
+//! The served surfaces under users: the dashboard's pages and API, and the
+//! PostgreSQL protocol, each user seeing what its role may; every served query in
+//! the audit trail.
+
+use std::path::Path;
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::cli::lgs;
+use crate::governance::{as_role, setup};
+
+/// A running `lgs serve` with users alice (agency), bob (uk) and root (admin),
+/// each with the token `NAME-token` (also its PostgreSQL password).
+struct Served {
+    _server: crate::support::Process,
+    /// The dashboard's port, and the PostgreSQL port with `--pg-port 0`.
+    port: u16,
+    pg_port: Option<u16>,
+}
+
+fn serve(dir: &Path, wh: &Path, postgres: bool) -> Served {
+    use std::io::BufRead;
+    let users = dir.join("users.toml");
+    let mut text = String::new();
+    for (name, role) in [("alice", "agency"), ("bob", "uk"), ("root", "admin")] {
+        let token = format!("{name}-token");
+        text.push_str(&format!(
+            "[users.{name}]\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n{}\n",
+            lgs::serve::auth::token_hash(&token),
+            lgs::serve::auth::pg_scram_line(&token)
+        ));
+    }
+    std::fs::write(&users, text).unwrap();
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"));
+    command
+        .env_remove("LGS_WAREHOUSE")
+        .env_remove("LGS_ROLE")
+        .env_remove("LGS_PSEUDONYM_KEY")
+        .arg("--warehouse")
+        .arg(wh)
+        .arg("--policy")
+        .arg(dir.join("policy.toml"))
+        .args(["serve", "--port", "0", "--no-live", "--users"])
+        .arg(&users);
+    if postgres {
+        command.args(["--pg-port", "0"]);
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = crate::support::Process { child };
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut port_of = |_| -> u16 {
+        let line = lines.next().unwrap().unwrap();
+        let port = line
+            .trim()
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .unwrap();
+        port.parse().unwrap()
+    };
+    let port = port_of(());
+    let pg_port = postgres.then(|| port_of(()));
+    Served {
+        _server,
+        port,
+        pg_port,
+    }
+}
+
+/// The JSON `lgs audit --format json` prints with `args`.
+fn audit(wh: &Path, args: &[&str]) -> Value {
+    let out = lgs(wh)
+        .args(["audit", "--format", "json"])
+        .args(args)
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// A user of the served warehouse: its bearer header.
+fn bearer(token: &str) -> Vec<(String, String)> {
+    vec![("Authorization".to_string(), format!("Bearer {token}"))]
+}
+
+#[test]
+fn served_users_see_what_their_role_may_and_nothing_without_a_token() {
+    use crate::browser::run_query_as;
+    use crate::support::{http, http_full};
+
+    let dir = tempfile::tempdir().unwrap();
+    let wh = setup(dir.path());
+    let served = serve(dir.path(), &wh, false);
+    let port = served.port;
+    // Nothing without a token: the API says 401, pages send to the login page.
+    assert_eq!(http(port, "GET", "/api/charts", &[], b"").0, 401);
+    let (status, head, _) = http_full(port, "GET", "/sql", &[], b"");
+    assert_eq!(status, 303);
+    assert!(head.contains("location: /login"), "{head}");
+    // Each user sees its role's rows; masked ids match nothing.
+    let count = |token: &str| {
+        run_query_as(port, "SELECT count(*) AS n FROM retail", &bearer(token))["page"][0][0].clone()
+    };
+    assert_eq!(count("alice-token"), "2");
+    assert_eq!(count("bob-token"), "6");
+    assert_eq!(count("root-token"), "8");
+    let masked = run_query_as(
+        port,
+        "SELECT * FROM retail WHERE customer_id = 104",
+        &bearer("alice-token"),
+    );
+    assert_eq!(masked["rows"], 0, "{masked}");
+    // The report page of a role denied a column (description) is the report of
+    // what it sees.
+    let (status, page) = http(port, "GET", "/", &bearer("alice-token"), b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&page));
+    // A user sees only its own query jobs.
+    let path = format!("/api/queries/{}", masked["id"]);
+    assert_eq!(http(port, "GET", &path, &bearer("bob-token"), b"").0, 404);
+    assert_eq!(http(port, "GET", &path, &bearer("alice-token"), b"").0, 200);
+    // The live push (every line's figures) is for admins.
+    assert_eq!(
+        http(port, "GET", "/api/live", &bearer("alice-token"), b"").0,
+        403
+    );
+    // A token exchanged once for a session cookie.
+    let json = [("Content-Type".to_string(), "application/json".to_string())];
+    let (status, head, _) = http_full(port, "POST", "/login", &json, br#"{"token": "bob-token"}"#);
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("httponly") && head.contains("samesite=strict"),
+        "{head}"
+    );
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let with_cookie = vec![("Cookie".to_string(), cookie)];
+    assert_eq!(http(port, "GET", "/api/charts", &with_cookie, b"").0, 200);
+    let forged = vec![(
+        "Cookie".to_string(),
+        "lgs_session=626f62.9999999999.00".to_string(),
+    )];
+    assert_eq!(http(port, "GET", "/api/charts", &forged, b"").0, 401);
+    // Wrong tokens: refused, then the address is refused for a while.
+    for _ in 0..5 {
+        assert_eq!(
+            http(port, "GET", "/api/charts", &bearer("guess"), b"").0,
+            401
+        );
+    }
+    assert_eq!(
+        http(port, "GET", "/api/charts", &bearer("root-token"), b"").0,
+        429
+    );
+}
+
+#[test]
+fn served_queries_are_in_an_audit_trail_only_an_admin_reads() {
+    use crate::browser::run_query_as;
+    use crate::support::http;
+
+    let dir = tempfile::tempdir().unwrap();
+    let wh = setup(dir.path());
+    let served = serve(dir.path(), &wh, false);
+    let port = served.port;
+    let counted = run_query_as(
+        port,
+        "SELECT count(*) AS n FROM retail",
+        &bearer("alice-token"),
+    );
+    assert_eq!(counted["page"][0][0], "2");
+    let failed = run_query_as(port, "SELECT nope FROM retail", &bearer("alice-token"));
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert_eq!(http(port, "GET", "/", &bearer("bob-token"), b"").0, 200);
+    // A role cannot reach the trail through SQL.
+    let hidden = run_query_as(
+        port,
+        "SELECT * FROM \"_lgs_audit/queries\"",
+        &bearer("alice-token"),
+    );
+    assert_eq!(hidden["state"], "failed", "{hidden}");
+    // Records are committed every 2 s.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let records = audit(&wh, &[]);
+    let records = records.as_array().unwrap();
+    let find = |user: &str, statement: &str| {
+        records
+            .iter()
+            .find(|r| r["user"] == user && r["statement"] == statement)
+            .unwrap_or_else(|| panic!("no record of {user}: {statement} in {records:#?}"))
+    };
+    let ok = find("alice", "SELECT count(*) AS n FROM retail");
+    assert_eq!(
+        (
+            &ok["role"],
+            &ok["surface"],
+            &ok["tables"],
+            &ok["rows"],
+            &ok["outcome"]
+        ),
+        (
+            &Value::from("agency"),
+            &Value::from("sql page"),
+            &Value::from("retail"),
+            &Value::from(1),
+            &Value::from("ok")
+        )
+    );
+    let bad = find("alice", "SELECT nope FROM retail");
+    assert!(
+        bad["outcome"].as_str().unwrap().starts_with("failed: "),
+        "{bad}"
+    );
+    let page = find("bob", "GET /");
+    assert_eq!(
+        (&page["role"], &page["surface"], &page["outcome"]),
+        (
+            &Value::from("uk"),
+            &Value::from("dashboard"),
+            &Value::from("ok")
+        )
+    );
+    // Filters, and only an admin reads it.
+    let out = lgs(&wh)
+        .args([
+            "audit", "--format", "json", "--user", "bob", "--since", "1h",
+        ])
+        .assert()
+        .success();
+    let bobs: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(!bobs.as_array().unwrap().is_empty());
+    assert!(bobs.as_array().unwrap().iter().all(|r| r["user"] == "bob"));
+    as_role(&wh, dir.path(), "agency")
+        .arg("audit")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("audit trail"));
+    drop(served);
+}
+
+/// `psql -c SQL` as `user` with `password`: its output, or its error.
+fn psql(port: u16, user: &str, password: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("psql")
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            user,
+            "-d",
+            "lgs",
+        ])
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql runs");
+    match out.status.success() {
+        true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+        false => Err(String::from_utf8_lossy(&out.stderr).to_string()),
+    }
+}
+
+#[test]
+fn the_postgres_protocol_serves_the_same_users_roles_and_audit_trail() {
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: psql (PostgreSQL's client) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wh = setup(dir.path());
+    let served = serve(dir.path(), &wh, true);
+    let port = served.pg_port.unwrap();
+    let count = "SELECT count(*) FROM retail";
+    assert_eq!(psql(port, "alice", "alice-token", count), Ok("2".into()));
+    assert_eq!(psql(port, "root", "root-token", count), Ok("8".into()));
+    // psql's own catalog queries (`\\d`) list the relations the role sees (its
+    // tables are views).
+    let listed = psql(port, "alice", "alice-token", "\\d").unwrap();
+    assert!(listed.contains("retail"), "{listed}");
+    assert!(!listed.contains("retail_rejected"), "{listed}");
+    let countries = "SELECT DISTINCT country FROM retail ORDER BY 1";
+    assert_eq!(
+        psql(port, "alice", "alice-token", countries),
+        Ok("France\nGermany".into())
+    );
+    // Masked ids match nothing; a denied column does not exist.
+    let by_id = "SELECT count(*) FROM retail WHERE customer_id = 104";
+    assert_eq!(psql(port, "alice", "alice-token", by_id), Ok("0".into()));
+    let denied = psql(
+        port,
+        "alice",
+        "alice-token",
+        "SELECT description FROM retail",
+    );
+    assert!(denied.is_err(), "{denied:?}");
+    // The token is the password; a wrong one is refused.
+    let wrong = psql(port, "alice", "root-token", count).unwrap_err();
+    assert!(
+        wrong.contains("password") || wrong.contains("authentication"),
+        "{wrong}"
+    );
+    assert!(psql(port, "mallory", "x", count).is_err());
+    // Read-only, whoever asks.
+    for sql in [
+        "CREATE TABLE t AS SELECT 1",
+        "COPY (SELECT 1) TO '/tmp/lgs-pg-copy.csv'",
+        "INSERT INTO retail SELECT * FROM retail",
+    ] {
+        let refused = psql(port, "root", "root-token", sql).unwrap_err();
+        assert!(refused.contains("read-only"), "{sql}: {refused}");
+    }
+    // Every statement in the audit trail.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let records = audit(&wh, &["--user", "alice"]);
+    let counted = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["statement"] == count)
+        .unwrap_or_else(|| panic!("{records:#}"));
+    assert_eq!(
+        (&counted["surface"], &counted["role"], &counted["outcome"]),
+        (
+            &Value::from("postgres"),
+            &Value::from("agency"),
+            &Value::from("ok")
+        )
+    );
+    drop(served);
+}

@@ -1,0 +1,386 @@
+//! The PostgreSQL protocol (`lgs serve --pg-port PORT`): BI tools and `psql`
+//! connect to the warehouse as to a PostgreSQL server, through
+//! `datafusion-postgres` (the wire protocol of `pgwire`, PostgreSQL's catalog and
+//! functions over a DataFusion session).
+//!
+//! - **The same users.** With `--users`, a client logs in as a user of the users
+//!   file with its token as the password, over SCRAM-SHA-256 (the users file keeps
+//!   the token's salted password, `pg_scram`, as `lgs serve --new-token` prints
+//!   it). Without users, only a loopback address is served, as the process's own
+//!   role (as the dashboard).
+//! - **The same door.** Each connection opens its session through
+//!   [`crate::session::context_on`] over the warehouse as the user's role sees it:
+//!   the role's filters, masks and guard, every table at its version when the
+//!   connection opened.
+//! - **Read only.** Queries, `EXPLAIN`, and the session statements clients send
+//!   (`SET`, `SHOW`, transactions); anything else is refused before it is planned.
+//! - **Audited.** Every statement is recorded in the audit trail
+//!   ([`crate::audit`]) with the surface `postgres`.
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use datafusion_postgres::pgwire;
+use datafusion_postgres::{DfSessionService, Parser};
+use futures::Sink;
+use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password};
+use pgwire::api::auth::{
+    AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
+};
+use pgwire::api::portal::Portal;
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::Response;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, METADATA_USER, PgWireConnectionState, PgWireServerHandlers,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+
+use super::ServedUsers;
+use super::auth::SCRAM_ITERATIONS;
+use crate::audit::{AuditLog, Record};
+use crate::error::{LgsError, Result};
+use crate::session::Engine;
+use crate::warehouse::Warehouse;
+
+/// The surface PostgreSQL statements are audited under.
+pub const SURFACE: &str = "postgres";
+
+/// The SCRAM salted password of `token` (what a users file's `pg_scram` keeps).
+pub fn salted_password(token: &str, salt: &[u8]) -> Vec<u8> {
+    gen_salted_password(token, salt, SCRAM_ITERATIONS)
+}
+
+/// What every connection of a server shares.
+struct Shared {
+    warehouse: Warehouse,
+    engine: Engine,
+    users: Option<ServedUsers>,
+    audit: AuditLog,
+}
+
+/// Binds `bind` and returns the bound address and the server, which runs until
+/// `shutdown` completes (then commits its audit records).
+pub async fn bind(
+    warehouse: Warehouse,
+    bind: SocketAddr,
+    engine: Engine,
+    users: Option<ServedUsers>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl std::future::Future<Output = Result<()>>)> {
+    let io = |doing: String| move |source| LgsError::Io { doing, source };
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(io(format!("cannot serve PostgreSQL on {bind}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io(format!("cannot serve PostgreSQL on {bind}")))?;
+    let (audit, flusher) = AuditLog::start(warehouse.clone(), super::AUDIT_EVERY);
+    let shared = Arc::new(Shared {
+        warehouse,
+        engine,
+        users,
+        audit,
+    });
+    let server = async move {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((socket, _)) = accepted else { continue };
+                    let connection = Arc::new(Connection::new(shared.clone()));
+                    tokio::spawn(async move {
+                        let handlers = Handlers(connection);
+                        if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                            tracing::debug!("a PostgreSQL connection ended: {e}");
+                        }
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        drop(shared);
+        flusher.finish().await;
+        Ok(())
+    };
+    Ok((addr, server))
+}
+
+/// One connection: its session, once the client has logged in.
+struct Connection {
+    shared: Arc<Shared>,
+    opened: OnceLock<Opened>,
+    /// The parser of a connection that has no session (it refuses every query).
+    closed: Arc<DfSessionService>,
+}
+
+struct Opened {
+    service: Arc<DfSessionService>,
+    user: String,
+    role: String,
+}
+
+impl Connection {
+    fn new(shared: Arc<Shared>) -> Self {
+        Connection {
+            shared,
+            opened: OnceLock::new(),
+            closed: Arc::new(DfSessionService::new(Arc::new(SessionContext::new()))),
+        }
+    }
+
+    /// Opens the session of `user` (logged in), as its role sees the warehouse.
+    async fn open(&self, user: &str) -> PgWireResult<()> {
+        let (warehouse, role) = match &self.shared.users {
+            None => {
+                let role = self.shared.warehouse.access().name().to_string();
+                (self.shared.warehouse.clone(), role)
+            }
+            Some(served) => {
+                let found = served.users.by_name(user);
+                let access = found.and_then(|u| served.roles.get(&u.role));
+                let Some(access) = access else {
+                    return Err(refused("28000", format!("no user {user}")));
+                };
+                let role = access.name().to_string();
+                (
+                    self.shared.warehouse.clone().with_access(access.clone()),
+                    role,
+                )
+            }
+        };
+        let (ctx, _) = crate::session::context_on(&warehouse, &self.shared.engine)
+            .await
+            .map_err(|e| refused("58000", e.to_string()))?;
+        // PostgreSQL's catalog over the tables the role sees (what `\dt` and BI
+        // tools read to list tables and columns).
+        let catalog = ctx.catalog_names().into_iter().next().unwrap_or_default();
+        setup_pg_catalog(&ctx, &catalog, EmptyContextProvider)
+            .map_err(|e| refused("58000", e.to_string()))?;
+        let service = Arc::new(DfSessionService::new(Arc::new(ctx)));
+        let _ = self.opened.set(Opened {
+            service,
+            user: user.to_string(),
+            role,
+        });
+        Ok(())
+    }
+
+    fn opened(&self) -> PgWireResult<&Opened> {
+        self.opened
+            .get()
+            .ok_or_else(|| refused("08000", "the connection has no session".into()))
+    }
+
+    /// Records a statement in the audit trail.
+    fn record(&self, opened: &Opened, sql: &str, failed: Option<String>, started: Instant) {
+        self.shared.audit.record(Record {
+            at: chrono::Utc::now(),
+            user: opened.user.clone(),
+            role: opened.role.clone(),
+            surface: SURFACE.into(),
+            statement: sql.to_string(),
+            tables: super::audited::tables_of(sql),
+            rows: None,
+            outcome: failed.map_or_else(|| "ok".into(), |e| format!("failed: {e}")),
+            millis: started.elapsed().as_millis() as i64,
+        });
+    }
+}
+
+fn refused(code: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".to_string(),
+        code.to_string(),
+        message,
+    )))
+}
+
+/// Whether a statement only reads: a query, `EXPLAIN`, or a session statement.
+fn reads_only(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::Query(_)
+            | Statement::Explain { .. }
+            | Statement::ExplainTable { .. }
+            | Statement::Set(_)
+            | Statement::ShowVariable { .. }
+            | Statement::ShowVariables { .. }
+            | Statement::ShowTables { .. }
+            | Statement::ShowColumns { .. }
+            | Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Discard { .. }
+            | Statement::Deallocate { .. }
+    )
+}
+
+fn read_only_error() -> PgWireError {
+    refused(
+        "25006",
+        "lgs serves the warehouse read-only: queries only (load data with lgs ingest)".into(),
+    )
+}
+
+/// Refuses `sql` unless every statement of it only reads.
+fn check_read_only(sql: &str) -> PgWireResult<()> {
+    let statements =
+        datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .map_err(|e| refused("42601", e.to_string()))?;
+    match statements.iter().all(reads_only) {
+        true => Ok(()),
+        false => Err(read_only_error()),
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Connection {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let opened = self.opened()?;
+        let started = Instant::now();
+        let result = match check_read_only(query) {
+            Ok(()) => SimpleQueryHandler::do_query(opened.service.as_ref(), client, query).await,
+            Err(e) => Err(e),
+        };
+        let failed = result.as_ref().err().map(|e| e.to_string());
+        self.record(opened, query, failed, started);
+        result
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Connection {
+    type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        match self.opened.get() {
+            Some(opened) => opened.service.query_parser(),
+            None => self.closed.query_parser(),
+        }
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let opened = self.opened()?;
+        let (sql, parsed) = &portal.statement.statement;
+        let started = Instant::now();
+        let result = match parsed {
+            Some((statement, _)) if !reads_only(statement) => Err(read_only_error()),
+            _ => {
+                ExtendedQueryHandler::do_query(opened.service.as_ref(), client, portal, max_rows)
+                    .await
+            }
+        };
+        let failed = result.as_ref().err().map(|e| e.to_string());
+        self.record(opened, sql, failed, started);
+        result
+    }
+}
+
+/// The logins of a server with users: SCRAM-SHA-256 against each user's salted
+/// token.
+#[derive(Debug)]
+struct Logins(ServedUsers);
+
+#[async_trait]
+impl AuthSource for Logins {
+    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+        let user = login.user().unwrap_or_default();
+        match self.0.users.by_name(user).and_then(|u| u.pg_scram.clone()) {
+            Some((salt, salted)) => Ok(Password::new(Some(salt), salted)),
+            None => Err(PgWireError::InvalidPassword(user.to_string())),
+        }
+    }
+}
+
+/// A server without users: anyone on the loopback address, as the process's role.
+struct Trust;
+
+impl NoopStartupHandler for Trust {}
+
+/// How a connection logs in, then opens its session.
+struct Startup {
+    connection: Arc<Connection>,
+    scram: Option<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
+}
+
+#[async_trait]
+impl StartupHandler for Startup {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match &self.scram {
+            Some(scram) => scram.on_startup(client, message).await?,
+            None => Trust.on_startup(client, message).await?,
+        }
+        if matches!(client.state(), PgWireConnectionState::ReadyForQuery)
+            && self.connection.opened.get().is_none()
+        {
+            let user = client.metadata().get(METADATA_USER).cloned();
+            self.connection.open(&user.unwrap_or_default()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The handlers of one connection.
+struct Handlers(Arc<Connection>);
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.0.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.0.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        let scram = self.0.shared.users.as_ref().map(|users| {
+            let mut auth = ScramAuth::new(Arc::new(Logins(users.clone())));
+            auth.set_iterations(SCRAM_ITERATIONS);
+            SASLAuthStartupHandler::new(Arc::new(DefaultServerParameterProvider::default()))
+                .with_scram(auth)
+        });
+        Arc::new(Startup {
+            connection: self.0.clone(),
+            scram,
+        })
+    }
+}
