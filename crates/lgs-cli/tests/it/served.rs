@@ -342,3 +342,36 @@ fn the_postgres_protocol_serves_the_same_users_roles_and_audit_trail() {
     );
     drop(served);
 }
+
+/// A forget while the dashboard serves (with its live state): the next requests see
+/// the warehouse without the customer, and the pages still answer.
+#[test]
+fn a_customer_forgotten_while_the_dashboard_serves_is_gone_from_it() {
+    use crate::browser::{run_query_as, start_dashboard_with};
+    use crate::support::http;
+
+    let dir = tempfile::tempdir().unwrap();
+    let wh = setup(dir.path());
+    let (_server, _, port) = start_dashboard_with(&wh, &["--live-interval", "100ms"]);
+    let of_101 = "SELECT count(*) AS n FROM retail WHERE customer_id = 101";
+    assert_eq!(run_query_as(port, of_101, &[])["page"][0][0], "4");
+    assert_eq!(http(port, "GET", "/", &[], b"").0, 200);
+    lgs(&wh)
+        .env("LGS_PSEUDONYM_KEY", "a pseudonym key of 32 bytes or more")
+        .args([
+            "forget",
+            "--customer",
+            "101",
+            "--reason",
+            "erasure",
+            "--now",
+        ])
+        .assert()
+        .success();
+    assert_eq!(run_query_as(port, of_101, &[])["page"][0][0], "0");
+    let all = run_query_as(port, "SELECT count(*) AS n FROM retail", &[]);
+    assert_eq!(all["page"][0][0], "4", "{all}");
+    assert_eq!(http(port, "GET", "/", &[], b"").0, 200);
+    let page = http(port, "GET", "/customer?id=101", &[], b"");
+    assert_eq!(page.0, 404, "{}", String::from_utf8_lossy(&page.1));
+}
