@@ -79,7 +79,7 @@ impl Keyring {
             let (Some(id), Some(hex), None) = (fields.next(), fields.next(), fields.next()) else {
                 return Err(bad(i + 1, "expected `<id> <64 hexadecimal digits>`".into()));
             };
-            let key = decode_hex(hex)
+            let key = crate::format::unhex(hex)
                 .filter(|k| k.len() == KEY_BYTES)
                 .ok_or_else(|| {
                     bad(
@@ -123,8 +123,7 @@ impl Keyring {
             "{}-{suffix:04x}",
             chrono::Utc::now().format("k%Y%m%dT%H%M%S")
         );
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{id} {hex}")
+        format!("{id} {}", crate::format::hex(&key))
     }
 
     /// The id of the key new files are encrypted with.
@@ -328,16 +327,6 @@ pub fn log_stats(stats: &str) -> Option<String> {
         serde_json::from_str(stats).ok()?;
     parsed.retain(|k, _| k == "numRecords" || k == "nullCount");
     Some(serde_json::Value::Object(parsed).to_string())
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

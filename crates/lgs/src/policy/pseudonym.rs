@@ -100,7 +100,7 @@ impl Pseudonym {
     }
 
     fn hex_of(digest: &[u8; 32]) -> String {
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        crate::format::hex(&digest[..16])
     }
 
     /// The pseudonyms of integer values (nulls stay null).

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{LgsError, Result};
+use crate::format::{hex, unhex};
 
 /// How long a login session lasts.
 pub const SESSION_SECONDS: i64 = 8 * 3600;
@@ -76,13 +77,7 @@ pub fn pg_scram_line(token: &str) -> String {
 /// `pg_scram`'s salt and salted password.
 fn parse_scram(text: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     let (salt, salted) = text.split_once(':')?;
-    let bytes = |h: &str| -> Option<Vec<u8>> {
-        (0..h.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(h.get(i..i + 2)?, 16).ok())
-            .collect()
-    };
-    Some((bytes(salt)?, bytes(salted)?)).filter(|(s, p)| !s.is_empty() && p.len() == 32)
+    Some((unhex(salt)?, unhex(salted)?)).filter(|(s, p)| !s.is_empty() && p.len() == 32)
 }
 
 /// The users, the session key and the failed attempts of a server.
@@ -115,21 +110,6 @@ pub fn new_token() -> String {
     hex(&bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// Equal without an early exit (the time does not tell how much matched).
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -160,12 +140,14 @@ impl Users {
                     entry.role
                 )));
             }
-            let token_hash = unhex(&entry.token_sha256).ok_or_else(|| {
-                bad(format!(
-                    "user {name:?}: token_sha256 must be 64 hexadecimal digits (the SHA-256 of \
+            let token_hash = unhex(&entry.token_sha256)
+                .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "user {name:?}: token_sha256 must be 64 hexadecimal digits (the SHA-256 of \
                      the token; lgs serve --new-token makes one)"
-                ))
-            })?;
+                    ))
+                })?;
             let pg_scram = match &entry.pg_scram {
                 None => None,
                 Some(text) => Some(parse_scram(text).ok_or_else(|| {

@@ -121,8 +121,15 @@ pub async fn bind(
 struct Connection {
     shared: Arc<Shared>,
     opened: OnceLock<Opened>,
-    /// The parser of a connection that has no session (it refuses every query).
-    closed: Arc<DfSessionService>,
+}
+
+/// The parser of a connection that has no session yet (over no table; the query
+/// itself is then refused): one for the process, not one per connection.
+fn closed() -> &'static Arc<DfSessionService> {
+    static CLOSED: std::sync::LazyLock<Arc<DfSessionService>> = std::sync::LazyLock::new(|| {
+        Arc::new(DfSessionService::new(Arc::new(SessionContext::new())))
+    });
+    &CLOSED
 }
 
 struct Opened {
@@ -136,7 +143,6 @@ impl Connection {
         Connection {
             shared,
             opened: OnceLock::new(),
-            closed: Arc::new(DfSessionService::new(Arc::new(SessionContext::new()))),
         }
     }
 
@@ -274,7 +280,7 @@ impl ExtendedQueryHandler for Connection {
     fn query_parser(&self) -> Arc<Parser> {
         match self.opened.get() {
             Some(opened) => opened.service.query_parser(),
-            None => self.closed.query_parser(),
+            None => closed().query_parser(),
         }
     }
 
