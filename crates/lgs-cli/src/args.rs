@@ -418,7 +418,7 @@ pub struct SqlArgs {
 }
 
 /// Where queries run.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ClusterArg {
     /// Run the queries on the Ballista cluster whose scheduler is at this address
     /// (df://HOST:PORT, started with `lgs scheduler`; executors with `lgs executor`).
@@ -453,7 +453,7 @@ pub enum DatasetArg {
     Wdi,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     #[command(flatten)]
     pub travel: TravelArgs,
@@ -516,7 +516,7 @@ pub enum SummaryFormat {
 }
 
 /// Reading tables at an earlier state (time travel).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TravelArgs {
     /// Read a table at an earlier version: N for the retail table, TABLE=N for
     /// another (repeat for several; `lgs history TABLE` lists the versions).

@@ -29,37 +29,22 @@ pub async fn run(cli: Cli) -> Result<()> {
             let reason = cli.global.reason.as_deref();
             crate::maintenance::forget(&warehouse, &args, reason, key.clone()).await
         }
-        Command::Report(args) => {
-            let analyses = lgs::analytics::analyses();
-            crate::report::run(warehouse, &args, &analyses, &limits, quiet).await
-        }
-        Command::Clv(args) => {
-            let analyses = args.analyses();
-            crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
-        }
         Command::Customer(args) => crate::analyses::customer(&warehouse, &args, &limits).await,
-        Command::Kmeans(args) => {
-            let analyses = [args.analysis()];
-            crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
+        Command::Experiment(args) if args.command.is_some() => {
+            let Some(crate::analyses::ExperimentCommand::Plan(plan)) = &args.command else {
+                unreachable!("checked")
+            };
+            crate::analyses::plan(plan)
         }
-        Command::Experiment(args) => match &args.command {
-            Some(crate::analyses::ExperimentCommand::Plan(plan)) => crate::analyses::plan(plan),
-            None => {
-                let analyses = [args.analysis()?];
-                crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
-            }
-        },
-        Command::Basket(args) => {
-            let analyses = [args.analysis()];
-            crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
-        }
-        Command::Recommend(args) => {
-            let analyses = [args.analysis()];
-            crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
-        }
-        Command::Trends(args) => {
-            let analyses = [args.analysis()];
-            crate::report::run(warehouse, &args.report, &analyses, &limits, quiet).await
+        command @ (Command::Report(_)
+        | Command::Clv(_)
+        | Command::Kmeans(_)
+        | Command::Experiment(_)
+        | Command::Basket(_)
+        | Command::Recommend(_)
+        | Command::Trends(_)) => {
+            let run = crate::report::Run::of(&command)?.expect("an analysis");
+            run.execute(warehouse, &limits, quiet).await
         }
         Command::Stream(args) => crate::stream::run_stream(&warehouse, &args, key, quiet).await,
         Command::Replay(args) => crate::stream::run_replay(&args).await,
@@ -140,8 +125,11 @@ async fn demo(
         true,
     )
     .await?;
-    let analyses = lgs::analytics::analyses();
-    crate::report::report(warehouse, args, &analyses, limits, quiet).await
+    let run = crate::report::Run {
+        analyses: lgs::analytics::analyses(),
+        args: args.clone(),
+    };
+    crate::report::report(warehouse, &run, limits, quiet).await
 }
 
 /// The dataset the repository carries, found from the working directory or the
@@ -176,6 +164,15 @@ async fn ingest(
     key: Option<std::sync::Arc<[u8]>>,
     quiet: bool,
 ) -> Result<()> {
+    let options = ingest_options(args, key);
+    if let Some(location) = &args.watch {
+        return crate::stream::watch(warehouse, location, &options, args, quiet).await;
+    }
+    ingest_and_summarise(warehouse, &args.paths, &options, args.format, quiet, false).await
+}
+
+/// What `lgs ingest`'s flags ask of the ingest (`key`: the forget list's pseudonym key).
+pub fn ingest_options(args: &IngestArgs, key: Option<std::sync::Arc<[u8]>>) -> IngestOptions {
     let dataset = match args.dataset {
         DatasetArg::Retail => Dataset::Retail,
         DatasetArg::Wdi => Dataset::Wdi {
@@ -204,10 +201,7 @@ async fn ingest(
     if !args.sheet.is_empty() {
         options = options.with(Files::sheets(args.sheet.clone()));
     }
-    if let Some(location) = &args.watch {
-        return crate::stream::watch(warehouse, location, &options, args, quiet).await;
-    }
-    ingest_and_summarise(warehouse, &args.paths, &options, args.format, quiet, false).await
+    options
 }
 
 /// Runs an ingest and prints its summary (to stderr for `demo`, whose report
@@ -410,20 +404,25 @@ async fn tables(warehouse: &Warehouse, format: SummaryFormat) -> Result<()> {
     Ok(())
 }
 
+/// A table's columns as `lgs describe --format json` prints them.
+pub fn columns_json(schema: &datafusion::arrow::datatypes::Schema) -> serde_json::Value {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "name": f.name(),
+                "type": f.data_type().to_string(),
+                "nullable": f.is_nullable(),
+            })
+        })
+        .collect()
+}
+
 async fn describe(warehouse: &Warehouse, table: &str, format: SummaryFormat) -> Result<()> {
     let schema = warehouse.schema(table).await?;
     if format == SummaryFormat::Json {
-        let fields: Vec<_> = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "name": f.name(),
-                    "type": f.data_type().to_string(),
-                    "nullable": f.is_nullable(),
-                })
-            })
-            .collect();
+        let fields = columns_json(&schema);
         writeln!(out(), "{}", serde_json::to_string_pretty(&fields)?)?;
         return Ok(());
     }

@@ -1,24 +1,11 @@
 //! `lgs`: the command-line program. It parses arguments and hands the work to the `lgs`
 //! library; see `commands.rs` for what each subcommand does.
 
-mod access;
-mod analyses;
-mod args;
-mod commands;
-mod generate;
-mod maintenance;
-mod maintenance_args;
-mod products;
-mod progress;
-mod report;
-mod serving;
-mod shell;
-mod stream;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use lgs_cli::{args, commands, progress};
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();

@@ -128,9 +128,10 @@ pub async fn restore(warehouse: &Warehouse, args: &RestoreArgs) -> Result<()> {
 }
 
 /// A read that failed inside a data file fails naming the damaged file instead.
-pub async fn explain_damage(result: Result<()>, warehouse: &Warehouse) -> Result<()> {
-    let Err(err) = result else {
-        return Ok(());
+pub async fn explain_damage<T>(result: Result<T>, warehouse: &Warehouse) -> Result<T> {
+    let err = match result {
+        Ok(value) => return Ok(value),
+        Err(err) => err,
     };
     match warehouse.diagnose(&format!("{err:#}")).await {
         Some(damage) => Err(damage.into()),

@@ -5,48 +5,95 @@
 use std::sync::Arc;
 
 use anyhow::Result;
+use datafusion::prelude::SessionContext;
 use lgs::Warehouse;
-use lgs::analytics::{Analysis, ReportOptions};
+use lgs::analytics::{Analysis, Report, ReportOptions};
 use lgs::output::{self, Sink};
 use lgs::session::{Engine, Limits};
+use lgs::warehouse::TableInfo;
 
-use crate::args::{ReportArgs, ReportFormat};
+use crate::args::{Command, ReportArgs, ReportFormat};
 use crate::commands::explain_cluster_error;
 
-/// Runs `analyses` over the warehouse (as of the time-travel flags) and writes the
-/// report to the outputs `args` asks for; damage is explained.
-pub async fn run(
-    warehouse: Warehouse,
-    args: &ReportArgs,
-    analyses: &[Arc<dyn Analysis>],
-    limits: &Limits,
-    quiet: bool,
-) -> Result<()> {
-    let warehouse = args.travel.apply(warehouse)?;
-    let result = report(&warehouse, args, analyses, limits, quiet)
-        .await
-        .map_err(|e| explain_cluster_error(e, &warehouse, &args.cluster));
-    crate::maintenance::explain_damage(result, &warehouse).await
+/// A report, or the analyses one command runs with its own options (`lgs clv`,
+/// `lgs basket`): which analyses, and the report's flags.
+#[derive(Clone)]
+pub struct Run {
+    pub analyses: Vec<Arc<dyn Analysis>>,
+    pub args: ReportArgs,
 }
 
-/// Runs `analyses` and writes the report to the outputs `args` asks for.
+impl Run {
+    /// The run a command asks for (`None`: the command is not a report or an
+    /// analysis); an analysis's options that do not fit together are an error.
+    pub fn of(command: &Command) -> Result<Option<Run>> {
+        let (analyses, args) = match command {
+            Command::Report(args) => (lgs::analytics::analyses(), args),
+            Command::Clv(a) => (a.analyses(), &a.report),
+            Command::Kmeans(a) => (vec![a.analysis()], &a.report),
+            Command::Experiment(a) if a.command.is_none() => (vec![a.analysis()?], &a.report),
+            Command::Basket(a) => (vec![a.analysis()], &a.report),
+            Command::Recommend(a) => (vec![a.analysis()], &a.report),
+            Command::Trends(a) => (vec![a.analysis()], &a.report),
+            _ => return Ok(None),
+        };
+        Ok(Some(Run {
+            analyses,
+            args: args.clone(),
+        }))
+    }
+
+    /// Computes the report over the warehouse (as of the time-travel flags) and
+    /// writes it to the outputs the flags ask for; damage is explained.
+    pub async fn execute(&self, warehouse: Warehouse, limits: &Limits, quiet: bool) -> Result<()> {
+        let warehouse = self.args.travel.apply(warehouse)?;
+        let result = report(&warehouse, self, limits, quiet)
+            .await
+            .map_err(|e| explain_cluster_error(e, &warehouse, &self.args.cluster));
+        crate::maintenance::explain_damage(result, &warehouse).await
+    }
+
+    /// Computes the report (as of the time-travel flags), without writing it.
+    pub async fn compute(&self, warehouse: &Warehouse, limits: &Limits) -> Result<Report> {
+        let warehouse = self.args.travel.apply(warehouse.clone())?;
+        let result = self
+            .session(&warehouse, limits)
+            .await
+            .map(|(report, _, _)| report)
+            .map_err(|e| explain_cluster_error(e, &warehouse, &self.args.cluster));
+        crate::maintenance::explain_damage(result, &warehouse).await
+    }
+
+    /// The report, and the session and tables it was computed in.
+    async fn session(
+        &self,
+        warehouse: &Warehouse,
+        limits: &Limits,
+    ) -> Result<(Report, SessionContext, Vec<TableInfo>)> {
+        let args = &self.args;
+        let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
+        let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
+        lgs::session::require_retail(warehouse, &tables)?;
+        if !args.recompute && !engine.is_cluster() {
+            let retail = tables.iter().find(|t| t.name == lgs::schema::RETAIL_TABLE);
+            let version = retail.map_or(0, |t| t.version);
+            lgs::live::attach(warehouse, &ctx, version).await?;
+        }
+        let options = ReportOptions { as_of: args.as_of };
+        let report = lgs::analytics::run_analyses(&ctx, &options, &self.analyses).await?;
+        Ok((report, ctx, tables))
+    }
+}
+
+/// Computes the report and writes it to the outputs `run`'s flags ask for.
 pub(crate) async fn report(
     warehouse: &Warehouse,
-    args: &ReportArgs,
-    analyses: &[Arc<dyn Analysis>],
+    run: &Run,
     limits: &Limits,
     quiet: bool,
 ) -> Result<()> {
-    let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits.clone());
-    let (ctx, tables) = lgs::session::context_on(warehouse, &engine).await?;
-    lgs::session::require_retail(warehouse, &tables)?;
-    if !args.recompute && !engine.is_cluster() {
-        let retail = tables.iter().find(|t| t.name == lgs::schema::RETAIL_TABLE);
-        let version = retail.map_or(0, |t| t.version);
-        lgs::live::attach(warehouse, &ctx, version).await?;
-    }
-    let options = ReportOptions { as_of: args.as_of };
-    let report = lgs::analytics::run_analyses(&ctx, &options, analyses).await?;
+    let (report, ctx, tables) = run.session(warehouse, limits).await?;
+    let args = &run.args;
     let visual = args.html.is_some() || args.png.is_some();
     let format = match args.format {
         Some(f) => Some(f),

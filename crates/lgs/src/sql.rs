@@ -9,7 +9,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SQLOptions;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::Spanned;
 use futures::StreamExt;
@@ -113,29 +113,26 @@ pub async fn execute_with(
     statement: ParsedStatement,
     options: &SQLOptions,
 ) -> Result<SendableRecordBatchStream> {
-    let at = |source: DataFusionError| {
-        let message = source.to_string();
-        let source = if let DataFusionError::NotImplemented(what) = &source
-            && ["SORT BY", "CLUSTER BY", "DISTRIBUTE BY"]
-                .iter()
-                .any(|k| what.contains(k))
-        {
-            // HiveQL's per-reducer orderings: say what runs instead.
-            DataFusionError::NotImplemented(format!(
-                "{what} (HiveQL): use ORDER BY, a total order; DISTRIBUTE BY x SORT BY y \
-                 and CLUSTER BY x become ORDER BY x, y and ORDER BY x"
-            ))
-        } else if let Some(hint) = suggestion(ctx, &message) {
-            DataFusionError::Plan(format!("{message}\nHint: {hint}"))
-        } else {
-            source
-        };
-        LgsError::Sql {
-            statement: Some(statement.index),
-            line: statement.line,
-            source: Box::new(source),
-        }
-    };
+    let (index, line) = (statement.index, statement.line);
+    let df = plan_with(ctx, statement, options).await?;
+    df.execute_stream()
+        .await
+        .map_err(|e| located(ctx, index, line, e))
+}
+
+/// Plans one statement without running it (a query runs when its frame is
+/// collected or streamed); errors name the statement's line.
+pub async fn plan(ctx: &SessionContext, statement: ParsedStatement) -> Result<DataFrame> {
+    plan_with(ctx, statement, &SQLOptions::new()).await
+}
+
+/// [`plan`], refusing what `options` does not allow.
+pub async fn plan_with(
+    ctx: &SessionContext,
+    statement: ParsedStatement,
+    options: &SQLOptions,
+) -> Result<DataFrame> {
+    let at = |source| located(ctx, statement.index, statement.line, source);
     // Tables read at an earlier state (`VERSION AS OF`) are opened now.
     let state = ctx.state();
     let pinned: Vec<String> = state
@@ -152,8 +149,37 @@ pub async fn execute_with(
         .await
         .map_err(at)?;
     options.verify_plan(&plan).map_err(at)?;
-    let df = ctx.execute_logical_plan(plan).await.map_err(at)?;
-    df.execute_stream().await.map_err(at)
+    ctx.execute_logical_plan(plan).await.map_err(at)
+}
+
+/// A DataFusion error of statement `index` (at `line`), with a hint where one helps.
+fn located(
+    ctx: &SessionContext,
+    index: usize,
+    line: Option<u64>,
+    source: DataFusionError,
+) -> LgsError {
+    let message = source.to_string();
+    let source = if let DataFusionError::NotImplemented(what) = &source
+        && ["SORT BY", "CLUSTER BY", "DISTRIBUTE BY"]
+            .iter()
+            .any(|k| what.contains(k))
+    {
+        // HiveQL's per-reducer orderings: say what runs instead.
+        DataFusionError::NotImplemented(format!(
+            "{what} (HiveQL): use ORDER BY, a total order; DISTRIBUTE BY x SORT BY y \
+             and CLUSTER BY x become ORDER BY x, y and ORDER BY x"
+        ))
+    } else if let Some(hint) = suggestion(ctx, &message) {
+        DataFusionError::Plan(format!("{message}\nHint: {hint}"))
+    } else {
+        source
+    };
+    LgsError::Sql {
+        statement: Some(index),
+        line,
+        source: Box::new(source),
+    }
 }
 
 /// "Did you mean ...?" for an unknown table or column, by edit distance.

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
@@ -20,8 +20,32 @@ use sha2::Sha256;
 /// The function's name in plans (and in the cluster codec).
 pub const NAME: &str = "lgs_pseudonym";
 
-/// Distinct values remembered per function before the memo starts over.
+/// Distinct values remembered per key before the memo starts over.
 const MEMO_LIMIT: usize = 1 << 20;
+
+/// Slots of the small direct-mapped cache each call keeps in front of the memo.
+const LOCAL_SLOTS: usize = 1 << 10;
+
+type Memo = RwLock<HashMap<i64, i64, BuildHasherDefault<IdHasher>>>;
+
+/// Each key (by value) with its memo.
+type Memos = Mutex<Vec<(Arc<[u8]>, Arc<Memo>)>>;
+
+/// The memo of a key, shared by every session of the process: a server opens one
+/// session per query, and each would otherwise compute every customer's HMAC anew.
+fn memo_of(key: &Arc<[u8]>) -> Arc<Memo> {
+    static MEMOS: OnceLock<Memos> = OnceLock::new();
+    let mut memos = MEMOS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, memo)) = memos.iter().find(|(k, _)| k[..] == key[..]) {
+        return memo.clone();
+    }
+    let memo = Arc::new(Memo::default());
+    memos.push((key.clone(), memo.clone()));
+    memo
+}
 
 /// `lgs_pseudonym(value)`: an integer value becomes a positive `Int64` (63 bits of
 /// the HMAC, far above any real id), anything else a 32-digit hexadecimal text
@@ -30,8 +54,9 @@ const MEMO_LIMIT: usize = 1 << 20;
 pub struct Pseudonym {
     key: Arc<[u8]>,
     signature: Signature,
-    /// Pseudonyms already computed (customers repeat on every line they buy).
-    memo: Mutex<HashMap<i64, i64, BuildHasherDefault<IdHasher>>>,
+    /// Pseudonyms already computed under this key (customers repeat on every line
+    /// they buy), shared by the process's sessions.
+    memo: Arc<Memo>,
 }
 
 /// A hasher for integer keys: one multiplication (Fibonacci hashing), where the
@@ -58,9 +83,9 @@ impl Hasher for IdHasher {
 impl Pseudonym {
     pub fn new(key: Arc<[u8]>) -> Self {
         Pseudonym {
+            memo: memo_of(&key),
             key,
             signature: Signature::any(1, Volatility::Immutable),
-            memo: Mutex::new(HashMap::default()),
         }
     }
 
@@ -103,31 +128,50 @@ impl Pseudonym {
         crate::format::hex(&digest[..16])
     }
 
-    /// The pseudonyms of integer values (nulls stay null).
+    /// The pseudonyms of integer values (nulls stay null). Each value is looked up
+    /// in a small cache of this call, then in the key's memo under a read lock; only
+    /// values never seen are hashed, outside any lock, and added in one write.
     pub fn ints(&self, values: &Int64Array) -> Int64Array {
-        let mac = self.mac();
-        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        if memo.len() > MEMO_LIMIT {
-            memo.clear();
-        }
-        let mut last: Option<(i64, i64)> = None;
-        let mut buffer = itoa::Buffer::new();
-        values
-            .iter()
-            .map(|v| {
-                let v = v?;
-                if let Some((from, to)) = last
-                    && from == v
-                {
-                    return Some(to);
+        let mut out = vec![0i64; values.len()];
+        let mut local = vec![None::<(i64, i64)>; LOCAL_SLOTS];
+        let slot = |v: i64| ((v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
+        let mut missing: Vec<usize> = Vec::new();
+        {
+            let memo = self.memo.read().unwrap_or_else(PoisonError::into_inner);
+            for (i, v) in values.values().iter().enumerate() {
+                if values.is_null(i) {
+                    continue;
                 }
-                let to = *memo.entry(v).or_insert_with(|| {
+                let s = slot(*v);
+                match local[s] {
+                    Some((from, to)) if from == *v => out[i] = to,
+                    _ => match memo.get(v) {
+                        Some(to) => {
+                            local[s] = Some((*v, *to));
+                            out[i] = *to;
+                        }
+                        None => missing.push(i),
+                    },
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let mac = self.mac();
+            let mut buffer = itoa::Buffer::new();
+            let mut new: HashMap<i64, i64, BuildHasherDefault<IdHasher>> = HashMap::default();
+            for &i in &missing {
+                let v = values.value(i);
+                out[i] = *new.entry(v).or_insert_with(|| {
                     Self::int_of(&Self::digest(&mac, buffer.format(v).as_bytes()))
                 });
-                last = Some((v, to));
-                Some(to)
-            })
-            .collect()
+            }
+            let mut memo = self.memo.write().unwrap_or_else(PoisonError::into_inner);
+            if memo.len() + new.len() > MEMO_LIMIT {
+                memo.clear();
+            }
+            memo.extend(new);
+        }
+        Int64Array::new(out.into(), values.nulls().cloned())
     }
 
     fn texts(&self, values: &ArrayRef) -> DfResult<ArrayRef> {
@@ -240,5 +284,25 @@ mod tests {
         assert_eq!(out.value(0), p.of_int(12346));
         assert_ne!(p.of_int(12346), other.of_int(12346), "the key matters");
         assert!(out.value(0) > 0 && out.value(0) != 12346);
+    }
+
+    /// Many values (more than the call's cache has slots, so slots collide), seen
+    /// again by a second function with the same key: every one is its own HMAC.
+    #[test]
+    fn memoised_values_are_each_their_own_pseudonym() {
+        let key: Arc<[u8]> = Arc::from(&b"the memo test key, thirty-two bytes"[..]);
+        let values: Int64Array = (0..6000i64)
+            .map(|i| (i % 7 != 3).then_some(10_000 + (i * 7919) % 2500))
+            .collect();
+        let first = Pseudonym::new(key.clone()).ints(&values);
+        let again = Pseudonym::new(key.clone()).ints(&values);
+        let fresh = Pseudonym::new(key.clone());
+        for i in 0..values.len() {
+            assert_eq!(first.is_null(i), values.is_null(i), "row {i}");
+            if values.is_valid(i) {
+                assert_eq!(first.value(i), fresh.of_int(values.value(i)), "row {i}");
+                assert_eq!(again.value(i), first.value(i), "row {i}");
+            }
+        }
     }
 }
