@@ -29,6 +29,7 @@ mod live;
 mod login;
 mod pages;
 pub mod pg;
+mod pg_compat;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

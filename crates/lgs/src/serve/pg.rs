@@ -12,22 +12,28 @@
 //!   [`crate::session::context_on`] over the warehouse as the user's role sees it:
 //!   the role's filters, masks and guard, every table at its version when the
 //!   connection opened.
-//! - **Read only.** Queries, `EXPLAIN`, and the session statements clients send
-//!   (`SET`, `SHOW`, transactions); anything else is refused before it is planned.
+//! - **Read only.** Queries, `EXPLAIN`, cursors over queries (`DECLARE`, `FETCH`,
+//!   `CLOSE`), and the session statements clients send (`SET`, `SHOW`,
+//!   transactions, `DISCARD ALL`, which opens a fresh session); anything else is
+//!   refused before it is planned.
 //! - **Audited.** Every statement is recorded in the audit trail
 //!   ([`crate::audit`]) with the surface `postgres`.
 
 use std::fmt::Debug;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{DiscardObject, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use datafusion_postgres::hooks::QueryHook;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
@@ -39,7 +45,7 @@ use pgwire::api::auth::{
 };
 use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::Response;
+use pgwire::api::results::{Response, Tag};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, METADATA_USER, PgWireConnectionState, PgWireServerHandlers,
@@ -120,7 +126,8 @@ pub async fn bind(
 /// One connection: its session, once the client has logged in.
 struct Connection {
     shared: Arc<Shared>,
-    opened: OnceLock<Opened>,
+    /// The session, once logged in (replaced by `DISCARD ALL`).
+    opened: RwLock<Option<Arc<Opened>>>,
 }
 
 /// The parser of a connection that has no session yet (over no table; the query
@@ -142,7 +149,7 @@ impl Connection {
     fn new(shared: Arc<Shared>) -> Self {
         Connection {
             shared,
-            opened: OnceLock::new(),
+            opened: RwLock::new(None),
         }
     }
 
@@ -174,19 +181,43 @@ impl Connection {
         let catalog = ctx.catalog_names().into_iter().next().unwrap_or_default();
         setup_pg_catalog(&ctx, &catalog, EmptyContextProvider)
             .map_err(|e| refused("58000", e.to_string()))?;
-        let service = Arc::new(DfSessionService::new(Arc::new(ctx)));
-        let _ = self.opened.set(Opened {
+        super::pg_compat::register(&ctx);
+        let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(CursorStatementHook),
+            Arc::new(SetShowHook),
+            Arc::new(TransactionStatementHook),
+            Arc::new(super::pg_compat::SessionHook),
+        ];
+        let service = Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks));
+        *self.opened.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(Opened {
             service,
             user: user.to_string(),
             role,
-        });
+        }));
         Ok(())
     }
 
-    fn opened(&self) -> PgWireResult<&Opened> {
+    fn opened(&self) -> PgWireResult<Arc<Opened>> {
         self.opened
-            .get()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
             .ok_or_else(|| refused("08000", "the connection has no session".into()))
+    }
+
+    fn is_open(&self) -> bool {
+        self.opened
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// `DISCARD ALL` (what connection pools send before handing a connection to
+    /// the next client): a fresh session, as at login (no `SET` value kept, every
+    /// table at its current version).
+    async fn discard(&self, opened: &Opened) -> PgWireResult<Response> {
+        self.open(&opened.user).await?;
+        Ok(Response::Execution(Tag::new("DISCARD ALL")))
     }
 
     /// Records a statement in the audit trail.
@@ -230,7 +261,12 @@ fn reads_only(statement: &Statement) -> bool {
             | Statement::Rollback { .. }
             | Statement::Discard { .. }
             | Statement::Deallocate { .. }
-    )
+            | Statement::Fetch { .. }
+            | Statement::Close { .. }
+            | Statement::Savepoint { .. }
+            | Statement::ReleaseSavepoint { .. }
+    ) || matches!(statement, Statement::Declare { stmts }
+        if stmts.iter().all(|d| d.for_query.is_some()))
 }
 
 fn read_only_error() -> PgWireError {
@@ -240,13 +276,19 @@ fn read_only_error() -> PgWireError {
     )
 }
 
-/// Refuses `sql` unless every statement of it only reads.
-fn check_read_only(sql: &str) -> PgWireResult<()> {
+/// Refuses `sql` unless every statement of it only reads; `true` when it is
+/// `DISCARD ALL` alone (which lgs answers itself).
+fn check_read_only(sql: &str) -> PgWireResult<bool> {
     let statements =
         datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .map_err(|e| refused("42601", e.to_string()))?;
     match statements.iter().all(reads_only) {
-        true => Ok(()),
+        true => Ok(matches!(
+            statements.as_slice(),
+            [Statement::Discard {
+                object_type: DiscardObject::ALL
+            }]
+        )),
         false => Err(read_only_error()),
     }
 }
@@ -263,11 +305,12 @@ impl SimpleQueryHandler for Connection {
         let opened = self.opened()?;
         let started = Instant::now();
         let result = match check_read_only(query) {
-            Ok(()) => SimpleQueryHandler::do_query(opened.service.as_ref(), client, query).await,
+            Ok(true) => self.discard(&opened).await.map(|r| vec![r]),
+            Ok(false) => SimpleQueryHandler::do_query(opened.service.as_ref(), client, query).await,
             Err(e) => Err(e),
         };
         let failed = result.as_ref().err().map(|e| e.to_string());
-        self.record(opened, query, failed, started);
+        self.record(&opened, query, failed, started);
         result
     }
 }
@@ -278,7 +321,7 @@ impl ExtendedQueryHandler for Connection {
     type QueryParser = Parser;
 
     fn query_parser(&self) -> Arc<Parser> {
-        match self.opened.get() {
+        match &*self.opened.read().unwrap_or_else(PoisonError::into_inner) {
             Some(opened) => opened.service.query_parser(),
             None => closed().query_parser(),
         }
@@ -301,13 +344,19 @@ impl ExtendedQueryHandler for Connection {
         let started = Instant::now();
         let result = match parsed {
             Some((statement, _)) if !reads_only(statement) => Err(read_only_error()),
+            Some((
+                Statement::Discard {
+                    object_type: DiscardObject::ALL,
+                },
+                _,
+            )) => self.discard(&opened).await,
             _ => {
                 ExtendedQueryHandler::do_query(opened.service.as_ref(), client, portal, max_rows)
                     .await
             }
         };
         let failed = result.as_ref().err().map(|e| e.to_string());
-        self.record(opened, sql, failed, started);
+        self.record(&opened, sql, failed, started);
         result
     }
 }
@@ -356,7 +405,7 @@ impl StartupHandler for Startup {
             None => Trust.on_startup(client, message).await?,
         }
         if matches!(client.state(), PgWireConnectionState::ReadyForQuery)
-            && self.connection.opened.get().is_none()
+            && !self.connection.is_open()
         {
             let user = client.metadata().get(METADATA_USER).cloned();
             self.connection.open(&user.unwrap_or_default()).await?;

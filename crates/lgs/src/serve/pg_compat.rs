@@ -1,0 +1,248 @@
+//! What PostgreSQL's drivers and BI tools expect beyond what `datafusion-postgres`
+//! answers: `version()` in PostgreSQL's words, the catalog functions their start-up
+//! and reflection queries call, and the statements lgs answers itself
+//! (savepoints; `DISCARD ALL` through the extended protocol).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::Array;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DFSchema, ParamValues, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, EmptyRelation, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility, create_udf,
+};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{DiscardObject, Statement};
+use datafusion_postgres::hooks::{HookClient, QueryHook};
+use datafusion_postgres::pgwire;
+use pgwire::api::ClientInfo;
+use pgwire::api::results::{Response, Tag};
+use pgwire::error::PgWireResult;
+
+/// Registers the functions drivers call in a connection's session.
+pub fn register(ctx: &SessionContext) {
+    // `version()` in the form drivers parse (`PostgreSQL 16.6 ...`), as the
+    // server_version parameter says.
+    ctx.register_udf(version_udf());
+    ctx.register_udf(to_regtype_udf());
+    ctx.register_udf(no_sequence_udf());
+    ctx.register_udf(ScalarUDF::new_from_impl(JsonBuildObject::default()));
+    ctx.register_udf(create_udf(
+        "pg_collation_is_visible",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::from(true)))),
+    ));
+}
+
+/// `version()` as PostgreSQL words it (drivers such as SQLAlchemy's read the
+/// version from it), saying what answers.
+fn version_udf() -> ScalarUDF {
+    let text = format!(
+        "PostgreSQL 16.6 (lgs {} on Apache DataFusion {}), 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        datafusion::DATAFUSION_VERSION
+    );
+    create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text.clone()))))),
+    )
+}
+
+/// PostgreSQL's built-in types by name (and the SQL names of some): their oids.
+const TYPE_OIDS: &[(&str, i32)] = &[
+    ("bool", 16),
+    ("boolean", 16),
+    ("bytea", 17),
+    ("int8", 20),
+    ("bigint", 20),
+    ("int2", 21),
+    ("smallint", 21),
+    ("int4", 23),
+    ("integer", 23),
+    ("int", 23),
+    ("text", 25),
+    ("oid", 26),
+    ("json", 114),
+    ("float4", 700),
+    ("real", 700),
+    ("float8", 701),
+    ("double precision", 701),
+    ("varchar", 1043),
+    ("character varying", 1043),
+    ("date", 1082),
+    ("time", 1083),
+    ("timestamp", 1114),
+    ("timestamptz", 1184),
+    ("interval", 1186),
+    ("numeric", 1700),
+    ("decimal", 1700),
+    ("uuid", 2950),
+    ("jsonb", 3802),
+];
+
+/// `to_regtype(name)`: the oid of a built-in type, NULL for any other (an
+/// extension's type such as `hstore`, which drivers probe for).
+fn to_regtype_udf() -> ScalarUDF {
+    create_udf(
+        "to_regtype",
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let oid_of = |name: Option<&str>| {
+                let name = name?.trim().to_ascii_lowercase();
+                let name = name.trim_start_matches("pg_catalog.");
+                TYPE_OIDS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, oid)| *oid)
+            };
+            match &args[0] {
+                ColumnarValue::Scalar(v) => {
+                    let name = match v {
+                        ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) => s.as_deref(),
+                        ScalarValue::Utf8View(s) => s.as_deref(),
+                        _ => None,
+                    };
+                    Ok(ColumnarValue::Scalar(ScalarValue::Int32(oid_of(name))))
+                }
+                ColumnarValue::Array(a) => {
+                    let names = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+                    let names = datafusion::common::cast::as_string_array(&names)?;
+                    let oids: datafusion::arrow::array::Int32Array =
+                        names.iter().map(oid_of).collect();
+                    Ok(ColumnarValue::Array(Arc::new(oids)))
+                }
+            }
+        }),
+    )
+}
+
+/// `pg_get_serial_sequence(table, column)`: NULL, the warehouse has no sequences
+/// (SQLAlchemy's column reflection asks).
+fn no_sequence_udf() -> ScalarUDF {
+    create_udf(
+        "pg_get_serial_sequence",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(|_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))),
+    )
+}
+
+/// `json_build_object(key, value, ...)`: a JSON object's text (catalog queries
+/// of drivers build one per column).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuildObject {
+    signature: Signature,
+}
+
+impl Default for JsonBuildObject {
+    fn default() -> Self {
+        JsonBuildObject {
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for JsonBuildObject {
+    fn name(&self) -> &str {
+        "json_build_object"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let mut out = datafusion::arrow::array::StringBuilder::new();
+        for row in 0..args.number_rows {
+            let mut object = serde_json::Map::new();
+            for pair in arrays.chunks(2) {
+                let key = ScalarValue::try_from_array(&pair[0], row)?.to_string();
+                let value = match pair.get(1) {
+                    Some(a) if a.is_valid(row) => {
+                        serde_json::Value::String(ScalarValue::try_from_array(a, row)?.to_string())
+                    }
+                    _ => serde_json::Value::Null,
+                };
+                object.insert(key, value);
+            }
+            out.append_value(serde_json::Value::Object(object).to_string());
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// Statements lgs answers itself: savepoints (nothing to undo in a read-only
+/// session; drivers such as psycopg nest transactions with them), and `DISCARD
+/// ALL` through the extended protocol's parse step (an empty plan; [`Connection`]
+/// answers it).
+pub struct SessionHook;
+
+/// The command tag of a savepoint statement.
+fn savepoint_tag(statement: &Statement) -> Option<&'static str> {
+    match statement {
+        Statement::Savepoint { .. } => Some("SAVEPOINT"),
+        Statement::ReleaseSavepoint { .. } => Some("RELEASE"),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl QueryHook for SessionHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        savepoint_tag(statement).map(|tag| Ok(Response::Execution(Tag::new(tag))))
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        let discard = matches!(
+            statement,
+            Statement::Discard {
+                object_type: DiscardObject::ALL
+            }
+        );
+        (discard || savepoint_tag(statement).is_some()).then(|| {
+            Ok(LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(DFSchema::empty()),
+            }))
+        })
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        savepoint_tag(statement).map(|tag| Ok(Response::Execution(Tag::new(tag))))
+    }
+}
