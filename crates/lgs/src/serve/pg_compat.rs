@@ -246,3 +246,63 @@ impl QueryHook for SessionHook {
         savepoint_tag(statement).map(|tag| Ok(Response::Execution(Tag::new(tag))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn one(ctx: &SessionContext, sql: &str) -> String {
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let column = batches[0].column(0);
+        ScalarValue::try_from_array(column, 0).unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn drivers_functions_answer_as_postgresql_does() {
+        let ctx = SessionContext::new();
+        register(&ctx);
+        let version = one(&ctx, "SELECT version()").await;
+        assert!(version.starts_with("PostgreSQL 16.6 (lgs "), "{version}");
+        // PostgreSQL's oids for built-in types; NULL for an extension's type.
+        assert_eq!(one(&ctx, "SELECT to_regtype('int4')").await, "23");
+        assert_eq!(
+            one(&ctx, "SELECT to_regtype('character varying')").await,
+            "1043"
+        );
+        assert_eq!(one(&ctx, "SELECT to_regtype('numeric')").await, "1700");
+        assert_eq!(one(&ctx, "SELECT to_regtype('hstore')").await, "NULL");
+        assert_eq!(
+            one(
+                &ctx,
+                "SELECT pg_get_serial_sequence('retail', 'invoice_no')"
+            )
+            .await,
+            "NULL"
+        );
+        assert_eq!(
+            one(
+                &ctx,
+                "SELECT json_build_object('a', 1, 'b', 'x', 'c', NULL)"
+            )
+            .await,
+            r#"{"a":"1","b":"x","c":null}"#
+        );
+    }
+
+    #[test]
+    fn savepoints_are_answered_and_other_statements_passed_on() {
+        use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+        use datafusion::sql::sqlparser::parser::Parser;
+        let parse = |sql| {
+            Parser::parse_sql(&PostgreSqlDialect {}, sql)
+                .unwrap()
+                .remove(0)
+        };
+        assert_eq!(savepoint_tag(&parse("SAVEPOINT a")), Some("SAVEPOINT"));
+        assert_eq!(
+            savepoint_tag(&parse("RELEASE SAVEPOINT a")),
+            Some("RELEASE")
+        );
+        assert_eq!(savepoint_tag(&parse("SELECT 1")), None);
+    }
+}
