@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, ParamValues, ScalarValue};
 use datafusion::logical_expr::{
@@ -175,11 +174,14 @@ impl ScalarUDFImpl for JsonBuildObject {
             let mut object = serde_json::Map::new();
             for pair in arrays.chunks(2) {
                 let key = ScalarValue::try_from_array(&pair[0], row)?.to_string();
-                let value = match pair.get(1) {
-                    Some(a) if a.is_valid(row) => {
-                        serde_json::Value::String(ScalarValue::try_from_array(a, row)?.to_string())
-                    }
-                    _ => serde_json::Value::Null,
+                // A NULL argument (of type Null too, which has no validity bits)
+                // is JSON's null.
+                let value = match pair.get(1).map(|a| ScalarValue::try_from_array(a, row)) {
+                    Some(v) => match v? {
+                        v if v.is_null() => serde_json::Value::Null,
+                        v => serde_json::Value::String(v.to_string()),
+                    },
+                    None => serde_json::Value::Null,
                 };
                 object.insert(key, value);
             }
