@@ -44,6 +44,15 @@ def lines_file(lgs, rows, work):
     return base
 
 
+def ingested(lgs, rows, work):
+    """The lines file and a fresh warehouse `work/wh-ROWS` holding it."""
+    base = lines_file(lgs, rows, work)
+    wh = os.path.join(work, f"wh-{rows}")
+    shutil.rmtree(wh, ignore_errors=True)
+    run([lgs, "--warehouse", wh, "--quiet", "ingest", base])
+    return base, wh
+
+
 def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     ap = argparse.ArgumentParser()

@@ -20,14 +20,13 @@ last row fetched:
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import time
 
 import psycopg
 
-from live import lines_file, run
+from live import ingested
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -83,10 +82,7 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    base = lines_file(args.lgs, args.rows, args.work)
-    wh = os.path.join(args.work, f"wh-{args.rows}")
-    shutil.rmtree(wh, ignore_errors=True)
-    run([args.lgs, "--warehouse", wh, "--quiet", "ingest", base])
+    _, wh = ingested(args.lgs, args.rows, args.work)
     loaded = load_postgres(args.lgs, wh, args.postgres, args.work)
     server = subprocess.Popen([args.lgs, "--warehouse", wh, "serve", "--port", "0", "--pg-port",
                                "0", "--no-live"], stdout=subprocess.PIPE,

@@ -16,12 +16,11 @@ import argparse
 import glob
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 
-from live import lines_file, run
+from live import ingested
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -66,10 +65,7 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    base = lines_file(args.lgs, args.rows, args.work)
-    wh = os.path.join(args.work, f"wh-{args.rows}")
-    shutil.rmtree(wh, ignore_errors=True)
-    run([args.lgs, "--warehouse", wh, "--quiet", "ingest", base])
+    _, wh = ingested(args.lgs, args.rows, args.work)
     assert glob.glob(os.path.join(wh, "retail", "*.parquet")), "an unpartitioned table"
     samples = {}
     for r in range(args.runs):

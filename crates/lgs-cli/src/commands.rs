@@ -30,12 +30,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::maintenance::forget(&warehouse, &args, reason, key.clone()).await
         }
         Command::Customer(args) => crate::analyses::customer(&warehouse, &args, &limits).await,
-        Command::Experiment(args) if args.command.is_some() => {
-            let Some(crate::analyses::ExperimentCommand::Plan(plan)) = &args.command else {
-                unreachable!("checked")
-            };
-            crate::analyses::plan(plan)
-        }
+        Command::Experiment(crate::analyses::ExperimentArgs {
+            command: Some(crate::analyses::ExperimentCommand::Plan(plan)),
+            ..
+        }) => crate::analyses::plan(&plan),
         command @ (Command::Report(_)
         | Command::Clv(_)
         | Command::Kmeans(_)

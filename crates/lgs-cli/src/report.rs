@@ -46,20 +46,28 @@ impl Run {
     /// Computes the report over the warehouse (as of the time-travel flags) and
     /// writes it to the outputs the flags ask for; damage is explained.
     pub async fn execute(&self, warehouse: Warehouse, limits: &Limits, quiet: bool) -> Result<()> {
-        let warehouse = self.args.travel.apply(warehouse)?;
-        let result = report(&warehouse, self, limits, quiet)
+        self.explained(warehouse, async |wh| report(wh, self, limits, quiet).await)
             .await
-            .map_err(|e| explain_cluster_error(e, &warehouse, &self.args.cluster));
-        crate::maintenance::explain_damage(result, &warehouse).await
     }
 
     /// Computes the report (as of the time-travel flags), without writing it.
     pub async fn compute(&self, warehouse: &Warehouse, limits: &Limits) -> Result<Report> {
-        let warehouse = self.args.travel.apply(warehouse.clone())?;
-        let result = self
-            .session(&warehouse, limits)
+        self.explained(warehouse.clone(), async |wh| {
+            Ok(self.session(wh, limits).await?.0)
+        })
+        .await
+    }
+
+    /// `work` over the warehouse as of the time-travel flags, its cluster and
+    /// damage errors explained.
+    async fn explained<T>(
+        &self,
+        warehouse: Warehouse,
+        work: impl AsyncFnOnce(&Warehouse) -> Result<T>,
+    ) -> Result<T> {
+        let warehouse = self.args.travel.apply(warehouse)?;
+        let result = work(&warehouse)
             .await
-            .map(|(report, _, _)| report)
             .map_err(|e| explain_cluster_error(e, &warehouse, &self.args.cluster));
         crate::maintenance::explain_damage(result, &warehouse).await
     }

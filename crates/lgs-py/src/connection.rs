@@ -28,42 +28,38 @@ pub struct Connection {
 #[pyfunction]
 #[pyo3(signature = (globals, cluster=None))]
 pub fn connect(globals: Vec<String>, cluster: Option<String>) -> PyResult<Connection> {
-    let connection = Connection {
-        globals,
-        cluster,
-        runtime: Arc::new(runtime(None)?),
-    };
-    let cli = connection.cli(&["tables"])?;
     // The options are checked now (a wrong role or key file fails here, not at the
     // first query); the runtime uses the threads asked for.
+    let cli = parse(&globals, &["tables"])?;
     cli.warehouse().map_err(crate::errors::to_py)?;
     let threads = cli.global.threads.map(usize::from);
     Ok(Connection {
+        globals,
+        cluster,
         runtime: Arc::new(runtime(threads)?),
-        ..connection
+    })
+}
+
+/// The command line `lgs <globals> <command...>`, parsed.
+fn parse<S: AsRef<str>>(globals: &[String], command: &[S]) -> PyResult<Cli> {
+    let argv = std::iter::once("lgs".to_string())
+        .chain(globals.iter().cloned())
+        .chain(command.iter().map(|s| s.as_ref().to_string()));
+    Cli::try_parse_from(argv).map_err(|e| {
+        // clap's message without its "error: " and its pointer to --help.
+        let text = e.render().to_string();
+        let text: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("For more information"))
+            .collect();
+        let text = text.join("\n");
+        LgsError::new_err(text.trim().trim_start_matches("error: ").to_string())
     })
 }
 
 impl Connection {
-    /// The command line `lgs <globals> <command...>`, parsed.
-    fn cli<S: AsRef<str>>(&self, command: &[S]) -> PyResult<Cli> {
-        let argv = std::iter::once("lgs".to_string())
-            .chain(self.globals.iter().cloned())
-            .chain(command.iter().map(|s| s.as_ref().to_string()));
-        Cli::try_parse_from(argv).map_err(|e| {
-            // clap's message without its "error: " and its pointer to --help.
-            let text = e.render().to_string();
-            let text: Vec<&str> = text
-                .lines()
-                .filter(|l| !l.starts_with("For more information"))
-                .collect();
-            let text = text.join("\n");
-            LgsError::new_err(text.trim().trim_start_matches("error: ").to_string())
-        })
-    }
-
     fn warehouse_for<S: AsRef<str>>(&self, command: &[S]) -> PyResult<(Cli, lgs::Warehouse)> {
-        let cli = self.cli(command)?;
+        let cli = parse(&self.globals, command)?;
         let warehouse = cli.warehouse().map_err(crate::errors::to_py)?;
         Ok((cli, warehouse))
     }
