@@ -324,6 +324,22 @@ pub struct ServeArgs {
     /// The PostgreSQL protocol's port (0 picks a free one; implies --pg).
     #[arg(long, value_name = "PORT")]
     pub pg_port: Option<u16>,
+    /// The PostgreSQL protocol's TLS certificate (PEM chain; with --pg-tls-key):
+    /// every connection must then use TLS (sslmode=require or verify-full); one
+    /// that does not is refused, never served in plain text.
+    #[arg(long, value_name = "FILE", requires = "pg_tls_key")]
+    pub pg_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --pg-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "pg_tls_cert")]
+    pub pg_tls_key: Option<PathBuf>,
+    /// A PostgreSQL query may return at most this many rows (more ends it with
+    /// an error, SQLSTATE 54000). Default: no limit.
+    #[arg(long, value_name = "ROWS")]
+    pub pg_max_rows: Option<u64>,
+    /// A PostgreSQL statement may run this long (e.g. 30s, 5m; longer ends it
+    /// with PostgreSQL's statement-timeout error, 57014). Default: no limit.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub pg_timeout: Option<std::time::Duration>,
     /// RFM recency is measured to this date (default: the day after the last invoice).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,

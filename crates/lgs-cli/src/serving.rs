@@ -41,7 +41,9 @@ pub async fn serve(
         );
     }
     let engine = Engine::from_url(args.cluster.cluster.as_deref(), limits);
-    let pg_port = match (args.pg, args.pg_port) {
+    let pg_wanted = args.pg || args.pg_tls_cert.is_some();
+    let pg_wanted = pg_wanted || args.pg_max_rows.is_some() || args.pg_timeout.is_some();
+    let pg_port = match (pg_wanted, args.pg_port) {
         (_, Some(port)) => Some(port),
         (true, None) => Some(5433),
         (false, None) => None,
@@ -49,12 +51,28 @@ pub async fn serve(
     let pg = match pg_port {
         None => None,
         Some(port) => {
-            let bind = std::net::SocketAddr::new(args.bind, port);
+            let options = lgs::serve::pg::PgOptions {
+                bind: std::net::SocketAddr::new(args.bind, port),
+                tls: args
+                    .pg_tls_cert
+                    .clone()
+                    .zip(args.pg_tls_key.clone())
+                    .map(|(cert, key)| lgs::serve::pg::TlsFiles { cert, key }),
+                limits: lgs::serve::pg::QueryLimits {
+                    max_rows: args.pg_max_rows,
+                    timeout: args.pg_timeout,
+                },
+            };
             let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            let served =
-                lgs::serve::pg::bind(warehouse.clone(), bind, engine.clone(), users.clone(), stop);
+            let served = lgs::serve::pg::bind(
+                warehouse.clone(),
+                options,
+                engine.clone(),
+                users.clone(),
+                stop,
+            );
             Some(served.await?)
         }
     };

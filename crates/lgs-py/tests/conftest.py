@@ -38,3 +38,12 @@ def handmade(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture()
 def fresh(tmp_path) -> pathlib.Path:
     return tmp_path / "warehouse"
+
+
+@pytest.fixture(scope="module")
+def pg(handmade):
+    """`lgs serve --pg` on the hand-made warehouse: its PostgreSQL port."""
+    from pgserver import serving
+
+    with serving(handmade) as port:
+        yield port

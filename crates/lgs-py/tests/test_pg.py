@@ -4,7 +4,6 @@ SET/SHOW, DISCARD ALL) and SQLAlchemy (its dialect's start-up queries, the
 inspector's table list, pandas.read_sql), on the hand-made warehouse (answers by
 hand in test_lgs.py's docstring)."""
 
-import contextlib
 import shutil
 import subprocess
 from decimal import Decimal
@@ -15,32 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import DATA, lgs_binary
-
-
-@contextlib.contextmanager
-def serving(warehouse):
-    """`lgs serve --pg` on the warehouse (loopback, no users): its PostgreSQL port."""
-    server = subprocess.Popen([lgs_binary(), "--warehouse", str(warehouse), "serve", "--port", "0",
-                               "--pg-port", "0", "--no-live"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        server.stdout.readline()  # the dashboard
-        line = server.stdout.readline().strip()
-        assert line.startswith("serving postgres://"), line
-        yield int(line.rstrip("/").rsplit(":", 1)[1])
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
-@pytest.fixture(scope="module")
-def pg(handmade):
-    with serving(handmade) as port:
-        yield port
-
-
-def url(port, driver="postgresql"):
-    return f"{driver}://lgs@127.0.0.1:{port}/lgs"
+from pgserver import serving, url
 
 
 def test_psycopg_queries_parameters_and_prepared_statements(pg):

@@ -30,6 +30,9 @@ mod login;
 mod pages;
 pub mod pg;
 mod pg_compat;
+mod pg_guard;
+mod pg_information_schema;
+mod pg_sql;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -16,6 +16,9 @@
 //!   `CLOSE`), and the session statements clients send (`SET`, `SHOW`,
 //!   transactions, `DISCARD ALL`, which opens a fresh session); anything else is
 //!   refused before it is planned.
+//! - **Guarded.** With a certificate, TLS is required of every connection;
+//!   every statement is held to the server's row and time limits
+//!   ([`super::pg_guard`]).
 //! - **Audited.** Every statement is recorded in the audit trail
 //!   ([`crate::audit`]) with the surface `postgres`.
 
@@ -43,9 +46,9 @@ use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password};
 use pgwire::api::auth::{
     AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
 };
-use pgwire::api::portal::Portal;
+use pgwire::api::portal::{Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{Response, Tag};
+use pgwire::api::results::{DescribePortalResponse, Response, Tag};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, METADATA_USER, PgWireConnectionState, PgWireServerHandlers,
@@ -55,6 +58,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::ServedUsers;
 use super::auth::SCRAM_ITERATIONS;
+pub use super::pg_guard::{PgOptions, QueryLimits, TlsFiles};
 use crate::audit::{AuditLog, Record};
 use crate::error::{LgsError, Result};
 use crate::session::Engine;
@@ -74,18 +78,27 @@ struct Shared {
     engine: Engine,
     users: Option<ServedUsers>,
     audit: AuditLog,
+    /// TLS required of every connection, when configured.
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+    limits: QueryLimits,
 }
 
-/// Binds `bind` and returns the bound address and the server, which runs until
-/// `shutdown` completes (then commits its audit records).
+/// Binds `options.bind` and returns the bound address and the server, which runs
+/// until `shutdown` completes (then commits its audit records).
 pub async fn bind(
     warehouse: Warehouse,
-    bind: SocketAddr,
+    options: PgOptions,
     engine: Engine,
     users: Option<ServedUsers>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl std::future::Future<Output = Result<()>>)> {
     let io = |doing: String| move |source| LgsError::Io { doing, source };
+    let tls = options
+        .tls
+        .as_ref()
+        .map(super::pg_guard::acceptor)
+        .transpose()?;
+    let bind = options.bind;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(io(format!("cannot serve PostgreSQL on {bind}")))?;
@@ -98,6 +111,8 @@ pub async fn bind(
         engine,
         users,
         audit,
+        tls,
+        limits: options.limits,
     });
     let server = async move {
         tokio::pin!(shutdown);
@@ -106,9 +121,10 @@ pub async fn bind(
                 accepted = listener.accept() => {
                     let Ok((socket, _)) = accepted else { continue };
                     let connection = Arc::new(Connection::new(shared.clone()));
+                    let tls = shared.tls.clone();
                     tokio::spawn(async move {
                         let handlers = Handlers(connection);
-                        if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                             tracing::debug!("a PostgreSQL connection ended: {e}");
                         }
                     });
@@ -182,7 +198,11 @@ impl Connection {
         setup_pg_catalog(&ctx, &catalog, EmptyContextProvider)
             .map_err(|e| refused("58000", e.to_string()))?;
         super::pg_compat::register(&ctx);
+        super::pg_information_schema::register(&ctx)
+            .await
+            .map_err(|e| refused("58000", e.to_string()))?;
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(super::pg_sql::RewriteHook),
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
@@ -306,7 +326,10 @@ impl SimpleQueryHandler for Connection {
         let started = Instant::now();
         let result = match check_read_only(query) {
             Ok(true) => self.discard(&opened).await.map(|r| vec![r]),
-            Ok(false) => SimpleQueryHandler::do_query(opened.service.as_ref(), client, query).await,
+            Ok(false) => {
+                let run = SimpleQueryHandler::do_query(opened.service.as_ref(), client, query);
+                self.shared.limits.within(run).await
+            }
             Err(e) => Err(e),
         };
         let failed = result.as_ref().err().map(|e| e.to_string());
@@ -351,13 +374,42 @@ impl ExtendedQueryHandler for Connection {
                 _,
             )) => self.discard(&opened).await,
             _ => {
-                ExtendedQueryHandler::do_query(opened.service.as_ref(), client, portal, max_rows)
-                    .await
+                let service = opened.service.as_ref();
+                let run = async {
+                    ExtendedQueryHandler::do_query(service, client, portal, max_rows)
+                        .await
+                        .map(|r| vec![r])
+                };
+                let limited = self.shared.limits.within(run).await;
+                limited.map(|mut responses| responses.remove(0))
             }
         };
         let failed = result.as_ref().err().map(|e| e.to_string());
         self.record(&opened, sql, failed, started);
         result
+    }
+
+    /// A portal's columns; for a cursor opened by `DECLARE` (whose portal has the
+    /// cursor's name, as in PostgreSQL, and which psycopg's named cursors
+    /// describe), the columns of its open result.
+    async fn do_describe_portal<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if portal.statement.statement.1.is_none()
+            && let PortalExecutionState::Suspended(open) = &*portal.state.lock().await
+        {
+            return Ok(DescribePortalResponse::new(open.row_schema().to_vec()));
+        }
+        let opened = self.opened()?;
+        ExtendedQueryHandler::do_describe_portal(opened.service.as_ref(), client, portal).await
     }
 }
 
@@ -400,6 +452,9 @@ impl StartupHandler for Startup {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if self.connection.shared.tls.is_some() && !client.is_secure() {
+            return Err(super::pg_guard::plain_text_refused());
+        }
         match &self.scram {
             Some(scram) => scram.on_startup(client, message).await?,
             None => Trust.on_startup(client, message).await?,

@@ -28,6 +28,15 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(to_regtype_udf());
     ctx.register_udf(no_sequence_udf());
     ctx.register_udf(ScalarUDF::new_from_impl(JsonBuildObject::default()));
+    ctx.register_udf(current_setting_udf());
+    ctx.register_udf(ScalarUDF::from(
+        datafusion::logical_expr::SimpleScalarUDF::new_with_signature(
+            "format",
+            Signature::variadic_any(Volatility::Immutable),
+            DataType::Utf8,
+            Arc::new(format_text),
+        ),
+    ));
     ctx.register_udf(create_udf(
         "pg_collation_is_visible",
         vec![DataType::Int32],
@@ -51,6 +60,155 @@ fn version_udf() -> ScalarUDF {
         DataType::Utf8,
         Volatility::Stable,
         Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text.clone()))))),
+    )
+}
+
+/// `format(text, args…)`, PostgreSQL's: `%s` an argument as text (NULL is
+/// empty), `%I` as an identifier (quoted when it needs to be), `%L` as a literal
+/// (NULL unquoted), `%%` a percent sign. Metabase's field sync formats type and
+/// table names with it.
+fn format_text(args: &[ColumnarValue]) -> datafusion::error::Result<ColumnarValue> {
+    use datafusion::arrow::array::Array;
+    let rows = args
+        .iter()
+        .find_map(|a| match a {
+            ColumnarValue::Array(a) => Some(a.len()),
+            ColumnarValue::Scalar(_) => None,
+        })
+        .unwrap_or(1);
+    let texts: Vec<ColumnarValue> = args
+        .iter()
+        .map(|a| a.cast_to(&DataType::Utf8, None))
+        .collect::<datafusion::error::Result<_>>()?;
+    let arrays = ColumnarValue::values_to_arrays(&texts)?;
+    let arrays: Vec<&datafusion::arrow::array::StringArray> = arrays
+        .iter()
+        .map(|a| datafusion::common::cast::as_string_array(a))
+        .collect::<datafusion::error::Result<_>>()?;
+    let mut out = datafusion::arrow::array::StringBuilder::new();
+    for row in 0..rows {
+        let value = |i: usize| {
+            arrays
+                .get(i)
+                .and_then(|a| (!a.is_null(row)).then(|| a.value(row).to_string()))
+        };
+        let Some(template) = value(0) else {
+            out.append_null();
+            continue;
+        };
+        let mut text = String::new();
+        let mut next = 1;
+        let mut chars = template.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                text.push(c);
+                continue;
+            }
+            let spec = chars.next();
+            if spec == Some('%') {
+                text.push('%');
+                continue;
+            }
+            let arg = value(next);
+            next += 1;
+            match spec {
+                Some('s') => text.push_str(&arg.unwrap_or_default()),
+                Some('I') => text.push_str(&quoted_identifier(&arg.unwrap_or_default())),
+                Some('L') => match arg {
+                    Some(v) => text.push_str(&format!("'{}'", v.replace('\'', "''"))),
+                    None => text.push_str("NULL"),
+                },
+                other => {
+                    return datafusion::common::exec_err!(
+                        "format: unrecognized conversion type specifier \"{}\"",
+                        other.map(String::from).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        out.append_value(text);
+    }
+    let array = out.finish();
+    Ok(
+        match rows == 1 && args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?),
+            false => ColumnarValue::Array(Arc::new(array)),
+        },
+    )
+}
+
+/// An identifier as PostgreSQL's `quote_ident` writes it.
+fn quoted_identifier(name: &str) -> String {
+    let plain = name
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_lowercase() || c == '_' || (i > 0 && c.is_ascii_digit()));
+    match plain && !name.is_empty() {
+        true => name.to_string(),
+        false => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+/// The server settings drivers and BI tools read with `current_setting` (Grafana
+/// reads the version and the search path), as PostgreSQL 16 answers them.
+const SETTINGS: &[(&str, &str)] = &[
+    ("search_path", "\"$user\", public"),
+    ("server_version", "16.6"),
+    ("server_version_num", "160006"),
+    ("server_encoding", "UTF8"),
+    ("client_encoding", "UTF8"),
+    ("standard_conforming_strings", "on"),
+    ("timezone", "UTC"),
+    ("datestyle", "ISO, MDY"),
+    ("intervalstyle", "postgres"),
+    ("max_identifier_length", "63"),
+    ("transaction_isolation", "read committed"),
+    ("transaction_read_only", "on"),
+    ("default_transaction_read_only", "on"),
+    ("is_superuser", "off"),
+    ("integer_datetimes", "on"),
+];
+
+/// `current_setting(name [, missing_ok])`: a setting of [`SETTINGS`]; another
+/// name is PostgreSQL's error (42704), or NULL with `missing_ok`.
+fn current_setting_udf() -> ScalarUDF {
+    let setting = |args: &[ColumnarValue]| {
+        let name = match &args[0] {
+            ColumnarValue::Scalar(v) => v.to_string(),
+            ColumnarValue::Array(_) => {
+                return datafusion::common::exec_err!("current_setting takes a constant name");
+            }
+        };
+        let missing_ok = matches!(
+            args.get(1),
+            Some(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+        );
+        let found = SETTINGS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+            .map(|(_, v)| v.to_string());
+        match (found, missing_ok) {
+            (Some(value), _) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(value)))),
+            (None, true) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+            (None, false) => {
+                datafusion::common::plan_err!("unrecognized configuration parameter \"{name}\"")
+            }
+        }
+    };
+    let signature = Signature::one_of(
+        vec![
+            datafusion::logical_expr::TypeSignature::Exact(vec![DataType::Utf8]),
+            datafusion::logical_expr::TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+        ],
+        Volatility::Stable,
+    );
+    ScalarUDF::from(
+        datafusion::logical_expr::SimpleScalarUDF::new_with_signature(
+            "current_setting",
+            signature,
+            DataType::Utf8,
+            Arc::new(setting),
+        ),
     )
 }
 
@@ -265,6 +423,26 @@ mod tests {
         register(&ctx);
         let version = one(&ctx, "SELECT version()").await;
         assert!(version.starts_with("PostgreSQL 16.6 (lgs "), "{version}");
+        let search_path = "SELECT current_setting('search_path')";
+        assert_eq!(one(&ctx, search_path).await, "\"$user\", public");
+        let grafana = "SELECT current_setting('server_version_num')::int/100";
+        assert_eq!(one(&ctx, grafana).await, "1600");
+        let formatted = "SELECT format('%s.%I = %L, 100%%', 'public', 'Retail', 'it''s')";
+        assert_eq!(
+            one(&ctx, formatted).await,
+            "public.\"Retail\" = 'it''s', 100%"
+        );
+        let missing = "SELECT current_setting('no_such', true)";
+        assert_eq!(one(&ctx, missing).await, "NULL");
+        let error = ctx.sql("SELECT current_setting('no_such')").await;
+        let error = match error {
+            Ok(df) => df.collect().await.unwrap_err().to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.contains("unrecognized configuration parameter"),
+            "{error}"
+        );
         // PostgreSQL's oids for built-in types; NULL for an extension's type.
         assert_eq!(one(&ctx, "SELECT to_regtype('int4')").await, "23");
         assert_eq!(
