@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use datafusion::prelude::DataFrame;
+use lgs::progress::FileRows;
 use lgs_cli::args::{Cli, Command};
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
@@ -11,7 +12,7 @@ use tokio::runtime::Runtime;
 use crate::arrow::{Batches, capsule};
 use crate::errors::LgsError;
 use crate::report::Report;
-use crate::run::{runtime, wait};
+use crate::run::{Watch, runtime, wait, wait_watched};
 
 /// A warehouse and how to query it: the command line's global options (`--warehouse`,
 /// `--memory-limit`, `--threads`, `--policy`, `--role`, `--key-file`) and a cluster.
@@ -147,6 +148,7 @@ impl Connection {
         Ok(Query {
             df,
             runtime: self.runtime.clone(),
+            watch: Watch::default(),
         })
     }
 
@@ -193,6 +195,8 @@ impl Connection {
 pub struct Query {
     df: DataFrame,
     runtime: Arc<Runtime>,
+    /// The plan of the last run, for its progress.
+    watch: Watch,
 }
 
 #[pymethods]
@@ -218,14 +222,26 @@ impl Query {
     fn first(&self, py: Python<'_>, n: Option<usize>) -> PyResult<Batches> {
         let df = self.df.clone();
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = wait(py, &self.runtime, move || async move {
+        let watch = self.watch.clone();
+        let watched = Some(watch.clone());
+        let batches = wait_watched(py, &self.runtime, watched, move || async move {
             let df = match n {
                 Some(n) => df.limit(0, Some(n))?,
                 None => df,
             };
-            Ok(df.collect().await?)
+            let task = Arc::new(df.task_ctx());
+            let plan = df.create_physical_plan().await?;
+            watch.set(plan.clone(), FileRows::of(task.session_config()));
+            Ok(datafusion::physical_plan::collect(plan, task).await?)
         })?;
         Ok(Batches::new(schema, batches))
+    }
+
+    /// The rows the last run's scans read and the rows their tables hold
+    /// (what its progress bar shows), or `None`.
+    #[getter]
+    fn scanned(&self) -> Option<(u64, u64)> {
+        self.watch.scanned()
     }
 
     /// The number of rows of the result (the statement runs to count them).

@@ -169,3 +169,38 @@ def test_results_render_as_html_with_their_row_count(handmade):
     assert html.count("<tr>") == 1 + 8 and "8 rows" in html
     assert "FREE SAMPLE" in html
     assert "<td>retail</td>" in wh.tables()._repr_html_()
+
+
+def test_a_query_reports_how_much_of_its_tables_it_has_read(handmade):
+    wh = lgs.connect(handmade)
+    r = wh.sql("SELECT country, sum(amount) FROM retail GROUP BY 1")
+    assert r.scanned is None  # not run yet
+    r.to_arrow()
+    assert r.scanned == (8, 8)  # every line of the table's one file
+    # A generated series has no size known in advance: no bar, the seconds.
+    series = wh.sql("SELECT count(*) FROM generate_series(1, 10)")
+    series.to_arrow()
+    assert series.scanned is None
+
+
+def test_a_long_query_shows_a_progress_bar(tmp_path, capsys):
+    lines = tmp_path / "lines.csv"
+    with open(lines, "w") as f:
+        f.write("invoice_no,stock_code,description,quantity,invoice_date,unit_price,"
+                "customer_id,country\n")
+        for i in range(100_000):
+            f.write(f"{20000 + i // 4},P{i % 97},ITEM {i % 1013},{1 + i % 7},"
+                    f"2011-0{1 + i % 9}-1{i % 10} 10:00:00,1.25,{100 + i % 500},United Kingdom\n")
+    wh = lgs.connect(tmp_path / "warehouse")
+    assert wh.ingest(lines).rows_loaded == 100_000
+    slow = ("SELECT count(DISTINCT concat(invoice_no, stock_code, description, "
+            "repeat(country, 50), customer_id)) AS n FROM retail")
+    lgs.set_progress(True, after=0)
+    try:
+        result = wh.sql(slow)
+        assert result.to_arrow().column("n").to_pylist() == [100_000]
+    finally:
+        lgs.set_progress(True, after=1)
+    shown = capsys.readouterr().err
+    assert "% of 100000 rows read" in shown and "[#" in shown, shown
+    assert result.scanned == (100_000, 100_000)

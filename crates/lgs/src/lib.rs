@@ -50,6 +50,7 @@ pub mod live;
 pub mod output;
 pub mod pg;
 pub mod policy;
+pub mod progress;
 pub mod schema;
 pub mod scratch;
 pub mod serve;

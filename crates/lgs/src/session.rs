@@ -80,7 +80,8 @@ pub async fn context_over(
 ) -> Result<(SessionContext, Vec<TableInfo>)> {
     let mut config = SessionConfig::new()
         .with_information_schema(true)
-        .with_extension(Arc::new(crate::asof::SessionWarehouse(warehouse.clone())));
+        .with_extension(Arc::new(crate::asof::SessionWarehouse(warehouse.clone())))
+        .with_extension(Arc::new(crate::progress::FileRows::default()));
     if engine.is_cluster() && warehouse.keyring().is_some() {
         // The scheduler has no keys: it plans without reading the files' footers
         // (see [`crate::cluster`]'s `encrypted`).

@@ -292,6 +292,13 @@ fn the_postgres_protocol_serves_the_same_users_roles_and_audit_trail() {
     let listed = psql(port, "alice", "alice-token", "\\d").unwrap();
     assert!(listed.contains("retail"), "{listed}");
     assert!(!listed.contains("retail_rejected"), "{listed}");
+    // `\\d retail`: the columns with PostgreSQL's types, those the role may see.
+    let described = psql(port, "root", "root-token", "\\d retail").unwrap();
+    assert!(described.contains("amount|numeric"), "{described}");
+    assert!(described.contains("description|text"), "{described}");
+    let described = psql(port, "alice", "alice-token", "\\d retail").unwrap();
+    assert!(described.contains("amount|numeric"), "{described}");
+    assert!(!described.contains("description"), "{described}");
     let countries = "SELECT DISTINCT country FROM retail ORDER BY 1";
     assert_eq!(
         psql(port, "alice", "alice-token", countries),

@@ -28,9 +28,12 @@ __all__ = ["connect", "set_progress", "Warehouse", "Result", "Table", "Report", 
 __version__ = _lgs.__version__
 
 
-def set_progress(on: bool) -> None:
-    """Whether calls running longer than a second show how long they have run."""
-    _lgs.set_progress(on)
+def set_progress(on: bool, after: float | None = None) -> None:
+    """Whether calls running longer than ``after`` seconds (1 unless set) show their
+    progress: a bar of the rows their scans have read out of the rows their tables
+    hold (as the tables' logs count them), or, when that is not known, the seconds
+    they have run."""
+    _lgs.set_progress(on, after)
 
 
 def connect(
@@ -246,6 +249,12 @@ class Result(_Arrow):
     def count(self) -> int:
         """The number of rows (the statement runs to count them)."""
         return self._q.count()
+
+    @property
+    def scanned(self) -> tuple[int, int] | None:
+        """After a run: the rows its scans read and the rows their tables hold
+        (what the progress bar shows); ``None`` when not known."""
+        return self._q.scanned
 
     def head(self, n: int = 10) -> "Table":
         """The first ``n`` rows."""

@@ -69,6 +69,14 @@ impl Warehouse {
         super::integrity::check_files(name, table).await?;
         super::integrity::check_key(name, table, self.keyring()).await?;
         let snapshot = table.snapshot().map_err(delta_err)?;
+        // The rows of each file, for the progress of the session's queries.
+        if let Some(rows) = crate::progress::FileRows::of(ctx.state_ref().read().config()) {
+            for file in snapshot.log_data() {
+                if let Some(n) = file.num_records() {
+                    rows.record(file.object_store_path().as_ref(), n as u64);
+                }
+            }
+        }
         let schema = match name {
             RETAIL_TABLE => retail_schema(),
             REJECTED_TABLE => rejected_schema(),
