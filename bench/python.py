@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Benchmark (issue 29): query results into pandas and polars from a notebook,
-lgs's Python package against DuckDB's, on the same lines.
+lgs's Python package against DuckDB's and datafusion-python's, on the same lines.
 
 One warehouse holds the lines (the real file, or --rows generated lines); DuckDB
-reads the same Parquet files (the table's, one fresh ingest, every file current).
+and datafusion-python (each in its simplest form: a view over the files, `.df()` /
+`.pl()`, `to_pandas()` / `to_polars()`) read the same Parquet files (the table's, one fresh ingest, every file current).
 Each measurement is a fresh Python process that connects, then times the query
 to the frame (import and connect excluded), and reports its peak RSS; tools are
 interleaved, --runs times, and medians and ratios printed (and written to --json).
 
-    pip install ./crates/lgs-py duckdb pandas polars pyarrow
+    pip install ./crates/lgs-py duckdb datafusion pandas polars pyarrow
     python3 bench/python.py [--rows 10000000] [--runs 5]
 """
 
@@ -31,6 +32,8 @@ QUERIES = {
                    "FROM retail GROUP BY country ORDER BY sales DESC"),
 }
 
+TOOLS = ("lgs", "duckdb", "datafusion")
+
 CHILD = r"""
 import json, resource, sys, time
 tool, frame, wh, query = sys.argv[1:5]
@@ -41,6 +44,13 @@ if tool == "lgs":
     start = time.perf_counter()
     r = con.sql(query)
     out = r.to_pandas() if frame == "pandas" else r.to_polars()
+elif tool == "datafusion":
+    import datafusion
+    con = datafusion.SessionContext()
+    con.register_parquet("retail", f"{wh}/retail/")
+    start = time.perf_counter()
+    df = con.sql(query)
+    out = df.to_pandas() if frame == "pandas" else df.to_polars()
 else:
     import duckdb
     con = duckdb.connect()
@@ -73,27 +83,28 @@ def main():
         for name, query in QUERIES.items():
             for frame in ("pandas", "polars"):
                 rows = {}
-                for tool in ("lgs", "duckdb"):
+                for tool in TOOLS:
                     out = subprocess.run([args.python, "-c", CHILD, tool, frame, wh, query],
                                          check=True, capture_output=True, text=True).stdout
                     got = json.loads(out)
                     samples.setdefault((name, frame, tool), []).append(got)
                     rows[tool] = got["rows"]
                     line.append(f"{name}/{frame}/{tool} {got['seconds']:.3f} s")
-                assert rows["lgs"] == rows["duckdb"], (name, rows)
+                assert len(set(rows.values())) == 1, (name, rows)
         print(f"  run {r + 1}: " + ", ".join(line), flush=True)
     size = "the real file" if not args.rows else f"{args.rows:,} rows"
     result = {}
     for name in QUERIES:
         for frame in ("pandas", "polars"):
             med = {t: statistics.median(s["seconds"] for s in samples[(name, frame, t)])
-                   for t in ("lgs", "duckdb")}
+                   for t in TOOLS}
             rss = {t: statistics.median(s["rss_mb"] for s in samples[(name, frame, t)])
-                   for t in ("lgs", "duckdb")}
+                   for t in TOOLS}
             result[f"{name}/{frame}"] = {"seconds": med, "rss_mb": rss}
-            print(f"medians ({size}) {name} to {frame}: lgs {med['lgs']:.3f} s "
-                  f"({rss['lgs']:.0f} MB), DuckDB {med['duckdb']:.3f} s ({rss['duckdb']:.0f} MB): "
-                  f"lgs/DuckDB x{med['lgs'] / med['duckdb']:.2f}", flush=True)
+            print(f"medians ({size}) {name} to {frame}: " + ", ".join(
+                f"{t} {med[t]:.3f} s ({rss[t]:.0f} MB)" for t in TOOLS) +
+                f": lgs/DuckDB x{med['lgs'] / med['duckdb']:.2f}, lgs/datafusion-python "
+                f"x{med['lgs'] / med['datafusion']:.2f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": args.rows, "runs": args.runs, "result": result}, f, indent=1)

@@ -347,6 +347,14 @@ fn the_postgres_protocol_serves_the_same_users_roles_and_audit_trail() {
             &Value::from("ok")
         )
     );
+    // Five failed logins from an address within a minute (the wrong password
+    // and the unknown user above, three more here) refuse it, even with the
+    // right password, for the rest of the minute.
+    for _ in 0..3 {
+        assert!(psql(port, "alice", "wrong", count).is_err());
+    }
+    let refused = psql(port, "alice", "alice-token", count).unwrap_err();
+    assert!(refused.contains("too many failed logins"), "{refused}");
     drop(served);
 }
 

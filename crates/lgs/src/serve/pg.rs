@@ -264,6 +264,14 @@ fn refused(code: &str, message: String) -> PgWireError {
     )))
 }
 
+fn too_many_failures() -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".to_string(),
+        "28P01".to_string(),
+        "too many failed logins from this address; wait a minute".to_string(),
+    )))
+}
+
 /// Whether a statement only reads: a query, `EXPLAIN`, or a session statement.
 fn reads_only(statement: &Statement) -> bool {
     matches!(
@@ -455,9 +463,20 @@ impl StartupHandler for Startup {
         if self.connection.shared.tls.is_some() && !client.is_secure() {
             return Err(super::pg_guard::plain_text_refused());
         }
-        match &self.scram {
-            Some(scram) => scram.on_startup(client, message).await?,
-            None => Trust.on_startup(client, message).await?,
+        match (&self.scram, &self.connection.shared.users) {
+            (Some(scram), Some(served)) => {
+                // Failed logins count per address, with the dashboard's: five
+                // within a minute refuse the address for the rest of it.
+                let from = client.socket_addr().ip();
+                if !served.users.may_try(from) {
+                    return Err(too_many_failures());
+                }
+                if let Err(e) = scram.on_startup(client, message).await {
+                    served.users.failed(from);
+                    return Err(e);
+                }
+            }
+            _ => Trust.on_startup(client, message).await?,
         }
         if matches!(client.state(), PgWireConnectionState::ReadyForQuery)
             && !self.connection.is_open()
