@@ -84,3 +84,19 @@ def test_sqlalchemy_connects_lists_tables_and_reads_frames(pg):
     frame = pandas.read_sql("SELECT * FROM retail ORDER BY invoice_no", engine)
     assert frame.shape[0] == 8 and frame["amount"].sum() == Decimal("85.00")
     engine.dispose()
+
+
+def test_a_correlated_subquery_answers_as_in_the_cli(pg):
+    """datafusion-postgres's parser turns a correlated subquery that is a whole
+    select item into NULL (for the catalog's lookups); over a table lgs plans it as
+    written. By hand from handmade.csv: the largest quantity per country (France
+    has one line, -1; Germany one, 4; the United Kingdom 2, 1, 3, 1, 1, 1)."""
+    sql = ("SELECT DISTINCT country, (SELECT max(quantity) FROM retail r2 "
+           "WHERE r2.country = r.country AND r2.quantity > {}) AS m FROM retail r ORDER BY 1")
+    expected = [("France", -1), ("Germany", 4), ("United Kingdom", 3)]
+    with psycopg.connect(url(pg), autocommit=True) as conn:
+        assert conn.execute(sql.format(-100).replace("%", "%%")).fetchall() == expected
+        assert conn.execute(sql.format("%s"), (-100,)).fetchall() == expected
+        conn.execute(sql.format(-100), prepare=False)
+        simple = psycopg.ClientCursor(conn)
+        assert simple.execute(sql.format(-100)).fetchall() == expected

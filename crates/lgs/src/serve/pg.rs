@@ -31,6 +31,7 @@ use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{DiscardObject, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion_postgres::DfSessionService;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use datafusion_postgres::hooks::QueryHook;
@@ -38,7 +39,6 @@ use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire;
-use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
 use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
@@ -155,8 +155,17 @@ fn closed() -> &'static Arc<DfSessionService> {
     &CLOSED
 }
 
+/// The session of a connection that has none yet (its queries are refused).
+fn closed_context() -> Arc<SessionContext> {
+    static CLOSED: std::sync::LazyLock<Arc<SessionContext>> =
+        std::sync::LazyLock::new(|| Arc::new(SessionContext::new()));
+    CLOSED.clone()
+}
+
 struct Opened {
     service: Arc<DfSessionService>,
+    /// The session the service runs in.
+    ctx: Arc<SessionContext>,
     user: String,
     role: String,
 }
@@ -208,9 +217,11 @@ impl Connection {
             Arc::new(TransactionStatementHook),
             Arc::new(super::pg_compat::SessionHook),
         ];
-        let service = Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks));
+        let ctx = Arc::new(ctx);
+        let service = Arc::new(DfSessionService::new_with_hooks(ctx.clone(), hooks));
         *self.opened.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(Opened {
             service,
+            ctx,
             user: user.to_string(),
             role,
         }));
@@ -334,10 +345,21 @@ impl SimpleQueryHandler for Connection {
         let started = Instant::now();
         let result = match check_read_only(query) {
             Ok(true) => self.discard(&opened).await.map(|r| vec![r]),
-            Ok(false) => {
-                let run = SimpleQueryHandler::do_query(opened.service.as_ref(), client, query);
-                self.shared.limits.within(run).await
-            }
+            Ok(false) => match super::pg_sql::planned_as_written(query) {
+                Some(statement) => {
+                    let metadata = client.metadata().clone();
+                    let run = async {
+                        let response =
+                            super::pg_sql::run(&opened.ctx, statement, &metadata).await?;
+                        Ok(vec![response])
+                    };
+                    self.shared.limits.within(run).await
+                }
+                None => {
+                    let run = SimpleQueryHandler::do_query(opened.service.as_ref(), client, query);
+                    self.shared.limits.within(run).await
+                }
+            },
             Err(e) => Err(e),
         };
         let failed = result.as_ref().err().map(|e| e.to_string());
@@ -349,13 +371,14 @@ impl SimpleQueryHandler for Connection {
 #[async_trait]
 impl ExtendedQueryHandler for Connection {
     type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
-    type QueryParser = Parser;
+    type QueryParser = super::pg_sql::AsWritten;
 
-    fn query_parser(&self) -> Arc<Parser> {
-        match &*self.opened.read().unwrap_or_else(PoisonError::into_inner) {
-            Some(opened) => opened.service.query_parser(),
-            None => closed().query_parser(),
-        }
+    fn query_parser(&self) -> Arc<super::pg_sql::AsWritten> {
+        let (inner, ctx) = match &*self.opened.read().unwrap_or_else(PoisonError::into_inner) {
+            Some(opened) => (opened.service.query_parser(), opened.ctx.clone()),
+            None => (closed().query_parser(), closed_context()),
+        };
+        Arc::new(super::pg_sql::AsWritten { inner, ctx })
     }
 
     async fn do_query<C>(

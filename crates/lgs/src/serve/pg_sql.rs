@@ -16,6 +16,7 @@
 //!   literals before the cursor opens.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::common::ParamValues;
@@ -34,8 +35,10 @@ use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::{HookClient, QueryHook};
 use datafusion_postgres::pgwire;
 use pgwire::api::ClientInfo;
+use pgwire::api::Type;
 use pgwire::api::portal::Format;
-use pgwire::api::results::Response;
+use pgwire::api::results::{FieldInfo, Response};
+use pgwire::api::stmt::QueryParser;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::types::format::FormatOptions;
 
@@ -394,6 +397,91 @@ fn bound(statement: &Statement, params: &ParamValues) -> PgWireResult<Statement>
     }
 }
 
+/// Plans and runs `statement` in `ctx`, its rows encoded as text.
+pub async fn run(
+    ctx: &SessionContext,
+    statement: Statement,
+    metadata: &std::collections::HashMap<String, String>,
+) -> PgWireResult<Response> {
+    let plan = plan(ctx, statement).await?;
+    let df = ctx
+        .execute_logical_plan(plan)
+        .await
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    let options = FormatOptions::from_client_metadata(metadata);
+    let response = encode_dataframe(df, &Format::UnifiedText, Some(options.into())).await?;
+    Ok(Response::Query(response))
+}
+
+/// A query DataFusion must plan as the client wrote it: datafusion-postgres's
+/// parser replaces a correlated subquery that is a whole select item by NULL (it
+/// is meant for the catalog's lookups); over a warehouse table that would be a
+/// wrong answer, so such a query is parsed and planned here from its text.
+pub fn planned_as_written(sql: &str) -> Option<Statement> {
+    let mut statements =
+        datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let [Statement::Query(_)] = statements.as_slice() else {
+        return None;
+    };
+    let statement = statements.pop()?;
+    let mut found = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(&statement, |e| {
+        if let Expr::Subquery(query) = e
+            && let Some((_, all)) = relations(query)
+        {
+            found |= all.iter().any(|t| {
+                !(t.starts_with("pg_") || t.contains(".pg_") || t.starts_with("information_schema"))
+            });
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found.then_some(statement)
+}
+
+/// The extended protocol's parser: [`planned_as_written`] for the queries it
+/// names, datafusion-postgres's for the others.
+pub struct AsWritten {
+    pub inner: Arc<datafusion_postgres::Parser>,
+    pub ctx: Arc<SessionContext>,
+}
+
+type Parsed = <datafusion_postgres::Parser as QueryParser>::Statement;
+
+#[async_trait]
+impl QueryParser for AsWritten {
+    type Statement = Parsed;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Parsed>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        match planned_as_written(sql) {
+            Some(statement) => {
+                let plan = plan(&self.ctx, statement.clone()).await?;
+                Ok(Some((statement.to_string(), Some((statement, plan)))))
+            }
+            None => self.inner.parse_sql(client, sql, types).await,
+        }
+    }
+
+    fn get_parameter_types(&self, stmt: &Parsed) -> PgWireResult<Vec<Type>> {
+        self.inner.get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Parsed,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.inner.get_result_schema(stmt, column_format)
+    }
+}
+
 async fn plan(ctx: &SessionContext, statement: Statement) -> PgWireResult<LogicalPlan> {
     ctx.state()
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
@@ -410,20 +498,7 @@ impl QueryHook for RewriteHook {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         let rewritten = rewritten(statement, ctx)?;
-        Some(
-            async {
-                let plan = plan(ctx, rewritten).await?;
-                let df = ctx
-                    .execute_logical_plan(plan)
-                    .await
-                    .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-                let options = FormatOptions::from_client_metadata(client.metadata());
-                let response =
-                    encode_dataframe(df, &Format::UnifiedText, Some(options.into())).await?;
-                Ok(Response::Query(response))
-            }
-            .await,
-        )
+        Some(run(ctx, rewritten, client.metadata()).await)
     }
 
     async fn handle_extended_parse_query(
