@@ -32,6 +32,7 @@ pub mod pg;
 mod pg_compat;
 mod pg_guard;
 mod pg_information_schema;
+mod pg_parser;
 mod pg_sql;
 
 use std::net::SocketAddr;

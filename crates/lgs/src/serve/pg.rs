@@ -59,6 +59,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use super::ServedUsers;
 use super::auth::SCRAM_ITERATIONS;
 pub use super::pg_guard::{PgOptions, QueryLimits, TlsFiles};
+use super::pg_parser::{AsWritten, planned_as_written};
 use crate::audit::{AuditLog, Record};
 use crate::error::{LgsError, Result};
 use crate::session::Engine;
@@ -148,24 +149,19 @@ struct Connection {
 
 /// The parser of a connection that has no session yet (over no table; the query
 /// itself is then refused): one for the process, not one per connection.
-fn closed() -> &'static Arc<DfSessionService> {
-    static CLOSED: std::sync::LazyLock<Arc<DfSessionService>> = std::sync::LazyLock::new(|| {
-        Arc::new(DfSessionService::new(Arc::new(SessionContext::new())))
+fn closed() -> Arc<AsWritten> {
+    static CLOSED: std::sync::LazyLock<Arc<AsWritten>> = std::sync::LazyLock::new(|| {
+        let ctx = Arc::new(SessionContext::new());
+        let inner = DfSessionService::new(ctx.clone()).query_parser();
+        Arc::new(AsWritten { inner, ctx })
     });
-    &CLOSED
-}
-
-/// The session of a connection that has none yet (its queries are refused).
-fn closed_context() -> Arc<SessionContext> {
-    static CLOSED: std::sync::LazyLock<Arc<SessionContext>> =
-        std::sync::LazyLock::new(|| Arc::new(SessionContext::new()));
     CLOSED.clone()
 }
 
 struct Opened {
     service: Arc<DfSessionService>,
-    /// The session the service runs in.
-    ctx: Arc<SessionContext>,
+    /// The extended protocol's parser, over the session the service runs in.
+    parser: Arc<AsWritten>,
     user: String,
     role: String,
 }
@@ -219,9 +215,13 @@ impl Connection {
         ];
         let ctx = Arc::new(ctx);
         let service = Arc::new(DfSessionService::new_with_hooks(ctx.clone(), hooks));
+        let parser = Arc::new(AsWritten {
+            inner: service.query_parser(),
+            ctx,
+        });
         *self.opened.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(Opened {
             service,
-            ctx,
+            parser,
             user: user.to_string(),
             role,
         }));
@@ -267,19 +267,22 @@ impl Connection {
     }
 }
 
-fn refused(code: &str, message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "ERROR".to_string(),
-        code.to_string(),
-        message,
-    )))
+/// PostgreSQL's error `code` with `message`: the statement fails, the
+/// connection goes on.
+pub(super) fn refused(code: &str, message: String) -> PgWireError {
+    error("ERROR", code, message)
 }
 
-fn too_many_failures() -> PgWireError {
+/// PostgreSQL's error `code` with `message`, which ends the connection.
+pub(super) fn fatal(code: &str, message: String) -> PgWireError {
+    error("FATAL", code, message)
+}
+
+fn error(severity: &str, code: &str, message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
-        "FATAL".to_string(),
-        "28P01".to_string(),
-        "too many failed logins from this address; wait a minute".to_string(),
+        severity.to_string(),
+        code.to_string(),
+        message,
     )))
 }
 
@@ -315,21 +318,25 @@ fn read_only_error() -> PgWireError {
     )
 }
 
-/// Refuses `sql` unless every statement of it only reads; `true` when it is
-/// `DISCARD ALL` alone (which lgs answers itself).
-fn check_read_only(sql: &str) -> PgWireResult<bool> {
+/// The statements of `sql`, refused unless every one of them only reads.
+fn read_only_statements(sql: &str) -> PgWireResult<Vec<Statement>> {
     let statements =
         datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .map_err(|e| refused("42601", e.to_string()))?;
     match statements.iter().all(reads_only) {
-        true => Ok(matches!(
-            statements.as_slice(),
-            [Statement::Discard {
-                object_type: DiscardObject::ALL
-            }]
-        )),
+        true => Ok(statements),
         false => Err(read_only_error()),
     }
+}
+
+/// Whether `statements` are `DISCARD ALL` alone (which lgs answers itself).
+fn is_discard_all(statements: &[Statement]) -> bool {
+    matches!(
+        statements,
+        [Statement::Discard {
+            object_type: DiscardObject::ALL
+        }]
+    )
 }
 
 #[async_trait]
@@ -343,16 +350,16 @@ impl SimpleQueryHandler for Connection {
     {
         let opened = self.opened()?;
         let started = Instant::now();
-        let result = match check_read_only(query) {
-            Ok(true) => self.discard(&opened).await.map(|r| vec![r]),
-            Ok(false) => match super::pg_sql::planned_as_written(query) {
+        let result = match read_only_statements(query) {
+            Ok(statements) if is_discard_all(&statements) => {
+                self.discard(&opened).await.map(|r| vec![r])
+            }
+            Ok(statements) => match planned_as_written(statements) {
                 Some(statement) => {
                     let metadata = client.metadata().clone();
-                    let run = async {
-                        let response =
-                            super::pg_sql::run(&opened.ctx, statement, &metadata).await?;
-                        Ok(vec![response])
-                    };
+                    let ctx = &opened.parser.ctx;
+                    let run =
+                        async { Ok(vec![super::pg_sql::run(ctx, statement, &metadata).await?]) };
                     self.shared.limits.within(run).await
                 }
                 None => {
@@ -371,14 +378,13 @@ impl SimpleQueryHandler for Connection {
 #[async_trait]
 impl ExtendedQueryHandler for Connection {
     type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
-    type QueryParser = super::pg_sql::AsWritten;
+    type QueryParser = AsWritten;
 
-    fn query_parser(&self) -> Arc<super::pg_sql::AsWritten> {
-        let (inner, ctx) = match &*self.opened.read().unwrap_or_else(PoisonError::into_inner) {
-            Some(opened) => (opened.service.query_parser(), opened.ctx.clone()),
-            None => (closed().query_parser(), closed_context()),
-        };
-        Arc::new(super::pg_sql::AsWritten { inner, ctx })
+    fn query_parser(&self) -> Arc<AsWritten> {
+        match &*self.opened.read().unwrap_or_else(PoisonError::into_inner) {
+            Some(opened) => opened.parser.clone(),
+            None => closed(),
+        }
     }
 
     async fn do_query<C>(
@@ -492,7 +498,8 @@ impl StartupHandler for Startup {
                 // within a minute refuse the address for the rest of it.
                 let from = client.socket_addr().ip();
                 if !served.users.may_try(from) {
-                    return Err(too_many_failures());
+                    let message = "too many failed logins from this address; wait a minute";
+                    return Err(fatal("28P01", message.into()));
                 }
                 if let Err(e) = scram.on_startup(client, message).await {
                     served.users.failed(from);

@@ -12,12 +12,13 @@ use std::time::Duration;
 use datafusion_postgres::pgwire;
 use futures::StreamExt;
 use pgwire::api::results::Response;
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::tokio::TlsAcceptor;
 use pgwire::tokio::tokio_rustls::rustls;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::pg::{fatal, refused};
 use crate::error::{LgsError, Result};
 
 /// How `lgs serve --pg` listens.
@@ -86,13 +87,9 @@ fn tls_error(path: &Path, message: String) -> LgsError {
 
 /// The error a client that did not ask for TLS gets from a server that requires it.
 pub(super) fn plain_text_refused() -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "FATAL".into(),
-        "28000".into(),
-        "this server accepts TLS connections only: connect with sslmode=require (or \
-         verify-full)"
-            .into(),
-    )))
+    let message = "this server accepts TLS connections only: connect with sslmode=require \
+                   (or verify-full)";
+    fatal("28000", message.into())
 }
 
 impl QueryLimits {
@@ -150,24 +147,22 @@ impl QueryLimits {
 
     fn timed_out(&self) -> PgWireError {
         let limit = self.timeout.unwrap_or_default();
-        PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "57014".into(),
+        refused(
+            "57014",
             format!(
                 "canceling statement due to statement timeout: it ran longer than the \
                  server's limit of {limit:?} (lgs serve --pg-timeout)"
             ),
-        )))
+        )
     }
 
     fn too_many_rows(&self, max: u64) -> PgWireError {
-        PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "54000".into(),
+        refused(
+            "54000",
             format!(
                 "the result has more than {max} rows, the server's limit (lgs serve \
                  --pg-max-rows): aggregate, filter or add a LIMIT"
             ),
-        )))
+        )
     }
 }

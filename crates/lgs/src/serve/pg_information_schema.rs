@@ -243,7 +243,7 @@ fn column_row(catalog: &str, c: &Column) -> Vec<Cell> {
         DataType::Decimal128(..) => 10,
         _ => 2,
     });
-    let mut row = vec![
+    vec![
         text(catalog),
         text(&c.schema),
         text(&c.table),
@@ -270,9 +270,7 @@ fn column_row(catalog: &str, c: &Column) -> Vec<Cell> {
         text("NEVER"),
         Cell::Text(None),
         text("NO"),
-    ];
-    row.truncate(COLUMNS.len());
-    row
+    ]
 }
 
 /// Replaces DataFusion's `information_schema` in `ctx` by PostgreSQL's.

@@ -16,7 +16,6 @@
 //!   literals before the cursor opens.
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::common::ParamValues;
@@ -35,10 +34,8 @@ use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::{HookClient, QueryHook};
 use datafusion_postgres::pgwire;
 use pgwire::api::ClientInfo;
-use pgwire::api::Type;
 use pgwire::api::portal::Format;
-use pgwire::api::results::{FieldInfo, Response};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::results::Response;
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::types::format::FormatOptions;
 
@@ -84,7 +81,8 @@ impl VisitorMut for FromFunctions<'_> {
             return ControlFlow::Continue(());
         };
         let function = name.to_string().to_ascii_lowercase();
-        let state = self.ctx.state();
+        let state = self.ctx.state_ref();
+        let state = state.read();
         if state.table_functions().contains_key(&function) {
             if alias.columns.is_empty() && ONE_COLUMN_TABLE_FUNCTIONS.contains(&function.as_str()) {
                 alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
@@ -124,7 +122,7 @@ const EMPTY_CATALOG: &[&str] = &["pg_attrdef", "pg_sequence"];
 /// What a scalar subquery reads: the tables of its FROM list (`base`, whose
 /// emptiness empties it) and every table it joins (`all`), as `schema.table`
 /// (lowercase); `None` when it reads anything but tables.
-fn relations(query: &Query) -> Option<(Vec<String>, Vec<String>)> {
+pub(super) fn relations(query: &Query) -> Option<(Vec<String>, Vec<String>)> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
@@ -398,7 +396,7 @@ fn bound(statement: &Statement, params: &ParamValues) -> PgWireResult<Statement>
 }
 
 /// Plans and runs `statement` in `ctx`, its rows encoded as text.
-pub async fn run(
+pub(super) async fn run(
     ctx: &SessionContext,
     statement: Statement,
     metadata: &std::collections::HashMap<String, String>,
@@ -413,76 +411,8 @@ pub async fn run(
     Ok(Response::Query(response))
 }
 
-/// A query DataFusion must plan as the client wrote it: datafusion-postgres's
-/// parser replaces a correlated subquery that is a whole select item by NULL (it
-/// is meant for the catalog's lookups); over a warehouse table that would be a
-/// wrong answer, so such a query is parsed and planned here from its text.
-pub fn planned_as_written(sql: &str) -> Option<Statement> {
-    let mut statements =
-        datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
-    let [Statement::Query(_)] = statements.as_slice() else {
-        return None;
-    };
-    let statement = statements.pop()?;
-    let mut found = false;
-    let _ = datafusion::sql::sqlparser::ast::visit_expressions(&statement, |e| {
-        if let Expr::Subquery(query) = e
-            && let Some((_, all)) = relations(query)
-        {
-            found |= all.iter().any(|t| {
-                !(t.starts_with("pg_") || t.contains(".pg_") || t.starts_with("information_schema"))
-            });
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    found.then_some(statement)
-}
-
-/// The extended protocol's parser: [`planned_as_written`] for the queries it
-/// names, datafusion-postgres's for the others.
-pub struct AsWritten {
-    pub inner: Arc<datafusion_postgres::Parser>,
-    pub ctx: Arc<SessionContext>,
-}
-
-type Parsed = <datafusion_postgres::Parser as QueryParser>::Statement;
-
-#[async_trait]
-impl QueryParser for AsWritten {
-    type Statement = Parsed;
-
-    async fn parse_sql<C>(
-        &self,
-        client: &C,
-        sql: &str,
-        types: &[Option<Type>],
-    ) -> PgWireResult<Option<Parsed>>
-    where
-        C: ClientInfo + Unpin + Send + Sync,
-    {
-        match planned_as_written(sql) {
-            Some(statement) => {
-                let plan = plan(&self.ctx, statement.clone()).await?;
-                Ok(Some((statement.to_string(), Some((statement, plan)))))
-            }
-            None => self.inner.parse_sql(client, sql, types).await,
-        }
-    }
-
-    fn get_parameter_types(&self, stmt: &Parsed) -> PgWireResult<Vec<Type>> {
-        self.inner.get_parameter_types(stmt)
-    }
-
-    fn get_result_schema(
-        &self,
-        stmt: &Parsed,
-        column_format: Option<&Format>,
-    ) -> PgWireResult<Vec<FieldInfo>> {
-        self.inner.get_result_schema(stmt, column_format)
-    }
-}
-
-async fn plan(ctx: &SessionContext, statement: Statement) -> PgWireResult<LogicalPlan> {
+/// Plans `statement` in `ctx` as DataFusion's SQL planner does.
+pub(super) async fn plan(ctx: &SessionContext, statement: Statement) -> PgWireResult<LogicalPlan> {
     ctx.state()
         .statement_to_plan(DfStatement::Statement(Box::new(statement)))
         .await
