@@ -1,9 +1,17 @@
 """What BI tools send when they connect to `lgs serve --pg`, with the answer each
-tool needs from it: Grafana's and Metabase's catalog queries replayed from their
-sources (bi_queries.py), Superset's through SQLAlchemy's inspector, and psycopg's
-server-side (named) cursors, which BI extracts use to read big results in pages.
+tool needs from it: Grafana's, Metabase's and Power BI's (Npgsql's) catalog
+queries replayed from their sources (bi_queries.py), Superset's through
+SQLAlchemy's inspector, Tableau's through the real PostgreSQL JDBC driver it ships
+(pgjdbc, Debian's libpostgresql-jdbc-java, run by jdbc/BiTools.java), and
+psycopg's server-side (named) cursors, which BI extracts use to read big results
+in pages.
 On the hand-made warehouse: its table `retail` has the columns of
 crates/lgs/tests/data/handmade.csv plus `amount`."""
+
+import os
+import shutil
+import subprocess
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -63,10 +71,73 @@ def test_superset_lists_through_sqlalchemys_inspector(pg):
     columns = {c["name"]: c for c in inspector.get_columns("retail", schema="public")}
     assert isinstance(columns["amount"]["type"], sa.Numeric), columns["amount"]
     assert isinstance(columns["invoice_no"]["type"], (sa.String, sa.Text))
-    # Not yet: get_pk_constraint, get_foreign_keys and get_indexes (their queries
-    # unnest pg_index.indkey, which PostgreSQL's catalog of datafusion-postgres
-    # does not hold as an array).
+    # Keys, indexes and constraints as PostgreSQL answers for a table that has
+    # none (Superset's table-metadata panel reads them).
+    assert inspector.get_pk_constraint("retail", schema="public")["constrained_columns"] == []
+    assert inspector.get_foreign_keys("retail", schema="public") == []
+    assert inspector.get_indexes("retail", schema="public") == []
+    assert inspector.get_unique_constraints("retail", schema="public") == []
+    assert inspector.get_check_constraints("retail", schema="public") == []
+    assert inspector.get_table_comment("retail", schema="public") == {"text": None}
     engine.dispose()
+
+
+def test_power_bi_loads_types_and_lists_tables_columns_and_keys_as_npgsql_does(pg):
+    q = bi_queries.NPGSQL
+    with psycopg.connect(url(pg), autocommit=True) as conn:
+        # Npgsql sends its type-loading queries as one batch after version().
+        batch = "\n".join([q["version"], q["types"], q["composites"], q["enums"]])
+        cursor = conn.execute(batch)
+        results = [cursor.fetchall()]
+        while cursor.nextset():
+            results.append(cursor.fetchall())
+    [version], types, composites, enums = results
+    assert version[0].startswith("PostgreSQL 16"), version
+    by_name = {t[2]: t for t in types}
+    # Base types, and arrays recognised by their receive function with their
+    # element's oid, as PostgreSQL answers (int4 is 23, _int4 1007, numeric 1700).
+    assert by_name["int4"][1:4] == (23, "int4", "b"), by_name["int4"]
+    assert by_name["numeric"][1:4] == (1700, "numeric", "b")
+    assert by_name["_int4"][3:] == ("a", False, 23), by_name["_int4"]
+    assert by_name["_text"][5] == 25
+    assert len({t[1] for t in types}) == len(types), "a type loaded twice"
+    assert composites == [] and enums == []
+    tables = rows(pg, q["tables"])
+    assert ("public", "retail", "BASE TABLE") in [t[1:] for t in tables], tables
+    columns = rows(pg, q["columns"], schema="public", table="retail")
+    assert [c[4] for c in columns] == list(range(1, len(columns) + 1))
+    typed = {c[3]: c[7] for c in columns}
+    assert typed["amount"] == "numeric" and typed["invoice_no"] == "text", typed
+    assert rows(pg, q["foreign_keys"], schema="public", table="retail") == []
+
+
+def test_tableau_reads_the_catalog_and_queries_through_the_jdbc_driver(pg):
+    java, jar = shutil.which("java"), "/usr/share/java/postgresql.jar"
+    assert java and os.path.exists(jar), \
+        "needs java and Debian's libpostgresql-jdbc-java (.ci/run installs it)"
+    program = os.path.join(os.path.dirname(__file__), "jdbc", "BiTools.java")
+    out = subprocess.run([java, "-cp", jar, program,
+                          f"jdbc:postgresql://127.0.0.1:{pg}/lgs?user=lgs"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [line for line in lines if line[0] == "error"] == []
+    assert ["product", "PostgreSQL", "16"] in lines
+    assert ["schema", "public"] in lines
+    assert ["table", "public", "retail", "TABLE"] in lines
+    columns = {line[1]: line[2:] for line in lines if line[0] == "column"}
+    # java.sql.Types: NUMERIC 2, VARCHAR 12, BIGINT -5.
+    assert columns["amount"][:2] == ["numeric", "2"], columns["amount"]
+    assert columns["invoice_no"][:2] == ["text", "12"]
+    assert columns["customer_id"][:2] == ["int8", "-5"]
+    assert [int(c[2]) for c in columns.values()] == list(range(1, len(columns) + 1))
+    assert ["primary_keys", "0"] in lines and ["imported_keys", "0"] in lines
+    assert ["indexes", "0"] in lines
+    # The prepared aggregate, by hand from handmade.csv: positive quantities,
+    # Germany 4 x 2.50; the United Kingdom 10 + 5 + 15 + 40 + 0 + 10 (France's
+    # only line is a cancellation).
+    assert ["result", "text", "numeric"] in lines
+    got = [(line[1], Decimal(line[2])) for line in lines if line[0] == "row"]
+    assert got == [("Germany", Decimal("10")), ("United Kingdom", Decimal("80"))]
 
 
 def test_named_cursors_read_a_result_in_pages(pg):

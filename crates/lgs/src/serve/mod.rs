@@ -30,9 +30,11 @@ mod login;
 mod pages;
 pub mod pg;
 mod pg_compat;
+mod pg_expr;
 mod pg_guard;
 mod pg_information_schema;
 mod pg_parser;
+mod pg_shape;
 mod pg_sql;
 
 use std::net::SocketAddr;

@@ -202,7 +202,9 @@ impl Connection {
         let catalog = ctx.catalog_names().into_iter().next().unwrap_or_default();
         setup_pg_catalog(&ctx, &catalog, EmptyContextProvider)
             .map_err(|e| refused("58000", e.to_string()))?;
+        super::pg_shape::register(&ctx).map_err(|e| refused("58000", e.to_string()))?;
         super::pg_compat::register(&ctx);
+        super::pg_expr::register(&ctx);
         super::pg_information_schema::register(&ctx)
             .await
             .map_err(|e| refused("58000", e.to_string()))?;

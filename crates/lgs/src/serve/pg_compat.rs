@@ -37,6 +37,17 @@ pub fn register(ctx: &SessionContext) {
             Arc::new(format_text),
         ),
     ));
+    // The definition of an index or an index column: lgs tables have no indexes,
+    // so there is none to write (SQLAlchemy's index reflection calls it on
+    // expression columns only, of which there are none).
+    ctx.register_udf(ScalarUDF::from(
+        datafusion::logical_expr::SimpleScalarUDF::new_with_signature(
+            "pg_get_indexdef",
+            Signature::variadic_any(Volatility::Stable),
+            DataType::Utf8,
+            Arc::new(|_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))),
+        ),
+    ));
     ctx.register_udf(create_udf(
         "pg_collation_is_visible",
         vec![DataType::Int32],
@@ -150,8 +161,9 @@ fn quoted_identifier(name: &str) -> String {
 }
 
 /// The server settings drivers and BI tools read with `current_setting` (Grafana
-/// reads the version and the search path), as PostgreSQL 16 answers them.
-const SETTINGS: &[(&str, &str)] = &[
+/// reads the version and the search path) or from `pg_settings` (pgjdbc reads
+/// `max_index_keys`), as PostgreSQL 16 answers them.
+pub(super) const SETTINGS: &[(&str, &str)] = &[
     ("search_path", "\"$user\", public"),
     ("server_version", "16.6"),
     ("server_version_num", "160006"),
@@ -167,6 +179,9 @@ const SETTINGS: &[(&str, &str)] = &[
     ("default_transaction_read_only", "on"),
     ("is_superuser", "off"),
     ("integer_datetimes", "on"),
+    ("max_index_keys", "32"),
+    ("max_function_args", "100"),
+    ("block_size", "8192"),
 ];
 
 /// `current_setting(name [, missing_ok])`: a setting of [`SETTINGS`]; another

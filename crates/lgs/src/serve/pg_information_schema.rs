@@ -74,13 +74,31 @@ const COLUMNS: Shape = &[
     ("datetime_precision", false),
     ("interval_type", true),
     ("interval_precision", false),
+    ("character_set_catalog", true),
+    ("character_set_schema", true),
+    ("character_set_name", true),
+    ("collation_catalog", true),
+    ("collation_schema", true),
+    ("collation_name", true),
+    ("domain_catalog", true),
+    ("domain_schema", true),
+    ("domain_name", true),
     ("udt_catalog", true),
     ("udt_schema", true),
     ("udt_name", true),
+    ("scope_catalog", true),
+    ("scope_schema", true),
+    ("scope_name", true),
+    ("maximum_cardinality", false),
     ("dtd_identifier", true),
     ("is_self_referencing", true),
     ("is_identity", true),
     ("identity_generation", true),
+    ("identity_start", true),
+    ("identity_increment", true),
+    ("identity_maximum", true),
+    ("identity_minimum", true),
+    ("identity_cycle", true),
     ("is_generated", true),
     ("generation_expression", true),
     ("is_updatable", true),
@@ -237,13 +255,14 @@ fn pg_type(data_type: &DataType) -> (String, String, Option<i32>, Option<i32>) {
     (sql.to_string(), udt, precision, scale)
 }
 
+/// A row of `information_schema.columns`, in [`COLUMNS`]' order.
 fn column_row(catalog: &str, c: &Column) -> Vec<Cell> {
     let (sql, udt, precision, scale) = pg_type(&c.data_type);
     let radix = precision.map(|_| match c.data_type {
         DataType::Decimal128(..) => 10,
         _ => 2,
     });
-    vec![
+    let mut row = vec![
         text(catalog),
         text(&c.schema),
         text(&c.table),
@@ -260,17 +279,23 @@ fn column_row(catalog: &str, c: &Column) -> Vec<Cell> {
         Cell::Int(None),
         Cell::Text(None),
         Cell::Int(None),
-        text(catalog),
-        text("pg_catalog"),
-        text(&udt),
+    ];
+    // No character set, collation or domain of their own.
+    row.extend(std::iter::repeat_n(Cell::Text(None), 9));
+    row.extend([text(catalog), text("pg_catalog"), text(&udt)]);
+    // Not a reference type; not an array with a declared cardinality.
+    row.extend(std::iter::repeat_n(Cell::Text(None), 3));
+    row.extend([
+        Cell::Int(None),
         text(&c.position.to_string()),
         text("NO"),
         text("NO"),
         Cell::Text(None),
-        text("NEVER"),
-        Cell::Text(None),
-        text("NO"),
-    ]
+    ]);
+    // Not an identity column.
+    row.extend(std::iter::repeat_n(Cell::Text(None), 5));
+    row.extend([text("NEVER"), Cell::Text(None), text("NO")]);
+    row
 }
 
 /// Replaces DataFusion's `information_schema` in `ctx` by PostgreSQL's.
@@ -356,4 +381,37 @@ pub async fn register(ctx: &SessionContext) -> Result<()> {
         .information_schema = false;
     catalog.register_schema(SCHEMA, Arc::new(provider))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_row_fills_postgresqls_columns_view_in_order() {
+        let column = Column {
+            schema: "public".into(),
+            table: "retail".into(),
+            name: "amount".into(),
+            position: 10,
+            nullable: false,
+            data_type: DataType::Decimal128(18, 4),
+        };
+        let row = column_row("lgs", &column);
+        // PostgreSQL 16's information_schema.columns has 44 columns.
+        assert_eq!((row.len(), COLUMNS.len()), (44, 44));
+        let at = |name: &str| &row[COLUMNS.iter().position(|(n, _)| *n == name).unwrap()];
+        let text = |cell: &Cell| match cell {
+            Cell::Text(t) => t.clone(),
+            Cell::Int(n) => n.map(|n| n.to_string()),
+        };
+        assert_eq!(text(at("data_type")).as_deref(), Some("numeric"));
+        assert_eq!(text(at("udt_name")).as_deref(), Some("numeric"));
+        assert_eq!(text(at("numeric_precision")).as_deref(), Some("18"));
+        assert_eq!(text(at("numeric_scale")).as_deref(), Some("4"));
+        assert_eq!(text(at("dtd_identifier")).as_deref(), Some("10"));
+        assert_eq!(text(at("is_generated")).as_deref(), Some("NEVER"));
+        assert_eq!(text(at("is_updatable")).as_deref(), Some("NO"));
+        assert_eq!(text(at("character_set_name")), None);
+    }
 }

@@ -11,6 +11,9 @@
 //!   subquery is NULL, as PostgreSQL answers; over other catalog tables, where
 //!   they look up one row by its oid, the value is aggregated with `max`, which
 //!   DataFusion needs to decorrelate them.
+//! - PostgreSQL's set-returning functions and composite field access that
+//!   DataFusion lacks (`generate_subscripts`, `_pg_expandarray`, `(row).field`):
+//!   see [`super::pg_srf`].
 //! - `DECLARE … CURSOR FOR` a query with parameters (psycopg's named cursors bind
 //!   the query's parameters to the DECLARE): the values are put in the query as
 //!   literals before the cursor opens.
@@ -55,7 +58,9 @@ pub fn rewritten(statement: &Statement, ctx: &SessionContext) -> Option<Statemen
     let _ = copy.visit(&mut escapes);
     let mut lookups = CatalogLookups { changed: false };
     let _ = copy.visit(&mut lookups);
-    (escapes.changed || lookups.changed || functions.changed).then_some(copy)
+    let mut sets = super::pg_expr::SetReturning::default();
+    let _ = copy.visit(&mut sets);
+    (escapes.changed || lookups.changed || functions.changed || sets.changed).then_some(copy)
 }
 
 /// Functions in FROM as PostgreSQL reads them: a scalar function is a table of
@@ -331,7 +336,7 @@ fn text(value: &str) -> Expr {
     Expr::value(Value::SingleQuotedString(value.to_string()))
 }
 
-fn call(name: &str, args: Vec<Expr>) -> Expr {
+pub(super) fn call(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
         uses_odbc_syntax: false,
@@ -480,6 +485,7 @@ mod tests {
 
     async fn answers(sql: &str) -> Vec<String> {
         let ctx = SessionContext::new();
+        super::super::pg_expr::register(&ctx);
         let statement = rewritten(&parse(sql), &ctx).unwrap_or_else(|| parse(sql));
         let df = ctx
             .execute_logical_plan(plan(&ctx, statement).await.unwrap())
@@ -516,6 +522,27 @@ mod tests {
         let sql = "SELECT trim(s[i]) FROM generate_series(1, 2) AS i, \
                    string_to_array('\"$user\", public', ',') s ORDER BY 1";
         assert_eq!(answers(sql).await, ["\"$user\"", "public"]);
+    }
+
+    #[tokio::test]
+    async fn set_returning_functions_pair_elements_with_their_positions() {
+        // A regproc column (a function's name here) matched with pg_proc's oid.
+        let sql = "SELECT t.typname, p.proname FROM (VALUES ('bool', 'boolrecv'), \
+                   ('x', '-')) t(typname, typreceive) LEFT JOIN (VALUES (2436, 'boolrecv'), \
+                   (7, 'other')) p(oid, proname) ON p.oid = t.typreceive ORDER BY 1";
+        assert_eq!(answers(sql).await, ["bool    | boolrecv", "x"]);
+        // SQLAlchemy's index reflection: each key with its subscript.
+        let sql = "SELECT unnest(a) AS v, generate_subscripts(a, 1) AS i \
+                   FROM (SELECT make_array(10, 20, 30) AS a) t ORDER BY i";
+        assert_eq!(answers(sql).await, ["10 | 1", "20 | 2", "30 | 3"]);
+        // pgjdbc's primary keys: the position of the element equal to b. By hand,
+        // [7, 3] expands to (7, 1), (3, 2); b = 3 is at position 2.
+        let sql = "SELECT result.n FROM (SELECT \
+                   (information_schema._pg_expandarray(a)).n AS n, \
+                   information_schema._pg_expandarray(a) AS keys, b \
+                   FROM (SELECT make_array(7, 3) AS a, 3 AS b) t) result \
+                   WHERE result.b = (result.keys).x";
+        assert_eq!(answers(sql).await, ["2"]);
     }
 
     #[test]
