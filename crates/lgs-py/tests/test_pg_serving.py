@@ -64,6 +64,21 @@ def test_row_and_time_limits_end_a_statement_with_postgres_errors(handmade):
             assert conn.execute("SELECT count(*) FROM retail").fetchone() == (8,)
 
 
+def test_the_sessions_statement_timeout_ends_a_statement_too(pg):
+    with psycopg.connect(url(pg), autocommit=True) as conn:
+        conn.execute("SET statement_timeout = '300ms'")
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] in ("300ms", "300")
+        for params in (None, (1,)):  # the simple and the extended protocol
+            started = time.monotonic()
+            sql = ENDLESS if params is None else ENDLESS + " WHERE %s = 1"
+            with pytest.raises(psycopg.errors.QueryCanceled, match="statement_timeout"):
+                conn.execute(sql, params).fetchall()
+            assert time.monotonic() - started < 30
+        # Off again (0, as in PostgreSQL): a statement runs to its end.
+        conn.execute("SET statement_timeout = 0")
+        assert conn.execute("SELECT count(*) FROM retail").fetchone() == (8,)
+
+
 def test_many_concurrent_connections_are_all_served(pg):
     def client(i):
         with psycopg.connect(url(pg), autocommit=True) as conn:

@@ -58,6 +58,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::ServedUsers;
 use super::auth::SCRAM_ITERATIONS;
+use super::pg_guard::client_timeout;
 pub use super::pg_guard::{PgOptions, QueryLimits, TlsFiles};
 use super::pg_parser::{AsWritten, planned_as_written};
 use crate::audit::{AuditLog, Record};
@@ -356,19 +357,24 @@ impl SimpleQueryHandler for Connection {
             Ok(statements) if is_discard_all(&statements) => {
                 self.discard(&opened).await.map(|r| vec![r])
             }
-            Ok(statements) => match planned_as_written(statements) {
-                Some(statement) => {
-                    let metadata = client.metadata().clone();
-                    let ctx = &opened.parser.ctx;
-                    let run =
-                        async { Ok(vec![super::pg_sql::run(ctx, statement, &metadata).await?]) };
-                    self.shared.limits.within(run).await
+            Ok(statements) => {
+                let timeout = client_timeout(client.metadata());
+                match planned_as_written(statements) {
+                    Some(statement) => {
+                        let metadata = client.metadata().clone();
+                        let ctx = &opened.parser.ctx;
+                        let run = async {
+                            Ok(vec![super::pg_sql::run(ctx, statement, &metadata).await?])
+                        };
+                        self.shared.limits.within(timeout, run).await
+                    }
+                    None => {
+                        let service = opened.service.as_ref();
+                        let run = SimpleQueryHandler::do_query(service, client, query);
+                        self.shared.limits.within(timeout, run).await
+                    }
                 }
-                None => {
-                    let run = SimpleQueryHandler::do_query(opened.service.as_ref(), client, query);
-                    self.shared.limits.within(run).await
-                }
-            },
+            }
             Err(e) => Err(e),
         };
         let failed = result.as_ref().err().map(|e| e.to_string());
@@ -414,12 +420,13 @@ impl ExtendedQueryHandler for Connection {
             )) => self.discard(&opened).await,
             _ => {
                 let service = opened.service.as_ref();
+                let timeout = client_timeout(client.metadata());
                 let run = async {
                     ExtendedQueryHandler::do_query(service, client, portal, max_rows)
                         .await
                         .map(|r| vec![r])
                 };
-                let limited = self.shared.limits.within(run).await;
+                let limited = self.shared.limits.within(timeout, run).await;
                 limited.map(|mut responses| responses.remove(0))
             }
         };

@@ -3,6 +3,7 @@
 //! served in plain text) and per-query limits (rows of a result, time of a
 //! statement), which end a statement with PostgreSQL's own error codes.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -92,10 +93,61 @@ pub(super) fn plain_text_refused() -> PgWireError {
     fatal("28000", message.into())
 }
 
+/// The client's `SET statement_timeout`, as datafusion-postgres's `SET` keeps it
+/// in the connection's metadata (milliseconds; absent or 0 when off).
+pub(super) fn client_timeout(metadata: &HashMap<String, String>) -> Option<Duration> {
+    metadata
+        .get("statement_timeout_ms")
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+}
+
 impl QueryLimits {
     /// Runs a statement (`run`, which plans it and returns its responses) within
-    /// the time limit, and puts the limits on the rows of its results.
-    pub(super) async fn within<F>(&self, run: F) -> PgWireResult<Vec<Response>>
+    /// the time limit, the server's or the client's `statement_timeout`
+    /// (`client`), whichever is shorter, and puts the limits on the rows of its
+    /// results.
+    pub(super) async fn within<F>(
+        &self,
+        client: Option<Duration>,
+        run: F,
+    ) -> PgWireResult<Vec<Response>>
+    where
+        F: Future<Output = PgWireResult<Vec<Response>>>,
+    {
+        let applied = match (self.timeout, client) {
+            (Some(server), Some(client)) if client < server => Applied {
+                timeout: Some(client),
+                by_client: true,
+                max_rows: self.max_rows,
+            },
+            (None, Some(client)) => Applied {
+                timeout: Some(client),
+                by_client: true,
+                max_rows: self.max_rows,
+            },
+            _ => Applied {
+                timeout: self.timeout,
+                by_client: false,
+                max_rows: self.max_rows,
+            },
+        };
+        applied.run(run).await
+    }
+}
+
+/// The limits a statement runs under.
+#[derive(Clone, Copy)]
+struct Applied {
+    max_rows: Option<u64>,
+    timeout: Option<Duration>,
+    /// The time limit is the client's `statement_timeout`.
+    by_client: bool,
+}
+
+impl Applied {
+    async fn run<F>(self, run: F) -> PgWireResult<Vec<Response>>
     where
         F: Future<Output = PgWireResult<Vec<Response>>>,
     {
@@ -147,11 +199,15 @@ impl QueryLimits {
 
     fn timed_out(&self) -> PgWireError {
         let limit = self.timeout.unwrap_or_default();
+        let whose = match self.by_client {
+            true => "the session's statement_timeout",
+            false => "the server's limit (lgs serve --pg-timeout)",
+        };
         refused(
             "57014",
             format!(
-                "canceling statement due to statement timeout: it ran longer than the \
-                 server's limit of {limit:?} (lgs serve --pg-timeout)"
+                "canceling statement due to statement timeout: it ran longer than \
+                 {limit:?}, {whose}"
             ),
         )
     }
