@@ -5,6 +5,7 @@ use std::sync::Arc;
 use clap::Parser;
 use datafusion::prelude::DataFrame;
 use lgs::progress::FileRows;
+use lgs::warehouse::OpenTable;
 use lgs_cli::args::{Cli, Command};
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
@@ -21,6 +22,9 @@ pub struct Connection {
     globals: Vec<String>,
     cluster: Option<String>,
     runtime: Arc<Runtime>,
+    /// The warehouse's tables as last opened, reused by each query while they
+    /// are still every table at its current version.
+    opened: Arc<tokio::sync::Mutex<Option<Vec<OpenTable>>>>,
 }
 
 /// Opens a connection: `globals` are the command line's global options, checked
@@ -28,17 +32,45 @@ pub struct Connection {
 /// process runs the queries).
 #[pyfunction]
 #[pyo3(signature = (globals, cluster=None))]
-pub fn connect(globals: Vec<String>, cluster: Option<String>) -> PyResult<Connection> {
+pub fn connect(
+    py: Python<'_>,
+    globals: Vec<String>,
+    cluster: Option<String>,
+) -> PyResult<Connection> {
     // The options are checked now (a wrong role or key file fails here, not at the
     // first query); the runtime uses the threads asked for.
     let cli = parse(&globals, &["tables"])?;
-    cli.warehouse().map_err(crate::errors::to_py)?;
+    let warehouse = cli.warehouse().map_err(crate::errors::to_py)?;
     let threads = cli.global.threads.map(usize::from);
+    let runtime = Arc::new(runtime(threads)?);
+    // The tables are opened now, as a notebook's first query would (a table that
+    // cannot be opened is the first query's error, with its message).
+    let opened = wait(py, &runtime, move || async move {
+        Ok(warehouse.open_all().await?)
+    });
     Ok(Connection {
         globals,
         cluster,
-        runtime: Arc::new(runtime(threads)?),
+        runtime,
+        opened: Arc::new(tokio::sync::Mutex::new(opened.ok())),
     })
+}
+
+/// The warehouse's tables, as `cache` holds them while they are current, else
+/// opened again (and kept).
+async fn current(
+    warehouse: &lgs::Warehouse,
+    cache: &tokio::sync::Mutex<Option<Vec<OpenTable>>>,
+) -> lgs::Result<Vec<OpenTable>> {
+    let mut held = cache.lock().await;
+    if let Some(opened) = held.as_ref()
+        && warehouse.still_current(opened).await?
+    {
+        return Ok(opened.clone());
+    }
+    let opened = warehouse.open_all().await?;
+    *held = Some(opened.clone());
+    Ok(opened)
 }
 
 /// The command line `lgs <globals> <command...>`, parsed.
@@ -134,6 +166,7 @@ impl Connection {
     fn sql(&self, py: Python<'_>, query: String) -> PyResult<Query> {
         let (cli, warehouse) = self.warehouse_for(&["sql", "SELECT 1"])?;
         let engine = lgs::session::Engine::from_url(self.cluster.as_deref(), cli.global.limits());
+        let cache = self.opened.clone();
         let df = wait(py, &self.runtime, move || async move {
             let mut statements = lgs::sql::parse_script(&query)?;
             anyhow::ensure!(
@@ -141,7 +174,8 @@ impl Connection {
                 "give one statement at a time ({} given)",
                 statements.len()
             );
-            let (ctx, _) = lgs::session::context_on(&warehouse, &engine).await?;
+            let opened = current(&warehouse, &cache).await?;
+            let (ctx, _) = lgs::session::context_over(&warehouse, &engine, &opened).await?;
             let statement = statements.pop().expect("one statement");
             Ok(lgs::sql::plan(&ctx, statement).await?)
         })?;

@@ -42,6 +42,27 @@ def test_ingest_returns_the_accounting_and_skips_what_it_has(fresh):
     assert len(history) == 1 and history[0]["rows_added"] == 8
 
 
+def test_queries_see_what_other_processes_commit_meanwhile(fresh, tmp_path):
+    wh = lgs.connect(fresh)  # before the warehouse has a table
+    assert wh.sql("SELECT 1 AS one").to_arrow().to_pylist() == [{"one": 1}]
+    with pytest.raises(lgs.LgsError, match="retail"):
+        wh.sql("SELECT count(*) FROM retail")
+    subprocess.run([lgs_binary(), "--warehouse", str(fresh), "ingest",
+                    str(DATA / "handmade.csv")], check=True, capture_output=True)
+    count = "SELECT count(*) AS n FROM retail"
+    assert wh.sql(count).to_arrow().to_pylist() == [{"n": 8}]
+    assert wh.sql(count).to_arrow().to_pylist() == [{"n": 8}]  # the tables as opened
+    # Another process commits to retail, then adds a table: both seen.
+    again = tmp_path / "again.csv"
+    again.write_text((DATA / "handmade.csv").read_text().replace("10001,", "20001,"))
+    subprocess.run([lgs_binary(), "--warehouse", str(fresh), "ingest", str(again)],
+                   check=True, capture_output=True)
+    assert wh.sql(count).to_arrow().to_pylist() == [{"n": 16}]
+    subprocess.run([lgs_binary(), "--warehouse", str(fresh), "ingest", "--table", "copy",
+                    str(DATA / "handmade.csv")], check=True, capture_output=True)
+    assert wh.sql("SELECT count(*) AS n FROM copy").to_arrow().to_pylist() == [{"n": 8}]
+
+
 def test_sql_reaches_pyarrow_pandas_and_polars_exactly(handmade):
     wh = lgs.connect(handmade)
     result = wh.sql(BY_COUNTRY)
