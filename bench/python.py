@@ -6,7 +6,9 @@ One warehouse holds the lines (the real file, or --rows generated lines); DuckDB
 and datafusion-python (each in its simplest form: a view over the files, `.df()` /
 `.pl()`, `to_pandas()` / `to_polars()`) read the same Parquet files (the table's, one fresh ingest, every file current).
 Each measurement is a fresh Python process that connects, then times the query
-to the frame (import and connect excluded), and reports its peak RSS; tools are
+to the frame (import and connect excluded: lgs.connect opens the tables' logs,
+DuckDB's CREATE VIEW binds its files, datafusion-python's register_parquet lists
+them; that setup is timed and printed beside), and reports its peak RSS; tools are
 interleaved, --runs times, and medians and ratios printed (and written to --json).
 
     pip install ./crates/lgs-py duckdb datafusion pandas polars pyarrow
@@ -40,12 +42,14 @@ tool, frame, wh, query = sys.argv[1:5]
 if tool == "lgs":
     import lgs
     lgs.set_progress(False)
+    setup = time.perf_counter()
     con = lgs.connect(wh)
     start = time.perf_counter()
     r = con.sql(query)
     out = r.to_pandas() if frame == "pandas" else r.to_polars()
 elif tool == "datafusion":
     import datafusion
+    setup = time.perf_counter()
     con = datafusion.SessionContext()
     con.register_parquet("retail", f"{wh}/retail/")
     start = time.perf_counter()
@@ -53,13 +57,14 @@ elif tool == "datafusion":
     out = df.to_pandas() if frame == "pandas" else df.to_polars()
 else:
     import duckdb
+    setup = time.perf_counter()
     con = duckdb.connect()
     con.sql(f"CREATE VIEW retail AS SELECT * FROM read_parquet('{wh}/retail/*.parquet')")
     start = time.perf_counter()
     rel = con.sql(query)
     out = rel.df() if frame == "pandas" else rel.pl()
 took = time.perf_counter() - start
-print(json.dumps({"seconds": took, "rows": len(out),
+print(json.dumps({"seconds": took, "setup": start - setup, "rows": len(out),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -100,11 +105,14 @@ def main():
                    for t in TOOLS}
             rss = {t: statistics.median(s["rss_mb"] for s in samples[(name, frame, t)])
                    for t in TOOLS}
-            result[f"{name}/{frame}"] = {"seconds": med, "rss_mb": rss}
+            setup = {t: statistics.median(s["setup"] for s in samples[(name, frame, t)])
+                     for t in TOOLS}
+            result[f"{name}/{frame}"] = {"seconds": med, "rss_mb": rss, "setup": setup}
             print(f"medians ({size}) {name} to {frame}: " + ", ".join(
                 f"{t} {med[t]:.3f} s ({rss[t]:.0f} MB)" for t in TOOLS) +
                 f": lgs/DuckDB x{med['lgs'] / med['duckdb']:.2f}, lgs/datafusion-python "
-                f"x{med['lgs'] / med['datafusion']:.2f}", flush=True)
+                f"x{med['lgs'] / med['datafusion']:.2f}; setup (connect, view or "
+                f"registration) " + ", ".join(f"{t} {setup[t]:.3f} s" for t in TOOLS), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": args.rows, "runs": args.runs, "result": result}, f, indent=1)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Parser;
 use datafusion::prelude::DataFrame;
 use lgs::progress::FileRows;
-use lgs::warehouse::OpenTable;
+use lgs::warehouse::OpenedTables;
 use lgs_cli::args::{Cli, Command};
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
@@ -24,7 +24,7 @@ pub struct Connection {
     runtime: Arc<Runtime>,
     /// The warehouse's tables as last opened, reused by each query while they
     /// are still every table at its current version.
-    opened: Arc<tokio::sync::Mutex<Option<Vec<OpenTable>>>>,
+    opened: Arc<OpenedTables>,
 }
 
 /// Opens a connection: `globals` are the command line's global options, checked
@@ -45,32 +45,17 @@ pub fn connect(
     let runtime = Arc::new(runtime(threads)?);
     // The tables are opened now, as a notebook's first query would (a table that
     // cannot be opened is the first query's error, with its message).
-    let opened = wait(py, &runtime, move || async move {
-        Ok(warehouse.open_all().await?)
+    let opened = Arc::new(OpenedTables::default());
+    let tables = opened.clone();
+    let _ = wait(py, &runtime, move || async move {
+        Ok(tables.current(&warehouse).await?.len())
     });
     Ok(Connection {
         globals,
         cluster,
         runtime,
-        opened: Arc::new(tokio::sync::Mutex::new(opened.ok())),
+        opened,
     })
-}
-
-/// The warehouse's tables, as `cache` holds them while they are current, else
-/// opened again (and kept).
-async fn current(
-    warehouse: &lgs::Warehouse,
-    cache: &tokio::sync::Mutex<Option<Vec<OpenTable>>>,
-) -> lgs::Result<Vec<OpenTable>> {
-    let mut held = cache.lock().await;
-    if let Some(opened) = held.as_ref()
-        && warehouse.still_current(opened).await?
-    {
-        return Ok(opened.clone());
-    }
-    let opened = warehouse.open_all().await?;
-    *held = Some(opened.clone());
-    Ok(opened)
 }
 
 /// The command line `lgs <globals> <command...>`, parsed.
@@ -174,7 +159,7 @@ impl Connection {
                 "give one statement at a time ({} given)",
                 statements.len()
             );
-            let opened = current(&warehouse, &cache).await?;
+            let opened = cache.current(&warehouse).await?;
             let (ctx, _) = lgs::session::context_over(&warehouse, &engine, &opened).await?;
             let statement = statements.pop().expect("one statement");
             Ok(lgs::sql::plan(&ctx, statement).await?)

@@ -22,6 +22,7 @@
 //! - **Audited.** Every statement is recorded in the audit trail
 //!   ([`crate::audit`]) with the surface `postgres`.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -64,7 +65,7 @@ use super::pg_parser::{AsWritten, planned_as_written};
 use crate::audit::{AuditLog, Record};
 use crate::error::{LgsError, Result};
 use crate::session::Engine;
-use crate::warehouse::Warehouse;
+use crate::warehouse::{OpenedTables, Warehouse};
 
 /// The surface PostgreSQL statements are audited under.
 pub const SURFACE: &str = "postgres";
@@ -83,6 +84,17 @@ struct Shared {
     /// TLS required of every connection, when configured.
     tls: Option<pgwire::tokio::TlsAcceptor>,
     limits: QueryLimits,
+    /// The tables each role's sessions open, kept open between connections
+    /// while current (opening every table's log at each connection was most of
+    /// its cost).
+    opened: std::sync::Mutex<HashMap<String, Arc<OpenedTables>>>,
+}
+
+impl Shared {
+    fn opened_for(&self, role: &str) -> Arc<OpenedTables> {
+        let mut by_role = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
+        by_role.entry(role.to_string()).or_default().clone()
+    }
 }
 
 /// Binds `options.bind` and returns the bound address and the server, which runs
@@ -115,6 +127,7 @@ pub async fn bind(
         audit,
         tls,
         limits: options.limits,
+        opened: Default::default(),
     });
     let server = async move {
         tokio::pin!(shutdown);
@@ -195,7 +208,13 @@ impl Connection {
                 )
             }
         };
-        let (ctx, _) = crate::session::context_on(&warehouse, &self.shared.engine)
+        let opened = self
+            .shared
+            .opened_for(&role)
+            .current(&warehouse)
+            .await
+            .map_err(|e| refused("58000", e.to_string()))?;
+        let (ctx, _) = crate::session::context_over(&warehouse, &self.shared.engine, &opened)
             .await
             .map_err(|e| refused("58000", e.to_string()))?;
         // PostgreSQL's catalog over the tables the role sees (what `\dt` and BI

@@ -37,10 +37,13 @@ mod compact;
 mod consistency;
 mod forget;
 mod integrity;
+mod opened;
 mod provider;
 mod repair;
 mod rewrite;
 mod travel;
+
+pub use opened::OpenedTables;
 
 pub(crate) use commit::{position_in, read_commits};
 pub use compact::{Optimized, TARGET_FILE_SIZE, Vacuumed};
@@ -405,27 +408,6 @@ impl Warehouse {
             return Err(self.not_found(name));
         }
         Ok(out)
-    }
-
-    /// Whether `opened` (by [`Warehouse::open_all`]) is still every table at its
-    /// current version: no table added or removed, no commit since (a pinned
-    /// table stays at its pin). One look at each table's log, not a reopening.
-    pub async fn still_current(&self, opened: &[OpenTable]) -> Result<bool> {
-        let names = self.table_names().await?;
-        if !names.iter().eq(opened.iter().map(|t| &t.name)) {
-            return Ok(false);
-        }
-        for open in opened.iter().filter(|t| !self.pins.contains_key(&t.name)) {
-            let latest = open
-                .table
-                .get_latest_version()
-                .await
-                .map_err(|e| LgsError::delta(&open.name, e))?;
-            if Some(latest) != open.table.version() {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 
     /// Fails as if there were no table `name` when the caller may not read it.
