@@ -6,7 +6,7 @@ One warehouse holds the lines (the real file, or --rows generated lines); DuckDB
 and datafusion-python (each in its simplest form: a view over the files, `.df()` /
 `.pl()`, `to_pandas()` / `to_polars()`) read the same Parquet files (the table's, one fresh ingest, every file current).
 Each measurement is a fresh Python process that connects, then times the query
-to the frame (import and connect excluded: lgs.connect opens the tables' logs,
+to the frame (imports, pandas' and polars' too, and connect excluded: lgs.connect opens the tables' logs,
 DuckDB's CREATE VIEW binds its files, datafusion-python's register_parquet lists
 them; that setup is timed and printed beside), and reports its peak RSS; tools are
 interleaved, --runs times, and medians and ratios printed (and written to --json).
@@ -38,6 +38,9 @@ TOOLS = ("lgs", "duckdb", "datafusion")
 
 CHILD = r"""
 import json, resource, sys, time
+# The frame libraries are imported before the clock starts, as in a notebook
+# (each tool would otherwise import pandas inside its first conversion, or not).
+import pandas, polars, pyarrow
 tool, frame, wh, query = sys.argv[1:5]
 if tool == "lgs":
     import lgs
