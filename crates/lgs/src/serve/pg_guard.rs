@@ -116,22 +116,15 @@ impl QueryLimits {
     where
         F: Future<Output = PgWireResult<Vec<Response>>>,
     {
-        let applied = match (self.timeout, client) {
-            (Some(server), Some(client)) if client < server => Applied {
-                timeout: Some(client),
-                by_client: true,
-                max_rows: self.max_rows,
-            },
-            (None, Some(client)) => Applied {
-                timeout: Some(client),
-                by_client: true,
-                max_rows: self.max_rows,
-            },
-            _ => Applied {
-                timeout: self.timeout,
-                by_client: false,
-                max_rows: self.max_rows,
-            },
+        let (timeout, by_client) = match (self.timeout, client) {
+            (Some(server), Some(client)) if client < server => (Some(client), true),
+            (None, Some(client)) => (Some(client), true),
+            (server, _) => (server, false),
+        };
+        let applied = Applied {
+            max_rows: self.max_rows,
+            timeout,
+            by_client,
         };
         applied.run(run).await
     }
