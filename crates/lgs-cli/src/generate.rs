@@ -37,7 +37,8 @@ pub struct GenerateArgs {
     /// Output file.
     #[arg(long, value_name = "PATH", required_unless_present = "to")]
     pub out: Option<PathBuf>,
-    /// Retail: publish the lines to this stream instead (nats://HOST[:PORT]/STREAM,
+    /// Retail: publish the lines to this stream instead (nats://HOST[:PORT]/STREAM or
+    /// kafka://HOST[:PORT]/TOPIC,
     /// created when missing), one JSON message per line, as `lgs replay` does.
     #[arg(long, value_name = "URL", conflicts_with = "out")]
     pub to: Option<String>,

@@ -7,10 +7,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use lgs::Warehouse;
+use lgs::ingest::stream::kafka::KafkaAddress;
 use lgs::ingest::stream::messages::MessageFormat;
 use lgs::ingest::stream::nats::Nats;
 use lgs::ingest::stream::replay::{ReplayOptions, ReplayReport, replay};
-use lgs::ingest::stream::{BatchReport, StreamOptions, StreamProgress, stream};
+use lgs::ingest::stream::{
+    BatchReport, StreamOptions, StreamProgress, kafka_partitions, stream, stream_all,
+};
 use lgs::output::group;
 
 use crate::args::SummaryFormat;
@@ -20,7 +23,10 @@ use crate::commands::out;
 #[derive(Debug, Args)]
 pub struct StreamArgs {
     /// The stream: nats://HOST[:PORT]/STREAM, a NATS JetStream stream (read by a
-    /// durable pull consumer named lgs_TABLE).
+    /// durable pull consumer named lgs_TABLE), or kafka://HOST[:PORT]/TOPIC, every
+    /// partition of a Kafka topic (each read side by side, its position recorded in
+    /// the table; no consumer group). A Kafka position is the partition's next
+    /// offset: the message at offset N has position N+1.
     #[arg(long, value_name = "URL")]
     pub from: String,
     /// Only the messages on this subject (a filter of the stream's subjects).
@@ -72,9 +78,13 @@ pub struct ReplayArgs {
     /// object storage).
     pub file: String,
     /// The stream: nats://HOST[:PORT]/STREAM (created with subjects STREAM.> when it
-    /// does not exist).
+    /// does not exist), or kafka://HOST[:PORT]/TOPIC (created with --partitions when
+    /// it does not exist; batches of 1,000 messages go to its partitions in turn).
     #[arg(long, value_name = "URL")]
     pub to: String,
+    /// Kafka: the partitions of a topic this creates.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: i32,
     /// The subject [default: the stream's first subject, wildcards read as `lines`].
     #[arg(long)]
     pub subject: Option<String>,
@@ -122,31 +132,49 @@ pub async fn run_stream(
         retry_for: args.retry_for,
         pseudonym_key: key,
     };
-    let mut broker = Nats::new(&args.from, args.subject.clone(), &args.table)?;
     let stopped = stop_on_signal();
-    let progress = Lines {
+    let mut progress = Lines {
         quiet,
         table: args.table.clone(),
+        lanes: false,
     };
-    let report = stream(warehouse, &mut broker, &options, stopped, &progress)
-        .await
-        .context("the stream stopped; every batch before this one is committed")?;
+    let report = if KafkaAddress::is_kafka(&args.from) {
+        if args.subject.is_some() {
+            anyhow::bail!("--subject filters a NATS stream; a Kafka topic is read whole");
+        }
+        let shown = KafkaAddress::parse(&args.from)?.shown();
+        let brokers = kafka_partitions(&args.from, &options, &progress).await?;
+        progress.lanes = brokers.len() > 1;
+        stream_all(warehouse, shown, brokers, &options, stopped, &progress).await
+    } else {
+        let mut broker = Nats::new(&args.from, args.subject.clone(), &args.table)?;
+        stream(warehouse, &mut broker, &options, stopped, &progress).await
+    };
+    let report = report.context("the stream stopped; every batch before this one is committed")?;
     let mut out = out();
     match args.output {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
-        SummaryFormat::Text => writeln!(
-            out,
-            "streamed ({}): {} batches, {} rows read = {} loaded + {} quarantined; \
-             {} holds {} up to position {}",
-            report.stopped,
-            group(report.batches as f64, 0),
-            group(report.rows_read as f64, 0),
-            group(report.rows_loaded as f64, 0),
-            group(report.rows_rejected as f64, 0),
-            report.table,
-            report.broker,
-            report.position
-        )?,
+        SummaryFormat::Text => {
+            let held = match report.lanes.as_slice() {
+                [] => format!("{} up to position {}", report.broker, report.position),
+                lanes => lanes
+                    .iter()
+                    .map(|l| format!("{} up to position {}", l.broker, l.position))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            writeln!(
+                out,
+                "streamed ({}): {} batches, {} rows read = {} loaded + {} quarantined; \
+                 {} holds {held}",
+                report.stopped,
+                group(report.batches as f64, 0),
+                group(report.rows_read as f64, 0),
+                group(report.rows_loaded as f64, 0),
+                group(report.rows_rejected as f64, 0),
+                report.table,
+            )?
+        }
     }
     Ok(())
 }
@@ -218,6 +246,8 @@ async fn signalled() {
 struct Lines {
     quiet: bool,
     table: String,
+    /// Several streams side by side: each line names its own.
+    lanes: bool,
 }
 
 impl StreamProgress for Lines {
@@ -238,8 +268,12 @@ impl StreamProgress for Lines {
             Some(v) => format!(", {}_rejected version {v}", self.table),
             None => String::new(),
         };
+        let lane = match self.lanes {
+            true => format!("{} ", b.broker),
+            false => String::new(),
+        };
         eprintln!(
-            "positions {}-{}: {} rows read = {} loaded + {} quarantined; {} version {}{quarantine} ({:.2} s)",
+            "{lane}positions {}-{}: {} rows read = {} loaded + {} quarantined; {} version {}{quarantine} ({:.2} s)",
             b.first,
             b.last,
             group(b.rows_read as f64, 0),
@@ -265,6 +299,7 @@ pub async fn run_replay(args: &ReplayArgs) -> Result<()> {
         csv: args.format == MessageFormatArg::Csv,
         limit: args.limit,
         speedup: args.speedup,
+        partitions: Some(args.partitions),
     };
     let report = replay(&args.file, &args.to, &options).await?;
     print_replay(&report, args.output)
@@ -275,6 +310,22 @@ pub fn print_replay(report: &ReplayReport, format: SummaryFormat) -> Result<()> 
     let mut out = out();
     match format {
         SummaryFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        SummaryFormat::Text if !report.partitions.is_empty() => writeln!(
+            out,
+            "published {} messages to {} ({}) in {:.2} s",
+            group(report.messages as f64, 0),
+            report.stream,
+            report
+                .partitions
+                .iter()
+                .map(|p| format!(
+                    "partition {} offsets {}-{}",
+                    p.partition, p.first_offset, p.last_offset
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            report.seconds
+        )?,
         SummaryFormat::Text => writeln!(
             out,
             "published {} messages to {} (subject {}, sequences {}-{}) in {:.2} s",

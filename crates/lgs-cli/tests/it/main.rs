@@ -10,6 +10,7 @@ mod concurrency;
 mod experiment;
 mod feeds;
 mod governance;
+mod kafka;
 mod limits;
 mod live;
 mod load;

@@ -79,6 +79,12 @@ impl Drop for TestStream {
     }
 }
 
+/// A table's content in one line: counts, sums and distinct lines, to compare a
+/// streamed table with an ingest of the same lines.
+pub(crate) const CONTENT: &str = "SELECT concat_ws(' ', count(*), sum(quantity), \
+    sum(unit_price * quantity), count(DISTINCT invoice_no), count(DISTINCT customer_id), \
+    count(DISTINCT concat(invoice_no, stock_code, quantity, invoice_date))) AS c FROM retail";
+
 /// `lgs sql --format json` rows.
 pub(crate) fn rows(warehouse: &Path, sql: &str) -> Vec<Value> {
     match json_of(warehouse, &["sql", "--format", "json", sql]) {
@@ -95,7 +101,7 @@ pub(crate) fn stream_until_idle(warehouse: &Path, url: &str, extra: &[&str]) -> 
     json_of(warehouse, &args)
 }
 
-const GOOD: [&str; 3] = [
+pub(crate) const GOOD: [&str; 3] = [
     r#"{"InvoiceNo":"536365","StockCode":"85123A","Description":"WHITE HANGING HEART","Quantity":6,"InvoiceDate":"12/1/2010 8:26","UnitPrice":2.55,"CustomerID":17850,"Country":"United Kingdom"}"#,
     r#"{"invoice_no":"C536379","stock_code":"D","description":"Discount","quantity":"-1","invoice_date":"2010-12-01 09:41:00","unit_price":"27.50","customer_id":"14527","country":"United Kingdom"}"#,
     r#"{"Invoice":"536370","StockCode":"22728","Description":"ALARM CLOCK","Quantity":24,"InvoiceDate":"12/1/2010 8:45","Price":"3.75","Customer ID":12583,"Country":"France"}"#,
@@ -357,11 +363,7 @@ fn killed_again_and_again_while_a_producer_publishes() {
     };
     assert_eq!(report(&[]), report(&["--recompute"]));
 
-    let content = "SELECT concat_ws(' ', count(*), sum(quantity), sum(unit_price * quantity), \
-                   count(DISTINCT invoice_no), count(DISTINCT customer_id), \
-                   count(DISTINCT concat(invoice_no, stock_code, quantity, invoice_date))) AS c \
-                   FROM retail";
-    assert_eq!(rows(&wh, content), rows(&reference, content));
+    assert_eq!(rows(&wh, CONTENT), rows(&reference, CONTENT));
     let rejected = rows(
         &wh,
         "SELECT count(*) AS n, count(DISTINCT line) AS lines FROM retail_rejected",

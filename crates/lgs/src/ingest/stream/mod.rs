@@ -15,6 +15,9 @@
 //! position: a run killed between the two commits is followed by a run whose first
 //! batch is the same messages and does not quarantine them again.
 
+mod address;
+pub mod kafka;
+mod lanes;
 pub mod messages;
 pub mod nats;
 pub mod replay;
@@ -33,6 +36,9 @@ use crate::facts::{CommitFacts, SourceFacts, StreamPosition};
 use crate::schema::{RETAIL_TABLE, rejected_schema};
 use crate::warehouse::Warehouse;
 use crate::write::TableWriter;
+use address::split_address;
+use lanes::in_turn;
+pub use lanes::{kafka_partitions, stream_all};
 use messages::{MessageFormat, Messages, StreamMessage};
 
 /// A message broker a stream reads.
@@ -89,6 +95,8 @@ impl Default for StreamOptions {
 /// What one batch loaded.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchReport {
+    /// The stream (a Kafka topic's partition: `kafka://HOST:PORT/TOPIC#N`).
+    pub broker: String,
     /// Positions of its first and last message.
     pub first: u64,
     pub last: u64,
@@ -130,6 +138,10 @@ pub struct StreamReport {
     /// Freshness: from the broker storing a message to the commit that made its row
     /// readable, in milliseconds, over every message loaded (`None` without any).
     pub freshness_ms: Option<Freshness>,
+    /// With several streams side by side (a Kafka topic's partitions), each one's
+    /// report; the figures above are their sums.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lanes: Vec<StreamReport>,
 }
 
 /// Percentiles of the time from publish to commit.
@@ -141,7 +153,7 @@ pub struct Freshness {
 }
 
 impl Freshness {
-    fn of(mut millis: Vec<u64>) -> Option<Freshness> {
+    pub(super) fn of(mut millis: Vec<u64>) -> Option<Freshness> {
         if millis.is_empty() {
             return None;
         }
@@ -176,9 +188,23 @@ pub async fn stream(
     warehouse: &Warehouse,
     broker: &mut dyn Broker,
     options: &StreamOptions,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
     progress: &dyn StreamProgress,
 ) -> Result<StreamReport> {
+    let (mut report, freshness) = lane(warehouse, broker, options, stop, progress, None).await?;
+    report.freshness_ms = Freshness::of(freshness);
+    Ok(report)
+}
+
+/// One stream: its report, and the freshness of every message it loaded (ms).
+pub(super) async fn lane(
+    warehouse: &Warehouse,
+    broker: &mut dyn Broker,
+    options: &StreamOptions,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    progress: &dyn StreamProgress,
+    turns: Option<&tokio::sync::Mutex<()>>,
+) -> Result<(StreamReport, Vec<u64>)> {
     options.format.check()?;
     let table = options
         .table
@@ -190,6 +216,7 @@ pub async fn stream(
         table,
         shown: broker.shown(),
         app_id: broker.app_id(),
+        turns,
     };
     let loaded = warehouse.stream_position(table, &target.app_id).await?;
     let rejected_table = format!("{table}_rejected");
@@ -201,7 +228,7 @@ pub async fn stream(
     // (first the commits of a run killed before it brought the state along).
     let live = table == RETAIL_TABLE && crate::live::exists(warehouse).await?;
     if live {
-        crate::live::keep(warehouse).await;
+        in_turn(turns, crate::live::keep(warehouse)).await;
     }
     retrying(options, progress, async || {
         broker.start(run.at.loaded).await
@@ -247,7 +274,7 @@ pub async fn stream(
             },
             async {
                 if follow {
-                    crate::live::keep(warehouse).await;
+                    in_turn(turns, crate::live::keep(warehouse)).await;
                 }
             }
         );
@@ -261,16 +288,15 @@ pub async fn stream(
         progress.batch(&done);
         prefetched = next.transpose()?;
     }
-    run.report.freshness_ms = Freshness::of(std::mem::take(&mut run.freshness));
     if live && run.report.batches > 0 {
-        crate::live::keep(warehouse).await;
+        in_turn(turns, crate::live::keep(warehouse)).await;
     }
     if run.report.batches > 0 {
         // The ingest log lists the batches too (a run killed before this is listed
         // by the next run of any ingest).
-        super::log::record(warehouse, table).await?;
+        in_turn(turns, super::log::record(warehouse, table)).await?;
     }
-    Ok(run.report)
+    Ok((run.report, run.freshness))
 }
 
 /// The table a stream loads, and how the stream is named in it.
@@ -278,6 +304,8 @@ struct Target<'a> {
     table: &'a str,
     shown: String,
     app_id: String,
+    /// Taken by each commit when several streams load the table side by side.
+    turns: Option<&'a tokio::sync::Mutex<()>>,
 }
 
 /// A running stream's state.
@@ -387,7 +415,7 @@ async fn fetch(
 
 /// Runs `attempt` until it succeeds, waiting longer after each broker failure (0.5 s
 /// doubling to 8 s), for at most [`StreamOptions::retry_for`].
-async fn retrying<T>(
+pub(super) async fn retrying<T>(
     options: &StreamOptions,
     progress: &dyn StreamProgress,
     mut attempt: impl AsyncFnMut() -> Result<T>,
@@ -480,9 +508,13 @@ async fn load_batch(
         rows_forgotten: (rows_forgotten > 0).then_some(rows_forgotten),
         ..CommitFacts::default()
     };
-    let (version, rejected_version) =
-        commit_batch(target, facts, &mut data, &mut rejected, at, last).await?;
+    let (version, rejected_version) = in_turn(
+        target.turns,
+        commit_batch(target, facts, &mut data, &mut rejected, at, last),
+    )
+    .await?;
     Ok(BatchReport {
+        broker: shown.clone(),
         first,
         last,
         rows_read: source.rows_read,

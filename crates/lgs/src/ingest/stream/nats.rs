@@ -8,8 +8,8 @@ use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, 
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::Broker;
 use super::messages::StreamMessage;
+use super::{Broker, split_address};
 use crate::error::{LgsError, Result};
 
 /// Where a stream is: `nats://HOST[:PORT]/STREAM`.
@@ -23,34 +23,19 @@ pub struct NatsAddress {
 impl NatsAddress {
     /// Parses `nats://HOST[:PORT]/STREAM`.
     pub fn parse(url: &str) -> Result<NatsAddress> {
-        let bad = |why: &str| LgsError::InvalidArgument {
-            what: "stream address",
-            message: format!("{url}: {why}; expected nats://HOST[:PORT]/STREAM"),
+        let valid = |stream: &str| {
+            let fits = !stream.is_empty()
+                && stream
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            match fits {
+                true => Ok(()),
+                false => Err("a stream name is letters, digits, '_' and '-'"),
+            }
         };
-        let rest = url
-            .strip_prefix("nats://")
-            .ok_or_else(|| bad("not a nats:// address"))?;
-        let (server, stream) = rest.split_once('/').ok_or_else(|| bad("no stream name"))?;
-        let stream = stream.trim_end_matches('/');
-        if server.is_empty() {
-            return Err(bad("no server"));
-        }
-        if stream.is_empty()
-            || !stream
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(bad("a stream name is letters, digits, '_' and '-'"));
-        }
-        let server = if server.contains(':') {
-            server.to_string()
-        } else {
-            format!("{server}:4222")
-        };
-        Ok(NatsAddress {
-            server,
-            stream: stream.to_string(),
-        })
+        let (server, stream) =
+            split_address(url, "nats", 4222, "nats://HOST[:PORT]/STREAM", valid)?;
+        Ok(NatsAddress { server, stream })
     }
 
     /// Connects to the server; an unreachable server is an error naming it.

@@ -2,6 +2,7 @@
 //! line (as JSON objects under the file's header names, or as the CSV lines as they
 //! stand), for demos, load tests and the stream tests.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use serde::Serialize;
 
+use super::kafka::{KafkaAddress, KafkaPublisher};
 use super::nats::NatsAddress;
 use crate::error::{LgsError, Result};
 use crate::ingest::Dataset;
@@ -36,6 +38,8 @@ pub struct ReplayOptions {
     /// the data's own clock (from the first line's date): 3600 plays an hour of
     /// sales in a second, 100000 the real file's two years in about ten minutes.
     pub speedup: Option<f64>,
+    /// Kafka: the partitions of a topic the replay creates (default 1).
+    pub partitions: Option<i32>,
 }
 
 /// A message, with its invoice date (microseconds) when the replay keeps the data's
@@ -48,66 +52,185 @@ pub struct ReplayReport {
     pub stream: String,
     pub subject: String,
     pub messages: u64,
-    /// The stream sequence of the first and last message published.
+    /// The stream sequence of the first and last message published (for a Kafka
+    /// topic of one partition, their positions: offset + 1).
     pub first: u64,
     pub last: u64,
     pub seconds: f64,
+    /// Kafka: the offsets written to each partition.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<PartitionSpan>,
+}
+
+/// The offsets a replay wrote to one partition of a Kafka topic.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionSpan {
+    pub partition: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
 }
 
 /// Publishes the lines of `file` (a CSV, dump, workbook or Parquet file, local or on
-/// object storage) to the JetStream stream at `to` (`nats://HOST[:PORT]/STREAM`),
-/// creating the stream when it does not exist. Each message is acknowledged by the
-/// server before the replay reports it published.
+/// object storage) to the JetStream stream or Kafka topic at `to`
+/// (`nats://HOST[:PORT]/STREAM`, `kafka://HOST[:PORT]/TOPIC`), creating it when it
+/// does not exist. Each message is stored by the broker before the replay reports
+/// it published.
 pub async fn replay(file: &str, to: &str, options: &ReplayOptions) -> Result<ReplayReport> {
-    let address = NatsAddress::parse(to)?;
-    let shown = format!("nats://{}/{}", address.server, address.stream);
-    let broker_error = |message: String| LgsError::Broker {
-        broker: shown.clone(),
-        message,
-    };
-    let context = jetstream::new(address.connect().await?);
-    let subject = subject(&context, &address.stream, options.subject.clone())
-        .await
-        .map_err(broker_error)?;
+    let mut sink = Sink::open(to, options).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Timed>>(8);
     let timed = options.speedup.is_some();
     let reader = read_lines(file, options.csv, options.limit, timed, tx).await?;
     let started = Instant::now();
     let mut report = ReplayReport {
-        stream: shown.clone(),
-        subject: subject.clone(),
+        stream: sink.shown(),
+        subject: sink.subject(),
         messages: 0,
         first: 0,
         last: 0,
         seconds: 0.0,
+        partitions: Vec::new(),
     };
-    let mut acks = FuturesOrdered::new();
     let mut clock = Clock::new(options);
     while let Some(chunk) = rx.recv().await {
         for (payload, date) in chunk {
             let due = clock.due(report.messages, date);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
+            if let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
+                // What waits in a batch goes before the pause.
+                sink.flush(&mut report).await?;
                 tokio::time::sleep(wait).await;
             }
-            let ack = context
-                .publish(subject.clone(), payload)
-                .await
-                .map_err(|e| broker_error(format!("cannot publish: {e}")))?;
-            acks.push_back(ack.into_future());
+            sink.publish(payload, &mut report).await?;
             report.messages += 1;
-            if acks.len() >= 4096 {
-                note(&mut report, acks.next().await, &broker_error)?;
-            }
         }
     }
-    while let Some(ack) = acks.next().await {
-        note(&mut report, Some(ack), &broker_error)?;
-    }
+    sink.finish(&mut report).await?;
     reader
         .await
         .map_err(|e| LgsError::Worker(e.to_string()))??;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Where a replay publishes.
+enum Sink {
+    Nats(Box<NatsSink>),
+    Kafka(Box<KafkaPublisher>),
+}
+
+/// A JetStream stream a replay publishes to.
+struct NatsSink {
+    shown: String,
+    context: jetstream::Context,
+    subject: String,
+    /// Acknowledgements not yet read, in publish order.
+    acks: FuturesOrdered<<jetstream::context::PublishAckFuture as IntoFuture>::IntoFuture>,
+}
+
+impl Sink {
+    async fn open(to: &str, options: &ReplayOptions) -> Result<Sink> {
+        if KafkaAddress::is_kafka(to) {
+            return Ok(Sink::Kafka(Box::new(
+                KafkaPublisher::open(to, options.partitions).await?,
+            )));
+        }
+        let address = NatsAddress::parse(to)?;
+        let shown = format!("nats://{}/{}", address.server, address.stream);
+        let context = jetstream::new(address.connect().await?);
+        let subject = subject(&context, &address.stream, options.subject.clone())
+            .await
+            .map_err(|message| LgsError::Broker {
+                broker: shown.clone(),
+                message,
+            })?;
+        Ok(Sink::Nats(Box::new(NatsSink {
+            shown,
+            context,
+            subject,
+            acks: FuturesOrdered::new(),
+        })))
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            Sink::Nats(nats) => nats.shown.clone(),
+            Sink::Kafka(kafka) => kafka.shown(),
+        }
+    }
+
+    /// The subject, or for Kafka the topic's partition count.
+    fn subject(&self) -> String {
+        match self {
+            Sink::Nats(nats) => nats.subject.clone(),
+            Sink::Kafka(kafka) => format!("{} partitions", kafka.partitions()),
+        }
+    }
+
+    async fn publish(&mut self, payload: Bytes, report: &mut ReplayReport) -> Result<()> {
+        match self {
+            Sink::Nats(nats) => {
+                let NatsSink {
+                    shown,
+                    context,
+                    subject,
+                    acks,
+                } = nats.as_mut();
+                let ack = context
+                    .publish(subject.clone(), payload)
+                    .await
+                    .map_err(|e| nats_error(shown, format!("cannot publish: {e}")))?;
+                acks.push_back(ack.into_future());
+                if acks.len() >= 4096 {
+                    note(report, acks.next().await, shown)?;
+                }
+                Ok(())
+            }
+            Sink::Kafka(kafka) => kafka.publish(payload).await,
+        }
+    }
+
+    /// Sends what waits in a batch.
+    async fn flush(&mut self, _report: &mut ReplayReport) -> Result<()> {
+        match self {
+            Sink::Nats(_) => Ok(()),
+            Sink::Kafka(kafka) => kafka.flush().await,
+        }
+    }
+
+    /// Sends what waits and reads every acknowledgement.
+    async fn finish(&mut self, report: &mut ReplayReport) -> Result<()> {
+        match self {
+            Sink::Nats(nats) => {
+                while let Some(ack) = nats.acks.next().await {
+                    note(report, Some(ack), &nats.shown)?;
+                }
+            }
+            Sink::Kafka(kafka) => {
+                kafka.flush().await?;
+                report.partitions = kafka
+                    .written()
+                    .iter()
+                    .map(|(&partition, &(first, last))| PartitionSpan {
+                        partition,
+                        first_offset: first,
+                        last_offset: last,
+                    })
+                    .collect();
+                // Positions as a stream numbers them (offset + 1), for one partition.
+                if let [only] = report.partitions.as_slice() {
+                    report.first = only.first_offset as u64 + 1;
+                    report.last = only.last_offset as u64 + 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn nats_error(shown: &str, message: String) -> LgsError {
+    LgsError::Broker {
+        broker: shown.to_string(),
+        message,
+    }
 }
 
 /// When each message is due, from the start of the replay: after the one before at
@@ -147,10 +270,10 @@ impl Clock {
 fn note<E: std::fmt::Display>(
     report: &mut ReplayReport,
     ack: Option<std::result::Result<jetstream::publish::PublishAck, E>>,
-    broker_error: &impl Fn(String) -> LgsError,
+    shown: &str,
 ) -> Result<()> {
     if let Some(ack) = ack {
-        let ack = ack.map_err(|e| broker_error(format!("a message was not stored: {e}")))?;
+        let ack = ack.map_err(|e| nats_error(shown, format!("a message was not stored: {e}")))?;
         if report.first == 0 {
             report.first = ack.sequence;
         }
