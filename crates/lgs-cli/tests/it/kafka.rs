@@ -20,7 +20,7 @@ use crate::support::{Process as Running, free_port, spawn_listening};
 
 /// A tansu broker of the test's own (in memory), stopped when dropped.
 struct Broker {
-    _process: Running,
+    process: Running,
     port: u16,
     runtime: tokio::runtime::Runtime,
     client: Client,
@@ -56,7 +56,7 @@ impl Broker {
                 .expect("tansu answers")
         });
         Some(Broker {
-            _process: process,
+            process,
             port,
             runtime,
             client,
@@ -284,4 +284,73 @@ fn an_unreachable_kafka_broker_or_a_missing_topic_is_a_clear_error() {
         .failure()
         .stderr(predicates::str::contains("no such topic"));
     assert!(!Path::new(&wh.join("retail")).exists());
+}
+
+/// The broker goes away while a stream runs: the stream retries with backoff for
+/// --retry-for, then stops with an error naming the broker, every batch before
+/// committed once (tansu keeps its topics in memory, so it cannot come back with
+/// them; NATS's test covers a broker that comes back).
+#[test]
+fn the_kafka_broker_goes_away() {
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    broker.create("away", 2);
+    let lines: Vec<String> = (0..400)
+        .map(|i| GOOD[0].replace("536365", &(600_000 + i).to_string()))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    broker.publish("away", 0, &lines[..200]);
+    broker.publish("away", 1, &lines[200..]);
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let consumer = lgs_process(&wh)
+        .args([
+            "stream",
+            "--from",
+            &broker.url("away"),
+            "--trigger",
+            "200ms",
+        ])
+        .args(["--retry-for", "3s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while rows_or_none(&wh) < 400 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    broker.process.child.kill().unwrap();
+    broker.process.child.wait().unwrap();
+    let out = consumer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("retrying in 0.5 s"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}#", broker.url("away"))),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("every batch before this one is committed"),
+        "{stderr}"
+    );
+    let content = rows(
+        &wh,
+        "SELECT count(*) AS n, count(DISTINCT invoice_no) AS invoices FROM retail",
+    );
+    assert_eq!(
+        (content[0]["n"].as_u64(), content[0]["invoices"].as_u64()),
+        (Some(400), Some(400))
+    );
+}
+
+/// Rows in the warehouse's retail table (0 before it exists).
+fn rows_or_none(wh: &Path) -> u64 {
+    if !wh.join("retail/_delta_log").is_dir() {
+        return 0;
+    }
+    rows(wh, "SELECT count(*) AS n FROM retail")[0]["n"]
+        .as_u64()
+        .unwrap_or(0)
 }
