@@ -151,7 +151,7 @@ where
         match received {
             Ok(result) => {
                 if shown {
-                    progress(py, "\r\x1b[K");
+                    let _ = progress(py, "\r\x1b[K");
                 }
                 return result.map_err(to_py);
             }
@@ -159,7 +159,7 @@ where
                 if let Err(signal) = py.check_signals() {
                     cancel.notify_one();
                     if shown {
-                        progress(py, "\n");
+                        let _ = progress(py, "\n");
                     }
                     return Err(signal);
                 }
@@ -170,7 +170,10 @@ where
                     let text = progress_line(elapsed.as_secs(), scanned);
                     if text != last_shown {
                         shown = true;
-                        progress(py, &text);
+                        if let Err(signal) = progress(py, &text) {
+                            cancel.notify_one();
+                            return Err(signal);
+                        }
                         last_shown = text;
                     }
                 }
@@ -185,11 +188,17 @@ where
     }
 }
 
-/// Writes `text` to Python's `sys.stderr` (the notebook's output area); a
-/// failure to show progress is not the work's failure.
-fn progress(py: Python<'_>, text: &str) {
-    let _ = py
+/// Writes `text` to Python's `sys.stderr` (the notebook's output area). A failure
+/// to show progress is not the work's failure, but a kernel interrupt that Python
+/// handled while it wrote (its stderr is Python code in Jupyter and under pytest)
+/// is returned: swallowed, the interrupt would be lost and the work run on.
+fn progress(py: Python<'_>, text: &str) -> PyResult<()> {
+    let written = py
         .import("sys")
         .and_then(|sys| sys.getattr("stderr"))
         .and_then(|err| err.call_method1("write", (text,)));
+    match written {
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) => Err(e),
+        _ => Ok(()),
+    }
 }

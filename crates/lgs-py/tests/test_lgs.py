@@ -10,6 +10,7 @@ import _thread
 import json
 import subprocess
 import threading
+import sys
 import time
 from decimal import Decimal
 
@@ -165,6 +166,38 @@ def test_a_kernel_interrupt_cancels_a_running_query(handmade):
     assert time.monotonic() - start < 5
     # The connection still answers.
     assert wh.sql("SELECT count(*) AS n FROM retail").to_arrow().column("n").to_pylist() == [8]
+
+
+def test_an_interrupt_while_the_progress_bar_is_written_cancels(handmade, monkeypatch):
+    # In Jupyter (and under pytest) stderr is Python code: an interrupt that comes
+    # while the progress bar is written is handled there, and must still cancel.
+    class Interrupting:
+        def __init__(self):
+            self.writes = 0
+
+        def write(self, text):
+            self.writes += 1
+            if self.writes == 2:
+                _thread.interrupt_main()
+                sum(range(1000))  # Python code, where the interrupt is handled
+            return len(text)
+
+        def flush(self):
+            pass
+
+    stderr = Interrupting()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    wh = lgs.connect(handmade)
+    endless = wh.sql("SELECT count(*) FROM generate_series(1, 100000000000)")
+    lgs.set_progress(True, after=0)
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            endless.to_arrow()
+    finally:
+        lgs.set_progress(True, after=1)
+    assert time.monotonic() - start < 5
+    assert stderr.writes >= 2
 
 
 def test_a_role_sees_pseudonyms_and_cannot_write(handmade, tmp_path):
