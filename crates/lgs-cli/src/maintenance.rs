@@ -268,9 +268,13 @@ pub async fn forget(
     }
     let mut o = out();
     for t in done.tables.iter().filter(|t| t.rows > 0) {
+        let what = match t.redacted {
+            true => "audit records with the ids taken out of their statements, in",
+            false => "rows removed from",
+        };
         write!(
             o,
-            "{}: {} rows removed from {} files (version {})",
+            "{}: {} {what} {} files (version {})",
             t.table,
             group(t.rows as f64, 0),
             t.files_rewritten,

@@ -25,7 +25,9 @@ use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use serde::Serialize;
 
+use super::rewrite::Change;
 use super::{Root, Warehouse};
+use crate::audit::AUDIT_TABLE;
 use crate::error::{LgsError, QueryContext, Result};
 use crate::facts::CommitFacts;
 use crate::policy::pseudonym::Pseudonym;
@@ -53,7 +55,11 @@ pub struct ForgetRequest {
 #[derive(Debug, Clone, Serialize)]
 pub struct TableForgotten {
     pub table: String,
+    /// Rows removed; for the audit trail (`redacted`), records whose statement
+    /// named a customer, kept with the ids replaced by `<forgotten>`.
     pub rows: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
     pub files_rewritten: usize,
     /// The commit that removed the rows (`None`: the table held none).
     pub version: Option<u64>,
@@ -109,6 +115,29 @@ fn condition(schema: &Schema, ids: &[i64]) -> Option<String> {
     None
 }
 
+/// The audit records whose statement names one of `ids` (a whole number, perhaps
+/// written as a float), and the SELECT list that writes them with each such id as
+/// `<forgotten>`.
+fn redaction(ids: &[i64], schema: &Schema) -> (String, String) {
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join("|");
+    let pattern = format!("(^|[^0-9.])({list})(\\.0+)?([^0-9]|$)");
+    let condition = format!("regexp_like(\"statement\", '{pattern}')");
+    // Twice: ids one character apart ("IN (1,2)") share the character between
+    // them, which one pass consumes with the first.
+    let once =
+        |text: &str| format!("regexp_replace({text}, '{pattern}', '${{1}}<forgotten>${{4}}', 'g')");
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "statement" => format!("{} AS \"statement\"", once(&once("\"statement\""))),
+            c => format!("\"{c}\""),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (condition, columns)
+}
+
 impl Warehouse {
     /// Forgets `request.customers` everywhere (see the module's documentation).
     pub async fn forget(&self, request: &ForgetRequest) -> Result<Forgotten> {
@@ -135,7 +164,25 @@ impl Warehouse {
             let Some(condition) = condition(&schema, &request.customers) else {
                 continue;
             };
-            tables.push(self.forget_in(&name, table, &condition, request).await?);
+            let change = Change::Drop(&condition);
+            tables.push(self.forget_in(&name, table, &change, request).await?);
+        }
+        // The audit trail keeps its records (who ran what, when), with the ids
+        // taken out of their statements.
+        if let Some(table) = self.open(AUDIT_TABLE).await? {
+            let schema = table
+                .snapshot()
+                .map_err(|e| LgsError::delta(AUDIT_TABLE, e))?
+                .snapshot()
+                .arrow_schema();
+            let (condition, select) = redaction(&request.customers, &schema);
+            let change = Change::Replace {
+                condition: &condition,
+                select: &select,
+            };
+            let mut done = self.forget_in(AUDIT_TABLE, table, &change, request).await?;
+            done.redacted = true;
+            tables.push(done);
         }
         let mut derived_deleted = Vec::new();
         for dir in DERIVED {
@@ -145,7 +192,7 @@ impl Warehouse {
         }
         Ok(Forgotten {
             customers: request.customers.len(),
-            rows: tables.iter().map(|t| t.rows).sum(),
+            rows: tables.iter().filter(|t| !t.redacted).map(|t| t.rows).sum(),
             tables,
             derived_deleted,
             now: request.now,
@@ -208,19 +255,20 @@ impl Warehouse {
         &self,
         name: &str,
         table: DeltaTable,
-        condition: &str,
+        change: &Change<'_>,
         request: &ForgetRequest,
     ) -> Result<TableForgotten> {
         let mut done = TableForgotten {
             table: name.to_string(),
             rows: 0,
+            redacted: false,
             files_rewritten: 0,
             version: None,
             files_deleted: 0,
             log_files_deleted: 0,
         };
         let rewritten = self
-            .rewrite_files(name, &table, |_, _| true, Some(condition))
+            .rewrite_files(name, &table, |_, _| true, Some(change))
             .await
             .map_err(|e| match e {
                 LgsError::InvalidArgument { message, .. } => LgsError::InvalidArgument {
@@ -229,7 +277,7 @@ impl Warehouse {
                 },
                 e => e,
             })?;
-        done.rows = rewritten.rows_dropped;
+        done.rows = rewritten.rows_matched;
         done.files_rewritten = rewritten.removes.len();
         if !rewritten.removes.is_empty() {
             done.version = Some(

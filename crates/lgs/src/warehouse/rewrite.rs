@@ -24,25 +24,42 @@ pub(super) fn plain_context() -> SessionContext {
     SessionContext::new_with_config(config)
 }
 
+/// What a rewrite changes in the rows of the files it picks.
+pub(super) enum Change<'a> {
+    /// Leaves out the rows matching this SQL condition.
+    Drop(&'a str),
+    /// Writes the rows as `select` (a SELECT list over the file, `f`) gives them,
+    /// in the files holding rows matching `condition`.
+    Replace { condition: &'a str, select: &'a str },
+}
+
+impl Change<'_> {
+    fn condition(&self) -> &str {
+        match self {
+            Change::Drop(condition) | Change::Replace { condition, .. } => condition,
+        }
+    }
+}
+
 /// What a rewrite wrote, to be committed by its caller.
 pub(super) struct Rewritten {
     /// The files replaced, and the files that replace them.
     pub removes: Vec<Action>,
     pub adds: Vec<Add>,
-    /// Rows left out (those matching the condition to drop).
-    pub rows_dropped: u64,
+    /// Rows matching the change's condition (left out, or replaced).
+    pub rows_matched: u64,
 }
 
 impl Warehouse {
     /// Rewrites the files of `table` that `select` picks (by path and size), in log
-    /// order, into new files without the rows matching `drop` (a SQL condition).
-    /// With `drop`, a picked file none of whose rows match is left as it is.
+    /// order, into new files with `change` made (as they are without). With a
+    /// change, a picked file none of whose rows match its condition is left as it is.
     pub(super) async fn rewrite_files(
         &self,
         name: &str,
         table: &DeltaTable,
         select: impl Fn(&str, u64) -> bool,
-        drop: Option<&str>,
+        change: Option<&Change<'_>>,
     ) -> Result<Rewritten> {
         let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
         if !snapshot.metadata().partition_columns().is_empty() {
@@ -60,7 +77,7 @@ impl Warehouse {
         let mut done = Rewritten {
             removes: Vec::new(),
             adds: Vec::new(),
-            rows_dropped: 0,
+            rows_matched: 0,
         };
         let mut writer = TableWriter::new(self, name, schema.clone(), vec![]);
         for file in snapshot.log_data() {
@@ -73,15 +90,21 @@ impl Warehouse {
             let _ = ctx.deregister_table("f");
             ctx.register_table("f", provider)
                 .context("reading a data file")?;
-            let kept = match drop {
-                Some(condition) => {
+            let kept = match change {
+                Some(change) => {
+                    let condition = change.condition();
                     let matching =
                         count(&ctx, &format!("SELECT count(*) FROM f WHERE {condition}")).await?;
                     if matching == 0 {
                         continue;
                     }
-                    done.rows_dropped += matching;
-                    format!("SELECT * FROM f WHERE NOT coalesce({condition}, false)")
+                    done.rows_matched += matching;
+                    match change {
+                        Change::Drop(_) => {
+                            format!("SELECT * FROM f WHERE NOT coalesce({condition}, false)")
+                        }
+                        Change::Replace { select, .. } => format!("SELECT {select} FROM f"),
+                    }
                 }
                 None => "SELECT * FROM f".to_string(),
             };
@@ -98,7 +121,7 @@ impl Warehouse {
                 }
             }
             done.removes
-                .push(Action::Remove(file.remove_action(drop.is_some())));
+                .push(Action::Remove(file.remove_action(change.is_some())));
         }
         if !done.removes.is_empty() {
             done.adds = writer.finish().await?;

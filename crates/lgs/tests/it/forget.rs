@@ -87,6 +87,28 @@ fn traces(dir: &Path, needle: &str) -> Vec<String> {
     found
 }
 
+/// Served requests with these statements, in the audit trail (a second apart, in
+/// order).
+async fn audited(warehouse: &lgs::Warehouse, statements: &[&str]) {
+    let (log, flusher) =
+        lgs::audit::AuditLog::start(warehouse.clone(), std::time::Duration::from_secs(60));
+    let start = chrono::Utc::now();
+    for (i, statement) in statements.iter().enumerate() {
+        log.record(lgs::audit::Record {
+            at: start + chrono::Duration::seconds(i as i64),
+            user: "analyst".into(),
+            role: "admin".into(),
+            surface: "sql page".into(),
+            statement: statement.to_string(),
+            tables: "retail".into(),
+            rows: Some(1),
+            outcome: "ok".into(),
+            millis: 3,
+        });
+    }
+    flusher.finish().await;
+}
+
 #[tokio::test]
 async fn a_forgotten_customer_leaves_no_trace_in_any_file() {
     let s = Scratch::new();
@@ -96,6 +118,15 @@ async fn a_forgotten_customer_leaves_no_trace_in_any_file() {
     lgs::live::refresh(&s.warehouse).await.unwrap();
     let wh = s.dir.path().join("warehouse");
     assert!(wh.join("_lgs_live").exists());
+    audited(
+        &s.warehouse,
+        &[
+            &format!("SELECT * FROM retail WHERE customer_id = {GONE}"),
+            &format!("SELECT * FROM retail WHERE customer_id IN ({GONE},12001,{GONE}.0)"),
+            "SELECT count(*) FROM retail WHERE customer_id = 12001",
+        ],
+    )
+    .await;
     let needle = GONE.to_string();
     assert!(
         traces(&wh, &needle).len() >= 3,
@@ -114,7 +145,26 @@ async fn a_forgotten_customer_leaves_no_trace_in_any_file() {
         by_table,
         vec![
             ("retail".to_string(), 2),
-            ("retail_rejected".to_string(), 1)
+            ("retail_rejected".to_string(), 1),
+            ("_lgs_audit/queries".to_string(), 2)
+        ]
+    );
+    assert!(done.tables[2].redacted);
+    // The audit trail keeps every record, without the customer in its statements.
+    let statements: Vec<String> = s
+        .warehouse
+        .audit(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.statement)
+        .collect();
+    assert_eq!(
+        statements,
+        [
+            "SELECT * FROM retail WHERE customer_id = <forgotten>",
+            "SELECT * FROM retail WHERE customer_id IN (<forgotten>,12001,<forgotten>)",
+            "SELECT count(*) FROM retail WHERE customer_id = 12001",
         ]
     );
     assert_eq!(done.derived_deleted, vec!["_lgs_live".to_string()]);
