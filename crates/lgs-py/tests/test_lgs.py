@@ -8,9 +8,10 @@ handmade.csv (crates/lgs/tests/data) by hand: line amounts 10.00 + 5.00 (invoice
 
 import _thread
 import json
+import signal
 import subprocess
-import threading
 import sys
+import threading
 import time
 from decimal import Decimal
 
@@ -156,7 +157,17 @@ def test_errors_are_lgs_errors_with_their_message(handmade, fresh, tmp_path):
     assert "--help" not in str(e.value)
 
 
-def test_a_kernel_interrupt_cancels_a_running_query(handmade):
+@pytest.fixture
+def interruptible():
+    # A kernel's SIGINT handler: Python raises KeyboardInterrupt on SIGINT only when
+    # it handles the signal, and a process started in the background inherits it
+    # ignored (where interrupt_main does nothing).
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_kernel_interrupt_cancels_a_running_query(handmade, interruptible):
     wh = lgs.connect(handmade)
     endless = wh.sql("SELECT count(*) FROM generate_series(1, 100000000000)")
     threading.Timer(1.0, _thread.interrupt_main).start()
@@ -168,7 +179,8 @@ def test_a_kernel_interrupt_cancels_a_running_query(handmade):
     assert wh.sql("SELECT count(*) AS n FROM retail").to_arrow().column("n").to_pylist() == [8]
 
 
-def test_an_interrupt_while_the_progress_bar_is_written_cancels(handmade, monkeypatch):
+def test_an_interrupt_while_the_progress_bar_is_written_cancels(handmade, monkeypatch,
+                                                                 interruptible):
     # In Jupyter (and under pytest) stderr is Python code: an interrupt that comes
     # while the progress bar is written is handled there, and must still cancel.
     class Interrupting:
