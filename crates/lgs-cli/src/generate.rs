@@ -38,8 +38,8 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "PATH", required_unless_present = "to")]
     pub out: Option<PathBuf>,
     /// Retail: publish the lines to this stream instead (nats://HOST[:PORT]/STREAM or
-    /// kafka://HOST[:PORT]/TOPIC,
-    /// created when missing), one JSON message per line, as `lgs replay` does.
+    /// kafka://HOST[:PORT]/TOPIC, created when missing), one JSON message per line,
+    /// as `lgs replay` does.
     #[arg(long, value_name = "URL", conflicts_with = "out")]
     pub to: Option<String>,
     /// With --to: at most this many messages a second.
@@ -48,6 +48,9 @@ pub struct GenerateArgs {
     /// With --to: keep the data's clock N times faster (see `lgs replay --speedup`).
     #[arg(long, value_name = "N", requires = "to")]
     pub speedup: Option<f64>,
+    /// With --to kafka://...: the partitions of a topic this creates.
+    #[arg(long, value_name = "N", requires = "to", value_parser = clap::value_parser!(i32).range(1..))]
+    pub partitions: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,6 +93,7 @@ pub async fn generate(args: &GenerateArgs, threads: usize, quiet: bool) -> Resul
         let options = ReplayOptions {
             rate: args.rate,
             speedup: args.speedup,
+            partitions: args.partitions,
             ..Default::default()
         };
         Ok::<_, anyhow::Error>(replay(&file.display().to_string(), to, &options).await?)
