@@ -15,57 +15,49 @@ use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 
 use crate::cli::lgs;
+use crate::objectstore::{Emulator, start_listening};
 use crate::stream::{CONTENT, GOOD, generated, lgs_process, rows, stream_until_idle};
-use crate::support::{Process as Running, free_port, spawn_listening};
+use crate::support::free_port;
 
 /// A tansu broker of the test's own (in memory), stopped when dropped.
 struct Broker {
-    process: Running,
-    port: u16,
+    emulator: Emulator,
     runtime: tokio::runtime::Runtime,
     client: Client,
-    _dir: tempfile::TempDir,
 }
 
 impl Broker {
     fn start() -> Option<Broker> {
-        let Ok(program) = std::env::var("LGS_TEST_TANSU") else {
-            eprintln!("skipping: set LGS_TEST_TANSU to tansu's executable (.ci/run does)");
-            return None;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let args: Vec<String> = [
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "memory://tansu/",
-        ]
-        .map(String::from)
-        .to_vec();
-        let process = spawn_listening(&program, &args, dir.path(), port);
+        let emulator = start_listening("LGS_TEST_TANSU", |port, _| {
+            let url = format!("tcp://127.0.0.1:{port}");
+            [
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ]
+            .map(String::from)
+            .to_vec()
+        })?;
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let client = runtime.block_on(async {
-            ClientBuilder::new(vec![format!("127.0.0.1:{port}")])
+            ClientBuilder::new(vec![format!("127.0.0.1:{}", emulator.port)])
                 .build()
                 .await
                 .expect("tansu answers")
         });
         Some(Broker {
-            process,
-            port,
+            emulator,
             runtime,
             client,
-            _dir: dir,
         })
     }
 
     fn url(&self, topic: &str) -> String {
-        format!("kafka://127.0.0.1:{}/{topic}", self.port)
+        format!("kafka://127.0.0.1:{}/{topic}", self.emulator.port)
     }
 
     fn create(&self, topic: &str, partitions: i32) {
@@ -321,8 +313,8 @@ fn the_kafka_broker_goes_away() {
     while rows_or_none(&wh) < 400 && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(200));
     }
-    broker.process.child.kill().unwrap();
-    broker.process.child.wait().unwrap();
+    broker.emulator.process.child.kill().unwrap();
+    broker.emulator.process.child.wait().unwrap();
     let out = consumer.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");

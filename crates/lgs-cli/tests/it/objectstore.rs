@@ -26,12 +26,18 @@ fn data(rel: &str) -> PathBuf {
 
 /// An emulator process (stopped when dropped) and its port.
 pub(crate) struct Emulator {
-    _process: Process,
+    pub(crate) process: Process,
     pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
-fn start(var: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Option<Emulator> {
+/// The emulator named by environment variable `var`, started with `args(port, dir)`
+/// in a directory of its own, once it listens on its port (`None`, said on stderr,
+/// when the variable is unset).
+pub(crate) fn start_listening(
+    var: &str,
+    args: impl Fn(u16, &Path) -> Vec<String>,
+) -> Option<Emulator> {
     let Ok(program) = std::env::var(var) else {
         eprintln!(
             "skipping: set {var} to the emulator's executable (.ci/run does) to run this test"
@@ -41,13 +47,18 @@ fn start(var: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Option<Emulator
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let process = spawn_listening(&program, &args(port, dir.path()), dir.path(), port);
-    // Listening is not yet answering (Azurite once reset the first request).
-    wait_for_http(port, var);
     Some(Emulator {
-        _process: process,
+        process,
         port,
         _dir: dir,
     })
+}
+
+fn start(var: &str, args: impl Fn(u16, &Path) -> Vec<String>) -> Option<Emulator> {
+    let emulator = start_listening(var, args)?;
+    // Listening is not yet answering (Azurite once reset the first request).
+    wait_for_http(emulator.port, var);
+    Some(emulator)
 }
 
 pub(crate) fn start_moto() -> Option<Emulator> {

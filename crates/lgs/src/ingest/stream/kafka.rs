@@ -67,30 +67,48 @@ impl KafkaAddress {
         }
     }
 
+    /// What `request` got from the broker, or an error naming it when the broker
+    /// did not answer within `limit`.
+    async fn answered<T>(
+        &self,
+        limit: Duration,
+        request: impl Future<Output = std::result::Result<T, KafkaError>>,
+    ) -> Result<std::result::Result<T, KafkaError>> {
+        tokio::time::timeout(limit, request)
+            .await
+            .map_err(|_| self.error(format!("no answer in {} s", limit.as_secs())))
+    }
+
     /// Connects to the broker; an unreachable broker is an error naming it (after
-    /// a few seconds of rskafka's own retries).
+    /// a second of rskafka's own retries).
     pub async fn connect(&self) -> Result<Client> {
         let build = ClientBuilder::new(vec![self.server.clone()])
             .client_id("lgs")
             .backoff_config(backoff())
             .build();
-        match tokio::time::timeout(ANSWER, build).await {
-            Ok(Ok(client)) => Ok(client),
-            Ok(Err(e)) => Err(self.error(format!("cannot connect: {e}"))),
-            Err(_) => Err(self.error(format!("no answer in {} s", ANSWER.as_secs()))),
-        }
+        self.answered(ANSWER, build)
+            .await?
+            .map_err(|e| self.error(format!("cannot connect: {e}")))
+    }
+
+    /// The topic's partitions, in order (`None`: no such topic).
+    async fn find_partitions(&self, client: &Client) -> Result<Option<Vec<i32>>> {
+        let topics = self
+            .answered(ANSWER, client.list_topics())
+            .await?
+            .map_err(|e| self.error(format!("cannot list the topics: {e}")))?;
+        Ok(topics
+            .into_iter()
+            .find(|t| t.name == self.topic && !t.partitions.is_empty())
+            .map(|t| t.partitions.into_iter().collect()))
     }
 
     /// The topic's partitions, in order; a topic that does not exist is an error
     /// saying how to make one.
     pub async fn partitions(&self, client: &Client) -> Result<Vec<i32>> {
-        let topics = tokio::time::timeout(ANSWER, client.list_topics())
-            .await
-            .map_err(|_| self.error(format!("no answer in {} s", ANSWER.as_secs())))?
-            .map_err(|e| self.error(format!("cannot list the topics: {e}")))?;
-        match topics.into_iter().find(|t| t.name == self.topic) {
-            Some(t) if !t.partitions.is_empty() => Ok(t.partitions.into_iter().collect()),
-            _ => Err(LgsError::InvalidArgument {
+        self.find_partitions(client)
+            .await?
+            .ok_or_else(|| LgsError::InvalidArgument {
                 what: "stream",
                 message: format!(
                     "{}: no such topic; create it, or publish to it with \
@@ -98,19 +116,16 @@ impl KafkaAddress {
                     self.shown(),
                     self.shown()
                 ),
-            }),
-        }
+            })
     }
 
     /// A client of one partition.
     pub async fn partition(&self, client: &Client, partition: i32) -> Result<PartitionClient> {
-        tokio::time::timeout(
-            ANSWER,
-            client.partition_client(self.topic.clone(), partition, UnknownTopicHandling::Error),
-        )
-        .await
-        .map_err(|_| self.error(format!("no answer in {} s", ANSWER.as_secs())))?
-        .map_err(|e| self.error(format!("cannot reach partition {partition}: {e}")))
+        let request =
+            client.partition_client(self.topic.clone(), partition, UnknownTopicHandling::Error);
+        self.answered(ANSWER, request)
+            .await?
+            .map_err(|e| self.error(format!("cannot reach partition {partition}: {e}")))
     }
 }
 
@@ -175,12 +190,15 @@ impl KafkaPartition {
         let client = self.client.as_ref().expect("started");
         // At least 1 ms: 0 would make the broker answer at once, and the caller spin.
         let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
-        let fetched = tokio::time::timeout(
-            wait + ANSWER,
-            client.fetch_records(ask, 1..FETCH_BYTES, wait_ms),
-        )
-        .await
-        .map_err(|_| self.error(format!("no answer in {} s", ANSWER.as_secs())))?;
+        let fetched = self
+            .address
+            .answered(
+                wait + ANSWER,
+                client.fetch_records(ask, 1..FETCH_BYTES, wait_ms),
+            )
+            .await
+            // Named by the partition.
+            .map_err(|_| self.error(format!("no answer in {} s", ANSWER.as_secs())))?;
         match fetched {
             Ok(fetched) => Ok(fetched),
             Err(KafkaError::ServerError {
@@ -309,12 +327,9 @@ impl KafkaPublisher {
     pub async fn open(to: &str, partitions: Option<i32>) -> Result<KafkaPublisher> {
         let address = KafkaAddress::parse(to)?;
         let client = address.connect().await?;
-        let numbers = match address.partitions(&client).await {
-            Ok(numbers) => numbers,
-            Err(LgsError::InvalidArgument { .. }) => {
-                create(&address, &client, partitions.unwrap_or(1)).await?
-            }
-            Err(e) => return Err(e),
+        let numbers = match address.find_partitions(&client).await? {
+            Some(numbers) => numbers,
+            None => create(&address, &client, partitions.unwrap_or(1)).await?,
         };
         let mut clients = Vec::with_capacity(numbers.len());
         for p in numbers {
@@ -361,14 +376,11 @@ impl KafkaPublisher {
         let records = std::mem::replace(&mut self.pending, Vec::with_capacity(PUBLISH_BATCH));
         let client = &self.partitions[self.turn % self.partitions.len()];
         self.turn += 1;
-        let offsets =
-            tokio::time::timeout(ANSWER, client.produce(records, Compression::NoCompression))
-                .await
-                .map_err(|_| {
-                    self.address
-                        .error(format!("no answer in {} s", ANSWER.as_secs()))
-                })?
-                .map_err(|e| self.address.error(format!("a message was not stored: {e}")))?;
+        let offsets = self
+            .address
+            .answered(ANSWER, client.produce(records, Compression::NoCompression))
+            .await?
+            .map_err(|e| self.address.error(format!("a message was not stored: {e}")))?;
         if let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) {
             let span = self
                 .written
@@ -391,15 +403,14 @@ async fn create(address: &KafkaAddress, client: &Client, partitions: i32) -> Res
         .controller_client()
         .map_err(|e| address.error(format!("cannot create the topic: {e}")))?;
     let created = controller.create_topic(&address.topic, partitions, 1, 5_000);
-    match tokio::time::timeout(ANSWER, created).await {
-        Ok(Ok(())) => {}
+    match address.answered(ANSWER, created).await? {
+        Ok(()) => {}
         // Made by another run in between.
-        Ok(Err(KafkaError::ServerError {
+        Err(KafkaError::ServerError {
             protocol_error: ProtocolError::TopicAlreadyExists,
             ..
-        })) => {}
-        Ok(Err(e)) => return Err(address.error(format!("cannot create the topic: {e}"))),
-        Err(_) => return Err(address.error(format!("no answer in {} s", ANSWER.as_secs()))),
+        }) => {}
+        Err(e) => return Err(address.error(format!("cannot create the topic: {e}"))),
     }
     // The metadata may lag the creation a moment.
     for _ in 0..50 {

@@ -38,6 +38,11 @@ impl NatsAddress {
         Ok(NatsAddress { server, stream })
     }
 
+    /// How the stream is shown: `nats://HOST:PORT/STREAM`.
+    pub fn shown(&self) -> String {
+        format!("nats://{}/{}", self.server, self.stream)
+    }
+
     /// Connects to the server; an unreachable server is an error naming it.
     pub async fn connect(&self) -> Result<async_nats::Client> {
         async_nats::ConnectOptions::new()
@@ -45,7 +50,7 @@ impl NatsAddress {
             .connect(self.server.as_str())
             .await
             .map_err(|e| LgsError::Broker {
-                broker: format!("nats://{}/{}", self.server, self.stream),
+                broker: self.shown(),
                 message: format!("cannot connect: {e}"),
             })
     }
@@ -152,7 +157,7 @@ impl Nats {
 #[async_trait]
 impl Broker for Nats {
     fn shown(&self) -> String {
-        format!("nats://{}/{}", self.address.server, self.address.stream)
+        self.address.shown()
     }
 
     fn app_id(&self) -> String {

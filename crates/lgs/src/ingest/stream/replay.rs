@@ -96,7 +96,7 @@ pub async fn replay(file: &str, to: &str, options: &ReplayOptions) -> Result<Rep
             let due = clock.due(report.messages, date);
             if let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
                 // What waits in a batch goes before the pause.
-                sink.flush(&mut report).await?;
+                sink.flush().await?;
                 tokio::time::sleep(wait).await;
             }
             sink.publish(payload, &mut report).await?;
@@ -134,7 +134,7 @@ impl Sink {
             )));
         }
         let address = NatsAddress::parse(to)?;
-        let shown = format!("nats://{}/{}", address.server, address.stream);
+        let shown = address.shown();
         let context = jetstream::new(address.connect().await?);
         let subject = subject(&context, &address.stream, options.subject.clone())
             .await
@@ -189,7 +189,7 @@ impl Sink {
     }
 
     /// Sends what waits in a batch.
-    async fn flush(&mut self, _report: &mut ReplayReport) -> Result<()> {
+    async fn flush(&mut self) -> Result<()> {
         match self {
             Sink::Nats(_) => Ok(()),
             Sink::Kafka(kafka) => kafka.flush().await,
