@@ -33,6 +33,7 @@ mod pg_compat;
 mod pg_expr;
 mod pg_guard;
 mod pg_information_schema;
+mod pg_inline;
 mod pg_parser;
 mod pg_shape;
 mod pg_sql;

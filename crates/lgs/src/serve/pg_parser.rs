@@ -2,7 +2,9 @@
 //! query goes to datafusion-postgres: its parser replaces a correlated subquery
 //! that is a whole select item by NULL (meant for the catalog's lookups), which
 //! over a warehouse table would be a wrong answer; such a query is planned by lgs
-//! from the client's own text.
+//! from the client's own text. So is a query with an `IN (subquery)` over no table
+//! (Grafana's search-path walk, which that parser replaces by `''`): see
+//! [`super::pg_inline`].
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -19,17 +21,21 @@ use pgwire::api::stmt::QueryParser;
 use pgwire::api::{ClientInfo, Type};
 use pgwire::error::PgWireResult;
 
-use super::pg_sql::{plan, relations};
+use super::pg_sql::{plan_as_written, relations};
 
 /// A query DataFusion must plan as the client wrote it: datafusion-postgres's
 /// parser replaces a correlated subquery that is a whole select item by NULL (it
 /// is meant for the catalog's lookups); over a warehouse table that would be a
-/// wrong answer, so such a query is parsed and planned here from its text.
+/// wrong answer, so such a query is parsed and planned here from its text; and
+/// so is one with an `IN (subquery)` over no table ([`super::pg_inline`]).
 pub(super) fn planned_as_written(mut statements: Vec<Statement>) -> Option<Statement> {
     let [Statement::Query(_)] = statements.as_slice() else {
         return None;
     };
     let statement = statements.pop()?;
+    if super::pg_inline::has_inlinable(&statement) {
+        return Some(statement);
+    }
     let mut found = false;
     let _ = datafusion::sql::sqlparser::ast::visit_expressions(&statement, |e| {
         if let Expr::Subquery(query) = e
@@ -69,7 +75,7 @@ impl QueryParser for AsWritten {
         let parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok();
         match parsed.and_then(planned_as_written) {
             Some(statement) => {
-                let plan = plan(&self.ctx, statement.clone()).await?;
+                let plan = plan_as_written(&self.ctx, statement.clone()).await?;
                 Ok(Some((statement.to_string(), Some((statement, plan)))))
             }
             None => self.inner.parse_sql(client, sql, types).await,

@@ -406,7 +406,7 @@ pub(super) async fn run(
     statement: Statement,
     metadata: &std::collections::HashMap<String, String>,
 ) -> PgWireResult<Response> {
-    let plan = plan(ctx, statement).await?;
+    let plan = plan_as_written(ctx, statement).await?;
     let df = ctx
         .execute_logical_plan(plan)
         .await
@@ -414,6 +414,21 @@ pub(super) async fn run(
     let options = FormatOptions::from_client_metadata(metadata);
     let response = encode_dataframe(df, &Format::UnifiedText, Some(options.into())).await?;
     Ok(Response::Query(response))
+}
+
+/// Plans a statement that lgs plans from the client's own text (see
+/// [`super::pg_parser`]): an `IN (subquery)` over no table first replaced by its
+/// answer ([`super::pg_inline`]), then rewritten as [`RewriteHook`] would.
+pub(super) async fn plan_as_written(
+    ctx: &SessionContext,
+    statement: Statement,
+) -> PgWireResult<LogicalPlan> {
+    if !super::pg_inline::has_inlinable(&statement) {
+        return plan(ctx, statement).await;
+    }
+    let inlined = super::pg_inline::inlined(ctx, statement).await;
+    let statement = rewritten(&inlined, ctx).unwrap_or(inlined);
+    plan(ctx, statement).await
 }
 
 /// Plans `statement` in `ctx` as DataFusion's SQL planner does.
