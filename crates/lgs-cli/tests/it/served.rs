@@ -292,6 +292,9 @@ fn the_postgres_protocol_serves_the_same_users_roles_and_audit_trail() {
     let listed = psql(port, "alice", "alice-token", "\\d").unwrap();
     assert!(listed.contains("retail"), "{listed}");
     assert!(!listed.contains("retail_rejected"), "{listed}");
+    // `\\dt`: the tables themselves, for a role that reads them unfiltered.
+    let tables = psql(port, "root", "root-token", "\\dt").unwrap();
+    assert!(tables.contains("public|retail|table|"), "{tables}");
     // `\\d retail`: the columns with PostgreSQL's types, those the role may see.
     let described = psql(port, "root", "root-token", "\\d retail").unwrap();
     assert!(described.contains("amount|numeric"), "{described}");
