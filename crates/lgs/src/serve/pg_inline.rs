@@ -11,7 +11,7 @@
 use std::ops::ControlFlow;
 
 use datafusion::arrow::array::Array;
-use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::common::ScalarValue;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
     Expr, Query, Statement, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
@@ -116,21 +116,10 @@ async fn answer(ctx: &SessionContext, query: &Query) -> Option<Vec<Expr>> {
     (values.len() <= MOST_VALUES).then_some(values)
 }
 
-/// Row `row` of `column` as a SQL literal: numbers and booleans as themselves,
-/// everything else as text (compared with the left side as PostgreSQL would cast
-/// an unknown literal).
+/// Row `row` of `column` as a SQL literal ([`super::pg_sql::sql_literal`]).
 fn literal(column: &dyn Array, row: usize) -> Option<Expr> {
-    use datafusion::arrow::datatypes::DataType as T;
-    if column.is_null(row) {
-        return Some(Expr::value(Value::Null));
-    }
-    let text = array_value_to_string(column, row).ok()?;
-    let value = match column.data_type() {
-        T::Boolean => Value::Boolean(text == "true"),
-        t if t.is_numeric() => Value::Number(text, false),
-        _ => Value::SingleQuotedString(text),
-    };
-    Some(Expr::value(value))
+    let value = ScalarValue::try_from_array(column, row).ok()?;
+    super::pg_sql::sql_literal(value).ok()
 }
 
 /// Puts the answers in place of their subqueries.
@@ -170,6 +159,7 @@ impl VisitorMut for Replace<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::util::display::array_value_to_string;
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 

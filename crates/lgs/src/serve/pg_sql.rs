@@ -21,7 +21,7 @@
 use std::ops::ControlFlow;
 
 use async_trait::async_trait;
-use datafusion::common::ParamValues;
+use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
@@ -356,6 +356,11 @@ pub(super) fn call(name: &str, args: Vec<Expr>) -> Expr {
     })
 }
 
+/// `value` as a SQL literal, as DataFusion's unparser writes it.
+pub(super) fn sql_literal(value: ScalarValue) -> datafusion::error::Result<Expr> {
+    Unparser::default().expr_to_sql(&datafusion::logical_expr::lit(value))
+}
+
 /// `statement` with its placeholders (`$1`, …) replaced by `params` as literals.
 fn bound(statement: &Statement, params: &ParamValues) -> PgWireResult<Statement> {
     struct Bind<'a> {
@@ -375,9 +380,7 @@ fn bound(statement: &Statement, params: &ParamValues) -> PgWireResult<Statement>
             let literal = self
                 .params
                 .get_placeholders_with_values(id)
-                .and_then(|value| {
-                    Unparser::default().expr_to_sql(&datafusion::logical_expr::lit(value.value))
-                });
+                .and_then(|value| sql_literal(value.value));
             match literal {
                 Ok(literal) => *expr = literal,
                 Err(e) => {
