@@ -156,11 +156,7 @@ impl Warehouse {
         let mut tables = Vec::new();
         for name in self.table_names().await? {
             let table = self.open_existing(&name).await?;
-            let schema = table
-                .snapshot()
-                .map_err(|e| LgsError::delta(&name, e))?
-                .snapshot()
-                .arrow_schema();
+            let schema = super::stored_schema(&name, &table)?;
             let Some(condition) = condition(&schema, &request.customers) else {
                 continue;
             };
@@ -170,11 +166,7 @@ impl Warehouse {
         // The audit trail keeps its records (who ran what, when), with the ids
         // taken out of their statements.
         if let Some(table) = self.open(AUDIT_TABLE).await? {
-            let schema = table
-                .snapshot()
-                .map_err(|e| LgsError::delta(AUDIT_TABLE, e))?
-                .snapshot()
-                .arrow_schema();
+            let schema = super::stored_schema(AUDIT_TABLE, &table)?;
             let (condition, select) = redaction(&request.customers, &schema);
             let change = Change::Replace {
                 condition: &condition,

@@ -433,8 +433,7 @@ impl Warehouse {
             return Ok(provider.ok_or_else(|| self.not_found(name))?.schema());
         }
         let table = self.open_existing(name).await?;
-        let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
-        Ok(snapshot.snapshot().arrow_schema())
+        stored_schema(name, &table)
     }
 
     /// Every commit of a table up to its current version, oldest first, each read
@@ -543,4 +542,10 @@ fn table_info(name: &str, table: &DeltaTable) -> Result<TableInfo> {
         info.rows += add.num_records().unwrap_or(0) as u64;
     }
     Ok(info)
+}
+
+/// The Arrow schema of table `name` as its Delta metadata stores it.
+pub(crate) fn stored_schema(name: &str, table: &DeltaTable) -> Result<SchemaRef> {
+    let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
+    Ok(snapshot.snapshot().arrow_schema())
 }
