@@ -331,6 +331,49 @@ fn the_same_report_and_queries_locally_and_on_a_cluster_of_two_executors() {
         assert_same(&results[0], &results[1], sql);
     }
     role_cases_are_the_same(&modes);
+    partitioned_cases_are_the_same(&modes);
+}
+
+/// A table partitioned by year (the WDI extract of the repository), scanned as one
+/// set of files with the partition values from its log: the scan crosses the wire to
+/// the scheduler and gives the same rows there, pruned by a filter on the year.
+fn partitioned_cases_are_the_same(modes: &[Mode]) {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("warehouse");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/wdi/GDP_PCT_A.csv");
+    lgs(&wh)
+        .args(["ingest", "--dataset", "wdi"])
+        .args(["--indicator", "NY.GDP.MKTP.KD.ZG"])
+        .args(["--indicator-name", "GDP growth (annual %)"])
+        .arg(&data)
+        .assert()
+        .success();
+    let run = |mode: &Mode, sql: &str| -> Value {
+        let out = lgs(&wh)
+            .args(["sql", "--format", "json", sql])
+            .args(mode.args())
+            .assert()
+            .success();
+        serde_json::from_slice(&out.get_output().stdout).unwrap()
+    };
+    for sql in [
+        "SELECT year, count(*) AS n, sum(indicator_value) AS total FROM wdi \
+         GROUP BY year ORDER BY year",
+        "SELECT country_code, year, indicator_value FROM wdi \
+         WHERE year = 2015 AND indicator_value IS NOT NULL ORDER BY country_code",
+        "SELECT * FROM wdi WHERE year BETWEEN 1990 AND 1991 ORDER BY country_code, year",
+    ] {
+        let results: Vec<Value> = modes.iter().map(|m| run(m, sql)).collect();
+        let rows = results[0].as_array().unwrap();
+        assert!(!rows.is_empty(), "{sql}");
+        assert_same(&results[0], &results[1], sql);
+    }
+    // A filter on the year gives those years only, on the cluster too.
+    let years = run(
+        &modes[1],
+        "SELECT DISTINCT year FROM wdi WHERE year IN (1999, 2003) ORDER BY year",
+    );
+    assert_eq!(years, serde_json::json!([{"year": 1999}, {"year": 2003}]));
 }
 
 /// A role that sees France's lines with its customers masked.

@@ -1,6 +1,7 @@
 //! How lgs's own plan nodes cross the wire between client, scheduler and
-//! executors: Ballista's codecs, with [`ScratchWrite`] (logical, client to
-//! scheduler) and [`ScratchWriteExec`] (physical, scheduler to executors) added.
+//! executors: Ballista's codecs, with [`ScratchWrite`] and [`SnapshotTable`]
+//! (logical, client to scheduler) and [`ScratchWriteExec`] (physical, scheduler
+//! to executors) added.
 //! Every other node is left to Ballista's codecs unchanged.
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 
 use crate::policy::pseudonym::{self, Pseudonym};
 use crate::scratch::{ScratchWrite, ScratchWriteExec, one_input};
+use crate::warehouse::scan::SnapshotTable;
 
 /// What an encoded [`ScratchWrite`] or [`ScratchWriteExec`] starts with (then its
 /// directory, as UTF-8). Ballista's own encodings are Protobuf messages, which
@@ -139,8 +141,12 @@ impl LogicalExtensionCodec for LogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
-        self.ballista
-            .try_decode_table_provider(buf, table_ref, schema, ctx)
+        match SnapshotTable::decode(buf, schema.clone())? {
+            Some(table) => Ok(Arc::new(table)),
+            None => self
+                .ballista
+                .try_decode_table_provider(buf, table_ref, schema, ctx),
+        }
     }
 
     fn try_encode_table_provider(
@@ -149,8 +155,12 @@ impl LogicalExtensionCodec for LogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        self.ballista
-            .try_encode_table_provider(table_ref, node, buf)
+        match (node.as_ref() as &dyn std::any::Any).downcast_ref::<SnapshotTable>() {
+            Some(table) => table.encode(buf),
+            None => self
+                .ballista
+                .try_encode_table_provider(table_ref, node, buf),
+        }
     }
 
     fn try_decode_file_format(

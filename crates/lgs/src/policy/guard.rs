@@ -67,8 +67,13 @@ impl TableProvider for Sealed {
         _input: Arc<dyn ExecutionPlan>,
         _op: InsertOp,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        plan_err!("a warehouse table is written with lgs ingest, not INSERT")
+        refuse_insert()
     }
+}
+
+/// What `INSERT` into a warehouse table answers.
+pub(crate) fn refuse_insert() -> DfResult<Arc<dyn ExecutionPlan>> {
+    plan_err!("a warehouse table is written with lgs ingest, not INSERT")
 }
 
 /// The analyser rule of a restricted session.
@@ -107,6 +112,9 @@ impl Guard {
                     return self.refuse(&format!("the files of {url}"));
                 }
             }
+        }
+        if any.is::<crate::warehouse::scan::SnapshotTable>() {
+            return self.refuse(&format!("the files of {}", scan.table_name));
         }
         if any.is::<deltalake::delta_datafusion::DeltaScanNext>()
             || any.is::<deltalake::delta_datafusion::DeltaCdfTableProvider>()

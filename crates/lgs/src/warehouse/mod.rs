@@ -41,6 +41,7 @@ mod opened;
 mod provider;
 mod repair;
 mod rewrite;
+pub(crate) mod scan;
 mod travel;
 
 pub use opened::OpenedTables;

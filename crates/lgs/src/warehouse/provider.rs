@@ -1,29 +1,25 @@
 //! How a Delta table is seen by a session: a Parquet listing of the files of its
-//! current snapshot, or for a partitioned table a union of one listing per
-//! partition with its values as constants (stock DataFusion plans, so partition
-//! pruning happens at planning time).
+//! current snapshot, or for a partitioned table one scan of its files with the
+//! partition values the log gives them ([`SnapshotTable`], which prunes files by
+//! a filter on partition columns at planning time).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
-use datafusion::catalog::view::ViewTable;
-use datafusion::common::{Column, ScalarValue};
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::datasource::provider_as_source;
-use datafusion::logical_expr::LogicalPlanBuilder;
-use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 
 use crate::error::{LgsError, QueryContext, Result};
 use crate::schema::{REJECTED_TABLE, RETAIL_TABLE, rejected_schema, retail_schema};
 
 use super::Warehouse;
+use super::scan::{SnapshotFile, SnapshotTable};
 
 impl Warehouse {
     /// The table `name` as this warehouse's caller may see it (`None`: not at all),
@@ -88,67 +84,33 @@ impl Warehouse {
             let uris: Vec<String> = table.get_file_uris().map_err(delta_err)?.collect();
             return listing(ctx, uris, schema, seal);
         }
-        // Delta keeps partition values in the log, not in the files: one listing per
-        // partition, each with its values as constants, unioned. A filter on a
-        // partition column folds to false on the other branches, which the optimiser
-        // removes: partition pruning with stock DataFusion plans.
+        // Delta keeps partition values in the log, not in the files' paths: one
+        // scan of every file with the values the log gives it (see [`SnapshotTable`]).
         let log_store = table.log_store();
-        let mut groups: BTreeMap<Vec<Option<String>>, Vec<String>> = BTreeMap::new();
-        for file in snapshot.log_data() {
-            let values = file.partition_values_map();
-            let key = partition_columns
-                .iter()
-                .map(|c| values.get(c).cloned().flatten())
-                .collect();
-            let uri = log_store.to_uri(&file.object_store_path());
-            groups.entry(key).or_default().push(uri);
-        }
-        if groups.is_empty() {
-            return Ok(Arc::new(EmptyTable::new(schema)));
-        }
-        let file_schema = Arc::new(Schema::new(
-            schema
-                .fields()
-                .iter()
-                .filter(|f| !partition_columns.contains(f.name()))
-                .cloned()
-                .collect::<Vec<_>>(),
-        ));
-        let mut union: Option<LogicalPlanBuilder> = None;
-        for (values, uris) in groups {
-            let source = provider_as_source(listing(ctx, uris, file_schema.clone(), seal)?);
-            let columns = schema
-                .fields()
-                .iter()
-                .map(
-                    |f| match partition_columns.iter().position(|c| c == f.name()) {
-                        Some(i) => {
-                            let value = match &values[i] {
-                                Some(v) => ScalarValue::try_from_string(v.clone(), f.data_type()),
-                                None => ScalarValue::try_from(f.data_type()),
-                            }
-                            .context("reading a partition value")?;
-                            Ok(lit(value).alias(f.name()))
-                        }
-                        None => Ok(col(Column::new_unqualified(f.name()))),
-                    },
-                )
-                .collect::<Result<Vec<_>>>()?;
-            let branch = LogicalPlanBuilder::scan(name, source, None)
-                .and_then(|b| b.project(columns))
-                .context("planning a partition scan")?;
-            union = Some(match union {
-                None => branch,
-                Some(u) => u
-                    .union(branch.build().context("planning a partition scan")?)
-                    .context("planning a partition scan")?,
-            });
-        }
-        let plan = union
-            .expect("at least one partition")
-            .build()
-            .context("planning the partitioned table")?;
-        Ok(Arc::new(ViewTable::new(plan, None)))
+        let files = snapshot
+            .log_data()
+            .into_iter()
+            .map(|file| {
+                let values = file.partition_values_map();
+                SnapshotFile {
+                    uri: log_store.to_uri(&file.object_store_path()),
+                    size: file.size().max(0) as u64,
+                    partition: partition_columns
+                        .iter()
+                        .map(|c| values.get(c).cloned().flatten())
+                        .collect(),
+                }
+            })
+            .collect();
+        let provider: Arc<dyn TableProvider> = Arc::new(
+            SnapshotTable::try_new(schema, partition_columns, files)
+                .context("reading the partitions of the table")?,
+        );
+        Ok(if seal {
+            crate::policy::guard::sealed(provider)
+        } else {
+            provider
+        })
     }
 }
 
