@@ -90,17 +90,7 @@ impl Warehouse {
         let files = snapshot
             .log_data()
             .into_iter()
-            .map(|file| {
-                let values = file.partition_values_map();
-                SnapshotFile {
-                    uri: log_store.to_uri(&file.object_store_path()),
-                    size: file.size().max(0) as u64,
-                    partition: partition_columns
-                        .iter()
-                        .map(|c| values.get(c).cloned().flatten())
-                        .collect(),
-                }
-            })
+            .map(|file| SnapshotFile::of(&file, log_store.as_ref(), &partition_columns))
             .collect();
         let provider: Arc<dyn TableProvider> = Arc::new(
             SnapshotTable::try_new(schema, partition_columns, files)

@@ -3,12 +3,16 @@
 //! does to the files holding a customer, and `lgs optimize` to the small files of
 //! an encrypted table, or to every file with `--rekey`.
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::Int64Array;
+use datafusion::catalog::TableProvider;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::{Action, Add};
 
 use super::Warehouse;
+use super::scan::{SnapshotFile, SnapshotTable};
 use crate::error::{LgsError, QueryContext, Result};
 use crate::write::TableWriter;
 
@@ -62,14 +66,6 @@ impl Warehouse {
         change: Option<&Change<'_>>,
     ) -> Result<Rewritten> {
         let snapshot = table.snapshot().map_err(|e| LgsError::delta(name, e))?;
-        if !snapshot.metadata().partition_columns().is_empty() {
-            return Err(LgsError::InvalidArgument {
-                what: "rewrite",
-                message: format!(
-                    "table {name} is partitioned; lgs rewrites only unpartitioned tables"
-                ),
-            });
-        }
         let schema = snapshot.snapshot().arrow_schema();
         let ctx = plain_context();
         self.register_store(&ctx);
@@ -79,14 +75,24 @@ impl Warehouse {
             adds: Vec::new(),
             rows_matched: 0,
         };
-        let mut writer = TableWriter::new(self, name, schema.clone(), vec![]);
+        // A partitioned table's files are read with their partition values from the
+        // log, and the rows written back into their partitions.
+        let partition_columns = snapshot.metadata().partition_columns().to_vec();
+        let mut writer = TableWriter::new(self, name, schema.clone(), partition_columns.clone());
         for file in snapshot.log_data() {
             let path = file.object_store_path();
             if !select(path.as_ref(), file.size().max(0) as u64) {
                 continue;
             }
-            let uri = log_store.to_uri(&path);
-            let provider = super::files_provider(&ctx, vec![uri], schema.clone())?;
+            let provider: Arc<dyn TableProvider> = if partition_columns.is_empty() {
+                super::files_provider(&ctx, vec![log_store.to_uri(&path)], schema.clone())?
+            } else {
+                let file = SnapshotFile::of(&file, log_store.as_ref(), &partition_columns);
+                Arc::new(
+                    SnapshotTable::try_new(schema.clone(), partition_columns.clone(), vec![file])
+                        .context("reading a data file")?,
+                )
+            };
             let _ = ctx.deregister_table("f");
             ctx.register_table("f", provider)
                 .context("reading a data file")?;

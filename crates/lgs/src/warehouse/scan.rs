@@ -33,6 +33,8 @@ use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use deltalake::kernel::LogicalFileView;
+use deltalake::logstore::LogStore;
 use serde::{Deserialize, Serialize};
 
 /// One data file of a snapshot, as the Delta log records it.
@@ -45,6 +47,25 @@ pub struct SnapshotFile {
     /// Its values of the table's partition columns, in their order, as the log
     /// writes them (`None`: null).
     pub partition: Vec<Option<String>>,
+}
+
+impl SnapshotFile {
+    /// `file` of the table whose log is `log_store`, partitioned by `partition_columns`.
+    pub fn of(
+        file: &LogicalFileView,
+        log_store: &dyn LogStore,
+        partition_columns: &[String],
+    ) -> Self {
+        let values = file.partition_values_map();
+        SnapshotFile {
+            uri: log_store.to_uri(&file.object_store_path()),
+            size: file.size().max(0) as u64,
+            partition: partition_columns
+                .iter()
+                .map(|c| values.get(c).cloned().flatten())
+                .collect(),
+        }
+    }
 }
 
 /// What [`SnapshotTable::encode`] writes after its tag.

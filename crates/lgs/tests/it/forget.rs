@@ -262,3 +262,78 @@ async fn later_ingests_drop_forgotten_customers_and_count_them() {
         "nothing loaded"
     );
 }
+
+/// A table partitioned by country that holds customers (as a saved table of
+/// another tool could): the files holding the customer are rewritten into their
+/// partitions, the other partitions' files are left as they are.
+#[tokio::test]
+async fn a_partitioned_table_is_rewritten_partition_by_partition() {
+    use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use lgs::facts::{CommitFacts, WriteMode};
+    use lgs::write::TableWriter;
+
+    let s = Scratch::new();
+    let input = s.file("day.csv", lines());
+    s.ingest_with(&[&input], &with_key()).await.unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("country", DataType::Utf8, true),
+        Field::new("customer_id", DataType::Int64, true),
+        Field::new("score", DataType::Float64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![
+                "France", "France", "Germany", "Germany", "Spain",
+            ])),
+            Arc::new(Int64Array::from(vec![GONE, 12003, GONE, 12004, 12005])),
+            Arc::new(Float64Array::from(vec![1.0, 2.0, 4.0, 8.0, 16.0])),
+        ],
+    )
+    .unwrap();
+    let mut writer = TableWriter::new(&s.warehouse, "segments", schema, vec!["country".into()]);
+    writer.write(batch).await.unwrap();
+    let facts = CommitFacts {
+        mode: Some(WriteMode::Overwrite),
+        rows_written: 5,
+        ..CommitFacts::default()
+    };
+    writer.commit(&facts, true).await.unwrap();
+    let wh = s.dir.path().join("warehouse");
+    let spain_files = |wh: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(wh.join("segments/country=Spain"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let spain_before = spain_files(&wh);
+    assert_eq!(spain_before.len(), 1);
+
+    let done = s.warehouse.forget(&request(true)).await.unwrap();
+    let segments = done.tables.iter().find(|t| t.table == "segments").unwrap();
+    assert_eq!((segments.rows, segments.files_rewritten), (2, 2));
+    // Hand-computed: the customer's rows (1 + 4) are gone, every other row stays in
+    // its partition.
+    assert_eq!(
+        s.rows(
+            "SELECT country, count(*), sum(score) FROM segments GROUP BY country ORDER BY country"
+        )
+        .await,
+        vec!["France|1|2.0", "Germany|1|8.0", "Spain|1|16.0"]
+    );
+    assert_eq!(
+        s.rows(&format!(
+            "SELECT count(*) FROM segments WHERE customer_id = {GONE}"
+        ))
+        .await,
+        vec!["0"]
+    );
+    assert_eq!(spain_files(&wh), spain_before, "Spain's file is untouched");
+    assert!(wh.join("segments/country=France").is_dir());
+    assert_eq!(traces(&wh, &GONE.to_string()), Vec::<String>::new());
+    let checks = s.warehouse.check(None).await.unwrap();
+    assert!(checks.iter().all(|c| c.ok()), "{checks:?}");
+}
