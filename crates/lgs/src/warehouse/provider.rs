@@ -80,22 +80,24 @@ impl Warehouse {
         };
         let schema = as_read(ctx, schema);
         let partition_columns: Vec<String> = snapshot.metadata().partition_columns().to_vec();
-        if partition_columns.is_empty() {
+        let provider: Arc<dyn TableProvider> = if partition_columns.is_empty() {
             let uris: Vec<String> = table.get_file_uris().map_err(delta_err)?.collect();
-            return listing(ctx, uris, schema, seal);
-        }
-        // Delta keeps partition values in the log, not in the files' paths: one
-        // scan of every file with the values the log gives it (see [`SnapshotTable`]).
-        let log_store = table.log_store();
-        let files = snapshot
-            .log_data()
-            .into_iter()
-            .map(|file| SnapshotFile::of(&file, log_store.as_ref(), &partition_columns))
-            .collect();
-        let provider: Arc<dyn TableProvider> = Arc::new(
-            SnapshotTable::try_new(schema, partition_columns, files)
-                .context("reading the partitions of the table")?,
-        );
+            listing(ctx, uris, schema)?
+        } else {
+            // Delta keeps partition values in the log, not in the files' paths: one
+            // scan of every file with the values the log gives it (see
+            // [`SnapshotTable`]).
+            let log_store = table.log_store();
+            let files = snapshot
+                .log_data()
+                .into_iter()
+                .map(|file| SnapshotFile::of(&file, log_store.as_ref(), &partition_columns))
+                .collect();
+            Arc::new(
+                SnapshotTable::try_new(schema, partition_columns, files)
+                    .context("reading the partitions of the table")?,
+            )
+        };
         Ok(if seal {
             crate::policy::guard::sealed(provider)
         } else {
@@ -111,7 +113,7 @@ pub(crate) fn files_provider(
     uris: Vec<String>,
     schema: SchemaRef,
 ) -> Result<Arc<dyn TableProvider>> {
-    listing(ctx, uris, as_read(ctx, schema), false)
+    listing(ctx, uris, as_read(ctx, schema))
 }
 
 /// `schema` as `ctx` reads Parquet files of it (strings as views, when it does).
@@ -130,13 +132,12 @@ fn as_read(ctx: &SessionContext, schema: SchemaRef) -> SchemaRef {
     }
 }
 
-/// A Parquet listing of exactly these files (sealed when `seal`), decrypted with
-/// the keys registered in `ctx` (see [`crate::crypt`]).
+/// A Parquet listing of exactly these files, decrypted with the keys registered in
+/// `ctx` (see [`crate::crypt`]).
 fn listing(
     ctx: &SessionContext,
     uris: Vec<String>,
     schema: SchemaRef,
-    seal: bool,
 ) -> Result<Arc<dyn TableProvider>> {
     if uris.is_empty() {
         return Ok(Arc::new(EmptyTable::new(schema)));
@@ -152,12 +153,9 @@ fn listing(
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
-    let provider = Arc::new(ListingTable::try_new(config).context("building the table scan")?);
-    Ok(if seal {
-        crate::policy::guard::sealed(provider)
-    } else {
-        provider
-    })
+    Ok(Arc::new(
+        ListingTable::try_new(config).context("building the table scan")?,
+    ))
 }
 
 /// The schema with `Utf8` columns as `Utf8View`, as DataFusion reads Parquet strings.

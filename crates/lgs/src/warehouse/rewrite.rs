@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::Int64Array;
-use datafusion::catalog::TableProvider;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::{Action, Add};
@@ -75,8 +74,8 @@ impl Warehouse {
             adds: Vec::new(),
             rows_matched: 0,
         };
-        // A partitioned table's files are read with their partition values from the
-        // log, and the rows written back into their partitions.
+        // Each file is read with its partition values from the log (if the table has
+        // any), and its rows written back into their partitions.
         let partition_columns = snapshot.metadata().partition_columns().to_vec();
         let mut writer = TableWriter::new(self, name, schema.clone(), partition_columns.clone());
         for file in snapshot.log_data() {
@@ -84,17 +83,12 @@ impl Warehouse {
             if !select(path.as_ref(), file.size().max(0) as u64) {
                 continue;
             }
-            let provider: Arc<dyn TableProvider> = if partition_columns.is_empty() {
-                super::files_provider(&ctx, vec![log_store.to_uri(&path)], schema.clone())?
-            } else {
-                let file = SnapshotFile::of(&file, log_store.as_ref(), &partition_columns);
-                Arc::new(
-                    SnapshotTable::try_new(schema.clone(), partition_columns.clone(), vec![file])
-                        .context("reading a data file")?,
-                )
-            };
+            let one = SnapshotFile::of(&file, log_store.as_ref(), &partition_columns);
+            let provider =
+                SnapshotTable::try_new(schema.clone(), partition_columns.clone(), vec![one])
+                    .context("reading a data file")?;
             let _ = ctx.deregister_table("f");
-            ctx.register_table("f", provider)
+            ctx.register_table("f", Arc::new(provider))
                 .context("reading a data file")?;
             let kept = match change {
                 Some(change) => {

@@ -1,4 +1,5 @@
-//! A partitioned Delta table's snapshot as one Parquet scan.
+//! A Delta table's snapshot as one Parquet scan (partitioned tables, and the files
+//! a rewrite reads).
 //!
 //! Delta keeps partition values in its log, not in the files' paths or contents.
 //! [`SnapshotTable`] holds what the log says of each file (its URI, size and
@@ -75,7 +76,7 @@ struct Encoded {
     files: Vec<SnapshotFile>,
 }
 
-/// A partitioned table's snapshot, scanned as one set of Parquet files.
+/// A table's snapshot (partitioned or not), scanned as one set of Parquet files.
 #[derive(Debug)]
 pub struct SnapshotTable {
     /// The table's columns as read, in the table's order.
