@@ -45,30 +45,59 @@ pub struct BgNbdFit {
 }
 
 /// The likelihood over histories whose time is multiplied by `scale`, with the
-/// terms that depend only on `x` computed once per distinct `x`.
+/// terms that depend only on `x` computed once per distinct `x`, and the logarithms
+/// of α + t once per distinct time (histories in days share a few hundred).
 struct Likelihood<'a> {
     data: &'a [History],
     /// Distinct repeat counts and the customers with each.
     xs: Vec<f64>,
     x_weight: Vec<f64>,
     scale: f64,
+    /// Distinct scaled times (T and t_x alike).
+    times: Vec<f64>,
+    /// Per history: the indices of its x in `xs` and of its T and t_x in `times`.
+    at: Vec<(usize, usize, usize)>,
 }
 
 impl<'a> Likelihood<'a> {
     fn new(data: &'a [History], scale: f64) -> Self {
+        let distinct = |values: &mut Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values.dedup();
+        };
+        let index = |values: &[f64], v: f64| {
+            values
+                .binary_search_by(|u| u.total_cmp(&v))
+                .expect("a value of the data")
+        };
         let mut xs: Vec<f64> = data.iter().map(|h| h.x).collect();
-        xs.sort_by(f64::total_cmp);
-        xs.dedup();
+        distinct(&mut xs);
         let mut x_weight = vec![0.0; xs.len()];
         for h in data {
-            let i = xs.binary_search_by(|v| v.total_cmp(&h.x)).unwrap_or(0);
-            x_weight[i] += h.weight;
+            x_weight[index(&xs, h.x)] += h.weight;
         }
+        let mut times: Vec<f64> = data
+            .iter()
+            .flat_map(|h| [h.t * scale, h.t_x * scale])
+            .collect();
+        distinct(&mut times);
+        let at = data
+            .iter()
+            .map(|h| {
+                (
+                    index(&xs, h.x),
+                    index(&times, h.t * scale),
+                    index(&times, h.t_x * scale),
+                )
+            })
+            .collect();
         Likelihood {
             data,
             xs,
             x_weight,
             scale,
+            times,
+            at,
         }
     }
 
@@ -100,13 +129,18 @@ impl<'a> Likelihood<'a> {
             g[2] -= w * dab;
             g[3] += w * (db - dab);
         }
-        for h in self.data {
+        let ln_a = a.ln();
+        // ln(b + x - 1) per distinct x (unused for x = 0).
+        let ln_b: Vec<f64> = self.xs.iter().map(|x| (b + x - 1.0).ln()).collect();
+        // α + t and its logarithm per distinct time.
+        let shifted: Vec<f64> = self.times.iter().map(|t| alpha + t).collect();
+        let ln_shifted: Vec<f64> = shifted.iter().map(|s| s.ln()).collect();
+        for (h, &(xi, ti, txi)) in self.data.iter().zip(&self.at) {
             let (x, w) = (h.x, h.weight);
-            let (t, t_x) = (h.t * self.scale, h.t_x * self.scale);
             let rx = r + x;
-            let a3 = -rx * (alpha + t).ln();
+            let a3 = -rx * ln_shifted[ti];
             let a4 = if x > 0.0 {
-                a.ln() - (b + x - 1.0).ln() - rx * (alpha + t_x).ln()
+                ln_a - ln_b[xi] - rx * ln_shifted[txi]
             } else {
                 f64::NEG_INFINITY
             };
@@ -114,8 +148,8 @@ impl<'a> Likelihood<'a> {
             ll += w * total;
             let w3 = (a3 - total).exp();
             let w4 = if x > 0.0 { (a4 - total).exp() } else { 0.0 };
-            g[0] += w * (-w3 * (alpha + t).ln() - w4 * (alpha + t_x).ln());
-            g[1] += w * (-w3 * rx / (alpha + t) - w4 * rx / (alpha + t_x));
+            g[0] += w * (-w3 * ln_shifted[ti] - w4 * ln_shifted[txi]);
+            g[1] += w * (-w3 * rx / shifted[ti] - w4 * rx / shifted[txi]);
             if x > 0.0 {
                 g[2] += w * w4 / a;
                 g[3] -= w * w4 / (b + x - 1.0);

@@ -49,17 +49,39 @@ const MAX_ITERS: u64 = 2_000;
 const GRADIENT_TOLERANCE: f64 = 1e-5;
 
 /// The objective per unit of weight (per customer), so that the optimiser's
-/// first steps have the same size whatever the number of customers.
+/// first steps have the same size whatever the number of customers. The line
+/// search asks for the cost and then the gradient at the same point: the last
+/// evaluation is kept, so each point costs one pass over the data.
 struct Problem<'a, O: Objective> {
     objective: &'a O,
     weight: f64,
+    last: std::sync::Mutex<Option<Evaluation>>,
+}
+
+/// A point (the parameters' logs), the cost there and its gradient.
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
+
+impl<O: Objective> Problem<'_, O> {
+    fn evaluate(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, value, gradient)) = last.as_ref()
+            && at.as_slice() == theta
+        {
+            return (*value, gradient.clone());
+        }
+        let (value, gradient) = self.objective.value_and_gradient(theta);
+        let value = value / self.weight;
+        let gradient: Vec<f64> = gradient.into_iter().map(|g| g / self.weight).collect();
+        *last = Some((theta.to_vec(), value, gradient.clone()));
+        (value, gradient)
+    }
 }
 
 impl<O: Objective> CostFunction for Problem<'_, O> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, theta: &Vec<f64>) -> Result<f64, argmin::core::Error> {
-        Ok(self.objective.value_and_gradient(theta).0 / self.weight)
+        Ok(self.evaluate(theta).0)
     }
 }
 
@@ -67,8 +89,7 @@ impl<O: Objective> Gradient for Problem<'_, O> {
     type Param = Vec<f64>;
     type Gradient = Vec<f64>;
     fn gradient(&self, theta: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
-        let (_, gradient) = self.objective.value_and_gradient(theta);
-        Ok(gradient.into_iter().map(|g| g / self.weight).collect())
+        Ok(self.evaluate(theta).1)
     }
 }
 
@@ -85,10 +106,17 @@ pub fn minimise<O: Objective>(
         .with_tolerance_grad(1e-12)
         .and_then(|s| s.with_tolerance_cost(0.0))
         .map_err(|e| ModelError::Optimiser(e.to_string()))?;
-    let result = Executor::new(Problem { objective, weight }, solver)
-        .configure(|state| state.param(start).max_iters(MAX_ITERS))
-        .run()
-        .map_err(|e| ModelError::Optimiser(e.to_string()))?;
+    let result = Executor::new(
+        Problem {
+            objective,
+            weight,
+            last: std::sync::Mutex::new(None),
+        },
+        solver,
+    )
+    .configure(|state| state.param(start).max_iters(MAX_ITERS))
+    .run()
+    .map_err(|e| ModelError::Optimiser(e.to_string()))?;
     let state = result.state();
     let theta = state
         .get_best_param()

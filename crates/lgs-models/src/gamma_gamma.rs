@@ -33,31 +33,81 @@ pub struct GammaGammaFit {
     pub convergence: Convergence,
 }
 
-struct Likelihood<'a>(&'a [Spend]);
+/// The likelihood over the spend rows, with the terms that depend on x alone
+/// (ln Γ and ψ of p·x and p·x + q) computed once per distinct x and the logarithms
+/// of the data once.
+struct Likelihood {
+    rows: Vec<Row>,
+    /// Distinct repeat counts.
+    xs: Vec<f64>,
+}
 
-impl Likelihood<'_> {
+struct Row {
+    x: f64,
+    m: f64,
+    weight: f64,
+    ln_m: f64,
+    ln_x: f64,
+    /// Index of x in `xs`.
+    xi: usize,
+}
+
+impl Likelihood {
+    fn new(data: &[Spend]) -> Self {
+        let mut xs: Vec<f64> = data.iter().map(|s| s.x).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        let rows = data
+            .iter()
+            .map(|s| Row {
+                x: s.x,
+                m: s.m,
+                weight: s.weight,
+                ln_m: s.m.ln(),
+                ln_x: s.x.ln(),
+                xi: xs
+                    .binary_search_by(|v| v.total_cmp(&s.x))
+                    .expect("an x of the data"),
+            })
+            .collect();
+        Likelihood { rows, xs }
+    }
+
     fn loglik(&self, g: &GammaGamma) -> (f64, [f64; 3]) {
         let GammaGamma { p, q, gamma } = *g;
         let (mut ll, mut d) = (0.0, [0.0; 3]);
-        for s in self.0 {
+        // Per distinct x: ln Γ(px+q) - ln Γ(px), ψ(px+q) and ψ(px).
+        let per_x: Vec<(f64, f64, f64)> = self
+            .xs
+            .iter()
+            .map(|x| {
+                let px = p * x;
+                (
+                    ln_gamma(px + q) - ln_gamma(px),
+                    digamma(px + q),
+                    digamma(px),
+                )
+            })
+            .collect();
+        let (ln_gamma_q, digamma_q, ln_g) = (ln_gamma(q), digamma(q), gamma.ln());
+        for s in &self.rows {
             let (x, m, w) = (s.x, s.m, s.weight);
+            let (ln_ratio, digamma_pxq, digamma_px) = per_x[s.xi];
             let px = p * x;
             let total = x * m + gamma;
+            let ln_total = total.ln();
             ll += w
-                * (ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
-                    + q * gamma.ln()
-                    + (px - 1.0) * m.ln()
-                    + px * x.ln()
-                    - (px + q) * total.ln());
-            d[0] += w * x * (digamma(px + q) - digamma(px) + m.ln() + x.ln() - total.ln());
-            d[1] += w * (digamma(px + q) - digamma(q) + gamma.ln() - total.ln());
+                * (ln_ratio - ln_gamma_q + q * ln_g + (px - 1.0) * s.ln_m + px * s.ln_x
+                    - (px + q) * ln_total);
+            d[0] += w * x * (digamma_pxq - digamma_px + s.ln_m + s.ln_x - ln_total);
+            d[1] += w * (digamma_pxq - digamma_q + ln_g - ln_total);
             d[2] += w * (q / gamma - (px + q) / total);
         }
         (ll, d)
     }
 }
 
-impl Objective for Likelihood<'_> {
+impl Objective for Likelihood {
     fn names(&self) -> &'static [&'static str] {
         &["p", "q", "gamma"]
     }
@@ -102,7 +152,7 @@ impl GammaGamma {
             ));
         }
         let mean = used.iter().map(|s| s.m * s.weight).sum::<f64>() / customers;
-        let likelihood = Likelihood(&used);
+        let likelihood = Likelihood::new(&used);
         let (theta, value, convergence) =
             minimise(&likelihood, vec![0.0, 0.0, mean.ln()], customers)?;
         Ok(GammaGammaFit {

@@ -2,7 +2,9 @@
 //! (tests/data/kmeans/PROVENANCE.md), and the inertia against a computation of
 //! its own from the labels and centres.
 
-use lgs_models::kmeans::{KMeansOptions, kmeans, silhouette, silhouettes};
+use lgs_models::kmeans::{
+    KMeansOptions, fits_silhouettes, kmeans, kmeans_each, silhouette, silhouettes,
+};
 
 fn data(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -134,4 +136,70 @@ fn the_same_seed_gives_the_same_clustering() {
         kmeans(&points, 3, 4, &o).unwrap()
     );
     assert!(kmeans(&points, 3, 700, &o).is_err());
+}
+
+/// Labels that do not nest (every point nearly its own cell) give each labelling's
+/// own silhouette too.
+#[test]
+fn silhouettes_of_unrelated_labellings_are_each_ones_silhouette() {
+    let points = blobs();
+    let n = points.len() / 3;
+    let labels: Vec<(Vec<usize>, usize)> = [(2usize, 7usize), (3, 11), (5, 13), (7, 17)]
+        .iter()
+        .map(|&(k, step)| ((0..n).map(|i| (i * step + i / 7) % k).collect(), k))
+        .collect();
+    let labellings: Vec<(&[usize], usize)> =
+        labels.iter().map(|(l, k)| (l.as_slice(), *k)).collect();
+    for ((l, k), s) in labels.iter().zip(silhouettes(&points, 3, &labellings)) {
+        let want = naive_silhouette(&points, l, *k);
+        assert!((s - want).abs() < 1e-12, "k = {k}: {s} against {want}");
+    }
+}
+
+/// The ks of one call share the cores, and each k's result is what it is alone.
+#[test]
+fn each_k_is_fitted_as_on_its_own() {
+    let points = blobs();
+    let o = KMeansOptions::default();
+    let all = kmeans_each(&points, 3, &[2, 4, 6], &o).unwrap();
+    for c in &all {
+        assert_eq!(c, &kmeans(&points, 3, c.k, &o).unwrap());
+    }
+    assert!(kmeans_each(&points, 3, &[2, 700], &o).is_err());
+}
+
+/// The three-coordinate assignment and the general one agree: the same points with
+/// a fourth coordinate of zeros are clustered the same way.
+#[test]
+fn three_coordinates_and_any_number_agree() {
+    let points = blobs();
+    let padded: Vec<f64> = points
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 0.0])
+        .collect();
+    let o = KMeansOptions::default();
+    for k in [3, 5] {
+        let three = kmeans(&points, 3, k, &o).unwrap();
+        let four = kmeans(&padded, 4, k, &o).unwrap();
+        assert_eq!(three.labels, four.labels, "k = {k}");
+        assert!((three.inertia - four.inertia).abs() < 1e-9 * three.inertia);
+    }
+}
+
+/// Up to the limit every point counts; beyond it a seeded sample of the limit's
+/// size gives nearly the exact score.
+#[test]
+fn silhouettes_beyond_the_limit_are_sampled() {
+    let points = blobs();
+    let o = KMeansOptions::default();
+    let fits = kmeans_each(&points, 3, &[2, 4], &o).unwrap();
+    let (exact, none) = fits_silhouettes(&points, 3, &fits, 600, 42);
+    assert_eq!(none, None);
+    assert!((exact[1] - silhouette(&points, 3, &fits[1].labels, 4)).abs() < 1e-12);
+    let (sampled, size) = fits_silhouettes(&points, 3, &fits, 300, 42);
+    assert_eq!(size, Some(300));
+    assert_eq!(sampled, fits_silhouettes(&points, 3, &fits, 300, 42).0);
+    for (s, e) in sampled.iter().zip(&exact) {
+        assert!(s != e && (s - e).abs() < 0.05, "{s} against {e}");
+    }
 }

@@ -237,6 +237,11 @@ pub enum LgsError {
     #[error("ingest worker failed: {0}")]
     Worker(String),
 
+    /// A model fit or another computation run beside the queries stopped
+    /// unexpectedly (it panicked).
+    #[error("{name} stopped unexpectedly: {message}")]
+    Computation { name: &'static str, message: String },
+
     /// A thread of `lgs generate` stopped unexpectedly.
     #[error("the generator failed: {0}")]
     Generator(String),

@@ -31,6 +31,26 @@ pub(crate) async fn staged<T>(name: &str, work: impl Future<Output = Result<T>>)
     done
 }
 
+/// Runs `work`, a model fit or another computation that holds a core for a while,
+/// on tokio's blocking threads as a stage of the report. The report's analyses
+/// run as one task; a fit run inline would stop the others from polling their
+/// queries until it finished.
+pub(crate) async fn compute<T: Send + 'static>(
+    name: &'static str,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    staged(name, async {
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(work))
+            .await
+            .map_err(|e| LgsError::Computation {
+                name,
+                message: e.to_string(),
+            })?
+    })
+    .await
+}
+
 /// Microseconds since the epoch of a date's midnight.
 pub(crate) fn midnight_micros(date: NaiveDate) -> i64 {
     date.and_hms_opt(0, 0, 0)
@@ -168,6 +188,9 @@ impl RowRef<'_> {
                 datafusion::error::DataFusionError::Execution(format!("no column {name}")),
             )
         })?;
+        if column.data_type() == to {
+            return Ok(column.clone());
+        }
         cast(column, to).map_err(|e| LgsError::query(self.context, e.into()))
     }
 

@@ -44,7 +44,7 @@ pub use rfm::{Rfm, RfmCustomer, RfmEdges, SegmentRow};
 pub use section::{Figure, ResultTable, Section, TableBuilder, TextTable};
 pub use shared::Shared;
 
-pub(crate) use engine::{Wanted, midnight_micros, order_stats, query};
+pub(crate) use engine::{Wanted, compute, midnight_micros, order_stats, query};
 pub(crate) use shared::both;
 
 /// Every analysis of the report, in the order of its sections (and of the keys of

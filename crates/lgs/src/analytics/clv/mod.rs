@@ -23,7 +23,7 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::rfm::RFM_VALUES_TABLE;
-use super::{Analysis, INVOICE_LINES, Intermediate, Section, Shared, query};
+use super::{Analysis, INVOICE_LINES, Intermediate, Section, Shared, compute, query};
 use crate::error::{LgsError, Result};
 
 pub use predict::{ClvCustomer, PAliveBand, SegmentValue};
@@ -102,7 +102,11 @@ impl Analysis for ClvAnalysis {
         let as_of = shared.as_of(ctx).await?;
         let end = as_of - TimeDelta::days(1);
         let summaries = summaries(ctx, end).await?;
-        let mut clv = predict::predict(&summaries, end, &self.options)?;
+        let options = self.options;
+        let mut clv = compute("CLV fits", move || {
+            predict::predict(&summaries, end, &options)
+        })
+        .await?;
         let segments = shared.rfm(ctx).await?;
         clv.clv.by_segment = predict::by_segment(&clv.clv_customers, &segments.rfm_customers);
         let mut section = Section::new(self.name(), "Lifetime value and churn", clv.clone());

@@ -13,14 +13,11 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use datafusion::prelude::SessionContext;
-use lgs_models::kmeans::{Clustering, KMeansOptions, kmeans, silhouettes};
-use rand::SeedableRng;
-use rand::seq::index::sample;
-use rand_chacha::ChaCha8Rng;
+use lgs_models::kmeans::{KMeansOptions, fits_silhouettes, kmeans_each};
 use serde::Serialize;
 
 use super::rfm::{RFM_VALUES_TABLE, RfmCustomer};
-use super::{Analysis, Intermediate, Section, Shared};
+use super::{Analysis, Intermediate, Section, Shared, compute};
 use crate::error::{LgsError, Result};
 
 /// How the segments are found.
@@ -135,12 +132,16 @@ impl Analysis for KMeansAnalysis {
             });
         }
         let r = shared.rfm(ctx).await?;
-        let customers: Vec<&RfmCustomer> = r
-            .rfm_customers
-            .iter()
-            .filter(|c| c.monetary > 0.0)
-            .collect();
-        let result = segment(&customers, s)?;
+        let settings = *s;
+        let result = compute("k-means", move || {
+            let customers: Vec<&RfmCustomer> = r
+                .rfm_customers
+                .iter()
+                .filter(|c| c.monetary > 0.0)
+                .collect();
+            segment(&customers, &settings)
+        })
+        .await?;
         let mut section = Section::new(self.name(), "Segments by k-means", result.clone());
         section.text = output::text(&result);
         section.tables = output::tables(&result)?;
@@ -174,31 +175,6 @@ fn features(customers: &[&RfmCustomer]) -> Vec<f64> {
     out
 }
 
-/// Every fit's silhouette, in one pass over the pairs of customers (of the sample,
-/// when there is one: `sample` holds its customers' indexes).
-fn scores(fits: &[Clustering], points: &[f64], sample: Option<&[usize]>) -> Vec<f64> {
-    let Some(idx) = sample else {
-        let labellings: Vec<(&[usize], usize)> =
-            fits.iter().map(|c| (c.labels.as_slice(), c.k)).collect();
-        return silhouettes(points, 3, &labellings);
-    };
-    let sample_points: Vec<f64> = idx
-        .iter()
-        .flat_map(|&i| points[i * 3..i * 3 + 3].iter().copied())
-        .collect();
-    let labels: Vec<Vec<usize>> = fits
-        .iter()
-        .map(|c| idx.iter().map(|&i| c.labels[i]).collect())
-        .collect();
-    let labellings: Vec<(&[usize], usize)> = labels
-        .iter()
-        .zip(fits)
-        .map(|(l, c)| (l.as_slice(), c.k))
-        .collect();
-    silhouettes(&sample_points, 3, &labellings)
-}
-
-/// Clusters `customers` for every k and profiles the chosen one.
 fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResult> {
     let n = customers.len();
     if n < 3 {
@@ -211,12 +187,6 @@ fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResul
         });
     }
     let points = features(customers);
-    let sample: Option<Vec<usize>> = (n > s.silhouette_limit).then(|| {
-        let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
-        let mut picked = sample(&mut rng, n, s.silhouette_limit).into_vec();
-        picked.sort_unstable();
-        picked
-    });
     let options = KMeansOptions {
         restarts: s.restarts,
         seed: s.seed,
@@ -226,11 +196,8 @@ fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResul
         Some(k) => vec![k.min(n - 1)],
         None => (2..=s.max_k.min(n - 1)).collect(),
     };
-    let fits: Vec<Clustering> = ks
-        .iter()
-        .map(|&k| kmeans(&points, 3, k, &options).map_err(LgsError::model("kmeans")))
-        .collect::<Result<_>>()?;
-    let scores = scores(&fits, &points, sample.as_deref());
+    let fits = kmeans_each(&points, 3, &ks, &options).map_err(LgsError::model("kmeans"))?;
+    let (scores, sampled) = fits_silhouettes(&points, 3, &fits, s.silhouette_limit, s.seed);
     let by_k: Vec<ByK> = fits
         .iter()
         .zip(scores)
@@ -258,7 +225,7 @@ fn segment(customers: &[&RfmCustomer], s: &KMeansSettings) -> Result<KMeansResul
     Ok(KMeansResult {
         kmeans: Some(KMeansSummary {
             customers: n as u64,
-            silhouette_sample: sample.as_ref().map(|s| s.len() as u64),
+            silhouette_sample: sampled.map(|s| s as u64),
             by_k,
             k: chosen.k,
             chosen_by: if s.k.is_some() { "given" } else { "silhouette" }.into(),
