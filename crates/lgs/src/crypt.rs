@@ -256,6 +256,60 @@ pub fn attach(
     .map(|t| t.data)
 }
 
+/// What is wrong with a data file's footer ([`footer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FooterProblem {
+    /// The file is encrypted and no key was given.
+    NoKey,
+    /// The file is encrypted with a key the keyring does not hold (the message
+    /// names it).
+    UnknownKey(String),
+    /// The file is encrypted and does not decrypt with the key its metadata names.
+    Undecryptable(String),
+    /// The file cannot be read, or is not Parquet (the message says which).
+    Unreadable(String),
+}
+
+impl FooterProblem {
+    /// Whether the problem is with the keys (none given, or not the file's), not
+    /// with the file.
+    pub fn is_key_problem(&self) -> bool {
+        matches!(
+            self,
+            FooterProblem::NoKey | FooterProblem::UnknownKey(_) | FooterProblem::Undecryptable(_)
+        )
+    }
+}
+
+impl std::fmt::Display for FooterProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FooterProblem::NoKey => f.write_str(NO_KEY),
+            FooterProblem::UnknownKey(m) => f.write_str(m),
+            FooterProblem::Undecryptable(e) => {
+                write!(f, "cannot be decrypted with the keys given: {e}")
+            }
+            FooterProblem::Unreadable(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A keyring's retriever for one file, which remembers the key id it did not hold:
+/// how [`footer`] tells a missing key from a damaged file without reading the
+/// Parquet reader's message.
+struct Retrieval {
+    keyring: Arc<Keyring>,
+    unknown: std::sync::Mutex<Option<String>>,
+}
+
+impl KeyRetriever for Retrieval {
+    fn retrieve_key(&self, metadata: &[u8]) -> datafusion::parquet::errors::Result<Vec<u8>> {
+        self.keyring.retrieve_key(metadata).inspect_err(|e| {
+            *self.unknown.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        })
+    }
+}
+
 /// A Parquet file's footer, decrypted with `keyring` when it is encrypted. The
 /// error says what is wrong (not Parquet, encrypted without a key, the wrong key).
 pub async fn footer(
@@ -263,57 +317,65 @@ pub async fn footer(
     path: &StorePath,
     size: u64,
     keyring: Option<&Arc<Keyring>>,
-) -> std::result::Result<ParquetMetaData, String> {
+) -> std::result::Result<ParquetMetaData, FooterProblem> {
     // A Parquet file ends with its footer, the footer's length (4 bytes, little
     // endian) and "PAR1", or "PARE" when the footer is encrypted.
+    let unreadable =
+        |m: String| FooterProblem::Unreadable(format!("is not a readable Parquet file: {m}"));
     if size < 12 {
-        return Err(format!(
-            "is not a readable Parquet file: {size} bytes is too short"
-        ));
+        return Err(unreadable(format!("{size} bytes is too short")));
     }
+    let fetch_failed =
+        |e: object_store::Error| FooterProblem::Unreadable(format!("cannot be read: {e}"));
     let tail = store
         .get_range(path, size - 8..size)
         .await
-        .map_err(|e| format!("cannot be read: {e}"))?;
+        .map_err(fetch_failed)?;
     let encrypted = match &tail[4..] {
         b"PAR1" => false,
         b"PARE" => true,
-        _ => return Err("is not a readable Parquet file: it does not end with PAR1".into()),
+        _ => return Err(unreadable("it does not end with PAR1".into())),
     };
     let length = u64::from(u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")));
     if length > size - 12 {
-        return Err(format!(
-            "is not a readable Parquet file: its footer length {length} exceeds the file"
-        ));
+        return Err(unreadable(format!(
+            "its footer length {length} exceeds the file"
+        )));
     }
-    if encrypted && keyring.is_none() {
-        return Err(NO_KEY.to_string());
-    }
+    let retrieval = match keyring {
+        None if encrypted => return Err(FooterProblem::NoKey),
+        Some(keyring) if encrypted => Some(Arc::new(Retrieval {
+            keyring: keyring.clone(),
+            unknown: std::sync::Mutex::new(None),
+        })),
+        _ => None,
+    };
     let suffix = store
         .get_range(path, size - 8 - length..size)
         .await
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    let decryption = match keyring {
-        Some(keyring) if encrypted => Some(keyring.decryption().map_err(|e| e.to_string())?),
-        _ => None,
+        .map_err(fetch_failed)?;
+    let decryption = match &retrieval {
+        Some(retrieval) => Some(
+            FileDecryptionProperties::with_key_retriever(retrieval.clone())
+                .build()
+                .map_err(|e| FooterProblem::Undecryptable(e.to_string()))?,
+        ),
+        None => None,
     };
     let mut reader = ParquetMetaDataReader::new().with_decryption_properties(decryption);
     reader
         .try_parse_sized(&suffix, size)
         .and_then(|()| reader.finish())
-        .map_err(|e| match e {
-            ParquetError::General(m) if m.contains("not among the keys") => m,
-            e if encrypted => format!("cannot be decrypted with the keys given: {e}"),
-            e => format!("is not a readable Parquet file: {e}"),
+        .map_err(|e| {
+            let unknown = retrieval
+                .as_ref()
+                .and_then(|r| r.unknown.lock().unwrap_or_else(|p| p.into_inner()).take());
+            match unknown {
+                Some(message) => FooterProblem::UnknownKey(message),
+                None if encrypted => FooterProblem::Undecryptable(e.to_string()),
+                None => unreadable(e.to_string()),
+            }
         })
-}
-
-/// Whether a problem [`footer`] found is with the keys (none given, or not the
-/// file's), not with the file.
-pub fn is_key_problem(problem: &str) -> bool {
-    problem == NO_KEY
-        || problem.starts_with("cannot be decrypted")
-        || problem.contains("not among the keys")
 }
 
 /// What [`footer`] says of an encrypted file read without keys.

@@ -32,6 +32,10 @@ pub struct Damage {
     pub problem: String,
     /// The rows the log records in it.
     pub rows: Option<u64>,
+    /// Whether the problem is with the keys (none given, or not the file's)
+    /// rather than with the file.
+    #[serde(skip)]
+    pub key_problem: bool,
 }
 
 /// How far a file is checked.
@@ -97,7 +101,7 @@ pub(super) async fn damaged_files(
     damage.sort_by(|a, b| a.file.cmp(&b.file));
     if let Some(d) = damage
         .iter()
-        .find(|d| crate::crypt::is_key_problem(&d.problem))
+        .find(|d| d.key_problem)
     {
         return Err(LgsError::Encrypted {
             table: name.to_string(),
@@ -120,40 +124,46 @@ async fn check_one(
     depth: Depth,
     keyring: Option<&Arc<Keyring>>,
 ) -> Option<Damage> {
-    let problem = match store.head(&file.path).await {
+    let (problem, key_problem) = match store.head(&file.path).await {
         Ok(meta) if meta.size == file.size => match depth {
             Depth::Listed => return None,
             Depth::Footer => footer_problem(store, file, keyring).await?,
         },
-        Ok(meta) => format!(
-            "has {} bytes where the log records {}",
-            meta.size, file.size
+        Ok(meta) => (
+            format!(
+                "has {} bytes where the log records {}",
+                meta.size, file.size
+            ),
+            false,
         ),
-        Err(object_store::Error::NotFound { .. }) => "is missing".to_string(),
-        Err(e) => format!("cannot be checked: {e}"),
+        Err(object_store::Error::NotFound { .. }) => ("is missing".to_string(), false),
+        Err(e) => (format!("cannot be checked: {e}"), false),
     };
     Some(Damage {
         file: file.path.to_string(),
         problem,
         rows: file.rows,
+        key_problem,
     })
 }
 
-/// What is wrong with a file's Parquet footer: it does not read (or decrypt with
-/// `keyring`), or it counts other rows than the log records.
+/// What is wrong with a file's Parquet footer, and whether it is with the keys: it
+/// does not read (or decrypt with `keyring`), or it counts other rows than the
+/// log records.
 async fn footer_problem(
     store: Arc<dyn ObjectStore>,
     file: &Listed,
     keyring: Option<&Arc<Keyring>>,
-) -> Option<String> {
+) -> Option<(String, bool)> {
     let rows = match crate::crypt::footer(store.as_ref(), &file.path, file.size, keyring).await {
         Ok(meta) => meta.file_metadata().num_rows().max(0) as u64,
-        Err(problem) => return Some(problem),
+        Err(problem) => return Some((problem.to_string(), problem.is_key_problem())),
     };
     match file.rows {
-        Some(logged) if logged != rows => {
-            Some(format!("holds {rows} rows where the log records {logged}"))
-        }
+        Some(logged) if logged != rows => Some((
+            format!("holds {rows} rows where the log records {logged}"),
+            false,
+        )),
         _ => None,
     }
 }
@@ -173,11 +183,11 @@ pub(super) async fn check_key(
     let (path, size) = (file.object_store_path(), file.size().max(0) as u64);
     let store = table.log_store().object_store(None);
     match crate::crypt::footer(store.as_ref(), &path, size, keyring).await {
-        Err(problem) if crate::crypt::is_key_problem(&problem) => Err(LgsError::Encrypted {
+        Err(problem) if problem.is_key_problem() => Err(LgsError::Encrypted {
             table: name.to_string(),
             version: table.version().unwrap_or(0),
             file: path.to_string(),
-            problem,
+            problem: problem.to_string(),
         }),
         // Other damage is for `lgs check` and the read itself to name.
         _ => Ok(()),
