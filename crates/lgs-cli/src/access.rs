@@ -88,7 +88,7 @@ impl Command {
             Command::Live(_) => return Some("refreshing the live state"),
             Command::Check(_) => return Some("checking the warehouse's files"),
             Command::Forget(_) => return Some("forgetting customers"),
-            Command::Report(r) => r,
+            Command::Report(r) => &r.report,
             Command::Clv(a) => &a.report,
             Command::Kmeans(a) => &a.report,
             Command::Experiment(a) => &a.report,

@@ -96,7 +96,7 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Run every analysis over the warehouse and print it.
     #[command(disable_version_flag = true)]
-    Report(ReportArgs),
+    Report(ReportCommand),
     /// Lifetime value and churn: fit BG/NBD (who is still a customer, how often
     /// they will buy) and Gamma-Gamma (what a purchase is worth) to every
     /// customer's purchase days, and print the fits, P(alive), expected purchases
@@ -467,6 +467,21 @@ pub enum DatasetArg {
     Retail,
     /// World Development Indicators (the wdi table, partitioned by year).
     Wdi,
+}
+
+/// `lgs report`: the report's flags, and which of its sections to compute.
+#[derive(Debug, Clone, Args)]
+pub struct ReportCommand {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Compute only these sections, comma-separated: invoices, monthly, rfm,
+    /// cohorts, clv, kmeans [default: all]. `--sections invoices,monthly,rfm,cohorts`
+    /// is the first job's report, without the model fits.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", conflicts_with = "skip")]
+    pub sections: Vec<String>,
+    /// Leave out these sections, comma-separated (e.g. `--skip clv,kmeans`).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub skip: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,7 +12,7 @@ use lgs::output::{self, Sink};
 use lgs::session::{Engine, Limits};
 use lgs::warehouse::TableInfo;
 
-use crate::args::{Command, ReportArgs, ReportFormat};
+use crate::args::{Command, ReportArgs, ReportCommand, ReportFormat};
 use crate::commands::explain_cluster_error;
 
 /// A report, or the analyses one command runs with its own options (`lgs clv`,
@@ -28,7 +28,7 @@ impl Run {
     /// analysis); an analysis's options that do not fit together are an error.
     pub fn of(command: &Command) -> Result<Option<Run>> {
         let (analyses, args) = match command {
-            Command::Report(args) => (lgs::analytics::analyses(), args),
+            Command::Report(r) => (r.analyses()?, &r.report),
             Command::Clv(a) => (a.analyses(), &a.report),
             Command::Kmeans(a) => (vec![a.analysis()], &a.report),
             Command::Experiment(a) if a.command.is_none() => (vec![a.analysis()?], &a.report),
@@ -147,4 +147,30 @@ pub(crate) async fn report(
     })
     .await?;
     Ok(())
+}
+
+impl ReportCommand {
+    /// The report's analyses, as `--sections` and `--skip` choose them; a name that
+    /// is not a section is an error listing those there are.
+    pub fn analyses(&self) -> Result<Vec<Arc<dyn Analysis>>> {
+        let all = lgs::analytics::analyses();
+        let names: Vec<&str> = all.iter().map(|a| a.name()).collect();
+        for name in self.sections.iter().chain(&self.skip) {
+            if !names.contains(&name.as_str()) {
+                anyhow::bail!(
+                    "no report section {name:?}; the sections are {}",
+                    names.join(", ")
+                );
+            }
+        }
+        let chosen: Vec<Arc<dyn Analysis>> = all
+            .into_iter()
+            .filter(|a| self.sections.is_empty() || self.sections.iter().any(|s| s == a.name()))
+            .filter(|a| !self.skip.iter().any(|s| s == a.name()))
+            .collect();
+        if chosen.is_empty() {
+            anyhow::bail!("--skip leaves no section of the report to compute");
+        }
+        Ok(chosen)
+    }
 }

@@ -590,3 +590,44 @@ fn an_unreachable_postgres_source_fails_with_host_and_reason() {
         );
     assert!(!wh.join("retail").exists());
 }
+
+/// `--sections` and `--skip` compute part of the report: the parts they keep are
+/// the full report's, and a name that is not a section is an error listing them.
+#[test]
+fn report_sections_are_chosen_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = ingested_handmade(dir.path());
+    let json = |extra: &[&str]| -> serde_json::Map<String, serde_json::Value> {
+        let out = lgs(&wh)
+            .args(["report", "--format", "json", "--as-of", "2010-04-01"])
+            .args(extra)
+            .assert()
+            .success();
+        let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        doc.as_object().unwrap().clone()
+    };
+    let full = json(&[]);
+    assert!(full.contains_key("clv") && full.contains_key("kmeans"));
+    let part_of_full = |part: &serde_json::Map<String, serde_json::Value>| {
+        for (key, value) in part {
+            assert_eq!(Some(value), full.get(key), "{key}");
+        }
+    };
+    let first_job = json(&["--skip", "clv,kmeans"]);
+    part_of_full(&first_job);
+    assert!(!first_job.contains_key("clv") && !first_job.contains_key("kmeans"));
+    for key in full.keys().filter(|k| !first_job.contains_key(*k)) {
+        assert!(key.starts_with("clv") || key.starts_with("kmeans"), "{key} went too");
+    }
+    let rfm = json(&["--sections", "rfm"]);
+    part_of_full(&rfm);
+    assert!(!rfm.contains_key("invoice_amount") && !rfm.contains_key("clv"));
+    assert!(rfm.len() > 1 && rfm.len() < first_job.len());
+    lgs(&wh)
+        .args(["report", "--sections", "rfm,nope"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "no report section \"nope\"; the sections are invoices, monthly, rfm, cohorts, clv, kmeans",
+        ));
+}

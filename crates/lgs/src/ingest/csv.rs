@@ -26,7 +26,18 @@ pub struct RecordReader<R> {
 
 impl<R: BufRead> RecordReader<R> {
     pub fn new(inner: R) -> Self {
-        RecordReader { inner, line: 0 }
+        Self::after_lines(inner, 0)
+    }
+
+    /// A reader of a text that comes after `lines` lines of its file (a chunk of it):
+    /// the records' line numbers count them.
+    pub fn after_lines(inner: R, lines: u64) -> Self {
+        RecordReader { inner, line: lines }
+    }
+
+    /// The text not read yet, and the lines read so far.
+    pub fn into_parts(self) -> (R, u64) {
+        (self.inner, self.line)
     }
 
     /// Reads the next non-blank record into `rec`. Returns `Ok(false)` at end of input.

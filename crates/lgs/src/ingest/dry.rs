@@ -74,7 +74,7 @@ fn parse_unit(
 ) -> Result<()> {
     parsed.units += 1;
     let mut rows = dataset.new_format();
-    let width = read_header(rows.as_mut(), source.as_mut(), name)?;
+    let width = read_header(rows.as_mut(), source.as_mut(), name)?.len();
     let mut rec = Record::default();
     while source.next(&mut rec)? {
         parsed.rows_read += 1;

@@ -79,13 +79,14 @@ pub(crate) trait RowFormat: Send {
     fn finish(&mut self) -> RecordBatch;
 }
 
-/// Reads a source's header and has `rows` recognise it; returns the header's width.
-/// `name` names the source in the error.
+/// Reads a source's header and has `rows` recognise it; returns the column names
+/// (their number is the width every record must have). `name` names the source in
+/// the error.
 pub(crate) fn read_header(
     rows: &mut dyn RowFormat,
     source: &mut dyn RecordSource,
     name: &str,
-) -> LgsResult<usize> {
+) -> LgsResult<Vec<String>> {
     let (line, names) = source.header()?;
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     rows.header(&refs).map_err(|message| LgsError::BadHeader {
@@ -93,7 +94,7 @@ pub(crate) fn read_header(
         line: line.max(1),
         message,
     })?;
-    Ok(names.len())
+    Ok(names)
 }
 
 /// Loads one record into `rows`, or says why it is quarantined: malformed before

@@ -32,6 +32,7 @@ pub mod dry;
 pub mod dump;
 pub mod excel;
 pub mod files;
+mod chunks;
 mod forget;
 pub mod format;
 #[doc(hidden)]
@@ -77,6 +78,12 @@ pub struct IngestOptions {
     pub force: bool,
     /// Rows per Arrow batch handed to the Parquet writer.
     pub batch_rows: usize,
+    /// Threads that parse one CSV input side by side, chunk by chunk (default: the
+    /// runtime's workers, shared among the inputs read at once; 1 reads record by
+    /// record).
+    pub parse_threads: Option<usize>,
+    /// Bytes of CSV text per chunk a parsing thread takes (default 8 MiB).
+    pub chunk_bytes: usize,
     /// Target table (default: the dataset's); rejected rows go to `<table>_rejected`.
     /// `schema.table` names the table a PostgreSQL source reads (unless
     /// [`Postgres::table`] does); the warehouse table takes its last part.
@@ -121,6 +128,8 @@ impl Default for IngestOptions {
             strict: false,
             force: false,
             batch_rows: 64 * 1024,
+            parse_threads: None,
+            chunk_bytes: 8 << 20,
             table: None,
             dataset: Dataset::Retail,
             mode: WriteMode::Append,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::Dataset;
+use super::chunks::{Chunk, Chunker};
 use super::csv::{Fields, RawRecord, RecordReader};
 use super::location::{self, InputFile};
 use crate::error::{LgsError, Result};
@@ -55,6 +56,15 @@ pub trait RecordSource: Send {
     fn header(&mut self) -> Result<(u64, Vec<String>)>;
     /// Reads the next record into `rec`; `Ok(false)` at the end.
     fn next(&mut self, rec: &mut Record) -> Result<bool>;
+    /// The records not read yet as chunks of about `size` bytes of CSV text, for a
+    /// source that is CSV text; other sources give themselves back.
+    fn into_chunks(
+        self: Box<Self>,
+        size: usize,
+    ) -> std::result::Result<Chunks, Box<dyn RecordSource>> {
+        let _ = size;
+        Err(self)
+    }
 }
 
 /// What an input file holds, recognised by its content (and, for dumps, its name).
@@ -264,17 +274,47 @@ impl RecordSource for CsvSource {
         if !self.read()? {
             return Ok(false);
         }
-        rec.line = self.raw.line;
-        std::mem::swap(&mut rec.raw, &mut self.raw.bytes);
-        rec.error = None;
-        if !self.raw.quotes_balanced {
-            rec.error = Some("unterminated quoted field (the file ends inside quotes)".into());
-            return Ok(true);
-        }
-        match std::str::from_utf8(&rec.raw) {
-            Err(e) => rec.error = Some(format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1)),
-            Ok(text) => rec.fields.split(text),
-        }
+        csv_record(&mut self.raw, rec);
         Ok(true)
+    }
+
+    fn into_chunks(self: Box<Self>, size: usize) -> std::result::Result<Chunks, Box<dyn RecordSource>> {
+        let (text, lines) = self.reader.into_parts();
+        Ok(Chunks {
+            path: self.path,
+            chunker: Chunker::new(text, lines, size),
+        })
+    }
+}
+
+/// Moves a CSV record read as `raw` into `rec`: its line and bytes, and its fields
+/// or why it is malformed.
+pub(crate) fn csv_record(raw: &mut RawRecord, rec: &mut Record) {
+    rec.line = raw.line;
+    std::mem::swap(&mut rec.raw, &mut raw.bytes);
+    rec.error = None;
+    if !raw.quotes_balanced {
+        rec.error = Some("unterminated quoted field (the file ends inside quotes)".into());
+        return;
+    }
+    match std::str::from_utf8(&rec.raw) {
+        Err(e) => rec.error = Some(format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1)),
+        Ok(text) => rec.fields.split(text),
+    }
+}
+
+/// The rest of a CSV source after its header, as chunks of whole records that can
+/// be parsed side by side ([`super::chunks`]).
+pub struct Chunks {
+    pub path: PathBuf,
+    pub chunker: Chunker<Box<dyn BufRead + Send>>,
+}
+
+impl Chunks {
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        self.chunker.next_chunk().map_err(|source| LgsError::Read {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
