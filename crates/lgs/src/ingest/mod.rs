@@ -22,8 +22,11 @@
 //!   is set, so `lgs ingest DIR` on a daily drop loads only the new files. Every run's
 //!   sources are also listed in the `ingest_log` table (see [`log`]).
 //! - **Bounded memory.** Inputs are parsed as streams, in batches, on worker threads
-//!   while the previous batches are encoded to Parquet. A live PostgreSQL read runs
-//!   one worker per partition.
+//!   while the previous batches are encoded to Parquet. A CSV text is cut into
+//!   chunks of whole records that several threads parse side by side, its rows kept
+//!   in the file's order and their line numbers exact ([`chunks`]), with a few
+//!   chunks in memory at a time. A live PostgreSQL read runs one worker per
+//!   partition.
 
 pub mod batch;
 pub mod columnar;
