@@ -24,7 +24,7 @@
 //! - **Bounded memory.** Inputs are parsed as streams, in batches, on worker threads
 //!   while the previous batches are encoded to Parquet. A CSV text is cut into
 //!   chunks of whole records that several threads parse side by side, its rows kept
-//!   in the file's order and their line numbers exact ([`chunks`]), with a few
+//!   in the file's order and their line numbers exact, with a few
 //!   chunks in memory at a time. A live PostgreSQL read runs one worker per
 //!   partition.
 
