@@ -477,7 +477,12 @@ pub struct ReportCommand {
     /// Compute only these sections, comma-separated: invoices, monthly, rfm,
     /// cohorts, clv, kmeans [default: all]. `--sections invoices,monthly,rfm,cohorts`
     /// is the first job's report, without the model fits.
-    #[arg(long, value_delimiter = ',', value_name = "NAMES", conflicts_with = "skip")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        conflicts_with = "skip"
+    )]
     pub sections: Vec<String>,
     /// Leave out these sections, comma-separated (e.g. `--skip clv,kmeans`).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]

@@ -617,7 +617,10 @@ fn report_sections_are_chosen_by_name() {
     part_of_full(&first_job);
     assert!(!first_job.contains_key("clv") && !first_job.contains_key("kmeans"));
     for key in full.keys().filter(|k| !first_job.contains_key(*k)) {
-        assert!(key.starts_with("clv") || key.starts_with("kmeans"), "{key} went too");
+        assert!(
+            key.starts_with("clv") || key.starts_with("kmeans"),
+            "{key} went too"
+        );
     }
     let rfm = json(&["--sections", "rfm"]);
     part_of_full(&rfm);

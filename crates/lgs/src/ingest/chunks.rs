@@ -121,7 +121,8 @@ mod tests {
 
     #[test]
     fn chunks_hold_whole_records_with_their_lines() {
-        let text = "a,b\r\n1,\"two\nlines\"\n\n3,\"x,\"\"y\"\"\"\n4,z\n5,\"open\nstill\n\nopen\"\n6,w";
+        let text =
+            "a,b\r\n1,\"two\nlines\"\n\n3,\"x,\"\"y\"\"\"\n4,z\n5,\"open\nstill\n\nopen\"\n6,w";
         let want = whole(text);
         assert_eq!(want.len(), 6);
         assert_eq!(want[4].0, 7, "the record after the blank line");

@@ -29,13 +29,13 @@
 //!   partition.
 
 pub mod batch;
+mod chunks;
 pub mod columnar;
 pub mod csv;
 pub mod dry;
 pub mod dump;
 pub mod excel;
 pub mod files;
-mod chunks;
 mod forget;
 pub mod format;
 #[doc(hidden)]

@@ -111,6 +111,8 @@ struct Worker {
     /// Threads that parse one CSV source's chunks side by side (1: record by
     /// record on the worker's own thread).
     parse_threads: usize,
+    /// Bytes of CSV text per chunk.
+    chunk_bytes: usize,
 }
 
 impl Worker {
@@ -175,18 +177,15 @@ impl Worker {
     ) -> Result<()> {
         let mut rows = self.dataset.new_format();
         let names = read_header(rows.as_mut(), source.as_mut(), name)?;
-        if self.parse_threads > 1 {
-            match source.into_chunks(self.chunk_bytes) {
-                Ok(chunks) => {
-                    let unit = Unit {
-                        name,
-                        names: &names,
-                        store_rejected,
-                    };
-                    return self.parse_chunks(&unit, chunks, report, first_rejection, counter);
-                }
-                Err(back) => source = back,
-            }
+        if self.parse_threads > 1
+            && let Some(chunks) = source.chunks(self.chunk_bytes)
+        {
+            let unit = Unit {
+                name,
+                names: &names,
+                store_rejected,
+            };
+            return self.parse_chunks(&unit, chunks, report, first_rejection, counter);
         }
         let mut parsed = Parsed::default();
         let mut rec = Record::default();
@@ -249,7 +248,9 @@ impl Worker {
                     parsed.first_rejection = Some(format!("{}:{}: {reason}", unit.name, rec.line));
                 }
                 if unit.store_rejected {
-                    parsed.building.push(unit.name, rec.line, &rec.raw, &reason, &self.ingest_id);
+                    parsed
+                        .building
+                        .push(unit.name, rec.line, &rec.raw, &reason, &self.ingest_id);
                     if parsed.building.len() >= self.batch_rows {
                         parsed.rejects.push(parsed.building.finish());
                     }
@@ -343,9 +344,9 @@ impl Worker {
                         };
                         // A panic is this chunk's error, not a lost chunk the
                         // reader would wait for.
-                        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                            || self.parse_chunk(unit, rows.as_mut(), &chunk),
-                        ))
+                        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            self.parse_chunk(unit, rows.as_mut(), &chunk)
+                        }))
                         .unwrap_or_else(|_| {
                             Err(LgsError::Worker(format!(
                                 "parsing {} from line {} panicked",

@@ -57,13 +57,10 @@ pub trait RecordSource: Send {
     /// Reads the next record into `rec`; `Ok(false)` at the end.
     fn next(&mut self, rec: &mut Record) -> Result<bool>;
     /// The records not read yet as chunks of about `size` bytes of CSV text, for a
-    /// source that is CSV text; other sources give themselves back.
-    fn into_chunks(
-        self: Box<Self>,
-        size: usize,
-    ) -> std::result::Result<Chunks, Box<dyn RecordSource>> {
+    /// source that is CSV text (which is then at its end); `None` for others.
+    fn chunks(&mut self, size: usize) -> Option<Chunks> {
         let _ = size;
-        Err(self)
+        None
     }
 }
 
@@ -278,10 +275,12 @@ impl RecordSource for CsvSource {
         Ok(true)
     }
 
-    fn into_chunks(self: Box<Self>, size: usize) -> std::result::Result<Chunks, Box<dyn RecordSource>> {
-        let (text, lines) = self.reader.into_parts();
-        Ok(Chunks {
-            path: self.path,
+    fn chunks(&mut self, size: usize) -> Option<Chunks> {
+        let rest: Box<dyn BufRead + Send> = Box::new(std::io::empty());
+        let reader = std::mem::replace(&mut self.reader, RecordReader::new(rest));
+        let (text, lines) = reader.into_parts();
+        Some(Chunks {
+            path: self.path.clone(),
             chunker: Chunker::new(text, lines, size),
         })
     }

@@ -99,10 +99,7 @@ pub(super) async fn damaged_files(
         .collect()
         .await;
     damage.sort_by(|a, b| a.file.cmp(&b.file));
-    if let Some(d) = damage
-        .iter()
-        .find(|d| d.key_problem)
-    {
+    if let Some(d) = damage.iter().find(|d| d.key_problem) {
         return Err(LgsError::Encrypted {
             table: name.to_string(),
             version: table.version().unwrap_or(0),
@@ -278,7 +275,7 @@ async fn damaged_checkpoint(
         size: meta.size,
         rows: None,
     };
-    let problem = footer_problem(store.clone(), &listed, None).await?;
+    let (problem, _) = footer_problem(store.clone(), &listed, None).await?;
     Some(LgsError::DamagedCheckpoint {
         table: name.to_string(),
         version,

@@ -400,11 +400,15 @@ async fn chunks_parsed_side_by_side_load_what_one_reader_loads() {
                 bad_lines.push(line);
             }
             5 => {
-                text.push_str(&format!("\n{i},C,\"say \"\"hi\"\"\",2,2010-01-02 11:00,2,,UK\n"));
+                text.push_str(&format!(
+                    "\n{i},C,\"say \"\"hi\"\"\",2,2010-01-02 11:00,2,,UK\n"
+                ));
                 line += 2;
             }
             _ => {
-                text.push_str(&format!("{i},D,plain,3,2010-01-03 12:00,0.5,17850,France\n"));
+                text.push_str(&format!(
+                    "{i},D,plain,3,2010-01-03 12:00,0.5,17850,France\n"
+                ));
                 line += 1;
             }
         }
@@ -438,7 +442,10 @@ async fn chunks_parsed_side_by_side_load_what_one_reader_loads() {
     assert_eq!(*counts, (601, 601 - 86, 86));
     assert_eq!(rows.len(), 515);
     let lines: Vec<String> = bad_lines.iter().map(|l| l.to_string()).collect();
-    let got: Vec<&str> = rejected.iter().map(|r| r.split('|').next().unwrap()).collect();
+    let got: Vec<&str> = rejected
+        .iter()
+        .map(|r| r.split('|').next().unwrap())
+        .collect();
     assert_eq!(got, lines, "the rejects' lines, counted by hand");
     for (i, other) in seen.iter().enumerate().skip(1) {
         assert_eq!(other, &seen[0], "run {i} against record by record");
