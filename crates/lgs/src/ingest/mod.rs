@@ -81,9 +81,9 @@ pub struct IngestOptions {
     pub force: bool,
     /// Rows per Arrow batch handed to the Parquet writer.
     pub batch_rows: usize,
-    /// Threads that parse one CSV input side by side, chunk by chunk (default: the
-    /// runtime's workers, shared among the inputs read at once; 1 reads record by
-    /// record).
+    /// Threads that parse one CSV input side by side, chunk by chunk (default: from
+    /// four runtime workers on, the workers less two, shared among the inputs read
+    /// at once; below that, and with 1, record by record).
     pub parse_threads: Option<usize>,
     /// Bytes of CSV text per chunk a parsing thread takes (default 8 MiB).
     pub chunk_bytes: usize,

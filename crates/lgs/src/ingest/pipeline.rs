@@ -30,11 +30,10 @@ pub(super) async fn run_pipeline(
     rejected: &mut TableWriter<'_>,
 ) -> Result<(Vec<FileReport>, Option<String>)> {
     let (tx, mut rx) = mpsc::channel::<Message>(4 * lanes.len());
-    // The runtime's workers (--threads) shared among the lanes.
     let cores = tokio::runtime::Handle::current().metrics().num_workers();
     let parse_threads = options
         .parse_threads
-        .unwrap_or(cores / lanes.len().max(1))
+        .unwrap_or_else(|| default_parse_threads(cores, lanes.len()))
         .max(1);
     let mut workers = Vec::new();
     for lane in lanes {
@@ -95,6 +94,18 @@ pub(super) async fn run_pipeline(
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((reports, first_rejection))
+}
+
+/// Parsing threads per lane by default: the runtime's workers (`--threads`) less
+/// two, one for the Parquet encoder and one for reading, shared among the lanes.
+/// Below four workers, record by record: on two cores the encoder and one parser
+/// already keep both busy, and chunks parsed side by side took as long with 2.6
+/// times the memory (BENCHMARKS.md, "One CSV parsed in chunks").
+fn default_parse_threads(workers: usize, lanes: usize) -> usize {
+    if workers < 4 {
+        return 1;
+    }
+    ((workers - 2) / lanes.max(1)).max(1)
 }
 
 /// What a parsing worker works with.
@@ -436,4 +447,19 @@ struct Parsed {
     /// Parsed rows of forgotten customers, dropped from the batches.
     dropped: u64,
     first_rejection: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_parse_threads;
+
+    #[test]
+    fn chunks_are_parsed_side_by_side_from_four_workers_on() {
+        assert_eq!(default_parse_threads(1, 1), 1);
+        assert_eq!(default_parse_threads(2, 1), 1);
+        assert_eq!(default_parse_threads(4, 1), 2);
+        assert_eq!(default_parse_threads(16, 1), 14);
+        assert_eq!(default_parse_threads(16, 4), 3);
+        assert_eq!(default_parse_threads(16, 40), 1);
+    }
 }
