@@ -188,36 +188,22 @@ impl Worker {
     ) -> Result<()> {
         let mut rows = self.dataset.new_format();
         let names = read_header(rows.as_mut(), source.as_mut(), name)?;
-        if self.parse_threads > 1
-            && let Some(chunks) = source.chunks(self.chunk_bytes)
-        {
-            let unit = Unit {
-                name,
-                names: &names,
-                store_rejected,
-            };
-            return self.parse_chunks(&unit, chunks, report, first_rejection, counter);
-        }
-        let mut parsed = Parsed::default();
-        let mut rec = Record::default();
         let unit = Unit {
             name,
             names: &names,
             store_rejected,
         };
+        if self.parse_threads > 1
+            && let Some(chunks) = source.chunks(self.chunk_bytes)
+        {
+            return self.parse_chunks(&unit, chunks, report, first_rejection, counter);
+        }
+        let mut parsed = Parsed::default();
+        let mut rec = Record::default();
         while source.next(&mut rec)? {
             self.take(&unit, rows.as_mut(), &mut rec, &mut parsed)?;
-            if parsed.rows.len() + parsed.rejects.len() > 0 {
-                // Full batches go now; the rejects being built stay.
-                let building = std::mem::take(&mut parsed.building);
-                let full = std::mem::replace(
-                    &mut parsed,
-                    Parsed {
-                        building,
-                        ..Parsed::default()
-                    },
-                );
-                self.emit(full, report, first_rejection)?;
+            if !parsed.rows.is_empty() || !parsed.rejects.is_empty() {
+                self.emit(parsed.take_done(), report, first_rejection)?;
             }
             if (report.rows_read + parsed.read).is_multiple_of(16_384) {
                 self.progress.advanced(counter.load(Ordering::Relaxed));
@@ -447,6 +433,21 @@ struct Parsed {
     /// Parsed rows of forgotten customers, dropped from the batches.
     dropped: u64,
     first_rejection: Option<String>,
+}
+
+impl Parsed {
+    /// Everything parsed so far, counts and full batches, leaving the rejects
+    /// still being built.
+    fn take_done(&mut self) -> Parsed {
+        let building = std::mem::take(&mut self.building);
+        std::mem::replace(
+            self,
+            Parsed {
+                building,
+                ..Parsed::default()
+            },
+        )
+    }
 }
 
 #[cfg(test)]
