@@ -133,7 +133,7 @@ pub async fn explain_damage<T>(result: Result<T>, warehouse: &Warehouse) -> Resu
         Ok(value) => return Ok(value),
         Err(err) => err,
     };
-    match warehouse.diagnose(&format!("{err:#}")).await {
+    match warehouse.diagnose(err.as_ref()).await {
         Some(damage) => Err(damage.into()),
         None => Err(err),
     }

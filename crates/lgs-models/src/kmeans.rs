@@ -80,6 +80,18 @@ impl Columns {
         Columns { n, dim, values }
     }
 
+    /// The points (by row) taken in `order`: point `order[j]` is the `j`th.
+    fn in_order(points: &[f64], dim: usize, order: &[usize]) -> Self {
+        let n = order.len();
+        let mut values = vec![0.0; n * dim];
+        for (j, &i) in order.iter().enumerate() {
+            for (d, v) in points[i * dim..(i + 1) * dim].iter().enumerate() {
+                values[d * n + j] = *v;
+            }
+        }
+        Columns { n, dim, values }
+    }
+
     fn column(&self, d: usize, range: Range<usize>) -> &[f64] {
         &self.values[d * self.n + range.start..d * self.n + range.end]
     }
@@ -97,8 +109,29 @@ impl Columns {
         }
     }
 
+    /// Squared distance of each point to the centre of its label (`centres` by
+    /// row), summed in the order [`distance2`] sums.
+    fn distances_to_own(&self, centres: &[f64], labels: &[usize]) -> Vec<f64> {
+        let mut out = vec![0.0; self.n];
+        for d in 0..self.dim {
+            for ((v, x), &l) in out.iter_mut().zip(self.column(d, 0..self.n)).zip(labels) {
+                let t = x - centres[l * self.dim + d];
+                *v += t * t;
+            }
+        }
+        out
+    }
+
     fn row(&self, i: usize) -> Vec<f64> {
-        (0..self.dim).map(|d| self.values[d * self.n + i]).collect()
+        let mut row = vec![0.0; self.dim];
+        self.row_into(i, &mut row);
+        row
+    }
+
+    fn row_into(&self, i: usize, out: &mut [f64]) {
+        for (d, v) in out.iter_mut().enumerate() {
+            *v = self.values[d * self.n + i];
+        }
     }
 }
 
@@ -293,18 +326,9 @@ fn lloyd(points: &Columns, mut centres: Vec<f64>, o: &KMeansOptions, tol: f64) -
         for c in 0..k {
             let new: Vec<f64> = if counts[c] == 0 {
                 // An empty cluster takes the point farthest from its centre.
+                let own = points.distances_to_own(&centres, &labels);
                 let far = (0..n)
-                    .max_by(|&a, &b| {
-                        let da = distance2(
-                            &points.row(a),
-                            &centres[labels[a] * dim..(labels[a] + 1) * dim],
-                        );
-                        let db = distance2(
-                            &points.row(b),
-                            &centres[labels[b] * dim..(labels[b] + 1) * dim],
-                        );
-                        da.total_cmp(&db)
-                    })
+                    .max_by(|&a, &b| own[a].total_cmp(&own[b]))
                     .unwrap_or(0);
                 points.row(far)
             } else {
@@ -484,11 +508,7 @@ pub fn silhouettes(points: &[f64], dim: usize, labellings: &[(&[usize], usize)])
     }
     cell_start.push(n);
     let cells = cell_start.len() - 1;
-    let ordered: Vec<f64> = order
-        .iter()
-        .flat_map(|&i| points[i * dim..(i + 1) * dim].iter().copied())
-        .collect();
-    let columns = Columns::of(&ordered, dim);
+    let columns = Columns::in_order(points, dim, &order);
     let offsets: Vec<usize> = labellings
         .iter()
         .scan(0, |next, &(_, k)| {
@@ -503,8 +523,10 @@ pub fn silhouettes(points: &[f64], dim: usize, labellings: &[(&[usize], usize)])
         let mut row = vec![0.0; n];
         let mut cell_sums = vec![0.0; cells];
         let mut to = vec![0.0; slots];
+        let mut point = vec![0.0; dim];
         for at in range {
-            columns.distances(0..n, &columns.row(at), &mut row);
+            columns.row_into(at, &mut point);
+            columns.distances(0..n, &point, &mut row);
             row.iter_mut().for_each(|d| *d = d.sqrt());
             for (c, sum) in cell_sums.iter_mut().enumerate() {
                 *sum = sum_of(&row[cell_start[c]..cell_start[c + 1]]);
@@ -563,3 +585,25 @@ fn cell_of(cell_start: &[usize], at: usize) -> usize {
 /// Points per chunk of the silhouette: each costs a pass over all the points, so
 /// small chunks keep the cores evenly busy.
 const SILHOUETTE_CHUNK: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The distances an empty cluster's search compares are each point's
+    /// [`distance2`] to its own centre, to the last bit.
+    #[test]
+    fn distances_to_own_centres_are_distance2() {
+        let dim = 3;
+        let points: Vec<f64> = (0..60)
+            .map(|i| ((i * 37) % 17) as f64 / 3.0 - 2.0)
+            .collect();
+        let centres = [0.5, -1.0, 2.0, 3.0, 0.25, -0.75];
+        let labels: Vec<usize> = (0..points.len() / dim).map(|i| (i * 7) % 2).collect();
+        let own = Columns::of(&points, dim).distances_to_own(&centres, &labels);
+        for (i, p) in points.chunks_exact(dim).enumerate() {
+            let c = &centres[labels[i] * dim..(labels[i] + 1) * dim];
+            assert_eq!(own[i].to_bits(), distance2(p, c).to_bits(), "point {i}");
+        }
+    }
+}

@@ -148,9 +148,7 @@ impl Keyring {
 
     /// How a file is decrypted: with the key its metadata names.
     pub fn decryption(self: &Arc<Self>) -> Result<Arc<FileDecryptionProperties>> {
-        FileDecryptionProperties::with_key_retriever(self.clone())
-            .build()
-            .map_err(|e| self.error(e))
+        decryption_with(self.clone()).map_err(|e| self.error(e))
     }
 
     fn error(&self, e: ParquetError) -> LgsError {
@@ -294,6 +292,14 @@ impl std::fmt::Display for FooterProblem {
     }
 }
 
+/// How a file is decrypted with the keys `retriever` hands out (the keyring itself,
+/// or one file's [`Retrieval`]).
+fn decryption_with(
+    retriever: Arc<dyn KeyRetriever>,
+) -> datafusion::parquet::errors::Result<Arc<FileDecryptionProperties>> {
+    FileDecryptionProperties::with_key_retriever(retriever).build()
+}
+
 /// A keyring's retriever for one file, which remembers the key id it did not hold:
 /// how [`footer`] tells a missing key from a damaged file without reading the
 /// Parquet reader's message.
@@ -356,8 +362,7 @@ pub async fn footer(
         .map_err(fetch_failed)?;
     let decryption = match &retrieval {
         Some(retrieval) => Some(
-            FileDecryptionProperties::with_key_retriever(retrieval.clone())
-                .build()
+            decryption_with(retrieval.clone())
                 .map_err(|e| FooterProblem::Undecryptable(e.to_string()))?,
         ),
         None => None,

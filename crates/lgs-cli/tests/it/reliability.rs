@@ -155,6 +155,40 @@ fn a_missing_data_file_fails_sql_and_report_with_its_name() {
     }
 }
 
+/// A data file of the right size that is not Parquet: the read fails inside it, and
+/// what it failed with (a Parquet error among its causes) leads to the file's name;
+/// an error of the query itself is not blamed on the files.
+#[test]
+fn a_data_file_that_is_not_parquet_fails_sql_and_report_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = two_ingests(dir.path());
+    let file = a_data_file(&wh);
+    let size = std::fs::metadata(&file).unwrap().len() as usize;
+    std::fs::write(&file, vec![b'x'; size]).unwrap();
+    let name = file.file_name().unwrap().to_str().unwrap().to_string();
+    for args in [
+        vec!["sql", "SELECT sum(quantity) FROM retail"],
+        vec!["report"],
+    ] {
+        lgs(&wh).args(&args).assert().failure().stderr(
+            predicate::str::contains("retail version 1")
+                .and(predicate::str::contains(name.as_str()))
+                .and(predicate::str::contains("not a readable Parquet file")),
+        );
+    }
+    lgs(&wh)
+        .args([
+            "sql",
+            "SELECT 1 / (count(*) - count(*)) FROM (VALUES (1)) AS t(a)",
+        ])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("Divide by zero")
+                .and(predicate::str::contains(name.as_str()).not()),
+        );
+}
+
 #[test]
 fn a_damaged_commit_file_is_one_plain_line_naming_table_version_and_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,13 +20,62 @@ use sha2::Sha256;
 /// The function's name in plans (and in the cluster codec).
 pub const NAME: &str = "lgs_pseudonym";
 
-/// Distinct values remembered per key before the memo starts over.
+/// Distinct values outside the dense range remembered per key before that part of
+/// the memo starts over.
 const MEMO_LIMIT: usize = 1 << 20;
 
-/// Slots of the small direct-mapped cache each call keeps in front of the memo.
+/// Values from 0 up to this one are remembered in a table indexed by the value
+/// (customer numbers are five or six digits): at most 8 MiB per key, grown to the
+/// largest value seen.
+const DENSE_LIMIT: usize = 1 << 20;
+
+/// A dense slot not computed yet (pseudonyms of integers are never negative).
+const NOT_YET: i64 = -1;
+
+/// Slots of the small direct-mapped cache each call keeps in front of the memo's
+/// hash map (for values outside the dense range).
 const LOCAL_SLOTS: usize = 1 << 10;
 
-type Memo = RwLock<HashMap<i64, i64, BuildHasherDefault<IdHasher>>>;
+type Memo = RwLock<Memoised>;
+
+/// The pseudonyms of integers computed so far under one key.
+#[derive(Default)]
+struct Memoised {
+    /// `dense[v]` is the pseudonym of `v`, or [`NOT_YET`]: one indexed load per row
+    /// where a hash map costs a hash and a probe into a table larger than the cache.
+    dense: Vec<i64>,
+    /// The values outside the dense range.
+    sparse: HashMap<i64, i64, BuildHasherDefault<IdHasher>>,
+}
+
+impl std::fmt::Debug for Memoised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memoised")
+            .field("dense_slots", &self.dense.len())
+            .field("sparse", &self.sparse.len())
+            .finish()
+    }
+}
+
+impl Memoised {
+    fn insert(&mut self, value: i64, pseudonym: i64) {
+        match usize::try_from(value) {
+            Ok(i) if i < DENSE_LIMIT => {
+                if i >= self.dense.len() {
+                    let len = (i + 1).next_power_of_two().clamp(1024, DENSE_LIMIT);
+                    self.dense.resize(len, NOT_YET);
+                }
+                self.dense[i] = pseudonym;
+            }
+            _ => {
+                if self.sparse.len() >= MEMO_LIMIT {
+                    self.sparse.clear();
+                }
+                self.sparse.insert(value, pseudonym);
+            }
+        }
+    }
+}
 
 /// Each key (by value) with its memo.
 type Memos = Mutex<Vec<(Arc<[u8]>, Arc<Memo>)>>;
@@ -129,8 +178,9 @@ impl Pseudonym {
     }
 
     /// The pseudonyms of integer values (nulls stay null). Each value is looked up
-    /// in a small cache of this call, then in the key's memo under a read lock; only
-    /// values never seen are hashed, outside any lock, and added in one write.
+    /// in the key's memo under a read lock (values outside its dense range first in
+    /// a small cache of this call); only values never seen are hashed, outside any
+    /// lock, and added in one write.
     pub fn ints(&self, values: &Int64Array) -> Int64Array {
         let mut out = vec![0i64; values.len()];
         let mut local = vec![None::<(i64, i64)>; LOCAL_SLOTS];
@@ -138,20 +188,29 @@ impl Pseudonym {
         let mut missing: Vec<usize> = Vec::new();
         {
             let memo = self.memo.read().unwrap_or_else(PoisonError::into_inner);
-            for (i, v) in values.values().iter().enumerate() {
-                if values.is_null(i) {
+            let dense = memo.dense.as_slice();
+            let nulls = values.nulls();
+            for (i, &v) in values.values().iter().enumerate() {
+                if nulls.is_some_and(|n| n.is_null(i)) {
                     continue;
                 }
-                let s = slot(*v);
-                match local[s] {
-                    Some((from, to)) if from == *v => out[i] = to,
-                    _ => match memo.get(v) {
-                        Some(to) => {
-                            local[s] = Some((*v, *to));
-                            out[i] = *to;
+                // A negative value wraps to beyond any dense table.
+                match dense.get(v as usize) {
+                    Some(&NOT_YET) => missing.push(i),
+                    Some(&to) => out[i] = to,
+                    None => {
+                        let s = slot(v);
+                        match local[s] {
+                            Some((from, to)) if from == v => out[i] = to,
+                            _ => match memo.sparse.get(&v) {
+                                Some(&to) => {
+                                    local[s] = Some((v, to));
+                                    out[i] = to;
+                                }
+                                None => missing.push(i),
+                            },
                         }
-                        None => missing.push(i),
-                    },
+                    }
                 }
             }
         }
@@ -166,10 +225,9 @@ impl Pseudonym {
                 });
             }
             let mut memo = self.memo.write().unwrap_or_else(PoisonError::into_inner);
-            if memo.len() + new.len() > MEMO_LIMIT {
-                memo.clear();
+            for (v, to) in new {
+                memo.insert(v, to);
             }
-            memo.extend(new);
         }
         Int64Array::new(out.into(), values.nulls().cloned())
     }
@@ -291,8 +349,17 @@ mod tests {
     #[test]
     fn memoised_values_are_each_their_own_pseudonym() {
         let key: Arc<[u8]> = Arc::from(&b"the memo test key, thirty-two bytes"[..]);
+        // Ids in the dense range, beyond it, and negative ones.
         let values: Int64Array = (0..6000i64)
-            .map(|i| (i % 7 != 3).then_some(10_000 + (i * 7919) % 2500))
+            .map(|i| {
+                let id = 10_000 + (i * 7919) % 2500;
+                let id = match i % 3 {
+                    0 => id,
+                    1 => id + DENSE_LIMIT as i64 - 11_000,
+                    _ => -id,
+                };
+                (i % 7 != 3).then_some(id)
+            })
             .collect();
         let first = Pseudonym::new(key.clone()).ints(&values);
         let again = Pseudonym::new(key.clone()).ints(&values);

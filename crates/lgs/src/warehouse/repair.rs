@@ -104,9 +104,10 @@ impl Warehouse {
     /// After a read failed with `failure`: when a data file is to blame (not
     /// Parquet, or not as the log records it), that damage, naming the table, its
     /// version and the file. Every read checks that files are there with their
-    /// sizes; what is inside them is only looked at once a read has failed.
-    pub async fn diagnose(&self, failure: &str) -> Option<LgsError> {
-        if !failure.to_ascii_lowercase().contains("parquet") {
+    /// sizes; what is inside them is only looked at once a read has failed, and
+    /// only when the failure came from reading a file ([`from_reading_files`]).
+    pub async fn diagnose(&self, failure: &(dyn std::error::Error + 'static)) -> Option<LgsError> {
+        if !from_reading_files(failure) {
             return None;
         }
         // The tables as the failed read saw them (pins included); their files only.
@@ -171,5 +172,95 @@ impl Warehouse {
             .map_err(delta_err)?;
         repair.version = Some(committed.version());
         Ok(repair)
+    }
+}
+
+/// Whether `failure` came from reading a data file: a Parquet, object store or I/O
+/// error anywhere in its chain of causes, or an Arrow error that carries a Parquet
+/// one. A plan, SQL or computation error (a typo, a division by zero) is not, and
+/// is never blamed on the files. One text is still read: a failed job of a
+/// cluster reaches the client as text only (an execution error with no cause), and
+/// is counted when that text names Parquet.
+pub(crate) fn from_reading_files(failure: &(dyn std::error::Error + 'static)) -> bool {
+    use datafusion::arrow::error::ArrowError;
+    use datafusion::error::DataFusionError;
+    use datafusion::parquet::errors::ParquetError;
+
+    let mut cause = Some(failure);
+    while let Some(e) = cause {
+        if e.is::<ParquetError>() || e.is::<object_store::Error>() || e.is::<std::io::Error>() {
+            return true;
+        }
+        if let Some(ArrowError::ParquetError(_) | ArrowError::IoError(..)) =
+            e.downcast_ref::<ArrowError>()
+        {
+            return true;
+        }
+        let datafusion = e
+            .downcast_ref::<DataFusionError>()
+            .or_else(|| e.downcast_ref::<Box<DataFusionError>>().map(|b| &**b))
+            .or_else(|| {
+                e.downcast_ref::<std::sync::Arc<DataFusionError>>()
+                    .map(|a| &**a)
+            });
+        if let Some(DataFusionError::Execution(text)) = datafusion
+            && e.source().is_none()
+            && text.to_ascii_lowercase().contains("parquet")
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_reading_files;
+    use datafusion::arrow::error::ArrowError;
+    use datafusion::error::DataFusionError;
+    use datafusion::parquet::errors::ParquetError;
+
+    fn blamed(e: DataFusionError) -> bool {
+        from_reading_files(&e)
+    }
+
+    #[test]
+    fn only_failures_of_reading_files_are_blamed_on_them() {
+        let parquet = || ParquetError::General("Invalid Parquet file. Corrupt footer".into());
+        assert!(blamed(DataFusionError::ParquetError(Box::new(parquet()))));
+        assert!(blamed(
+            DataFusionError::ParquetError(Box::new(parquet())).context("scanning retail")
+        ));
+        assert!(blamed(DataFusionError::ArrowError(
+            Box::new(ArrowError::ExternalError(Box::new(parquet()))),
+            None
+        )));
+        assert!(blamed(DataFusionError::ArrowError(
+            Box::new(ArrowError::ParquetError("bad page".into())),
+            None
+        )));
+        assert!(blamed(DataFusionError::Shared(std::sync::Arc::new(
+            DataFusionError::External(Box::new(parquet()))
+        ))));
+        assert!(blamed(DataFusionError::IoError(std::io::Error::other(
+            "unexpected end of file"
+        ))));
+        // A cluster's failed job: text only.
+        assert!(blamed(DataFusionError::Execution(
+            "Job a1 failed: ParquetError: EOF: file size of 4 is less than footer".into()
+        )));
+        // Not the files: a division by zero, a plan error, even one that names
+        // Parquet in its text (a function or table called so).
+        assert!(!blamed(DataFusionError::ArrowError(
+            Box::new(ArrowError::DivideByZero),
+            None
+        )));
+        assert!(!blamed(DataFusionError::Plan(
+            "table 'parquet_files' not found".into()
+        )));
+        assert!(!blamed(
+            DataFusionError::Execution("division by zero".into()).context("summing")
+        ));
     }
 }
