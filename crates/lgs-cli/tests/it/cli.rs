@@ -624,6 +624,11 @@ fn report_sections_are_chosen_by_name() {
     }
     let rfm = json(&["--sections", "rfm"]);
     part_of_full(&rfm);
+    // None of these reads the month or the eligible amount, so their pass over the
+    // lines groups by fewer keys: the same sections all the same.
+    let customers = json(&["--sections", "clv,kmeans,rfm"]);
+    part_of_full(&customers);
+    assert!(customers.contains_key("clv") && customers.contains_key("kmeans"));
     assert!(!rfm.contains_key("invoice_amount") && !rfm.contains_key("clv"));
     assert!(rfm.len() > 1 && rfm.len() < first_job.len());
     lgs(&wh)

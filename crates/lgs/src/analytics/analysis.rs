@@ -23,6 +23,20 @@ pub struct Intermediate {
     pub sql: fn() -> String,
 }
 
+/// A column of the pass over the lines ([`super::INVOICE_LINES`]) that only some
+/// analyses read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassColumn {
+    /// The invoice's month, `YYYY-MM` (a grouping key).
+    Month,
+    /// The amount of the invoice's eligible lines (price > 0 and quantity > 0).
+    EligibleAmount,
+}
+
+impl PassColumn {
+    pub const ALL: &'static [PassColumn] = &[PassColumn::Month, PassColumn::EligibleAmount];
+}
+
 /// One analysis of the report.
 #[async_trait]
 pub trait Analysis: Send + Sync {
@@ -41,6 +55,14 @@ pub trait Analysis: Send + Sync {
     /// analyses) skips the pass.
     fn reads_invoice_lines(&self) -> bool {
         true
+    }
+
+    /// The columns of the pass over the lines it reads beyond those every pass has
+    /// (`day`, `invoice_no`, `customer_id`, `is_cancellation`, `last_date`,
+    /// `amount`): a report whose analyses all read none of them groups the lines by
+    /// fewer keys and decodes fewer columns. By default, all of them.
+    fn pass_columns(&self) -> &'static [PassColumn] {
+        PassColumn::ALL
     }
 
     /// Computes the section from the tables registered in `ctx`; `shared` gives

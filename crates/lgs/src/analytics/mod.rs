@@ -37,7 +37,7 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 use crate::schema::RETAIL_TABLE;
 
-pub use analysis::{Analysis, Intermediate};
+pub use analysis::{Analysis, Intermediate, PassColumn};
 pub use invoices::{AmountStats, HistogramBin, InvoiceAmounts};
 pub use monthly::{MonthRow, Monthly};
 pub use rfm::{Rfm, RfmCustomer, RfmEdges, SegmentRow};
@@ -128,7 +128,7 @@ pub struct Staging {
     /// query.
     pub partition_rows: Option<u64>,
     /// When set, the query that gives the pass over the lines instead of the pass
-    /// itself ([`invoice_lines_sql`]): the live state kept up to date from each
+    /// itself ([`invoice_lines_sql_over`]): the live state kept up to date from each
     /// commit ([`crate::live`]), whose rows grouped again equal the pass.
     pub invoice_lines: Option<String>,
 }
@@ -215,12 +215,18 @@ pub async fn run_analyses(
         }
     }
     let pass = analyses.iter().any(|a| a.reads_invoice_lines());
+    let mut columns: Vec<PassColumn> = Vec::new();
+    for column in analyses.iter().flat_map(|a| a.pass_columns()) {
+        if !columns.contains(column) {
+            columns.push(*column);
+        }
+    }
     let shared = Shared::new(mode.clone(), options.as_of, &needed, pass);
     let report = async {
         let rows = match pass {
             true => {
                 let sql = staging.invoice_lines.clone();
-                let sql = sql.unwrap_or_else(invoice_lines_sql);
+                let sql = sql.unwrap_or_else(|| invoice_lines_sql_of(RETAIL_TABLE, &columns));
                 shared::register_intermediate(ctx, mode, INVOICE_LINES, &sql).await?
             }
             false => None,
@@ -274,22 +280,34 @@ pub const INVOICE_LINES: &str = "lgs_invoice_lines";
 /// compare and subtract).
 const DAY: &str = "CAST(CAST(CAST(invoice_date AS DATE) AS INT) AS BIGINT)";
 
-/// The single pass over the lines: one row per (month, day, invoice, customer) with
-/// its net amount, the amount of its eligible lines (price > 0 and quantity > 0; null
-/// when it has none) and its last timestamp. Every analysis derives from it, so the
-/// warehouse table is scanned once per report.
-pub(crate) fn invoice_lines_sql() -> String {
-    invoice_lines_sql_over(RETAIL_TABLE)
+/// The single pass over the lines of `table` (a table of `retail`'s schema): one row
+/// per (month, day, invoice, customer) with its net amount, the amount of its
+/// eligible lines (price > 0 and quantity > 0; null when it has none) and its last
+/// timestamp. Every analysis derives from it, so the warehouse table is scanned
+/// once per report.
+pub(crate) fn invoice_lines_sql_over(table: &str) -> String {
+    invoice_lines_sql_of(table, PassColumn::ALL)
 }
 
-/// The pass over the lines of `table` (a table of `retail`'s schema).
-pub(crate) fn invoice_lines_sql_over(table: &str) -> String {
+/// The pass over the lines of `table` with only `columns` of those some analyses
+/// read: without the month it groups by four keys and never decodes the month's
+/// text; without the eligible amount it reads neither price nor quantity.
+pub(crate) fn invoice_lines_sql_of(table: &str, columns: &[PassColumn]) -> String {
+    let month = columns.contains(&PassColumn::Month);
+    let eligible = columns.contains(&PassColumn::EligibleAmount);
+    let keys = format!("{DAY}, invoice_no, customer_id, is_cancellation");
     format!(
-        "SELECT month, {DAY} AS day, invoice_no, customer_id, \
+        "SELECT {month_column}{DAY} AS day, invoice_no, customer_id, \
            is_cancellation, max(invoice_date) AS last_date, \
-           sum(amount) AS amount, \
-           sum(CASE WHEN unit_price > 0 AND quantity > 0 THEN amount END) AS eligible_amount \
+           sum(amount) AS amount{eligible_column} \
          FROM {table} \
-         GROUP BY month, {DAY}, invoice_no, customer_id, is_cancellation"
+         GROUP BY {month_key}{keys}",
+        month_column = if month { "month, " } else { "" },
+        month_key = if month { "month, " } else { "" },
+        eligible_column = if eligible {
+            ", sum(CASE WHEN unit_price > 0 AND quantity > 0 THEN amount END) AS eligible_amount"
+        } else {
+            ""
+        },
     )
 }

@@ -30,6 +30,8 @@ pub struct RetailBuilder {
     /// Dates repeat for every line of an invoice: remember the last one parsed.
     last_date: (String, Option<ParsedDate>),
     month_text: String,
+    /// The (year, month) `month_text` holds.
+    month_of_text: Option<(i32, u32)>,
 }
 
 impl Default for RetailBuilder {
@@ -55,6 +57,7 @@ impl RetailBuilder {
             rows: 0,
             last_date: (String::new(), None),
             month_text: String::new(),
+            month_of_text: None,
         }
     }
 
@@ -109,9 +112,14 @@ impl RetailBuilder {
         self.unit_price.append_value(price);
         self.customer_id.append_option(customer);
         append_text(&mut self.country, get(InputColumn::Country));
-        self.month_text.clear();
-        use std::fmt::Write;
-        let _ = write!(self.month_text, "{:04}-{:02}", date.year, date.month);
+        // Lines come in date order, so the month's text is nearly always the last
+        // line's: written again only when the month changes.
+        if self.month_of_text != Some((date.year, date.month)) {
+            self.month_text.clear();
+            use std::fmt::Write;
+            let _ = write!(self.month_text, "{:04}-{:02}", date.year, date.month);
+            self.month_of_text = Some((date.year, date.month));
+        }
         self.month.append_value(&self.month_text);
         self.amount.append_value(amount);
         self.is_cancellation

@@ -23,7 +23,7 @@ use datafusion::scalar::ScalarValue;
 use serde::Serialize;
 
 use super::rfm::RFM_VALUES_TABLE;
-use super::{Analysis, INVOICE_LINES, Intermediate, Section, Shared, compute, query};
+use super::{Analysis, INVOICE_LINES, Intermediate, PassColumn, Section, Shared, compute, query};
 use crate::error::{LgsError, Result};
 
 pub use predict::{ClvCustomer, PAliveBand, SegmentValue};
@@ -91,6 +91,11 @@ pub struct ClvAnalysis {
 impl Analysis for ClvAnalysis {
     fn name(&self) -> &'static str {
         "clv"
+    }
+
+    /// Neither the month nor the eligible amount.
+    fn pass_columns(&self) -> &'static [PassColumn] {
+        &[]
     }
 
     fn needs(&self) -> &'static [&'static Intermediate] {

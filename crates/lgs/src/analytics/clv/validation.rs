@@ -12,7 +12,8 @@ use serde::Serialize;
 use super::{Summary, day_number, summaries};
 use crate::analytics::section::count;
 use crate::analytics::{
-    Analysis, INVOICE_LINES, ResultTable, Section, Shared, TableBuilder, TextTable, query,
+    Analysis, INVOICE_LINES, PassColumn, ResultTable, Section, Shared, TableBuilder, TextTable,
+    query,
 };
 use crate::charts::svg::{BLUE, GREY, RED};
 use crate::charts::{BarLine, Chart, DataTable, Series, bar_line};
@@ -85,6 +86,11 @@ const MAX_X: u64 = 7;
 impl Analysis for ClvValidationAnalysis {
     fn name(&self) -> &'static str {
         "clv_validation"
+    }
+
+    /// Neither the month nor the eligible amount.
+    fn pass_columns(&self) -> &'static [PassColumn] {
+        &[]
     }
 
     async fn run(&self, ctx: &SessionContext, shared: &Shared) -> Result<Section> {

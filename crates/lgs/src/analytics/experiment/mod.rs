@@ -19,7 +19,7 @@ use datafusion::prelude::{CsvReadOptions, SessionContext};
 use datafusion::scalar::ScalarValue;
 
 use super::clv::day_number;
-use super::{Analysis, INVOICE_LINES, Section, Shared, query};
+use super::{Analysis, INVOICE_LINES, PassColumn, Section, Shared, query};
 use crate::error::{LgsError, QueryContext, Result};
 
 pub use output::{Comparison, Experiment, ExperimentResult, GroupRow, SampleRatio};
@@ -103,6 +103,11 @@ fn bad(message: String) -> LgsError {
 impl Analysis for ExperimentAnalysis {
     fn name(&self) -> &'static str {
         "experiment"
+    }
+
+    /// Neither the month nor the eligible amount.
+    fn pass_columns(&self) -> &'static [PassColumn] {
+        &[]
     }
 
     async fn run(&self, ctx: &SessionContext, _shared: &Shared) -> Result<Section> {

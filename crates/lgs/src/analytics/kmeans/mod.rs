@@ -17,7 +17,7 @@ use lgs_models::kmeans::{KMeansOptions, fits_silhouettes, kmeans_each};
 use serde::Serialize;
 
 use super::rfm::{RFM_VALUES_TABLE, RfmCustomer};
-use super::{Analysis, Intermediate, Section, Shared, compute};
+use super::{Analysis, Intermediate, PassColumn, Section, Shared, compute};
 use crate::error::{LgsError, Result};
 
 /// How the segments are found.
@@ -117,6 +117,11 @@ pub struct KMeansResult {
 impl Analysis for KMeansAnalysis {
     fn name(&self) -> &'static str {
         "kmeans"
+    }
+
+    /// Neither the month nor the eligible amount.
+    fn pass_columns(&self) -> &'static [PassColumn] {
+        &[]
     }
 
     fn needs(&self) -> &'static [&'static Intermediate] {

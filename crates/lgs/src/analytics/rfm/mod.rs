@@ -20,8 +20,8 @@ use serde::Serialize;
 use super::quantile::{qcut_edges, qcut_levels};
 use super::section::count;
 use super::{
-    Analysis, INVOICE_LINES, Intermediate, ResultTable, Section, Shared, TableBuilder, TextTable,
-    Wanted, both, midnight_micros, order_stats, query,
+    Analysis, INVOICE_LINES, Intermediate, PassColumn, ResultTable, Section, Shared, TableBuilder,
+    TextTable, Wanted, both, midnight_micros, order_stats, query,
 };
 use crate::error::Result;
 use crate::format::{group, percent};
@@ -39,6 +39,11 @@ pub struct RfmAnalysis;
 impl Analysis for RfmAnalysis {
     fn name(&self) -> &'static str {
         "rfm"
+    }
+
+    /// Neither the month nor the eligible amount.
+    fn pass_columns(&self) -> &'static [PassColumn] {
+        &[]
     }
 
     fn needs(&self) -> &'static [&'static Intermediate] {
