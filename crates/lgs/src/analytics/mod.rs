@@ -293,18 +293,18 @@ pub(crate) fn invoice_lines_sql_over(table: &str) -> String {
 /// read: without the month it groups by four keys and never decodes the month's
 /// text; without the eligible amount it reads neither price nor quantity.
 pub(crate) fn invoice_lines_sql_of(table: &str, columns: &[PassColumn]) -> String {
-    let month = columns.contains(&PassColumn::Month);
-    let eligible = columns.contains(&PassColumn::EligibleAmount);
-    let keys = format!("{DAY}, invoice_no, customer_id, is_cancellation");
+    // The month leads both the columns and the keys when it is there.
+    let month = match columns.contains(&PassColumn::Month) {
+        true => "month, ",
+        false => "",
+    };
     format!(
-        "SELECT {month_column}{DAY} AS day, invoice_no, customer_id, \
+        "SELECT {month}{DAY} AS day, invoice_no, customer_id, \
            is_cancellation, max(invoice_date) AS last_date, \
            sum(amount) AS amount{eligible_column} \
          FROM {table} \
-         GROUP BY {month_key}{keys}",
-        month_column = if month { "month, " } else { "" },
-        month_key = if month { "month, " } else { "" },
-        eligible_column = if eligible {
+         GROUP BY {month}{DAY}, invoice_no, customer_id, is_cancellation",
+        eligible_column = if columns.contains(&PassColumn::EligibleAmount) {
             ", sum(CASE WHEN unit_price > 0 AND quantity > 0 THEN amount END) AS eligible_amount"
         } else {
             ""

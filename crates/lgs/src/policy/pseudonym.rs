@@ -183,7 +183,8 @@ impl Pseudonym {
     /// lock, and added in one write.
     pub fn ints(&self, values: &Int64Array) -> Int64Array {
         let mut out = vec![0i64; values.len()];
-        let mut local = vec![None::<(i64, i64)>; LOCAL_SLOTS];
+        // Made at the first value outside the dense range (most calls have none).
+        let mut local: Vec<Option<(i64, i64)>> = Vec::new();
         let slot = |v: i64| ((v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
         let mut missing: Vec<usize> = Vec::new();
         {
@@ -199,6 +200,9 @@ impl Pseudonym {
                     Some(&NOT_YET) => missing.push(i),
                     Some(&to) => out[i] = to,
                     None => {
+                        if local.is_empty() {
+                            local = vec![None; LOCAL_SLOTS];
+                        }
                         let s = slot(v);
                         match local[s] {
                             Some((from, to)) if from == v => out[i] = to,
