@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lgs-fuzz-target}"
 secs=${1:-300}
 jobs=${2:-1}
 mkdir -p fuzz/logs
-targets="csv wdi pg_dump pg_copy_line pg_insert_values values xlsx parquet"
+targets="${TARGETS:-csv wdi pg_dump pg_copy_line pg_insert_values values xlsx parquet stream pg_wire}"
 run() {
   t=$1
   cargo +nightly fuzz run "$t" -s none --codegen-units 16 "fuzz/corpus/$t" -- \

@@ -13,6 +13,7 @@ use super::Dataset;
 use super::format::{load_record, read_header};
 use super::location::{self, InputFile};
 use super::records::{FileKind, Record, RecordSource, local_sources, text_source};
+use super::stream::messages::{MessageFormat, StreamMessage, message_records};
 use crate::error::{LgsError, Result};
 
 /// What parsing an input found.
@@ -63,6 +64,21 @@ pub fn parse(kind: FileKind, bytes: &[u8], dataset: &Dataset) -> Result<Parsed> 
             }
         }
     }
+    Ok(parsed)
+}
+
+/// Parses `messages` of a stream as one micro-batch of `lgs stream` under
+/// `format` (its declared header checked first, as the stream does), and counts
+/// what it loaded and what it would quarantine.
+pub fn parse_messages(
+    format: &MessageFormat,
+    messages: Vec<StreamMessage>,
+    dataset: &Dataset,
+) -> Result<Parsed> {
+    format.check()?;
+    let mut parsed = Parsed::default();
+    let source = message_records(format.clone(), Arc::new(messages));
+    parse_unit(source, "stream", dataset, &mut parsed)?;
     Ok(parsed)
 }
 
@@ -117,6 +133,42 @@ mod tests {
     fn a_header_it_does_not_know_is_the_ingest_error() {
         let err = parse(FileKind::Csv, b"a,b\n1,2\n", &Dataset::Retail).unwrap_err();
         assert!(err.to_string().contains("unknown header"), "{err}");
+    }
+
+    /// A micro-batch of stream messages is counted as the stream would load it:
+    /// one record per message, a bad message quarantined, and a declared header
+    /// that is not a shape refused before any message is read.
+    #[test]
+    fn counts_a_batch_of_stream_messages() {
+        let message = |position: u64, text: &str| StreamMessage {
+            position,
+            payload: bytes::Bytes::copy_from_slice(text.as_bytes()),
+            published_ms: 0,
+        };
+        let good = r#"{"InvoiceNo":"536365","StockCode":"85123A","Description":"HEART","Quantity":6,"InvoiceDate":"12/1/2010 8:26","UnitPrice":2.55,"CustomerID":17850,"Country":"United Kingdom"}"#;
+        let messages = vec![message(7, good), message(8, "{"), message(9, good)];
+        let parsed = parse_messages(&MessageFormat::Json, messages, &Dataset::Retail).unwrap();
+        assert_eq!(
+            (parsed.rows_read, parsed.rows_loaded, parsed.rows_rejected),
+            (3, 2, 1)
+        );
+        assert_eq!(parsed.batch_rows, 2);
+        let header =
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+        let csv = MessageFormat::Csv {
+            header: header.split(',').map(String::from).collect(),
+        };
+        let lines = vec![
+            message(1, "1,A,\"a, b\",2,12/1/2010 8:26,1.5,17850,France\n"),
+            message(2, "1,A,b,two,12/1/2010 8:26,1.5,17850,France"),
+        ];
+        let parsed = parse_messages(&csv, lines, &Dataset::Retail).unwrap();
+        assert_eq!((parsed.rows_loaded, parsed.rows_rejected), (1, 1));
+        let bad = MessageFormat::Csv {
+            header: vec!["a".into()],
+        };
+        let err = parse_messages(&bad, vec![], &Dataset::Retail).unwrap_err();
+        assert!(err.to_string().contains("header shapes"), "{err}");
     }
 
     /// Found by fuzzing (`fuzz/` target `xlsx`): a workbook whose sheet has a cell

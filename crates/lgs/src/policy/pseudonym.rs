@@ -177,47 +177,39 @@ impl Pseudonym {
         crate::format::hex(&digest[..16])
     }
 
-    /// The pseudonyms of integer values (nulls stay null). Each value is looked up
-    /// in the key's memo under a read lock (values outside its dense range first in
-    /// a small cache of this call); only values never seen are hashed, outside any
-    /// lock, and added in one write.
+    /// The pseudonyms of integer values (nulls stay null). One pass reads each
+    /// value's pseudonym from the key's dense memo under a read lock (one indexed
+    /// load per row, written straight into the output; without nulls, no null
+    /// check either). The rest, values outside the dense range or not seen yet,
+    /// are looked up in a small cache of this call and the memo's hash map; only
+    /// values never seen are hashed, outside any lock, and added in one write.
     pub fn ints(&self, values: &Int64Array) -> Int64Array {
-        let mut out = vec![0i64; values.len()];
-        // Made at the first value outside the dense range (most calls have none).
-        let mut local: Vec<Option<(i64, i64)>> = Vec::new();
-        let slot = |v: i64| ((v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
+        let nulls = values.nulls().filter(|n| n.null_count() > 0);
+        let mut rest: Vec<usize> = Vec::new();
         let mut missing: Vec<usize> = Vec::new();
-        {
+        let mut out: Vec<i64> = {
             let memo = self.memo.read().unwrap_or_else(PoisonError::into_inner);
             let dense = memo.dense.as_slice();
-            let nulls = values.nulls();
-            for (i, &v) in values.values().iter().enumerate() {
-                if nulls.is_some_and(|n| n.is_null(i)) {
-                    continue;
+            // A negative value wraps to beyond any dense table.
+            let mut lookup = |i: usize, v: i64| match dense.get(v as usize) {
+                Some(&to) if to != NOT_YET => to,
+                _ => {
+                    rest.push(i);
+                    0
                 }
-                // A negative value wraps to beyond any dense table.
-                match dense.get(v as usize) {
-                    Some(&NOT_YET) => missing.push(i),
-                    Some(&to) => out[i] = to,
-                    None => {
-                        if local.is_empty() {
-                            local = vec![None; LOCAL_SLOTS];
-                        }
-                        let s = slot(v);
-                        match local[s] {
-                            Some((from, to)) if from == v => out[i] = to,
-                            _ => match memo.sparse.get(&v) {
-                                Some(&to) => {
-                                    local[s] = Some((v, to));
-                                    out[i] = to;
-                                }
-                                None => missing.push(i),
-                            },
-                        }
-                    }
-                }
+            };
+            let rows = values.values().iter().enumerate();
+            let mut out: Vec<i64> = match nulls {
+                None => rows.map(|(i, &v)| lookup(i, v)).collect(),
+                Some(n) => rows
+                    .map(|(i, &v)| if n.is_null(i) { 0 } else { lookup(i, v) })
+                    .collect(),
+            };
+            if !rest.is_empty() {
+                Self::from_sparse(&memo, values.values(), &rest, &mut out, &mut missing);
             }
-        }
+            out
+        };
         if !missing.is_empty() {
             let mac = self.mac();
             let mut buffer = itoa::Buffer::new();
@@ -234,6 +226,38 @@ impl Pseudonym {
             }
         }
         Int64Array::new(out.into(), values.nulls().cloned())
+    }
+
+    /// The rows `rest` (not in the dense memo) from a small direct-mapped cache of
+    /// this call and the memo's hash map; the rows found in neither go to `missing`.
+    fn from_sparse(
+        memo: &Memoised,
+        values: &[i64],
+        rest: &[usize],
+        out: &mut [i64],
+        missing: &mut Vec<usize>,
+    ) {
+        let slot = |v: i64| ((v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
+        let mut local: Vec<Option<(i64, i64)>> = vec![None; LOCAL_SLOTS];
+        for &i in rest {
+            let v = values[i];
+            if memo.dense.get(v as usize).is_some() {
+                // In the dense range, not seen yet.
+                missing.push(i);
+                continue;
+            }
+            let s = slot(v);
+            match local[s] {
+                Some((from, to)) if from == v => out[i] = to,
+                _ => match memo.sparse.get(&v) {
+                    Some(&to) => {
+                        local[s] = Some((v, to));
+                        out[i] = to;
+                    }
+                    None => missing.push(i),
+                },
+            }
+        }
     }
 
     fn texts(&self, values: &ArrayRef) -> DfResult<ArrayRef> {
@@ -365,6 +389,13 @@ mod tests {
                 (i % 7 != 3).then_some(id)
             })
             .collect();
+        // The same values without nulls (the loop without null checks), under a
+        // key of their own so that they are computed, not found.
+        let whole: Int64Array = values.iter().flatten().collect();
+        let whole_key: Arc<[u8]> = Arc::from(&b"the memo test key without nulls!!!"[..]);
+        let whole_first = Pseudonym::new(whole_key.clone()).ints(&whole);
+        let whole_again = Pseudonym::new(whole_key.clone()).ints(&whole);
+        let whole_fresh = Pseudonym::new(whole_key);
         let first = Pseudonym::new(key.clone()).ints(&values);
         let again = Pseudonym::new(key.clone()).ints(&values);
         let fresh = Pseudonym::new(key.clone());
@@ -374,6 +405,11 @@ mod tests {
                 assert_eq!(first.value(i), fresh.of_int(values.value(i)), "row {i}");
                 assert_eq!(again.value(i), first.value(i), "row {i}");
             }
+        }
+        assert_eq!(whole_first.null_count(), 0);
+        for (i, v) in whole.values().iter().enumerate() {
+            assert_eq!(whole_first.value(i), whole_fresh.of_int(*v), "row {i}");
+            assert_eq!(whole_again.value(i), whole_first.value(i), "row {i}");
         }
     }
 }

@@ -95,14 +95,24 @@ impl Input for Messages {
         _read: Arc<AtomicU64>,
         _handle: &tokio::runtime::Handle,
     ) -> Result<Vec<(String, Box<dyn RecordSource>)>> {
-        let records = MessageRecords {
-            format: self.format.clone(),
-            messages: self.messages.clone(),
-            next: 0,
-            keys: None,
-        };
-        Ok(vec![(self.shown.clone(), Box::new(records))])
+        let records = message_records(self.format.clone(), self.messages.clone());
+        Ok(vec![(self.shown.clone(), records)])
     }
+}
+
+/// The records of `messages` read under `format`, one per message, positioned at
+/// the message's position (what a micro-batch's input opens, and what
+/// [`crate::ingest::dry::parse_messages`] reads).
+pub(crate) fn message_records(
+    format: MessageFormat,
+    messages: Arc<Vec<StreamMessage>>,
+) -> Box<dyn RecordSource> {
+    Box::new(MessageRecords {
+        format,
+        messages,
+        next: 0,
+        keys: None,
+    })
 }
 
 /// The records of a batch's messages.
