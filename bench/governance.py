@@ -17,6 +17,7 @@ interleaved, --runs times, whole processes, wall time:
 Medians and ratios are printed (and written to --json).
 
     python3 bench/governance.py [--rows 0 (the real file) | 10000000] [--runs 5]
+        [--forget-runs 3] [--query-runs 0]
 """
 
 import argparse
@@ -49,6 +50,9 @@ def main():
     ap.add_argument("--rows", type=int, default=0, help="0: the real file")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--forget-runs", type=int, default=3)
+    ap.add_argument("--query-runs", type=int, default=0,
+                    help="then the dashboard query alone, admin and masked interleaved, "
+                         "this many times (a steadier ratio than --runs gives)")
     ap.add_argument("--work", default="/tmp/lgs-governance-bench")
     ap.add_argument("--json")
     args = ap.parse_args()
@@ -89,6 +93,13 @@ def main():
             samples[key].append(run(who + ["sql", "--format", "csv", QUERY])[0])
         print(f"  run {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s" for k, v in samples.items()),
               flush=True)
+    query_only = {"query_only_admin": [], "query_only_masked": []}
+    for r in range(args.query_runs):
+        for key, who in (("query_only_admin", admin), ("query_only_masked", analyst)):
+            query_only[key].append(run(who + ["sql", "--format", "csv", QUERY])[0])
+        print(f"  query run {r + 1}: " + ", ".join(f"{k} {v[-1]:.3f} s"
+                                                    for k, v in query_only.items()), flush=True)
+    samples.update(query_only)
     _, out = run(admin + ["sql", "--format", "csv",
                           "SELECT customer_id, count(*) AS n FROM retail WHERE customer_id IS "
                           "NOT NULL GROUP BY 1 ORDER BY n DESC LIMIT 1"])
@@ -119,21 +130,27 @@ def main():
 
 
 def summary(rows, med, customer, lines):
-    """The medians in one line (the forget alone with --runs 0)."""
+    """The medians in one line (of the parts that ran)."""
     size = "the real file" if not rows else f"{rows:,} rows"
-    forget = (f"forget of customer {customer} ({lines} lines) {med['forget']:.2f} s, "
-              f"with --now {med['forget_now']:.2f} s")
-    if "report_admin" not in med:
-        return f"medians ({size}): {forget}"
 
     def ratio(key, base):
         return f"{med[key]:.3f} s (x{med[key] / med[base]:.3f})"
-    return (f"medians ({size}): report {med['report_admin']:.3f} s, masked "
+    parts = []
+    if "report_admin" in med:
+        parts.append(
+            f"report {med['report_admin']:.3f} s, masked "
             f"{ratio('report_masked', 'report_admin')}, encrypted "
             f"{ratio('report_encrypted', 'report_admin')}; query {med['query_admin']:.3f} s, "
             f"masked {ratio('query_masked', 'query_admin')}, encrypted "
             f"{ratio('query_encrypted', 'query_admin')}; ingest {med['ingest_plain']:.3f} s, "
-            f"encrypted {ratio('ingest_encrypted', 'ingest_plain')}; {forget}")
+            f"encrypted {ratio('ingest_encrypted', 'ingest_plain')}")
+    if "query_only_admin" in med:
+        parts.append(f"query alone {med['query_only_admin']:.3f} s, masked "
+                     f"{ratio('query_only_masked', 'query_only_admin')}")
+    if "forget" in med:
+        parts.append(f"forget of customer {customer} ({lines} lines) {med['forget']:.2f} s, "
+                     f"with --now {med['forget_now']:.2f} s")
+    return f"medians ({size}): " + "; ".join(parts)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ use lgs::serve::pg::{PgOptions, QueryLimits};
 use lgs::session::{Engine, Limits};
 use libfuzzer_sys::fuzz_target;
 
-mod common;
-
 /// The warehouse's lines: the repository's hand-made test data.
 const LINES: &str = include_str!("../../crates/lgs/tests/data/handmade.csv");
 
@@ -69,7 +67,22 @@ fn server() -> SocketAddr {
     })
 }
 
-fuzz_target!(init: { common::allow_caught_panics(); server(); }, |data: &[u8]| {
+/// The one kind of panic the server contains that is known and not lgs's own:
+/// pgwire 0.41's decoders read past the end of some malformed messages (the
+/// `bytes` crate's getters then panic; `pg_wire_parse_count_past_end`), which
+/// lgs turns into the end of that connection. Every other panic, contained or
+/// not, aborts as a crash.
+fn allow_known_decoder_panics() {
+    let abort = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let place = info.location().map_or("", |l| l.file());
+        if !(lgs::error::panic_is_caught() && place.contains("/bytes-")) {
+            abort(info);
+        }
+    }));
+}
+
+fuzz_target!(init: { allow_known_decoder_panics(); server(); }, |data: &[u8]| {
     let mut client = TcpStream::connect(server()).expect("the server accepts a connection");
     client
         .set_read_timeout(Some(Duration::from_secs(60)))

@@ -334,6 +334,35 @@ pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
         .map_err(|panic| panic_message(panic.as_ref()).to_string())
 }
 
+/// A future run with [`catch_panic`] around each poll: a panic inside it ends it
+/// with the panic's message, instead of unwinding into the task that polls it.
+/// For the task of one served connection, where a dependency's panic on a
+/// malformed message from the client must end that connection, quietly, and
+/// nothing else.
+pub struct CatchPanic<F: Future>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> CatchPanic<F> {
+    pub fn new(future: F) -> Self {
+        CatchPanic(Box::pin(future))
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = std::result::Result<F::Output, String>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match catch_panic(|| inner.poll(cx)) {
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(message) => std::task::Poll::Ready(Err(message)),
+        }
+    }
+}
+
 /// Whether the current thread's panic (asked from a panic hook) will be caught by
 /// [`catch_panic`] and reported as an error.
 pub fn panic_is_caught() -> bool {

@@ -437,14 +437,7 @@ fn serve_on_a_public_address_with_users_needs_a_token() {
     BufReader::new(stdout).read_line(&mut line).unwrap();
     assert!(line.starts_with("serving http://0.0.0.0:"), "{line}");
     // It answers (here over loopback), also with no table to report on yet.
-    let port: u16 = line
-        .trim()
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = crate::support::served_port(&line);
     let (status, _) = http(port, "GET", "/api/charts", &[], b"");
     assert_eq!(status, 401, "no token");
     let (status, body) = http(port, "GET", "/", &auth, b"");

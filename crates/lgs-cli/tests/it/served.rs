@@ -54,16 +54,7 @@ fn serve(dir: &Path, wh: &Path, postgres: bool) -> Served {
     let stdout = child.stdout.take().unwrap();
     let _server = crate::support::Process { child };
     let mut lines = std::io::BufReader::new(stdout).lines();
-    let mut port_of = |_| -> u16 {
-        let line = lines.next().unwrap().unwrap();
-        let port = line
-            .trim()
-            .trim_end_matches('/')
-            .rsplit(':')
-            .next()
-            .unwrap();
-        port.parse().unwrap()
-    };
+    let mut port_of = |_| crate::support::served_port(&lines.next().unwrap().unwrap());
     let port = port_of(());
     let pg_port = postgres.then(|| port_of(()));
     Served {
@@ -392,4 +383,78 @@ fn a_customer_forgotten_while_the_dashboard_serves_is_gone_from_it() {
     assert_eq!(http(port, "GET", "/", &[], b"").0, 200);
     let page = http(port, "GET", "/customer?id=101", &[], b"");
     assert_eq!(page.0, 404, "{}", String::from_utf8_lossy(&page.1));
+}
+
+/// Sends `bytes` to the PostgreSQL port as one connection, closes its writing
+/// half, and returns all the server answered until it closed.
+fn exchange(port: u16, bytes: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let _ = client.write_all(bytes);
+    let _ = client.shutdown(std::net::Shutdown::Write);
+    let mut answer = Vec::new();
+    let _ = client.read_to_end(&mut answer);
+    answer
+}
+
+/// A PostgreSQL wire message: its type byte, its length, its body.
+fn pg_message(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Found by fuzzing (`fuzz/` target `pg_wire`): a Parse message whose count of
+/// parameter types runs past its end makes pgwire's decoder panic. The server
+/// closes that client's connection with one warning line, no panic and no
+/// backtrace on stderr, and goes on serving the next client.
+#[test]
+fn pg_wire_parse_count_past_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = setup(dir.path());
+    let log = dir.path().join("stderr.txt");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
+        .env_remove("LGS_WAREHOUSE")
+        .env_remove("LGS_ROLE")
+        .env_remove("LGS_POLICY")
+        .arg("--warehouse")
+        .arg(&wh)
+        .args(["serve", "--port", "0", "--no-live", "--pg-port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = crate::support::Process { child };
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let port = crate::support::served_port(&lines.nth(1).unwrap().unwrap());
+    let bad = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../lgs/tests/data/fuzz/pg_wire_parse_count_past_end.bin"
+    ))
+    .unwrap();
+    exchange(port, &bad);
+    // The next client: a startup, one query, the end.
+    let mut startup = 196608i32.to_be_bytes().to_vec();
+    startup.extend_from_slice(b"user\0postgres\0database\0lgs\0\0");
+    let mut good = (startup.len() as i32 + 4).to_be_bytes().to_vec();
+    good.extend_from_slice(&startup);
+    good.extend(pg_message(b'Q', b"SELECT count(*) AS n FROM retail\0"));
+    good.extend(pg_message(b'X', b""));
+    let answer = exchange(port, &good);
+    // A DataRow of one column, the text "8"; then the command's tag.
+    let row = pg_message(b'D', &[0, 1, 0, 0, 0, 1, b'8']);
+    let found = |needle: &[u8]| answer.windows(needle.len()).any(|w| w == needle);
+    assert!(found(&row), "{}", String::from_utf8_lossy(&answer));
+    assert!(found(b"SELECT 1\0"), "{}", String::from_utf8_lossy(&answer));
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.contains("closed a PostgreSQL connection") && stderr.contains("malformed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

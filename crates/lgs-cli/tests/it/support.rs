@@ -312,3 +312,10 @@ impl Drop for Tmux {
         self.run(&["kill-server"]);
     }
 }
+
+/// The port of a `serving http://HOST:PORT/` (or `postgres://`) line.
+pub fn served_port(line: &str) -> u16 {
+    let port = line.trim().trim_end_matches('/').rsplit(':').next();
+    port.and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}

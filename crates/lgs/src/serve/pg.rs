@@ -63,7 +63,7 @@ use super::pg_guard::client_timeout;
 pub use super::pg_guard::{PgOptions, QueryLimits, TlsFiles};
 use super::pg_parser::{AsWritten, planned_as_written};
 use crate::audit::{AuditLog, Record};
-use crate::error::{LgsError, Result};
+use crate::error::{CatchPanic, LgsError, Result};
 use crate::session::Engine;
 use crate::warehouse::{OpenedTables, Warehouse};
 
@@ -139,8 +139,11 @@ pub async fn bind(
                     let tls = shared.tls.clone();
                     tokio::spawn(async move {
                         let handlers = Handlers(connection);
-                        if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
-                            tracing::debug!("a PostgreSQL connection ended: {e}");
+                        let served = pgwire::tokio::process_socket(socket, tls, handlers);
+                        match CatchPanic::new(served).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => tracing::debug!("a PostgreSQL connection ended: {e}"),
+                            Err(panic) => tracing::warn!("{}", contained(&panic)),
                         }
                     });
                 }
@@ -152,6 +155,17 @@ pub async fn bind(
         Ok(())
     };
     Ok((addr, server))
+}
+
+/// What the server says of a connection whose task panicked: pgwire 0.41's
+/// decoders panic on some malformed messages (a Parse whose count of parameter
+/// types runs past its end, found by fuzzing: `fuzz/` target `pg_wire`), and such
+/// a panic must end that client's connection, never reach the terminal as a
+/// backtrace at every bad packet.
+fn contained(panic: &str) -> String {
+    format!(
+        "closed a PostgreSQL connection: a failure while serving it ({panic}); most likely the client sent a malformed message"
+    )
 }
 
 /// One connection: its session, once the client has logged in.
