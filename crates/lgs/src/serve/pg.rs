@@ -192,6 +192,20 @@ struct Opened {
     parser: Arc<AsWritten>,
     user: String,
     role: String,
+    /// The session's catalog, which holds its `pg_catalog` schema.
+    catalog: String,
+}
+
+/// A closed session lets go of its `pg_catalog` schema: datafusion-postgres's
+/// schema provider holds the session's list of catalogs, which holds the schema,
+/// so without this every connection's session (its catalog tables, a few MB)
+/// stayed in memory for the life of the server.
+impl Drop for Opened {
+    fn drop(&mut self) {
+        if let Some(catalog) = self.parser.ctx.catalog(&self.catalog) {
+            let _ = catalog.deregister_schema("pg_catalog", true);
+        }
+    }
 }
 
 impl Connection {
@@ -260,6 +274,7 @@ impl Connection {
             parser,
             user: user.to_string(),
             role,
+            catalog,
         }));
         Ok(())
     }
@@ -583,5 +598,50 @@ impl PgWireServerHandlers for Handlers {
             connection: self.0.clone(),
             scram,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Found by the `pg_wire` fuzz target (its memory grew by megabytes per
+    /// connection): a connection's session is freed when the connection ends, and
+    /// when `DISCARD ALL` replaces it.
+    #[tokio::test]
+    async fn a_closed_connection_frees_its_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::new(dir.path().join("warehouse"));
+        let (audit, flusher) = AuditLog::start(warehouse.clone(), Duration::from_secs(60));
+        let shared = Arc::new(Shared {
+            warehouse,
+            engine: Engine::Local(Default::default()),
+            users: None,
+            audit,
+            tls: None,
+            limits: QueryLimits::default(),
+            opened: Default::default(),
+        });
+        let connection = Connection::new(shared.clone());
+        connection.open("someone").await.unwrap();
+        let catalogs_of = |c: &Connection| {
+            let opened = c.opened().unwrap();
+            Arc::downgrade(opened.parser.ctx.state().catalog_list())
+        };
+        let first = catalogs_of(&connection);
+        // DISCARD ALL: a fresh session in place of the first.
+        connection.open("someone").await.unwrap();
+        let second = catalogs_of(&connection);
+        assert!(first.upgrade().is_none(), "the replaced session is freed");
+        assert!(second.upgrade().is_some(), "the open session is there");
+        drop(connection);
+        assert!(
+            second.upgrade().is_none(),
+            "the closed connection's session is freed"
+        );
+        drop(shared);
+        flusher.finish().await;
     }
 }
