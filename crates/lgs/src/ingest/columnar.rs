@@ -11,6 +11,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::FormatOptions;
 use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
@@ -85,7 +86,11 @@ impl RecordSource for ParquetSource {
 
     fn next(&mut self, rec: &mut Record) -> Result<bool> {
         while self.row >= self.rows {
-            match self.reader.next() {
+            // The Parquet reader panics on some corrupt column chunks (found by
+            // fuzzing: `parquet_column_chunk_negative_range`): an error, as its own.
+            let next = crate::error::catch_panic(|| self.reader.next())
+                .unwrap_or_else(|panic| Some(Err(ArrowError::ParquetError(panic))));
+            match next {
                 None => return Ok(false),
                 Some(Err(e)) => {
                     return Err(LgsError::BadInput {

@@ -185,6 +185,21 @@ mod tests {
         assert!(err.to_string().contains("corrupt sheet data"), "{err}");
     }
 
+    /// Found by fuzzing (`fuzz/` target `parquet`): a Parquet file whose column
+    /// chunk has a negative start or length, on which the Parquet reader panics
+    /// while reading rows (after the file opened). The file fails with an error
+    /// naming where its data is corrupt.
+    #[test]
+    fn parquet_column_chunk_negative_range() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/fuzz/parquet_column_chunk_negative_range.parquet"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let err = parse(FileKind::Parquet, &bytes, &Dataset::Retail).unwrap_err();
+        assert!(err.to_string().contains("corrupt Parquet data"), "{err}");
+    }
+
     /// Found by fuzzing (`fuzz/` target `parquet`): a Parquet file whose embedded
     /// Arrow schema declares a 320-bit integer, on which the Arrow reader panics. The
     /// file is refused with an error.
