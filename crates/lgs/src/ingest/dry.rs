@@ -135,6 +135,13 @@ mod tests {
         assert!(err.to_string().contains("unknown header"), "{err}");
     }
 
+    /// The error parsing an input found by fuzzing (`tests/data/fuzz/NAME`) ends in.
+    fn fuzz_input_error(name: &str, kind: FileKind) -> LgsError {
+        let path = format!("{}/tests/data/fuzz/{name}", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(path).unwrap();
+        parse(kind, &bytes, &Dataset::Retail).unwrap_err()
+    }
+
     /// A micro-batch of stream messages is counted as the stream would load it:
     /// one record per message, a bad message quarantined, and a declared header
     /// that is not a shape refused before any message is read.
@@ -176,12 +183,7 @@ mod tests {
     /// with an error; it is not read as a shorter sheet, and nothing crashes.
     #[test]
     fn xlsx_cell_reference_overflow() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/fuzz/xlsx_cell_reference_overflow.xlsx"
-        );
-        let bytes = std::fs::read(path).unwrap();
-        let err = parse(FileKind::Xlsx, &bytes, &Dataset::Retail).unwrap_err();
+        let err = fuzz_input_error("xlsx_cell_reference_overflow.xlsx", FileKind::Xlsx);
         assert!(err.to_string().contains("corrupt sheet data"), "{err}");
     }
 
@@ -191,12 +193,10 @@ mod tests {
     /// naming where its data is corrupt.
     #[test]
     fn parquet_column_chunk_negative_range() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/fuzz/parquet_column_chunk_negative_range.parquet"
+        let err = fuzz_input_error(
+            "parquet_column_chunk_negative_range.parquet",
+            FileKind::Parquet,
         );
-        let bytes = std::fs::read(path).unwrap();
-        let err = parse(FileKind::Parquet, &bytes, &Dataset::Retail).unwrap_err();
         assert!(err.to_string().contains("corrupt Parquet data"), "{err}");
     }
 
@@ -205,12 +205,7 @@ mod tests {
     /// file is refused with an error.
     #[test]
     fn parquet_invalid_arrow_schema() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/fuzz/parquet_invalid_arrow_schema.parquet"
-        );
-        let bytes = std::fs::read(path).unwrap();
-        let err = parse(FileKind::Parquet, &bytes, &Dataset::Retail).unwrap_err();
+        let err = fuzz_input_error("parquet_invalid_arrow_schema.parquet", FileKind::Parquet);
         assert!(
             err.to_string().contains("not a readable Parquet file"),
             "{err}"
