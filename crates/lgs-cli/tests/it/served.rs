@@ -412,11 +412,11 @@ fn pg_message(tag: u8, body: &[u8]) -> Vec<u8> {
 /// parameter types runs past its end makes pgwire's decoder panic. The server
 /// closes that client's connection with one warning line, no panic and no
 /// backtrace on stderr, and goes on serving the next client.
-#[test]
-fn pg_wire_parse_count_past_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let wh = setup(dir.path());
-    let log = dir.path().join("stderr.txt");
+/// `lgs serve --pg-port 0` over the governance warehouse in `dir`: the server,
+/// its PostgreSQL port and the file its stderr goes to.
+fn serve_pg(dir: &Path) -> (crate::support::Process, u16, std::path::PathBuf) {
+    let wh = setup(dir);
+    let log = dir.join("stderr.txt");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lgs"))
         .env_remove("LGS_WAREHOUSE")
         .env_remove("LGS_ROLE")
@@ -429,22 +429,58 @@ fn pg_wire_parse_count_past_end() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _server = crate::support::Process { child };
+    let server = crate::support::Process { child };
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     let port = crate::support::served_port(&lines.nth(1).unwrap().unwrap());
-    let bad = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../lgs/tests/data/fuzz/pg_wire_parse_count_past_end.bin"
-    ))
-    .unwrap();
-    exchange(port, &bad);
-    // The next client: a startup, one query, the end.
+    (server, port, log)
+}
+
+/// A fuzz input kept as a regression test.
+fn fuzz_input(name: &str) -> Vec<u8> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../lgs/tests/data/fuzz/");
+    std::fs::read(format!("{dir}{name}")).unwrap()
+}
+
+/// A connection's startup message as user `postgres`, followed by `messages`
+/// and a Terminate.
+fn pg_session(messages: &[Vec<u8>]) -> Vec<u8> {
     let mut startup = 196608i32.to_be_bytes().to_vec();
     startup.extend_from_slice(b"user\0postgres\0database\0lgs\0\0");
-    let mut good = (startup.len() as i32 + 4).to_be_bytes().to_vec();
-    good.extend_from_slice(&startup);
-    good.extend(pg_message(b'Q', b"SELECT count(*) AS n FROM retail\0"));
-    good.extend(pg_message(b'X', b""));
+    let mut out = (startup.len() as i32 + 4).to_be_bytes().to_vec();
+    out.extend_from_slice(&startup);
+    for message in messages {
+        out.extend_from_slice(message);
+    }
+    out.extend(pg_message(b'X', b""));
+    out
+}
+
+/// The messages of type `tag` in a server's answer (after the first byte of
+/// the startup exchange, every message is a type byte and a length).
+fn pg_answers(answer: &[u8], tag: u8) -> Vec<Vec<u8>> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at + 5 <= answer.len() {
+        let len = i32::from_be_bytes(answer[at + 1..at + 5].try_into().unwrap()) as usize;
+        if answer[at] == tag {
+            found.push(answer[at + 5..(at + 1 + len).min(answer.len())].to_vec());
+        }
+        at += 1 + len;
+    }
+    found
+}
+
+/// Found by fuzzing (`fuzz/` target `pg_wire`): a Parse message whose count of
+/// parameter types runs past its end makes pgwire's decoder panic. The server
+/// closes that client's connection with one warning line, no panic and no
+/// backtrace on stderr, and goes on serving the next client.
+#[test]
+fn pg_wire_parse_count_past_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port, log) = serve_pg(dir.path());
+    exchange(port, &fuzz_input("pg_wire_parse_count_past_end.bin"));
+    // The next client: a startup, one query, the end.
+    let good = pg_session(&[pg_message(b'Q', b"SELECT count(*) AS n FROM retail\0")]);
     let answer = exchange(port, &good);
     // A DataRow of one column, the text "8"; then the command's tag.
     let row = pg_message(b'D', &[0, 1, 0, 0, 0, 1, b'8']);
@@ -457,4 +493,70 @@ fn pg_wire_parse_count_past_end() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Found by fuzzing (`fuzz/` target `pg_wire`): an Execute message asking for
+/// 822 million rows made pgwire reserve 32.9 GB before reading one, and the
+/// allocation failure aborted the whole server. Row counts are now taken one
+/// batch at a time: the server stays up, an Execute with any row limit gets
+/// its rows (all of them when the limit is above the result, with
+/// `PortalSuspended` when below), and so does `FETCH` with a huge count.
+#[test]
+fn pg_wire_execute_row_limit_huge() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, port, log) = serve_pg(dir.path());
+    exchange(port, &fuzz_input("pg_wire_execute_row_limit_huge.bin"));
+    // An unnamed statement with no parameters, bound and executed with a row
+    // limit: an Execute's body is the portal's name and the limit.
+    let parse = pg_message(b'P', b"\0SELECT invoice_no FROM retail\0\0\0");
+    let bind = pg_message(b'B', &[0, 0, 0, 0, 0, 0, 0, 0]);
+    let execute = |limit: i32| {
+        let mut body = vec![0];
+        body.extend_from_slice(&limit.to_be_bytes());
+        pg_message(b'E', &body)
+    };
+    let sync = pg_message(b'S', b"");
+    for (limit, rows, tag) in [
+        (i32::MAX, 8, Some("SELECT 8")),
+        (0x3100_0001, 8, Some("SELECT 8")),
+        (-1, 8, Some("SELECT 8")),
+        (3, 3, None),
+    ] {
+        let answer = exchange(
+            port,
+            &pg_session(&[parse.clone(), bind.clone(), execute(limit), sync.clone()]),
+        );
+        let shown = String::from_utf8_lossy(&answer);
+        assert_eq!(
+            pg_answers(&answer, b'D').len(),
+            rows,
+            "limit {limit}: {shown}"
+        );
+        let complete = pg_answers(&answer, b'C');
+        match tag {
+            Some(tag) => assert_eq!(complete, vec![format!("{tag}\0").into_bytes()], "{shown}"),
+            None => {
+                assert!(complete.is_empty(), "{shown}");
+                assert_eq!(pg_answers(&answer, b's').len(), 1, "{shown}");
+            }
+        }
+    }
+    // FETCH with a count far above any result, and one of 2 after it.
+    let statements = [
+        "BEGIN",
+        "DECLARE c CURSOR FOR SELECT invoice_no FROM retail",
+        "FETCH 1000000000000 FROM c",
+        "FETCH 2 FROM c",
+        "COMMIT",
+    ];
+    let queries: Vec<_> = statements
+        .iter()
+        .map(|sql| pg_message(b'Q', format!("{sql}\0").as_bytes()))
+        .collect();
+    let answer = exchange(port, &pg_session(&queries));
+    let shown = String::from_utf8_lossy(&answer);
+    assert_eq!(pg_answers(&answer, b'D').len(), 8, "{shown}");
+    assert!(pg_answers(&answer, b'E').is_empty(), "{shown}");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(!stderr.contains("memory allocation"), "{stderr}");
 }

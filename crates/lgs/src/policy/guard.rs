@@ -195,6 +195,7 @@ pub fn install(ctx: &SessionContext, role: &str, root: String, scratch: String) 
         root,
         scratch,
     }));
+    ctx.add_analyzer_rule(Arc::new(super::unmask::Unmask::default()));
     let refuse: Arc<dyn TableProviderFactory> = Arc::new(Refuse {
         role: role.to_string(),
     });

@@ -25,6 +25,7 @@
 
 pub mod guard;
 pub mod pseudonym;
+pub mod unmask;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -238,13 +238,18 @@ impl Pseudonym {
         missing: &mut Vec<usize>,
     ) {
         let slot = |v: i64| ((v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize;
-        let mut local: Vec<Option<(i64, i64)>> = vec![None; LOCAL_SLOTS];
+        // Made at the first value outside the dense range (`rest` is mostly
+        // values of the dense range not seen yet).
+        let mut local: Vec<Option<(i64, i64)>> = Vec::new();
         for &i in rest {
             let v = values[i];
             if memo.dense.get(v as usize).is_some() {
                 // In the dense range, not seen yet.
                 missing.push(i);
                 continue;
+            }
+            if local.is_empty() {
+                local = vec![None; LOCAL_SLOTS];
             }
             let s = slot(v);
             match local[s] {

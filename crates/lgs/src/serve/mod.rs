@@ -35,6 +35,7 @@ mod pg_guard;
 mod pg_information_schema;
 mod pg_inline;
 mod pg_parser;
+mod pg_rows;
 mod pg_shape;
 mod pg_sql;
 

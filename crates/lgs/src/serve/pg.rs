@@ -55,6 +55,7 @@ use pgwire::api::{
     ClientInfo, ClientPortalStore, METADATA_USER, PgWireConnectionState, PgWireServerHandlers,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::extendedquery::Execute;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::ServedUsers;
@@ -258,6 +259,7 @@ impl Connection {
             .map_err(|e| refused("58000", e.to_string()))?;
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(super::pg_sql::RewriteHook),
+            Arc::new(super::pg_rows::BatchedFetch),
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
@@ -441,6 +443,18 @@ impl ExtendedQueryHandler for Connection {
             Some(opened) => opened.parser.clone(),
             None => closed(),
         }
+    }
+
+    /// Execute, with its row limit held to one batch ([`super::pg_rows`]).
+    async fn on_execute<C>(&self, client: &mut C, mut message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        message.max_rows = super::pg_rows::execute_row_limit(message.max_rows);
+        self._on_execute(client, message).await
     }
 
     async fn do_query<C>(
