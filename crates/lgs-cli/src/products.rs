@@ -139,6 +139,10 @@ pub struct RecommendArgs {
     /// ALS: the seed of the starting factors.
     #[arg(long, value_name = "N", default_value_t = AlsOptions::default().seed)]
     pub seed: u64,
+    /// ALS: conjugate-gradient steps per customer (and product) and half-step;
+    /// 0 solves each one's normal equations exactly (slower, the same quality).
+    #[arg(long, value_name = "N", default_value_t = AlsOptions::default().cg_steps)]
+    pub cg_steps: usize,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -165,6 +169,7 @@ impl RecommendArgs {
                     regularization: self.regularization,
                     alpha: self.alpha,
                     seed: self.seed,
+                    cg_steps: self.cg_steps,
                 },
             },
         })

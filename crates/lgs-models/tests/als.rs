@@ -70,21 +70,72 @@ fn the_loss_is_the_definitions_and_never_rises() {
         regularization: 0.05,
         alpha: 5.0,
         seed: 7,
+        cg_steps: 0,
     };
-    let model = fit_implicit(users, items, &observed, &options).unwrap();
-    let brute = brute_loss(&model, &observed, &options);
-    let last = *model.losses.last().unwrap();
-    assert!(
-        (brute - last).abs() < 1e-9 * brute.max(1.0),
-        "{brute} vs {last}"
-    );
-    for w in model.losses.windows(2) {
+    // Exact solves, and conjugate-gradient steps.
+    for cg_steps in [0, 1, 3] {
+        let options = AlsOptions {
+            cg_steps,
+            ..options
+        };
+        let model = fit_implicit(users, items, &observed, &options).unwrap();
+        let brute = brute_loss(&model, &observed, &options);
+        let last = *model.losses.last().unwrap();
         assert!(
-            w[1] <= w[0] * (1.0 + 1e-12),
-            "the loss rose: {:?}",
-            model.losses
+            (brute - last).abs() < 1e-9 * brute.max(1.0),
+            "{cg_steps} steps: {brute} vs {last}"
         );
+        for w in model.losses.windows(2) {
+            assert!(
+                w[1] <= w[0] * (1.0 + 1e-12),
+                "{cg_steps} steps: the loss rose: {:?}",
+                model.losses
+            );
+        }
     }
+}
+
+/// Conjugate gradient solves a k × k system in k steps (up to rounding), so with
+/// as many steps as factors it gives the exact fit's factors; with 3 steps it
+/// ends near the exact fit's loss.
+#[test]
+fn conjugate_gradient_steps_reach_the_exact_solves() {
+    let (users, items, observed) = blocks();
+    let exact = AlsOptions {
+        factors: 4,
+        iterations: 4,
+        cg_steps: 0,
+        ..AlsOptions::default()
+    };
+    let solved = fit_implicit(users, items, &observed, &exact).unwrap();
+    let stepped = fit_implicit(
+        users,
+        items,
+        &observed,
+        &AlsOptions {
+            cg_steps: 4,
+            ..exact
+        },
+    )
+    .unwrap();
+    for (a, b) in solved.users.iter().zip(&stepped.users) {
+        assert!((a - b).abs() < 1e-8, "{a} vs {b}");
+    }
+    for (a, b) in solved.items.iter().zip(&stepped.items) {
+        assert!((a - b).abs() < 1e-8, "{a} vs {b}");
+    }
+    let long = AlsOptions {
+        iterations: 15,
+        ..exact
+    };
+    let solved = fit_implicit(users, items, &observed, &long).unwrap();
+    let three = AlsOptions {
+        cg_steps: 3,
+        ..long
+    };
+    let stepped = fit_implicit(users, items, &observed, &three).unwrap();
+    let (a, b) = (solved.losses[14], stepped.losses[14]);
+    assert!(b <= a * 1.01, "exact {a}, 3 steps {b}");
 }
 
 #[test]
@@ -93,6 +144,7 @@ fn the_last_half_step_solves_each_items_normal_equations() {
     let options = AlsOptions {
         factors: 4,
         iterations: 3,
+        cg_steps: 0,
         ..AlsOptions::default()
     };
     let model = fit_implicit(users, items, &observed, &options).unwrap();

@@ -81,7 +81,9 @@ pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix
         df.collect().await.context(context)
     })
     .await?;
-    let mut triples: Vec<(i64, String, u64)> = Vec::new();
+    // Each code once, by its first row: 4M pairs share a few thousand codes.
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut triples: Vec<(i64, u32, u64)> = Vec::new();
     for batch in &batches {
         let column = |i: usize, to: &DataType| {
             cast(batch.column(i), to)
@@ -96,33 +98,48 @@ pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix
         for r in 0..batch.num_rows() {
             if ids.is_valid(r) && items.is_valid(r) {
                 let count = counts.value(r).max(0) as u64;
-                triples.push((ids.value(r), items.value(r).to_string(), count));
+                let item = items.value(r);
+                let first = match seen.get(item) {
+                    Some(&first) => first,
+                    None => {
+                        let first = seen.len() as u32;
+                        seen.insert(item.to_string(), first);
+                        first
+                    }
+                };
+                triples.push((ids.value(r), first, count));
             }
         }
     }
-    Ok(indexed(triples))
+    Ok(indexed(triples, seen))
 }
 
 /// Indices by sorted id and code, so that a seed gives the same fit whatever order
-/// the engine returned the rows in.
-fn indexed(triples: Vec<(i64, String, u64)>) -> Matrix {
+/// the engine returned the rows in; `triples` name their codes by `seen`'s
+/// numbers.
+fn indexed(triples: Vec<(i64, u32, u64)>, seen: HashMap<String, u32>) -> Matrix {
     let mut customers: Vec<i64> = triples.iter().map(|t| t.0).collect();
     customers.sort_unstable();
     customers.dedup();
-    let mut codes: Vec<String> = triples.iter().map(|t| t.1.clone()).collect();
-    codes.sort_unstable();
-    codes.dedup();
-    let code_index: HashMap<&str, u32> = codes
+    let customer_index: HashMap<i64, u32> = customers
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.as_str(), i as u32))
+        .map(|(i, &c)| (c, i as u32))
         .collect();
+    let mut codes: Vec<(String, u32)> = seen.into_iter().collect();
+    codes.sort_unstable();
+    // The sorted index of each code, by its number in `seen`.
+    let mut code_index = vec![0u32; codes.len()];
+    for (sorted, (_, first)) in codes.iter().enumerate() {
+        code_index[*first as usize] = sorted as u32;
+    }
+    let codes: Vec<String> = codes.into_iter().map(|(code, _)| code).collect();
     let mut pairs: Vec<Interaction> = triples
         .iter()
-        .map(|(id, code, count)| Interaction {
-            user: customers.binary_search(id).expect("listed") as u32,
-            item: code_index[code.as_str()],
-            count: *count as f64,
+        .map(|&(id, first, count)| Interaction {
+            user: customer_index[&id],
+            item: code_index[first as usize],
+            count: count as f64,
         })
         .collect();
     pairs.sort_by_key(|p| (p.user, p.item));
@@ -169,6 +186,8 @@ pub struct ModelSummary {
     pub iterations: u64,
     pub regularization: f64,
     pub alpha: f64,
+    /// Conjugate-gradient steps per row and half-step (0: exact solves).
+    pub cg_steps: u64,
     pub first_loss: f64,
     pub final_loss: f64,
     /// The last iteration's change of the loss, relative to it.
@@ -195,6 +214,7 @@ pub(super) fn summary(
         iterations: options.als.iterations as u64,
         regularization: options.als.regularization,
         alpha: options.als.alpha,
+        cg_steps: options.als.cg_steps as u64,
         first_loss: losses[0],
         final_loss: last,
         last_change: (before - last) / last.abs().max(f64::MIN_POSITIVE),

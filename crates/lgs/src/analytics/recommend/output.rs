@@ -26,7 +26,7 @@ fn model_note(model: Option<&ModelSummary>) -> String {
     match model {
         Some(m) => format!(
             "ALS: {} customers × {} products ({} pairs bought), {} factors, {} iterations, \
-             λ {}, α {}; the loss fell from {:.4e} to {:.4e} (last iteration {:.2e} of it)",
+             λ {}, α {}, {}; the loss fell from {:.4e} to {:.4e} (last iteration {:.2e} of it)",
             group(m.customers as f64, 0),
             group(m.products as f64, 0),
             group(m.pairs as f64, 0),
@@ -34,6 +34,10 @@ fn model_note(model: Option<&ModelSummary>) -> String {
             m.iterations,
             m.regularization,
             m.alpha,
+            match m.cg_steps {
+                0 => "exact solves".to_string(),
+                n => format!("{n} conjugate-gradient steps"),
+            },
             m.first_loss,
             m.final_loss,
             m.last_change
