@@ -7,33 +7,27 @@
 //! descriptions; non-product codes (postage, fees, adjustments, vouchers, tests:
 //! every code that is not five digits and optional letters) are not items, but
 //! their invoices still count as baskets, so support's denominator is every basket
-//! in scope. The scan and the grouping are SQL; the itemsets are mined by
-//! FP-growth and the rules derived in [`lgs_models::association`], with mlxtend's
-//! definitions.
+//! in scope. The lines are grouped by invoice in SQL (one aggregation, see
+//! [`lines`]) and each basket's items summed from its lists; the itemsets are
+//! mined by FP-growth and the rules derived in [`lgs_models::association`], with
+//! mlxtend's definitions.
 
+pub(crate) mod lines;
 mod output;
 pub(crate) mod scope;
 
 pub use scope::Scope;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
-use futures::TryStreamExt;
 use lgs_models::ModelError;
 use lgs_models::association::{Mining, RuleFilter, frequent_itemsets, rules};
 use serde::Serialize;
 
-use super::engine::staged;
 use super::{Analysis, Section, Shared};
-use crate::error::{LgsError, QueryContext, Result};
-use scope::{pairs_sql, sql_list};
+use crate::error::{LgsError, Result};
+use scope::sql_list;
 
 /// What an item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -178,20 +172,30 @@ impl BasketAnalysis {
         self.check()?;
         let o = &self.options;
         let (scope, params) = o.scope.sql();
-        let pairs = pairs_sql(o.item, &scope, None);
-        let baskets = scope::baskets(ctx, &o.scope, &scope, params.clone(), "basket scope").await?;
-        let item_counts = scope::item_counts(ctx, &pairs, params.clone()).await?;
+        let lines = lines::baskets(ctx, o.item, &scope, params.clone()).await?;
+        if lines.count == 0 {
+            return Err(o.scope.empty(ctx, "basket scope").await);
+        }
+        let baskets = lines.count;
         let min_baskets = Mining::min_count(o.min_support, baskets);
         // Ids by decreasing count, then item: the order of the FP-tree's items.
-        let mut frequent: Vec<(String, u64)> = item_counts
-            .iter()
-            .filter(|(_, c)| *c >= min_baskets)
-            .cloned()
+        let mut order: Vec<u32> = (0..lines.names.len() as u32)
+            .filter(|&i| lines.counts[i as usize] >= min_baskets)
             .collect();
-        frequent.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        order.sort_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            lines.counts[b]
+                .cmp(&lines.counts[a])
+                .then_with(|| lines.names[a].cmp(&lines.names[b]))
+        });
+        let frequent: Vec<(String, u64)> = order
+            .iter()
+            .map(|&i| (lines.names[i as usize].clone(), lines.counts[i as usize]))
+            .collect();
+        let items = lines.counts.iter().filter(|&&c| c > 0).count() as u64;
         let mut result = BasketResult {
             baskets,
-            items: item_counts.len() as u64,
+            items,
             scope: o.scope.text(),
             min_support: o.min_support,
             min_baskets,
@@ -200,7 +204,7 @@ impl BasketAnalysis {
             basket_note: None,
         };
         if frequent.is_empty() {
-            let top = item_counts.iter().map(|(_, c)| *c).max().unwrap_or(0);
+            let top = lines.counts.iter().copied().max().unwrap_or(0);
             result.basket_note = Some(format!(
                 "no item is in {min_baskets} of the {baskets} baskets (--min-support {}); \
                  the most frequent item is in {top} ({:.4} of them): lower --min-support",
@@ -209,11 +213,24 @@ impl BasketAnalysis {
             ));
             return Ok(result);
         }
-        // Only the frequent items' lines are grouped for the baskets' items and labelled.
+        // Each basket's frequent items, as their ids in `frequent`; baskets without
+        // one are left out (they still count in support's denominator).
+        let mut rank = vec![u32::MAX; lines.names.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        let transactions: Vec<Vec<u32>> = lines
+            .each()
+            .map(|t| {
+                t.iter()
+                    .map(|&i| rank[i as usize])
+                    .filter(|&r| r != u32::MAX)
+                    .collect::<Vec<u32>>()
+            })
+            .filter(|t| !t.is_empty())
+            .collect();
+        drop(lines);
         let listed = sql_list(frequent.iter().map(|(item, _)| item.as_str()));
-        let transactions = self
-            .transactions(ctx, &scope, &listed, params.clone(), &frequent)
-            .await?;
         let mining = Mining {
             min_count: min_baskets,
             max_len: o.max_len,
@@ -263,55 +280,6 @@ impl BasketAnalysis {
             }
             other => LgsError::model("basket")(other),
         }
-    }
-
-    /// Each basket's frequent items (`listed`, as SQL literals), as ids (the index
-    /// in `frequent`); baskets without one are left out (they still count in
-    /// support's denominator).
-    async fn transactions(
-        &self,
-        ctx: &SessionContext,
-        scope: &str,
-        listed: &str,
-        params: Vec<ScalarValue>,
-        frequent: &[(String, u64)],
-    ) -> Result<Vec<Vec<u32>>> {
-        let id: HashMap<&str, u32> = frequent
-            .iter()
-            .enumerate()
-            .map(|(i, (item, _))| (item.as_str(), i as u32))
-            .collect();
-        // A filter on the items before the grouping is the same as one after it:
-        // an item's lines of a basket are all kept or all dropped.
-        let pairs = pairs_sql(self.options.item, scope, Some(listed));
-        let sql = format!("SELECT array_agg(item) AS items FROM ({pairs}) GROUP BY invoice_no");
-        let context = "basket: baskets' items";
-        staged(context, async {
-            let df = ctx.sql(&sql).await.context(context)?;
-            let df = df.with_param_values(params).context(context)?;
-            let mut stream = df.execute_stream().await.context(context)?;
-            let mut out = Vec::new();
-            while let Some(batch) = stream.try_next().await.context(context)? {
-                let Some(lists) = batch.column(0).as_list_opt::<i32>() else {
-                    let why = format!("array_agg gave {}", batch.column(0).data_type());
-                    return Err(LgsError::query(context, DataFusionError::Internal(why)));
-                };
-                // The items may come as string views: one cast per batch.
-                let values = cast(lists.values(), &DataType::Utf8)
-                    .map_err(DataFusionError::from)
-                    .context(context)?;
-                let strings = values.as_string::<i32>();
-                for w in lists.value_offsets().windows(2) {
-                    out.push(
-                        (w[0] as usize..w[1] as usize)
-                            .filter_map(|i| id.get(strings.value(i)).copied())
-                            .collect(),
-                    );
-                }
-            }
-            Ok(out)
-        })
-        .await
     }
 
     /// The label of each frequent item (`listed`, as SQL literals): with items by

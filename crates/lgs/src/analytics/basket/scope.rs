@@ -1,6 +1,5 @@
 //! Which invoices a product analysis looks at (country and days), and the SQL
-//! pieces the product analyses share: what a product is, the baskets' items, and
-//! the products' labels.
+//! pieces the product analyses share: what a product is and the products' labels.
 
 use std::collections::HashMap;
 
@@ -8,7 +7,6 @@ use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
-use super::ItemKey;
 use crate::analytics::engine::{midnight_micros, query};
 use crate::error::{LgsError, Result};
 use crate::schema::RETAIL_TABLE;
@@ -97,51 +95,6 @@ impl Scope {
     }
 }
 
-/// The baskets of the scope (`scope` and `params`, from [`Scope::sql`]), or the
-/// error of a scope without any (`what` names the option).
-pub(crate) async fn baskets(
-    ctx: &SessionContext,
-    of: &Scope,
-    scope: &str,
-    params: Vec<ScalarValue>,
-    what: &'static str,
-) -> Result<u64> {
-    let counted = query(
-        ctx,
-        "products: baskets",
-        &format!("SELECT count(DISTINCT invoice_no) AS baskets FROM {RETAIL_TABLE} WHERE {scope}"),
-        params,
-    )
-    .await?;
-    match counted.i64(0, "baskets")?.unwrap_or(0) {
-        0 => Err(of.empty(ctx, what).await),
-        n => Ok(n as u64),
-    }
-}
-
-/// Each item's number of baskets, from the pairs of [`pairs_sql`].
-pub(crate) async fn item_counts(
-    ctx: &SessionContext,
-    pairs: &str,
-    params: Vec<ScalarValue>,
-) -> Result<Vec<(String, u64)>> {
-    let mut counts = Vec::new();
-    query(
-        ctx,
-        "products: items",
-        &format!("SELECT item, count(*) AS baskets FROM ({pairs}) GROUP BY item"),
-        params,
-    )
-    .await?
-    .for_each(|r| {
-        if let Some(item) = r.string("item")? {
-            counts.push((item, r.u64("baskets")?));
-        }
-        Ok(())
-    })?;
-    Ok(counts)
-}
-
 /// The distinct values of a text column of the retail table.
 pub(crate) async fn distinct(ctx: &SessionContext, column: &str) -> Result<Vec<String>> {
     let mut values = Vec::new();
@@ -157,28 +110,6 @@ pub(crate) async fn distinct(ctx: &SessionContext, column: &str) -> Result<Vec<S
         Ok(())
     })?;
     Ok(values)
-}
-
-/// (invoice_no, item) of every item in a basket in scope (`scope`, a WHERE
-/// clause): the basket's lines of the item sum to at least one unit; `only`
-/// restricts the items to a SQL list.
-pub(crate) fn pairs_sql(item: ItemKey, scope: &str, only: Option<&str>) -> String {
-    let (key, named) = match item {
-        ItemKey::StockCode => ("stock_code", ""),
-        ItemKey::Description => (
-            "trim(description)",
-            " AND description IS NOT NULL AND trim(description) <> ''",
-        ),
-    };
-    let mut named = named.to_string();
-    if let Some(list) = only {
-        named += &format!(" AND {key} IN ({list})");
-    }
-    format!(
-        "SELECT invoice_no, {key} AS item FROM {RETAIL_TABLE} \
-         WHERE {scope} AND {PRODUCT}{named} \
-         GROUP BY invoice_no, {key} HAVING sum(quantity) >= 1"
-    )
 }
 
 /// The items as SQL string literals, comma-separated (for `IN (...)`).

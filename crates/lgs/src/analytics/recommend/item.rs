@@ -1,6 +1,6 @@
 //! Item to item: the products most often bought with one product, by lift, with
-//! the evidence (baskets together, confidence). The counts are SQL over the
-//! baskets in scope, as `lgs basket` defines them.
+//! the evidence (baskets together, confidence). The counts are over the baskets
+//! in scope as `lgs basket` reads them ([`lines::baskets`]).
 
 use std::collections::HashMap;
 
@@ -9,10 +9,8 @@ use serde::Serialize;
 
 use super::RecommendOptions;
 use crate::analytics::basket::ItemKey;
-use crate::analytics::basket::scope::{
-    baskets, distinct, item_counts, labels, pairs_sql, sql_list,
-};
-use crate::analytics::engine::query;
+use crate::analytics::basket::lines;
+use crate::analytics::basket::scope::{distinct, labels, sql_list};
 use crate::error::{LgsError, Result};
 
 /// A product bought with the one asked about.
@@ -52,18 +50,17 @@ pub(super) async fn peers(
     code: &str,
 ) -> Result<ItemRecommendations> {
     let (scope, params) = options.scope.sql();
-    let pairs = pairs_sql(ItemKey::StockCode, &scope, None);
-    let total = baskets(
-        ctx,
-        &options.scope,
-        &scope,
-        params.clone(),
-        "recommend scope",
-    )
-    .await?;
-    let counts: HashMap<String, u64> = item_counts(ctx, &pairs, params.clone())
-        .await?
-        .into_iter()
+    let lines = lines::baskets(ctx, ItemKey::StockCode, &scope, params.clone()).await?;
+    if lines.count == 0 {
+        return Err(options.scope.empty(ctx, "recommend scope").await);
+    }
+    let total = lines.count;
+    let counts: HashMap<String, u64> = lines
+        .names
+        .iter()
+        .zip(&lines.counts)
+        .filter(|(_, c)| **c > 0)
+        .map(|(name, c)| (name.clone(), *c))
         .collect();
     let code = match known(&counts, code) {
         Some(c) => c,
@@ -73,28 +70,25 @@ pub(super) async fn peers(
     let min_together = options
         .min_together
         .unwrap_or_else(|| baskets.div_ceil(100).max(5));
-    let target = pairs_sql(ItemKey::StockCode, &scope, Some(&sql_list([code.as_str()])));
-    let mut together: Vec<(String, u64)> = Vec::new();
-    query(
-        ctx,
-        "recommend: bought together",
-        &format!(
-            "SELECT p.item AS item, count(*) AS together \
-             FROM ({pairs}) p JOIN (SELECT invoice_no FROM ({target})) t \
-               ON p.invoice_no = t.invoice_no \
-             WHERE p.item <> '{}' GROUP BY p.item HAVING count(*) >= {}",
-            code.replace('\'', "''"),
-            min_together
-        ),
-        params.clone(),
-    )
-    .await?
-    .for_each(|r| {
-        if let Some(item) = r.string("item")? {
-            together.push((item, r.u64("together")?));
+    // Each product's baskets with the asked one (a basket's ids are sorted).
+    let asked = lines
+        .names
+        .iter()
+        .position(|n| *n == code)
+        .unwrap_or(usize::MAX) as u32;
+    let mut with = vec![0u64; lines.names.len()];
+    for items in lines.each().filter(|t| t.binary_search(&asked).is_ok()) {
+        for &i in items.iter().filter(|&&i| i != asked) {
+            with[i as usize] += 1;
         }
-        Ok(())
-    })?;
+    }
+    let together: Vec<(String, u64)> = with
+        .iter()
+        .enumerate()
+        .filter(|&(_, &both)| both >= min_together)
+        .map(|(i, &both)| (lines.names[i].clone(), both))
+        .collect();
+    drop(lines);
     let mut peers: Vec<Peer> = together
         .into_iter()
         .map(|(item, both)| {

@@ -1,0 +1,324 @@
+//! The baskets of a scope and their items, from one aggregation of the lines by
+//! invoice: each basket's stock codes, quantities (and, with items by description,
+//! trimmed descriptions) as lists, which are read here into item ids.
+//!
+//! One hash aggregation on the invoice replaces the three it took before (the
+//! distinct invoices, the (invoice, item) sums and the baskets' item lists), and
+//! the codes are checked against [`is_product`] once per distinct code instead of
+//! a regular expression per line.
+
+use datafusion::arrow::array::{
+    Array, AsArray, GenericListArray, GenericStringArray, Int32Array, RecordBatch, StringViewArray,
+};
+use datafusion::arrow::datatypes::{DataType, Int32Type};
+use datafusion::common::HashMap;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use futures::TryStreamExt;
+
+use super::ItemKey;
+use crate::analytics::engine::staged;
+use crate::error::{LgsError, QueryContext, Result};
+use crate::schema::RETAIL_TABLE;
+
+/// Whether a stock code is a product's: five ASCII digits and optional ASCII
+/// letters, as the SQL test [`super::scope::PRODUCT`] (a test checks they agree).
+pub(crate) fn is_product(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() >= 5
+        && b[..5].iter().all(u8::is_ascii_digit)
+        && b[5..].iter().all(u8::is_ascii_alphabetic)
+}
+
+/// The baskets in scope and the items in each (an item is in a basket when its
+/// lines there sum to at least one unit).
+#[derive(Debug, Default)]
+pub(crate) struct Baskets {
+    /// Baskets in scope, those without any item included.
+    pub count: u64,
+    /// Each item by id.
+    pub names: Vec<String>,
+    /// Each item's number of baskets (by id).
+    pub counts: Vec<u64>,
+    /// The items (sorted ids) of the baskets that have any, one after another:
+    /// basket `b` holds `items[ends[b - 1]..ends[b]]`.
+    items: Vec<u32>,
+    ends: Vec<usize>,
+}
+
+impl Baskets {
+    /// The baskets with at least one item, each as its items' ids.
+    pub fn each(&self) -> impl Iterator<Item = &[u32]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter())
+            .map(|(s, &e)| &self.items[s..e])
+    }
+}
+
+/// What is read from the batches: the item ids met so far and the basket being
+/// summed.
+#[derive(Default)]
+struct Reader {
+    out: Baskets,
+    /// Each item's id by name.
+    ids: HashMap<String, u32>,
+    /// Each stock code met: whether it is a product's (with items by description).
+    products: HashMap<String, bool>,
+    /// The current basket's (item, quantity) lines.
+    lines: Vec<(u32, i64)>,
+}
+
+impl Reader {
+    /// The id of an item, or None when it is not one (a stock code that is not a
+    /// product's, with items by code).
+    fn item(&mut self, name: &str, by_code: bool) -> Option<u32> {
+        if let Some(&id) = self.ids.get(name) {
+            return (id != u32::MAX).then_some(id);
+        }
+        // Non-products are remembered too (as u32::MAX), so each is checked once.
+        let id = if by_code && !is_product(name) {
+            u32::MAX
+        } else {
+            self.out.names.push(name.to_string());
+            self.out.counts.push(0);
+            self.out.names.len() as u32 - 1
+        };
+        self.ids.insert(name.to_string(), id);
+        (id != u32::MAX).then_some(id)
+    }
+
+    fn product(&mut self, code: &str) -> bool {
+        if let Some(&p) = self.products.get(code) {
+            return p;
+        }
+        let p = is_product(code);
+        self.products.insert(code.to_string(), p);
+        p
+    }
+
+    /// Ends a basket: its items are those whose lines sum to at least one unit.
+    fn close(&mut self) {
+        self.out.count += 1;
+        self.lines.sort_unstable();
+        let before = self.out.items.len();
+        let mut i = 0;
+        while i < self.lines.len() {
+            let item = self.lines[i].0;
+            let mut units = 0i64;
+            while i < self.lines.len() && self.lines[i].0 == item {
+                units += self.lines[i].1;
+                i += 1;
+            }
+            if units >= 1 {
+                self.out.items.push(item);
+                self.out.counts[item as usize] += 1;
+            }
+        }
+        if self.out.items.len() > before {
+            self.out.ends.push(self.out.items.len());
+        }
+        self.lines.clear();
+    }
+
+    /// Reads one batch of (codes, quantities[, descriptions]) lists.
+    fn batch(&mut self, batch: &RecordBatch, key: ItemKey) -> std::result::Result<(), String> {
+        let list = |i: usize| {
+            batch.column(i).as_list_opt::<i32>().ok_or_else(|| {
+                format!(
+                    "array_agg gave {} for column {i}",
+                    batch.column(i).data_type()
+                )
+            })
+        };
+        let (codes, quantities) = (list(0)?, list(1)?);
+        let units = quantities
+            .values()
+            .as_primitive_opt::<Int32Type>()
+            .ok_or_else(|| format!("quantities as {}", quantities.values().data_type()))?;
+        match key {
+            ItemKey::StockCode => with_strings(codes.values(), |names| {
+                self.read(codes, units, |r, i| {
+                    names
+                        .is_valid(i)
+                        .then(|| r.item(names.value(i), true))
+                        .flatten()
+                })
+            })?,
+            ItemKey::Description => {
+                let descriptions = list(2)?;
+                with_strings(codes.values(), |codes_text| {
+                    with_strings(descriptions.values(), |names| {
+                        self.read(codes, units, |r, i| {
+                            if !codes_text.is_valid(i) || !r.product(codes_text.value(i)) {
+                                return None;
+                            }
+                            let name = names.is_valid(i).then(|| names.value(i))?;
+                            if name.is_empty() {
+                                None
+                            } else {
+                                r.item(name, false)
+                            }
+                        })
+                    })
+                })??
+            }
+        }
+    }
+
+    /// Walks each basket's lines: `item` gives a line's item (by its index in the
+    /// lists' values), or None when the line is not an item's.
+    fn read(
+        &mut self,
+        lists: &GenericListArray<i32>,
+        units: &Int32Array,
+        mut item: impl FnMut(&mut Self, usize) -> Option<u32>,
+    ) -> std::result::Result<(), String> {
+        let offsets = lists.value_offsets();
+        for w in offsets.windows(2) {
+            for i in w[0] as usize..w[1] as usize {
+                if let Some(id) = item(self, i)
+                    && units.is_valid(i)
+                {
+                    self.lines.push((id, units.value(i) as i64));
+                }
+            }
+            self.close();
+        }
+        Ok(())
+    }
+}
+
+/// Calls `f` with the string values of a list, whether Utf8, LargeUtf8 or views.
+fn with_strings<T>(
+    values: &dyn Array,
+    f: impl FnOnce(&dyn StringValues) -> T,
+) -> std::result::Result<T, String> {
+    match values.data_type() {
+        DataType::Utf8 => Ok(f(values.as_string::<i32>())),
+        DataType::LargeUtf8 => Ok(f(values.as_string::<i64>())),
+        DataType::Utf8View => Ok(f(values.as_string_view())),
+        other => Err(format!("strings as {other}")),
+    }
+}
+
+/// Strings by index, whatever the array's layout.
+trait StringValues {
+    fn is_valid(&self, i: usize) -> bool;
+    fn value(&self, i: usize) -> &str;
+}
+
+macro_rules! string_values {
+    ($($t:ty),*) => {$(
+        impl StringValues for $t {
+            fn is_valid(&self, i: usize) -> bool {
+                Array::is_valid(self, i)
+            }
+            fn value(&self, i: usize) -> &str {
+                <$t>::value(self, i)
+            }
+        }
+    )*};
+}
+
+string_values!(
+    GenericStringArray<i32>,
+    GenericStringArray<i64>,
+    StringViewArray
+);
+
+/// The baskets of the scope (`scope` and `params`, from [`super::Scope::sql`]) and
+/// their items by `key`.
+pub(crate) async fn baskets(
+    ctx: &SessionContext,
+    key: ItemKey,
+    scope: &str,
+    params: Vec<ScalarValue>,
+) -> Result<Baskets> {
+    let described = match key {
+        ItemKey::StockCode => "",
+        ItemKey::Description => ", array_agg(trim(description)) AS descriptions",
+    };
+    let sql = format!(
+        "SELECT array_agg(stock_code) AS codes, array_agg(quantity) AS quantities{described} \
+         FROM {RETAIL_TABLE} WHERE {scope} GROUP BY invoice_no"
+    );
+    let context = "products: baskets' lines";
+    staged(context, async {
+        let df = ctx.sql(&sql).await.context(context)?;
+        let df = df.with_param_values(params).context(context)?;
+        let mut stream = df.execute_stream().await.context(context)?;
+        let mut reader = Reader::default();
+        while let Some(batch) = stream.try_next().await.context(context)? {
+            reader
+                .batch(&batch, key)
+                .map_err(|why| LgsError::query(context, DataFusionError::Internal(why)))?;
+        }
+        Ok(reader.out)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{BooleanArray, StringArray};
+
+    use super::*;
+    use crate::analytics::basket::scope::PRODUCT;
+
+    /// The Rust test and the SQL one agree on codes near the edge of the pattern.
+    #[tokio::test]
+    async fn is_product_agrees_with_the_sql_test() {
+        let codes = [
+            "85123A",
+            "22423",
+            "85099bc",
+            "POST",
+            "C2",
+            "M",
+            "BANK CHARGES",
+            "DCGS0003",
+            "1234",
+            "12345 ",
+            " 12345",
+            "123456",
+            "12345A1",
+            "",
+            "gift_0001_10",
+            "15056BL",
+            "12345é",
+            "١٢٣٤٥",
+            "12345\n",
+            "AMAZONFEE",
+            "84406G",
+            "TEST001",
+            "47566b",
+        ];
+        let ctx = SessionContext::new();
+        let batch = RecordBatch::try_from_iter([(
+            "stock_code",
+            std::sync::Arc::new(StringArray::from(codes.to_vec())) as _,
+        )])
+        .unwrap();
+        ctx.register_batch("codes", batch).unwrap();
+        let sql = format!("SELECT stock_code, {PRODUCT} AS product FROM codes");
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let mut checked = 0;
+        for b in &batches {
+            let names = b.column(0).as_string::<i32>();
+            let sql_says = b.column(1).as_any().downcast_ref::<BooleanArray>().unwrap();
+            for i in 0..b.num_rows() {
+                let code = names.value(i);
+                assert_eq!(is_product(code), sql_says.value(i), "{code:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, codes.len());
+        let products: Vec<&str> = codes.into_iter().filter(|c| is_product(c)).collect();
+        assert_eq!(
+            products,
+            ["85123A", "22423", "85099bc", "15056BL", "84406G", "47566b"]
+        );
+    }
+}
