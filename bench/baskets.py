@@ -57,14 +57,17 @@ def main():
     ap.add_argument("--work", default="/tmp/lgs-customers")
     ap.add_argument("--memory-limit", default="2GB")
     ap.add_argument("--peer-timeout", type=int, default=1800)
+    ap.add_argument("--skip", default="", help="tools to leave out, comma-separated (e.g. 'mlxtend,PySpark MLlib')")
     a = ap.parse_args()
+    skip = [s for s in a.skip.split(",") if s]
     for size in a.sizes.split(","):
         size = size if size == "real" else int(size)
-        wh, _, _ = prepare(a.lgs, size, a.work)
+        peers = not {"mlxtend", "PySpark MLlib"} <= set(skip)
+        wh, _, _ = prepare(a.lgs, size, a.work, peers=peers)
         tag = "real" if size == "real" else str(size)
         csv = source_csv(size, a.work)
         parquet = os.path.join(a.work, f"{tag}-baskets.parquet")
-        if not os.path.exists(parquet):
+        if peers and not os.path.exists(parquet):
             subprocess.run([*PEERS, "parquet", csv, parquet], check=True)
         s = ["--min-support", a.min_support]
         tools = {
@@ -73,6 +76,7 @@ def main():
             "mlxtend": ([*PEERS, "mlxtend", parquet, *s], a.peer_timeout),
             "PySpark MLlib": ([*PEERS, "spark", parquet, *s], a.peer_timeout),
         }
+        tools = {k: v for k, v in tools.items() if k not in skip}
         samples, results = interleaved(tools, a.runs, size)
         title = "The real file" if size == "real" else f"{size} rows"
         print(f"\n### {title}, minimum support {a.min_support}")

@@ -73,9 +73,10 @@ def source_csv(size, work):
     return REAL if size == "real" else os.path.join(work, f"{size}.csv")
 
 
-def prepare(lgs, size, work):
+def prepare(lgs, size, work, peers=True):
     """(warehouse, parquet, rfm csv) for one size, made once: the real file,
-    `xN` (N copies of it, see `replicate`) or a number of generated rows."""
+    `xN` (N copies of it, see `replicate`) or a number of generated rows. Without
+    `peers`, only the warehouse (the others None)."""
     tag = "real" if size == "real" else str(size)
     csv = source_csv(size, work)
     if size != "real" and not os.path.exists(csv):
@@ -87,6 +88,8 @@ def prepare(lgs, size, work):
     wh = os.path.join(work, f"{tag}-warehouse")
     if not os.path.exists(wh):
         subprocess.run([lgs, "-q", "--warehouse", wh, "ingest", csv], check=True)
+    if not peers:
+        return wh, None, None
     parquet = os.path.join(work, f"{tag}.parquet")
     if not os.path.exists(parquet):
         subprocess.run([*PEERS, "parquet", csv, parquet], check=True)

@@ -62,8 +62,6 @@ struct Node {
     item: u32,
     count: u64,
     parent: u32,
-    first_child: u32,
-    next_sibling: u32,
     /// The next node of the same item (the header's chain).
     next_same: u32,
 }
@@ -82,8 +80,6 @@ impl Tree {
             item: NONE,
             count: 0,
             parent: NONE,
-            first_child: NONE,
-            next_sibling: NONE,
             next_same: NONE,
         };
         Tree {
@@ -92,32 +88,46 @@ impl Tree {
         }
     }
 
-    /// Adds a path of ranks in increasing order, `count` times.
-    fn insert(&mut self, path: &[u32], count: u64) {
-        let mut at = 0u32;
-        for &item in path {
-            let mut child = self.nodes[at as usize].first_child;
-            while child != NONE && self.nodes[child as usize].item != item {
-                child = self.nodes[child as usize].next_sibling;
+    /// The tree of `paths` (each ranks in increasing order, with its count), over
+    /// items ranked `0..ranks`. The paths are sorted first, so that a path shares
+    /// with the one before it the only prefix it can share with any earlier path,
+    /// and its other items are new nodes: no search among a node's children.
+    fn build(ranks: usize, paths: &mut [(Vec<u32>, u64)]) -> Tree {
+        paths.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut tree = Tree::new(ranks);
+        // The nodes of the last path inserted, by depth.
+        let mut last: Vec<u32> = Vec::new();
+        let mut previous: &[u32] = &[];
+        for (path, count) in paths.iter() {
+            let shared = path
+                .iter()
+                .zip(previous)
+                .take_while(|(a, b)| a == b)
+                .count();
+            last.truncate(shared);
+            for (depth, &item) in path.iter().enumerate() {
+                let node = if depth < shared {
+                    last[depth]
+                } else {
+                    let parent = if depth == 0 { 0 } else { last[depth - 1] };
+                    let node = tree.nodes.len() as u32;
+                    let (head, _) = tree.heads[item as usize];
+                    tree.nodes.push(Node {
+                        item,
+                        count: 0,
+                        parent,
+                        next_same: head,
+                    });
+                    tree.heads[item as usize].0 = node;
+                    last.push(node);
+                    node
+                };
+                tree.nodes[node as usize].count += count;
+                tree.heads[item as usize].1 += count;
             }
-            if child == NONE {
-                child = self.nodes.len() as u32;
-                let (head, _) = self.heads[item as usize];
-                self.nodes.push(Node {
-                    item,
-                    count: 0,
-                    parent: at,
-                    first_child: NONE,
-                    next_sibling: self.nodes[at as usize].first_child,
-                    next_same: head,
-                });
-                self.nodes[at as usize].first_child = child;
-                self.heads[item as usize].0 = child;
-            }
-            self.nodes[child as usize].count += count;
-            self.heads[item as usize].1 += count;
-            at = child;
+            previous = path;
         }
+        tree
     }
 
     /// The prefix paths of `item` (ranks in increasing order) with their counts.
@@ -170,15 +180,17 @@ pub fn frequent_itemsets(
         .enumerate()
         .map(|(r, &(item, _))| (item, r as u32))
         .collect();
-    let mut tree = Tree::new(frequent.len());
-    let mut path = Vec::new();
-    for t in transactions {
-        path.clear();
-        path.extend(t.iter().filter_map(|i| rank.get(i).copied()));
-        path.sort_unstable();
-        path.dedup();
-        tree.insert(&path, 1);
-    }
+    let mut paths: Vec<(Vec<u32>, u64)> = transactions
+        .iter()
+        .filter_map(|t| {
+            let mut path: Vec<u32> = t.iter().filter_map(|i| rank.get(i).copied()).collect();
+            path.sort_unstable();
+            path.dedup();
+            (!path.is_empty()).then_some((path, 1))
+        })
+        .collect();
+    let tree = Tree::build(frequent.len(), &mut paths);
+    drop(paths);
     let mut miner = Miner {
         mining,
         found: Vec::new(),
@@ -234,17 +246,14 @@ impl Miner<'_> {
                     }
                 }
                 if within.iter().any(|&c| c >= self.mining.min_count) {
-                    let mut conditional = Tree::new(item as usize);
-                    let mut kept = Vec::new();
-                    for (path, c) in &paths {
-                        kept.clear();
-                        kept.extend(
-                            path.iter()
-                                .copied()
-                                .filter(|&i| within[i as usize] >= self.mining.min_count),
-                        );
-                        conditional.insert(&kept, *c);
-                    }
+                    let mut kept: Vec<(Vec<u32>, u64)> = paths
+                        .into_iter()
+                        .filter_map(|(mut path, c)| {
+                            path.retain(|&i| within[i as usize] >= self.mining.min_count);
+                            (!path.is_empty()).then_some((path, c))
+                        })
+                        .collect();
+                    let conditional = Tree::build(item as usize, &mut kept);
                     self.mine(&conditional)?;
                 }
             }
