@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
 use lgs_models::als::{AlsModel, Interaction, fit_implicit};
 use lgs_models::ranking::{Ranking, mean, rank};
 use serde::Serialize;
@@ -75,43 +76,45 @@ pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix
          GROUP BY customer_id, item"
     );
     let context = "recommend: customers' products";
-    let batches: Vec<RecordBatch> = staged(context, async {
+    // The counts are read batch by batch as they come: held whole, their strings
+    // would outweigh the pairs several times over.
+    staged(context, async {
         let df = ctx.sql(&sql).await.context(context)?;
         let df = df.with_param_values(params).context(context)?;
-        df.collect().await.context(context)
-    })
-    .await?;
-    // Each code once, by its first row: 4M pairs share a few thousand codes.
-    let mut seen: HashMap<String, u32> = HashMap::new();
-    let mut triples: Vec<(i64, u32, u64)> = Vec::new();
-    for batch in &batches {
-        let column = |i: usize, to: &DataType| {
-            cast(batch.column(i), to)
-                .map_err(DataFusionError::from)
-                .context(context)
-        };
-        let ids = column(0, &DataType::Int64)?;
-        let items = column(1, &DataType::Utf8)?;
-        let counts = column(2, &DataType::Int64)?;
-        let (ids, items) = (ids.as_primitive::<Int64Type>(), items.as_string::<i32>());
-        let counts = counts.as_primitive::<Int64Type>();
-        for r in 0..batch.num_rows() {
-            if ids.is_valid(r) && items.is_valid(r) {
-                let count = counts.value(r).max(0) as u64;
-                let item = items.value(r);
-                let first = match seen.get(item) {
-                    Some(&first) => first,
-                    None => {
-                        let first = seen.len() as u32;
-                        seen.insert(item.to_string(), first);
-                        first
-                    }
-                };
-                triples.push((ids.value(r), first, count));
+        let mut stream = df.execute_stream().await.context(context)?;
+        // Each code once, by its first row: 4M pairs share a few thousand codes.
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        let mut triples: Vec<(i64, u32, u64)> = Vec::new();
+        while let Some(batch) = stream.try_next().await.context(context)? {
+            let column = |i: usize, to: &DataType| {
+                cast(batch.column(i), to)
+                    .map_err(DataFusionError::from)
+                    .context(context)
+            };
+            let ids = column(0, &DataType::Int64)?;
+            let items = column(1, &DataType::Utf8)?;
+            let counts = column(2, &DataType::Int64)?;
+            let (ids, items) = (ids.as_primitive::<Int64Type>(), items.as_string::<i32>());
+            let counts = counts.as_primitive::<Int64Type>();
+            for r in 0..batch.num_rows() {
+                if ids.is_valid(r) && items.is_valid(r) {
+                    let count = counts.value(r).max(0) as u64;
+                    let item = items.value(r);
+                    let first = match seen.get(item) {
+                        Some(&first) => first,
+                        None => {
+                            let first = seen.len() as u32;
+                            seen.insert(item.to_string(), first);
+                            first
+                        }
+                    };
+                    triples.push((ids.value(r), first, count));
+                }
             }
         }
-    }
-    Ok(indexed(triples, seen))
+        Ok(indexed(triples, seen))
+    })
+    .await
 }
 
 /// Indices by sorted id and code, so that a seed gives the same fit whatever order
