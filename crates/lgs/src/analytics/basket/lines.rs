@@ -133,6 +133,11 @@ impl Reader {
             })
         };
         let (codes, quantities) = (list(0)?, list(1)?);
+        // The lists of one group hold its lines in the same order; a line's code
+        // and quantity are read at the same index, so the layouts must agree.
+        if codes.value_offsets() != quantities.value_offsets() {
+            return Err("the codes' and quantities' lists differ in length".into());
+        }
         let units = quantities
             .values()
             .as_primitive_opt::<Int32Type>()
@@ -148,6 +153,9 @@ impl Reader {
             })?,
             ItemKey::Description => {
                 let descriptions = list(2)?;
+                if descriptions.value_offsets() != codes.value_offsets() {
+                    return Err("the codes' and descriptions' lists differ in length".into());
+                }
                 with_strings(codes.values(), |codes_text| {
                     with_strings(descriptions.values(), |names| {
                         self.read(codes, units, |r, i| {
