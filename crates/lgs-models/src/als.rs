@@ -210,6 +210,16 @@ fn gram(f: &[f64], k: usize) -> Vec<f64> {
     g
 }
 
+/// YᵀY + λI of the other side's factors `f` (k values a row): the part of every
+/// row's normal equations that does not depend on the row.
+fn regularised_gram(f: &[f64], k: usize, lambda: f64) -> Vec<f64> {
+    let mut g = gram(f, k);
+    for d in 0..k {
+        g[d * k + d] += lambda;
+    }
+    g
+}
+
 /// Every row's new factors given the other side's factors `other`: `steps`
 /// conjugate-gradient steps from the rows' `current` factors, or exact solves.
 fn half_step(
@@ -253,10 +263,7 @@ fn gradient_step(
     lambda: f64,
     steps: usize,
 ) -> Vec<f64> {
-    let mut base = gram(other, k);
-    for d in 0..k {
-        base[d * k + d] += lambda;
-    }
+    let base = regularised_gram(other, k, lambda);
     let n = rows.offsets.len() - 1;
     let parts = chunked(n, CHUNK, |range| {
         let job = Rows {
@@ -350,7 +357,7 @@ impl Rows<'_> {
 /// Solves every row's normal equations exactly given the other side's factors
 /// `other`.
 fn exact_step(rows: &Sparse, other: &[f64], k: usize, lambda: f64) -> Vec<f64> {
-    let base = gram(other, k);
+    let base = regularised_gram(other, k, lambda);
     let n = rows.offsets.len() - 1;
     let parts = chunked(n, CHUNK, |range| {
         let mut out = Vec::with_capacity(range.len() * k);
@@ -358,9 +365,6 @@ fn exact_step(rows: &Sparse, other: &[f64], k: usize, lambda: f64) -> Vec<f64> {
         let mut b = vec![0.0; k];
         for r in range {
             a.copy_from_slice(&base);
-            for d in 0..k {
-                a[d * k + d] += lambda;
-            }
             b.fill(0.0);
             for (i, c) in rows.row(r) {
                 let yi = &other[i * k..(i + 1) * k];
@@ -469,9 +473,14 @@ fn loss(by_user: &Sparse, x: &[f64], y: &[f64], k: usize, lambda: f64) -> f64 {
 impl AlsModel {
     /// A user's predicted preference for every item.
     pub fn scores(&self, user: usize) -> Vec<f64> {
+        self.scored(user).collect()
+    }
+
+    /// Each item's score for `user`, in item order.
+    fn scored(&self, user: usize) -> impl Iterator<Item = f64> + '_ {
         let k = self.factors;
         let xu = &self.users[user * k..(user + 1) * k];
-        self.items.chunks_exact(k).map(|yi| dot(xu, yi)).collect()
+        self.items.chunks_exact(k).map(move |yi| dot(xu, yi))
     }
 
     /// The `n` items of the highest score for `user`, best first (ties by item),
@@ -485,15 +494,8 @@ impl AlsModel {
     /// [`Self::recommend`] into `scored` (cleared first), which keeps its room
     /// for the next user.
     fn rank_into(&self, user: usize, n: usize, exclude: &[u32], scored: &mut Vec<(u32, f64)>) {
-        let k = self.factors;
-        let xu = &self.users[user * k..(user + 1) * k];
         scored.clear();
-        scored.extend(
-            self.items
-                .chunks_exact(k)
-                .enumerate()
-                .map(|(i, yi)| (i as u32, dot(xu, yi))),
-        );
+        scored.extend(self.scored(user).enumerate().map(|(i, s)| (i as u32, s)));
         for &i in exclude {
             if let Some(s) = scored.get_mut(i as usize) {
                 s.1 = f64::NAN;

@@ -1,7 +1,7 @@
 //! Implicit ALS checked against its definition computed by brute force over every
 //! (user, item) pair, and the ranking metrics against hand-computed values.
 
-use lgs_models::als::{AlsOptions, Interaction, cholesky_solve, fit_implicit, top};
+use lgs_models::als::{AlsModel, AlsOptions, Interaction, cholesky_solve, fit_implicit, top};
 use lgs_models::ranking::{mean, rank};
 
 fn pair(user: u32, item: u32, count: f64) -> Interaction {
@@ -118,10 +118,16 @@ fn conjugate_gradient_steps_reach_the_exact_solves() {
         },
     )
     .unwrap();
-    for (a, b) in solved.users.iter().zip(&stepped.users) {
-        assert!((a - b).abs() < 1e-8, "{a} vs {b}");
-    }
-    for (a, b) in solved.items.iter().zip(&stepped.items) {
+    let factors = |m: &AlsModel| {
+        m.users
+            .iter()
+            .chain(&m.items)
+            .copied()
+            .collect::<Vec<f64>>()
+    };
+    let (a, b) = (factors(&solved), factors(&stepped));
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
         assert!((a - b).abs() < 1e-8, "{a} vs {b}");
     }
     let long = AlsOptions {

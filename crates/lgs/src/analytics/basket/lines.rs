@@ -173,6 +173,7 @@ impl Reader {
                 })??
             }
         }
+        Ok(())
     }
 
     /// Walks each basket's lines: `item` gives a line's item (by its index in the
@@ -182,7 +183,7 @@ impl Reader {
         lists: &GenericListArray<i32>,
         units: &Int32Array,
         mut item: impl FnMut(&mut Self, usize) -> Option<u32>,
-    ) -> std::result::Result<(), String> {
+    ) {
         let offsets = lists.value_offsets();
         for w in offsets.windows(2) {
             for i in w[0] as usize..w[1] as usize {
@@ -194,7 +195,6 @@ impl Reader {
             }
             self.close();
         }
-        Ok(())
     }
 }
 
