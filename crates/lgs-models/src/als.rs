@@ -23,6 +23,8 @@
 //! iteration is reported. Solves run in fixed chunks on scoped threads, so a seed
 //! gives the same factors on any number of cores.
 
+use std::borrow::Cow;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -80,45 +82,160 @@ pub struct AlsModel {
     pub losses: Vec<f64>,
 }
 
-/// Rows of observed pairs: for each row (user or item), the other side's index and
-/// the confidence.
-struct Sparse {
+/// The observed pairs by user: each user's items in order, with their counts.
+/// Counts are held as `f32`, exact for whole counts up to 2²⁴ (a count of baskets
+/// always is), so that 51M pairs take 8 bytes each; the confidences are computed
+/// from them in `f64`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    items: usize,
     offsets: Vec<usize>,
     index: Vec<u32>,
-    confidence: Vec<f64>,
+    counts: Vec<f32>,
 }
 
-impl Sparse {
-    fn by(rows: usize, pairs: &[(u32, u32, f64)]) -> Sparse {
-        let mut offsets = vec![0usize; rows + 1];
-        for &(r, _, _) in pairs {
-            offsets[r as usize + 1] += 1;
+impl Observed {
+    /// The pairs of `users` × `items` (in any order; a repeated pair is an error).
+    pub fn new(
+        users: usize,
+        items: usize,
+        mut pairs: Vec<Interaction>,
+    ) -> Result<Self, ModelError> {
+        for (index, o) in pairs.iter().enumerate() {
+            if o.user as usize >= users
+                || o.item as usize >= items
+                || o.count.is_nan()
+                || o.count <= 0.0
+            {
+                return Err(ModelError::BadHistory {
+                    index,
+                    message: format!(
+                        "pair ({}, {}) with count {} is outside {users} users × {items} items \
+                         or not positive",
+                        o.user, o.item, o.count
+                    ),
+                });
+            }
         }
-        for i in 0..rows {
+        pairs.sort_unstable_by_key(|p| (p.user, p.item));
+        if let Some(at) = pairs
+            .windows(2)
+            .position(|w| (w[0].user, w[0].item) == (w[1].user, w[1].item))
+        {
+            return Err(ModelError::BadHistory {
+                index: at + 1,
+                message: format!(
+                    "pair ({}, {}) is given twice",
+                    pairs[at].user, pairs[at].item
+                ),
+            });
+        }
+        let mut offsets = vec![0usize; users + 1];
+        for p in &pairs {
+            offsets[p.user as usize + 1] += 1;
+        }
+        for u in 0..users {
+            offsets[u + 1] += offsets[u];
+        }
+        let index = pairs.iter().map(|p| p.item).collect();
+        let counts = pairs.iter().map(|p| p.count as f32).collect();
+        Ok(Observed {
+            items,
+            offsets,
+            index,
+            counts,
+        })
+    }
+
+    /// Users (rows), whether or not they have pairs.
+    pub fn users(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Items (columns), whether or not they have pairs.
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    /// Observed pairs.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// A user's items, in order.
+    pub fn items_of(&self, user: usize) -> &[u32] {
+        &self.index[self.offsets[user]..self.offsets[user + 1]]
+    }
+
+    /// The counts of a user's items, in the order of [`Self::items_of`].
+    pub fn counts_of(&self, user: usize) -> &[f32] {
+        &self.counts[self.offsets[user]..self.offsets[user + 1]]
+    }
+
+    /// The number of users who have each item.
+    pub fn users_per_item(&self) -> Vec<u64> {
+        let mut per = vec![0u64; self.items];
+        for &i in &self.index {
+            per[i as usize] += 1;
+        }
+        per
+    }
+
+    /// The same pairs by item: each item's users in order.
+    fn transposed(&self) -> Sparse<'static> {
+        let mut offsets = vec![0usize; self.items + 1];
+        for &i in &self.index {
+            offsets[i as usize + 1] += 1;
+        }
+        for i in 0..self.items {
             offsets[i + 1] += offsets[i];
         }
         let mut next = offsets.clone();
-        let mut index = vec![0u32; pairs.len()];
-        let mut confidence = vec![0f64; pairs.len()];
-        for &(r, c, conf) in pairs {
-            let at = &mut next[r as usize];
-            index[*at] = c;
-            confidence[*at] = conf;
-            *at += 1;
+        let mut index = vec![0u32; self.index.len()];
+        let mut counts = vec![0f32; self.index.len()];
+        for user in 0..self.users() {
+            let span = self.offsets[user]..self.offsets[user + 1];
+            for (&i, &c) in self.index[span.clone()].iter().zip(&self.counts[span]) {
+                let at = &mut next[i as usize];
+                index[*at] = user as u32;
+                counts[*at] = c;
+                *at += 1;
+            }
         }
         Sparse {
-            offsets,
-            index,
-            confidence,
+            offsets: Cow::Owned(offsets),
+            index: Cow::Owned(index),
+            counts: Cow::Owned(counts),
+            alpha: 0.0,
         }
+    }
+}
+
+/// Rows of observed pairs: for each row (user or item), the other side's index and
+/// the count, whose confidence is 1 + α·count.
+struct Sparse<'a> {
+    offsets: Cow<'a, [usize]>,
+    index: Cow<'a, [u32]>,
+    counts: Cow<'a, [f32]>,
+    alpha: f64,
+}
+
+impl Sparse<'_> {
+    fn rows(&self) -> usize {
+        self.offsets.len() - 1
     }
 
     fn row(&self, r: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
         let span = self.offsets[r]..self.offsets[r + 1];
+        let alpha = self.alpha;
         self.index[span.clone()]
             .iter()
-            .zip(&self.confidence[span])
-            .map(|(&i, &c)| (i as usize, c))
+            .zip(&self.counts[span])
+            .map(move |(&i, &c)| (i as usize, 1.0 + alpha * c as f64))
     }
 }
 
@@ -129,8 +246,13 @@ pub fn fit_implicit(
     observed: &[Interaction],
     options: &AlsOptions,
 ) -> Result<AlsModel, ModelError> {
-    let k = options.factors;
-    if k == 0 || options.iterations == 0 {
+    check(options)?;
+    let observed = Observed::new(users, items, observed.to_vec())?;
+    fit_observed(&observed, options)
+}
+
+fn check(options: &AlsOptions) -> Result<(), ModelError> {
+    if options.factors == 0 || options.iterations == 0 {
         return Err(ModelError::NoData(
             "ALS needs at least one factor and one iteration".into(),
         ));
@@ -140,32 +262,28 @@ pub fn fit_implicit(
             "ALS needs a regularization above 0 and an alpha of at least 0".into(),
         ));
     }
+    Ok(())
+}
+
+/// [`fit_implicit`] on pairs already gathered by user: besides them, the fit holds
+/// only their transpose (8 bytes a pair) and the factors.
+pub fn fit_observed(observed: &Observed, options: &AlsOptions) -> Result<AlsModel, ModelError> {
+    check(options)?;
     if observed.is_empty() {
         return Err(ModelError::NoData("no observed (user, item) pair".into()));
     }
-    let mut by_user = Vec::with_capacity(observed.len());
-    let mut by_item = Vec::with_capacity(observed.len());
-    for (index, o) in observed.iter().enumerate() {
-        if o.user as usize >= users
-            || o.item as usize >= items
-            || o.count.is_nan()
-            || o.count <= 0.0
-        {
-            return Err(ModelError::BadHistory {
-                index,
-                message: format!(
-                    "pair ({}, {}) with count {} is outside {users} users × {items} items \
-                     or not positive",
-                    o.user, o.item, o.count
-                ),
-            });
-        }
-        let c = 1.0 + options.alpha * o.count;
-        by_user.push((o.user, o.item, c));
-        by_item.push((o.item, o.user, c));
-    }
-    let by_user = Sparse::by(users, &by_user);
-    let by_item = Sparse::by(items, &by_item);
+    let k = options.factors;
+    let (users, items) = (observed.users(), observed.items());
+    let by_user = Sparse {
+        offsets: Cow::Borrowed(&observed.offsets),
+        index: Cow::Borrowed(&observed.index),
+        counts: Cow::Borrowed(&observed.counts),
+        alpha: options.alpha,
+    };
+    let by_item = Sparse {
+        alpha: options.alpha,
+        ..observed.transposed()
+    };
     // Small random factors, as implicit and Spark start.
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let scale = 0.01;
@@ -264,7 +382,7 @@ fn gradient_step(
     steps: usize,
 ) -> Vec<f64> {
     let base = regularised_gram(other, k, lambda);
-    let n = rows.offsets.len() - 1;
+    let n = rows.rows();
     let parts = chunked(n, CHUNK, |range| {
         let job = Rows {
             rows,
@@ -286,7 +404,7 @@ fn gradient_step(
 
 /// One chunk's share of a conjugate-gradient half-step.
 struct Rows<'a> {
-    rows: &'a Sparse,
+    rows: &'a Sparse<'a>,
     other: &'a [f64],
     current: &'a [f64],
     /// YᵀY + λI.
@@ -358,7 +476,7 @@ impl Rows<'_> {
 /// `other`.
 fn exact_step(rows: &Sparse, other: &[f64], k: usize, lambda: f64) -> Vec<f64> {
     let base = regularised_gram(other, k, lambda);
-    let n = rows.offsets.len() - 1;
+    let n = rows.rows();
     let parts = chunked(n, CHUNK, |range| {
         let mut out = Vec::with_capacity(range.len() * k);
         let mut a = vec![0.0; k * k];
@@ -449,7 +567,7 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// c(1 − s)² − s², plus the penalty.
 fn loss(by_user: &Sparse, x: &[f64], y: &[f64], k: usize, lambda: f64) -> f64 {
     let g = gram(y, k);
-    let users = by_user.offsets.len() - 1;
+    let users = by_user.rows();
     let parts = chunked(users, CHUNK, |range| {
         let mut total = 0.0;
         let mut gx = vec![0.0; k];

@@ -1,7 +1,9 @@
 //! Implicit ALS checked against its definition computed by brute force over every
 //! (user, item) pair, and the ranking metrics against hand-computed values.
 
-use lgs_models::als::{AlsModel, AlsOptions, Interaction, cholesky_solve, fit_implicit, top};
+use lgs_models::als::{
+    AlsModel, AlsOptions, Interaction, Observed, cholesky_solve, fit_implicit, fit_observed, top,
+};
 use lgs_models::ranking::{mean, rank};
 
 fn pair(user: u32, item: u32, count: f64) -> Interaction {
@@ -205,6 +207,43 @@ fn bad_pairs_and_options_are_errors() {
     };
     assert!(fit_implicit(1, 3, &[pair(0, 0, 1.0)], &none).is_err());
     assert!(fit_implicit(1, 3, &[], &AlsOptions::default()).is_err());
+    let twice = [pair(0, 1, 1.0), pair(0, 2, 1.0), pair(0, 1, 2.0)];
+    let e = fit_implicit(1, 3, &twice, &AlsOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("pair (0, 1) is given twice"), "{e}");
+}
+
+#[test]
+fn observed_pairs_are_held_by_user_whatever_their_order() {
+    let (users, items, mut pairs) = blocks();
+    pairs.reverse();
+    let observed = Observed::new(users, items, pairs.clone()).unwrap();
+    assert_eq!(
+        (observed.users(), observed.items(), observed.len()),
+        (12, 6, pairs.len())
+    );
+    for u in 0..users {
+        let mut want: Vec<u32> = pairs
+            .iter()
+            .filter(|p| p.user as usize == u)
+            .map(|p| p.item)
+            .collect();
+        want.sort();
+        assert_eq!(observed.items_of(u), want.as_slice(), "user {u}");
+    }
+    let per = observed.users_per_item();
+    for (i, n) in per.iter().enumerate() {
+        assert_eq!(
+            *n as usize,
+            pairs.iter().filter(|p| p.item as usize == i).count()
+        );
+    }
+    // The order the pairs come in changes nothing in the fit.
+    let o = AlsOptions::default();
+    let (_, _, sorted) = blocks();
+    assert_eq!(
+        fit_observed(&observed, &o).unwrap(),
+        fit_implicit(users, items, &sorted, &o).unwrap()
+    );
 }
 
 #[test]

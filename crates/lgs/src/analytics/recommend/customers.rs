@@ -13,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
-use lgs_models::als::{AlsModel, Interaction, fit_implicit};
+use lgs_models::als::{AlsModel, Interaction, Observed, fit_observed};
 use lgs_models::ranking::{Ranking, mean, rank};
 use serde::Serialize;
 
@@ -29,9 +29,8 @@ pub(super) struct Matrix {
     pub customers: Vec<i64>,
     /// Sorted stock codes.
     pub codes: Vec<String>,
-    pub pairs: Vec<Interaction>,
-    /// Each customer's products (sorted ids).
-    pub bought: Vec<Vec<u32>>,
+    /// The pairs by customer (each customer's products sorted by index).
+    pub observed: Observed,
 }
 
 impl Matrix {
@@ -47,12 +46,14 @@ impl Matrix {
             .map(|i| i as u32)
     }
 
+    /// A customer's products (sorted indices).
+    pub fn bought(&self, customer: usize) -> &[u32] {
+        self.observed.items_of(customer)
+    }
+
     /// Products by the number of customers who bought them, most first (ties by code).
     pub fn popular(&self) -> Vec<u32> {
-        let mut customers = vec![0u64; self.codes.len()];
-        for p in &self.pairs {
-            customers[p.item as usize] += 1;
-        }
+        let customers = self.observed.users_per_item();
         let mut order: Vec<u32> = (0..self.codes.len() as u32).collect();
         order.sort_by(|a, b| {
             customers[*b as usize]
@@ -76,15 +77,16 @@ pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix
          GROUP BY customer_id, item"
     );
     let context = "recommend: customers' products";
-    // The counts are read batch by batch as they come: held whole, their strings
-    // would outweigh the pairs several times over.
+    // The counts are read batch by batch as they come, each customer and code
+    // numbered by its first row: held whole, their ids and strings would outweigh
+    // the pairs several times over (51M pairs at 100M lines).
     staged(context, async {
         let df = ctx.sql(&sql).await.context(context)?;
         let df = df.with_param_values(params).context(context)?;
         let mut stream = df.execute_stream().await.context(context)?;
-        // Each code once, by its first row: 4M pairs share a few thousand codes.
-        let mut seen: HashMap<String, u32> = HashMap::new();
-        let mut triples: Vec<(i64, u32, u64)> = Vec::new();
+        let mut customers: HashMap<i64, u32> = HashMap::new();
+        let mut codes: HashMap<String, u32> = HashMap::new();
+        let mut pairs: Vec<Interaction> = Vec::new();
         while let Some(batch) = stream.try_next().await.context(context)? {
             let column = |i: usize, to: &DataType| {
                 cast(batch.column(i), to)
@@ -98,69 +100,65 @@ pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix
             let counts = counts.as_primitive::<Int64Type>();
             for r in 0..batch.num_rows() {
                 if ids.is_valid(r) && items.is_valid(r) {
-                    let count = counts.value(r).max(0) as u64;
+                    let next = customers.len() as u32;
+                    let user = *customers.entry(ids.value(r)).or_insert(next);
                     let item = items.value(r);
-                    let first = match seen.get(item) {
+                    let item = match codes.get(item) {
                         Some(&first) => first,
                         None => {
-                            let first = seen.len() as u32;
-                            seen.insert(item.to_string(), first);
+                            let first = codes.len() as u32;
+                            codes.insert(item.to_string(), first);
                             first
                         }
                     };
-                    triples.push((ids.value(r), first, count));
+                    let count = counts.value(r).max(0) as f64;
+                    pairs.push(Interaction { user, item, count });
                 }
             }
         }
-        Ok(indexed(triples, seen))
+        indexed(pairs, customers, codes)
     })
     .await
 }
 
-/// Indices by sorted id and code, so that a seed gives the same fit whatever order
-/// the engine returned the rows in; `triples` name their codes by `seen`'s
-/// numbers.
-fn indexed(triples: Vec<(i64, u32, u64)>, seen: HashMap<String, u32>) -> Matrix {
-    let mut customers: Vec<i64> = triples.iter().map(|t| t.0).collect();
-    customers.sort_unstable();
-    customers.dedup();
-    let customer_index: HashMap<i64, u32> = customers
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| (c, i as u32))
-        .collect();
-    let mut codes: Vec<(String, u32)> = seen.into_iter().collect();
-    codes.sort_unstable();
-    // The sorted index of each code, by its number in `seen`.
-    let mut code_index = vec![0u32; codes.len()];
-    for (sorted, (_, first)) in codes.iter().enumerate() {
-        code_index[*first as usize] = sorted as u32;
+/// The pairs renumbered by sorted id and code, so that a seed gives the same fit
+/// whatever order the engine returned the rows in; `pairs` number customers and
+/// codes as `customers` and `codes` do.
+fn indexed(
+    mut pairs: Vec<Interaction>,
+    customers: HashMap<i64, u32>,
+    codes: HashMap<String, u32>,
+) -> Result<Matrix> {
+    let (customers, customer_index) = sorted(customers);
+    let (codes, code_index) = sorted(codes);
+    for p in &mut pairs {
+        p.user = customer_index[p.user as usize];
+        p.item = code_index[p.item as usize];
     }
-    let codes: Vec<String> = codes.into_iter().map(|(code, _)| code).collect();
-    let mut pairs: Vec<Interaction> = triples
-        .iter()
-        .map(|&(id, first, count)| Interaction {
-            user: customer_index[&id],
-            item: code_index[first as usize],
-            count: count as f64,
-        })
-        .collect();
-    pairs.sort_by_key(|p| (p.user, p.item));
-    let mut bought = vec![Vec::new(); customers.len()];
-    for p in &pairs {
-        bought[p.user as usize].push(p.item);
-    }
-    Matrix {
+    let observed =
+        Observed::new(customers.len(), codes.len(), pairs).map_err(LgsError::model("recommend"))?;
+    Ok(Matrix {
         customers,
         codes,
-        pairs,
-        bought,
+        observed,
+    })
+}
+
+/// The keys of `first` (each numbered by its first appearance) sorted, and for
+/// each first-appearance number the key's sorted index.
+fn sorted<K: Ord>(first: HashMap<K, u32>) -> (Vec<K>, Vec<u32>) {
+    let mut keys: Vec<(K, u32)> = first.into_iter().collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut index = vec![0u32; keys.len()];
+    for (at, (_, number)) in keys.iter().enumerate() {
+        index[*number as usize] = at as u32;
     }
+    (keys.into_iter().map(|(key, _)| key).collect(), index)
 }
 
 /// The fit of the options' ALS to a matrix.
 pub(super) fn fit(matrix: &Matrix, options: &RecommendOptions) -> Result<AlsModel> {
-    if matrix.pairs.is_empty() {
+    if matrix.observed.is_empty() {
         return Err(LgsError::InvalidArgument {
             what: "recommend scope",
             message: format!(
@@ -169,13 +167,7 @@ pub(super) fn fit(matrix: &Matrix, options: &RecommendOptions) -> Result<AlsMode
             ),
         });
     }
-    fit_implicit(
-        matrix.customers.len(),
-        matrix.codes.len(),
-        &matrix.pairs,
-        &options.als,
-    )
-    .map_err(LgsError::model("recommend"))
+    fit_observed(&matrix.observed, &options.als).map_err(LgsError::model("recommend"))
 }
 
 /// The model's summary: its size, options and how the loss ended.
@@ -212,7 +204,7 @@ pub(super) fn summary(
     ModelSummary {
         customers: matrix.customers.len() as u64,
         products: matrix.codes.len() as u64,
-        pairs: matrix.pairs.len() as u64,
+        pairs: matrix.observed.len() as u64,
         factors: options.als.factors as u64,
         iterations: options.als.iterations as u64,
         regularization: options.als.regularization,
@@ -273,11 +265,11 @@ pub(super) async fn evaluate(
     let popular = training.popular();
     // Each evaluated customer: their index in training and the relevant products.
     let mut evaluated: Vec<(usize, Vec<u32>)> = Vec::new();
-    for (u, items) in later.bought.iter().enumerate() {
-        let Some(c) = training.customer(later.customers[u]) else {
+    for (u, &id) in later.customers.iter().enumerate() {
+        let Some(c) = training.customer(id) else {
             continue;
         };
-        let before = &training.bought[c];
+        let (items, before) = (later.bought(u), training.bought(c));
         let mut relevant: Vec<u32> = items
             .iter()
             .filter_map(|&i| training.code(&later.codes[i as usize]))
@@ -289,11 +281,11 @@ pub(super) async fn evaluate(
         }
     }
     let users: Vec<usize> = evaluated.iter().map(|(c, _)| *c).collect();
-    let ranked = model.recommend_many(&users, options.n, |c| &training.bought[c]);
+    let ranked = model.recommend_many(&users, options.n, |c| training.bought(c));
     let mut als = Vec::new();
     let mut baseline = Vec::new();
     for ((c, relevant), ranked) in evaluated.iter().zip(ranked) {
-        let before = &training.bought[*c];
+        let before = training.bought(*c);
         let ranked: Vec<u32> = ranked.into_iter().map(|(i, _)| i).collect();
         let offered: Vec<u32> = popular
             .iter()
@@ -351,7 +343,7 @@ pub(super) fn offers(
         Some(u) => vec![u],
         None => (0..matrix.customers.len()).collect(),
     };
-    let lists = model.recommend_many(&users, n, |u| &matrix.bought[u]);
+    let lists = model.recommend_many(&users, n, |u| matrix.bought(u));
     let mut out = Vec::with_capacity(users.len() * n);
     for (u, ranked) in users.into_iter().zip(lists) {
         out.extend(ranked.into_iter().enumerate().map(|(r, (i, s))| Offer {

@@ -171,14 +171,15 @@ impl RecommendAnalysis {
                     .customer(*id)
                     .ok_or_else(|| customers::unknown_customer(*id, &o.scope))?;
                 let model = customers::fit(&matrix, o)?;
+                let counts = matrix.observed.counts_of(u);
                 let mut bought: Vec<Bought> = matrix
-                    .pairs
+                    .bought(u)
                     .iter()
-                    .filter(|p| p.user as usize == u)
-                    .map(|p| Bought {
-                        stock_code: matrix.codes[p.item as usize].clone(),
+                    .zip(counts)
+                    .map(|(&item, &count)| Bought {
+                        stock_code: matrix.codes[item as usize].clone(),
                         description: String::new(),
-                        baskets: p.count as u64,
+                        baskets: count as u64,
                     })
                     .collect();
                 bought.sort_by(|a, b| {
