@@ -118,18 +118,6 @@ impl Observed {
             }
         }
         pairs.sort_unstable_by_key(|p| (p.user, p.item));
-        if let Some(at) = pairs
-            .windows(2)
-            .position(|w| (w[0].user, w[0].item) == (w[1].user, w[1].item))
-        {
-            return Err(ModelError::BadHistory {
-                index: at + 1,
-                message: format!(
-                    "pair ({}, {}) is given twice",
-                    pairs[at].user, pairs[at].item
-                ),
-            });
-        }
         let mut offsets = vec![0usize; users + 1];
         for p in &pairs {
             offsets[p.user as usize + 1] += 1;
@@ -139,6 +127,49 @@ impl Observed {
         }
         let index = pairs.iter().map(|p| p.item).collect();
         let counts = pairs.iter().map(|p| p.count as f32).collect();
+        drop(pairs);
+        Self::by_rows(items, offsets, index, counts)
+    }
+
+    /// Pairs already gathered by user: user `u`'s items are
+    /// `index[offsets[u]..offsets[u + 1]]` (increasing) with their `counts`.
+    pub fn by_rows(
+        items: usize,
+        offsets: Vec<usize>,
+        index: Vec<u32>,
+        counts: Vec<f32>,
+    ) -> Result<Self, ModelError> {
+        let bad = |index: usize, message: String| Err(ModelError::BadHistory { index, message });
+        if offsets.first() != Some(&0)
+            || offsets.last() != Some(&index.len())
+            || index.len() != counts.len()
+            || offsets.windows(2).any(|w| w[0] > w[1])
+        {
+            return bad(0, "the rows' offsets do not match the pairs".into());
+        }
+        let users = offsets.len() - 1;
+        for u in 0..users {
+            let span = offsets[u]..offsets[u + 1];
+            for at in span.clone() {
+                let (item, count) = (index[at], counts[at]);
+                if item as usize >= items || count.is_nan() || count <= 0.0 {
+                    return bad(
+                        at,
+                        format!(
+                            "pair ({u}, {item}) with count {count} is outside {users} users × \
+                             {items} items or not positive"
+                        ),
+                    );
+                }
+                if at > span.start && index[at - 1] >= item {
+                    let message = match index[at - 1] == item {
+                        true => format!("pair ({u}, {item}) is given twice"),
+                        false => format!("user {u}'s items are not in order"),
+                    };
+                    return bad(at, message);
+                }
+            }
+        }
         Ok(Observed {
             items,
             offsets,

@@ -237,6 +237,34 @@ fn observed_pairs_are_held_by_user_whatever_their_order() {
             pairs.iter().filter(|p| p.item as usize == i).count()
         );
     }
+    // The same pairs given by rows.
+    let mut offsets = vec![0];
+    let (mut index, mut counts) = (Vec::new(), Vec::new());
+    for u in 0..users {
+        index.extend_from_slice(observed.items_of(u));
+        counts.extend_from_slice(observed.counts_of(u));
+        offsets.push(index.len());
+    }
+    let rows = Observed::by_rows(items, offsets.clone(), index.clone(), counts.clone()).unwrap();
+    assert_eq!(rows, observed);
+    // Rows out of order, a repeated pair, offsets that do not add up, an item
+    // outside the matrix: each an error saying so.
+    let mut swapped = index.clone();
+    swapped.swap(0, 1);
+    let e = Observed::by_rows(items, offsets.clone(), swapped, counts.clone()).unwrap_err();
+    assert!(
+        e.to_string().contains("user 0's items are not in order"),
+        "{e}"
+    );
+    let mut repeated = index.clone();
+    repeated[1] = repeated[0];
+    let e = Observed::by_rows(items, offsets.clone(), repeated, counts.clone()).unwrap_err();
+    assert!(e.to_string().contains("is given twice"), "{e}");
+    let short = offsets[..offsets.len() - 1].to_vec();
+    let e = Observed::by_rows(items, short, index.clone(), counts.clone()).unwrap_err();
+    assert!(e.to_string().contains("offsets do not match"), "{e}");
+    let e = Observed::by_rows(2, offsets, index, counts).unwrap_err();
+    assert!(e.to_string().contains("outside 12 users × 2 items"), "{e}");
     // The order the pairs come in changes nothing in the fit.
     let o = AlsOptions::default();
     let (_, _, sorted) = blocks();

@@ -8,9 +8,10 @@
 //! a regular expression per line.
 
 use datafusion::arrow::array::{
-    Array, AsArray, GenericListArray, GenericStringArray, Int32Array, RecordBatch, StringViewArray,
+    Array, AsArray, GenericListArray, GenericStringArray, Int32Array, Int64Array, RecordBatch,
+    StringViewArray,
 };
-use datafusion::arrow::datatypes::{DataType, Int32Type};
+use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type};
 use datafusion::common::HashMap;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
@@ -45,6 +46,8 @@ pub(crate) struct Baskets {
     /// basket `b` holds `items[ends[b - 1]..ends[b]]`.
     items: Vec<u32>,
     ends: Vec<usize>,
+    /// With [`customer_baskets`], the customer of each basket that has items.
+    pub customers: Vec<i64>,
 }
 
 impl Baskets {
@@ -54,6 +57,12 @@ impl Baskets {
         starts
             .zip(self.ends.iter())
             .map(|(s, &e)| &self.items[s..e])
+    }
+
+    /// The items of the `b`-th basket that has any.
+    pub fn basket(&self, b: usize) -> &[u32] {
+        let start = if b == 0 { 0 } else { self.ends[b - 1] };
+        &self.items[start..self.ends[b]]
     }
 }
 
@@ -98,8 +107,9 @@ impl Reader {
         p
     }
 
-    /// Ends a basket: its items are those whose lines sum to at least one unit.
-    fn close(&mut self) {
+    /// Ends a basket (of `customer`, when the baskets are by customer): its items
+    /// are those whose lines sum to at least one unit.
+    fn close(&mut self, customer: Option<i64>) {
         self.out.count += 1;
         self.lines.sort_unstable();
         let before = self.out.items.len();
@@ -118,12 +128,19 @@ impl Reader {
         }
         if self.out.items.len() > before {
             self.out.ends.push(self.out.items.len());
+            self.out.customers.extend(customer);
         }
         self.lines.clear();
     }
 
-    /// Reads one batch of (codes, quantities[, descriptions]) lists.
-    fn batch(&mut self, batch: &RecordBatch, key: ItemKey) -> std::result::Result<(), String> {
+    /// Reads one batch of (codes, quantities[, descriptions]) lists, and with
+    /// `by_customer` each basket's customer in the last column.
+    fn batch(
+        &mut self,
+        batch: &RecordBatch,
+        key: ItemKey,
+        by_customer: bool,
+    ) -> std::result::Result<(), String> {
         let list = |i: usize| {
             batch.column(i).as_list_opt::<i32>().ok_or_else(|| {
                 format!(
@@ -142,9 +159,22 @@ impl Reader {
             .values()
             .as_primitive_opt::<Int32Type>()
             .ok_or_else(|| format!("quantities as {}", quantities.values().data_type()))?;
+        let customers = match by_customer {
+            true => {
+                let column = batch.column(batch.num_columns() - 1);
+                let ids = column
+                    .as_primitive_opt::<Int64Type>()
+                    .ok_or_else(|| format!("customers as {}", column.data_type()))?;
+                if ids.null_count() > 0 {
+                    return Err("a basket without a customer".into());
+                }
+                Some(ids)
+            }
+            false => None,
+        };
         match key {
             ItemKey::StockCode => with_strings(codes.values(), |names| {
-                self.read(codes, units, |r, i| {
+                self.read(codes, units, customers, |r, i| {
                     names
                         .is_valid(i)
                         .then(|| r.item(names.value(i), true))
@@ -158,7 +188,7 @@ impl Reader {
                 }
                 with_strings(codes.values(), |codes_text| {
                     with_strings(descriptions.values(), |names| {
-                        self.read(codes, units, |r, i| {
+                        self.read(codes, units, customers, |r, i| {
                             if !codes_text.is_valid(i) || !r.product(codes_text.value(i)) {
                                 return None;
                             }
@@ -182,10 +212,11 @@ impl Reader {
         &mut self,
         lists: &GenericListArray<i32>,
         units: &Int32Array,
+        customers: Option<&Int64Array>,
         mut item: impl FnMut(&mut Self, usize) -> Option<u32>,
     ) {
         let offsets = lists.value_offsets();
-        for w in offsets.windows(2) {
+        for (row, w) in offsets.windows(2).enumerate() {
             for i in w[0] as usize..w[1] as usize {
                 if let Some(id) = item(self, i)
                     && units.is_valid(i)
@@ -193,7 +224,7 @@ impl Reader {
                     self.lines.push((id, units.value(i) as i64));
                 }
             }
-            self.close();
+            self.close(customers.map(|c| c.value(row)));
         }
     }
 }
@@ -252,15 +283,42 @@ pub(crate) async fn baskets(
         "SELECT array_agg(stock_code) AS codes, array_agg(quantity) AS quantities{described} \
          FROM {RETAIL_TABLE} WHERE {scope} GROUP BY invoice_no"
     );
-    let context = "products: baskets' lines";
+    read(ctx, &sql, params, key, false, "products: baskets' lines").await
+}
+
+/// The baskets of the scope's customers (lines without one left out), a basket
+/// being a customer's lines of one invoice, items by stock code, with each
+/// basket's customer in [`Baskets::customers`].
+pub(crate) async fn customer_baskets(
+    ctx: &SessionContext,
+    scope: &str,
+    params: Vec<ScalarValue>,
+) -> Result<Baskets> {
+    let sql = format!(
+        "SELECT array_agg(stock_code) AS codes, array_agg(quantity) AS quantities, customer_id \
+         FROM {RETAIL_TABLE} WHERE {scope} AND customer_id IS NOT NULL \
+         GROUP BY invoice_no, customer_id"
+    );
+    let key = ItemKey::StockCode;
+    read(ctx, &sql, params, key, true, "products: customers' baskets").await
+}
+
+async fn read(
+    ctx: &SessionContext,
+    sql: &str,
+    params: Vec<ScalarValue>,
+    key: ItemKey,
+    by_customer: bool,
+    context: &'static str,
+) -> Result<Baskets> {
     staged(context, async {
-        let df = ctx.sql(&sql).await.context(context)?;
+        let df = ctx.sql(sql).await.context(context)?;
         let df = df.with_param_values(params).context(context)?;
         let mut stream = df.execute_stream().await.context(context)?;
         let mut reader = Reader::default();
         while let Some(batch) = stream.try_next().await.context(context)? {
             reader
-                .batch(&batch, key)
+                .batch(&batch, key, by_customer)
                 .map_err(|why| LgsError::query(context, DataFusionError::Internal(why)))?;
         }
         Ok(reader.out)

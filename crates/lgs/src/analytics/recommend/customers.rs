@@ -3,25 +3,18 @@
 //! against the most popular products: fit on the purchases up to a calibration
 //! end, then see whether the customers' next new products were among the top n.
 //!
-//! The (customer, product, baskets) counts are SQL; the fit is Rust on them.
+//! The baskets by customer are SQL (one aggregation by invoice and customer); the
+//! counts and the fit are Rust on them.
 
-use std::collections::HashMap;
-
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
-use lgs_models::als::{AlsModel, Interaction, Observed, fit_observed};
+use lgs_models::als::{AlsModel, Observed, fit_observed};
 use lgs_models::ranking::{Ranking, mean, rank};
 use serde::Serialize;
 
 use super::RecommendOptions;
-use crate::analytics::basket::scope::{PRODUCT, Scope};
-use crate::analytics::engine::staged;
-use crate::error::{LgsError, QueryContext, Result};
-use crate::schema::RETAIL_TABLE;
+use crate::analytics::basket::lines::{Baskets, customer_baskets};
+use crate::analytics::basket::scope::Scope;
+use crate::error::{LgsError, Result};
 
 /// Customers × products with the baskets of each pair bought.
 pub(super) struct Matrix {
@@ -66,94 +59,73 @@ impl Matrix {
 
 /// The (customer, product, baskets) counts of the scope: a product counts in a
 /// basket as in `lgs basket` (its lines there sum to at least one unit); lines
-/// without a customer are left out.
+/// without a customer are left out. The baskets come from one aggregation by
+/// invoice and customer ([`customer_baskets`]), and are counted here customer by
+/// customer straight into the pairs by customer.
 pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix> {
     let (clause, params) = scope.sql();
-    let sql = format!(
-        "SELECT customer_id, item, count(*) AS baskets FROM ( \
-           SELECT invoice_no, customer_id, stock_code AS item FROM {RETAIL_TABLE} \
-           WHERE {clause} AND {PRODUCT} AND customer_id IS NOT NULL \
-           GROUP BY invoice_no, customer_id, stock_code HAVING sum(quantity) >= 1) \
-         GROUP BY customer_id, item"
-    );
-    let context = "recommend: customers' products";
-    // The counts are read batch by batch as they come, each customer and code
-    // numbered by its first row: held whole, their ids and strings would outweigh
-    // the pairs several times over (51M pairs at 100M lines).
-    staged(context, async {
-        let df = ctx.sql(&sql).await.context(context)?;
-        let df = df.with_param_values(params).context(context)?;
-        let mut stream = df.execute_stream().await.context(context)?;
-        let mut customers: HashMap<i64, u32> = HashMap::new();
-        let mut codes: HashMap<String, u32> = HashMap::new();
-        let mut pairs: Vec<Interaction> = Vec::new();
-        while let Some(batch) = stream.try_next().await.context(context)? {
-            let column = |i: usize, to: &DataType| {
-                cast(batch.column(i), to)
-                    .map_err(DataFusionError::from)
-                    .context(context)
-            };
-            let ids = column(0, &DataType::Int64)?;
-            let items = column(1, &DataType::Utf8)?;
-            let counts = column(2, &DataType::Int64)?;
-            let (ids, items) = (ids.as_primitive::<Int64Type>(), items.as_string::<i32>());
-            let counts = counts.as_primitive::<Int64Type>();
-            for r in 0..batch.num_rows() {
-                if ids.is_valid(r) && items.is_valid(r) {
-                    let next = customers.len() as u32;
-                    let user = *customers.entry(ids.value(r)).or_insert(next);
-                    let item = items.value(r);
-                    let item = match codes.get(item) {
-                        Some(&first) => first,
-                        None => {
-                            let first = codes.len() as u32;
-                            codes.insert(item.to_string(), first);
-                            first
-                        }
-                    };
-                    let count = counts.value(r).max(0) as f64;
-                    pairs.push(Interaction { user, item, count });
-                }
-            }
-        }
-        indexed(pairs, customers, codes)
-    })
-    .await
+    let baskets = customer_baskets(ctx, &clause, params).await?;
+    counted(&baskets)
 }
 
-/// The pairs renumbered by sorted id and code, so that a seed gives the same fit
-/// whatever order the engine returned the rows in; `pairs` number customers and
-/// codes as `customers` and `codes` do.
-fn indexed(
-    mut pairs: Vec<Interaction>,
-    customers: HashMap<i64, u32>,
-    codes: HashMap<String, u32>,
-) -> Result<Matrix> {
-    let (customers, customer_index) = sorted(customers);
-    let (codes, code_index) = sorted(codes);
-    for p in &mut pairs {
-        p.user = customer_index[p.user as usize];
-        p.item = code_index[p.item as usize];
+/// Counts each customer's baskets per product; customers and codes by sorted id
+/// and code, so that a seed gives the same fit whatever order the engine returned
+/// the baskets in.
+fn counted(baskets: &Baskets) -> Result<Matrix> {
+    let mut codes: Vec<(&str, u32)> = baskets
+        .names
+        .iter()
+        .enumerate()
+        .map(|(id, name)| (name.as_str(), id as u32))
+        .collect();
+    codes.sort_unstable();
+    // The sorted index of each item id.
+    let mut code_index = vec![0u32; codes.len()];
+    for (at, (_, id)) in codes.iter().enumerate() {
+        code_index[*id as usize] = at as u32;
     }
-    let observed =
-        Observed::new(customers.len(), codes.len(), pairs).map_err(LgsError::model("recommend"))?;
+    let owners = &baskets.customers;
+    let mut order: Vec<u32> = (0..owners.len() as u32).collect();
+    order.sort_unstable_by_key(|&b| (owners[b as usize], b));
+    let mut customers: Vec<i64> = Vec::new();
+    let mut offsets = vec![0usize];
+    let (mut index, mut counts) = (Vec::new(), Vec::new());
+    // One customer's count per product, and the products they bought.
+    let mut per = vec![0u32; codes.len()];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut at = 0;
+    while at < order.len() {
+        let customer = owners[order[at] as usize];
+        while at < order.len() && owners[order[at] as usize] == customer {
+            for &item in baskets.basket(order[at] as usize) {
+                let i = code_index[item as usize];
+                if per[i as usize] == 0 {
+                    touched.push(i);
+                }
+                per[i as usize] += 1;
+            }
+            at += 1;
+        }
+        touched.sort_unstable();
+        for &i in &touched {
+            index.push(i);
+            counts.push(per[i as usize] as f32);
+            per[i as usize] = 0;
+        }
+        touched.clear();
+        customers.push(customer);
+        offsets.push(index.len());
+    }
+    let observed = Observed::by_rows(codes.len(), offsets, index, counts)
+        .map_err(LgsError::model("recommend"))?;
     Ok(Matrix {
         customers,
-        codes,
+        codes: codes
+            .into_iter()
+            .map(|(code, _)| code.to_string())
+            .collect(),
         observed,
     })
-}
-
-/// The keys of `first` (each numbered by its first appearance) sorted, and for
-/// each first-appearance number the key's sorted index.
-fn sorted<K: Ord>(first: HashMap<K, u32>) -> (Vec<K>, Vec<u32>) {
-    let mut keys: Vec<(K, u32)> = first.into_iter().collect();
-    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut index = vec![0u32; keys.len()];
-    for (at, (_, number)) in keys.iter().enumerate() {
-        index[*number as usize] = at as u32;
-    }
-    (keys.into_iter().map(|(key, _)| key).collect(), index)
 }
 
 /// The fit of the options' ALS to a matrix.
@@ -260,8 +232,10 @@ pub(super) async fn evaluate(
         ..scope.clone()
     };
     let training = matrix(ctx, &train).await?;
-    let later = matrix(ctx, &test).await?;
+    // Fitted before the later baskets are read: the fit's copy by product is
+    // gone by then.
     let model = fit(&training, options)?;
+    let later = matrix(ctx, &test).await?;
     let popular = training.popular();
     // Each evaluated customer: their index in training and the relevant products.
     let mut evaluated: Vec<(usize, Vec<u32>)> = Vec::new();
@@ -366,5 +340,101 @@ pub(super) fn unknown_customer(id: i64, scope: &Scope) -> LgsError {
              `lgs customer {id}`)",
             scope.text()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{
+        ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    };
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+
+    use super::*;
+    use crate::analytics::basket::scope::PRODUCT;
+    use crate::schema::RETAIL_TABLE;
+
+    /// Hand-made lines: (invoice, customer, code, quantity, cancellation).
+    fn lines() -> RecordBatch {
+        let rows: [(&str, Option<i64>, &str, i32, bool); 12] = [
+            // Customer 10's first basket: A sums to 0 units, postage is no product.
+            ("I1", Some(10), "10001", 1, false),
+            ("I1", Some(10), "10002", 2, false),
+            ("I1", Some(10), "10001", -1, false),
+            ("I1", Some(10), "POST", 1, false),
+            ("I2", Some(10), "10001", 3, false),
+            ("I2", Some(10), "10003", 1, false),
+            // Customer 20: B twice in one basket counts once; C with 0 units not.
+            ("I3", Some(20), "10002", 1, false),
+            ("I3", Some(20), "10002", 1, false),
+            ("I3", Some(20), "10003", 0, false),
+            // No customer, and a cancellation: neither counts.
+            ("I4", None, "10001", 5, false),
+            ("C5", Some(20), "10001", 4, true),
+            ("I6", Some(20), "10002", 2, false),
+        ];
+        RecordBatch::try_from_iter([
+            (
+                "invoice_no",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))) as ArrayRef,
+            ),
+            (
+                "customer_id",
+                Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.1))) as ArrayRef,
+            ),
+            (
+                "stock_code",
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))) as ArrayRef,
+            ),
+            (
+                "quantity",
+                Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.3))) as ArrayRef,
+            ),
+            (
+                "is_cancellation",
+                Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.4)))) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn counts_each_customers_baskets_per_product_as_by_hand_and_by_sql() {
+        let ctx = SessionContext::new();
+        ctx.register_batch(RETAIL_TABLE, lines()).unwrap();
+        let m = matrix(&ctx, &Scope::default()).await.unwrap();
+        assert_eq!(m.customers, vec![10, 20]);
+        assert_eq!(m.codes, vec!["10001", "10002", "10003"]);
+        assert_eq!(m.bought(0), &[0, 1, 2]);
+        assert_eq!(m.observed.counts_of(0), &[1.0, 1.0, 1.0]);
+        assert_eq!(m.bought(1), &[1]);
+        assert_eq!(m.observed.counts_of(1), &[2.0]);
+        // The same counts as the three-level SQL the matrix was once read with.
+        let sql = format!(
+            "SELECT customer_id, item, count(*) AS baskets FROM ( \
+               SELECT invoice_no, customer_id, stock_code AS item FROM {RETAIL_TABLE} \
+               WHERE NOT is_cancellation AND {PRODUCT} AND customer_id IS NOT NULL \
+               GROUP BY invoice_no, customer_id, stock_code HAVING sum(quantity) >= 1) \
+             GROUP BY customer_id, item ORDER BY customer_id, item"
+        );
+        let mut want = Vec::new();
+        for b in ctx.sql(&sql).await.unwrap().collect().await.unwrap() {
+            let (ids, items) = (b.column(0).as_primitive::<Int64Type>(), b.column(1));
+            let items = datafusion::arrow::compute::cast(items, &DataType::Utf8).unwrap();
+            let counts = b.column(2).as_primitive::<Int64Type>();
+            for r in 0..b.num_rows() {
+                let item = items.as_string::<i32>().value(r).to_string();
+                want.push((ids.value(r), item, counts.value(r) as f32));
+            }
+        }
+        let mut got = Vec::new();
+        for (u, &id) in m.customers.iter().enumerate() {
+            for (&i, &c) in m.bought(u).iter().zip(m.observed.counts_of(u)) {
+                got.push((id, m.codes[i as usize].clone(), c));
+            }
+        }
+        assert_eq!(got, want);
     }
 }
