@@ -197,6 +197,13 @@ impl Observed {
         self.index.is_empty()
     }
 
+    /// The bytes it holds.
+    pub fn heap_bytes(&self) -> usize {
+        self.offsets.capacity() * size_of::<usize>()
+            + self.index.capacity() * size_of::<u32>()
+            + self.counts.capacity() * size_of::<f32>()
+    }
+
     /// A user's items, in order.
     pub fn items_of(&self, user: usize) -> &[u32] {
         &self.index[self.offsets[user]..self.offsets[user + 1]]

@@ -14,6 +14,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type};
 use datafusion::common::HashMap;
 use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use futures::TryStreamExt;
@@ -48,6 +49,9 @@ pub(crate) struct Baskets {
     ends: Vec<usize>,
     /// With [`customer_baskets`], the customer of each basket that has items.
     pub customers: Vec<i64>,
+    /// The memory pool's account of what the baskets hold (released with them):
+    /// the aggregation that emits them spills sooner as they grow.
+    held: Option<MemoryReservation>,
 }
 
 impl Baskets {
@@ -57,6 +61,18 @@ impl Baskets {
         starts
             .zip(self.ends.iter())
             .map(|(s, &e)| &self.items[s..e])
+    }
+
+    /// The bytes the baskets hold, roughly (the names' text as their lengths).
+    fn heap_bytes(&self) -> usize {
+        self.items.capacity() * size_of::<u32>()
+            + (self.ends.capacity() + self.counts.capacity()) * size_of::<u64>()
+            + self.customers.capacity() * size_of::<i64>()
+            + self
+                .names
+                .iter()
+                .map(|n| n.len() + size_of::<String>())
+                .sum::<usize>()
     }
 
     /// The items of the `b`-th basket that has any.
@@ -316,11 +332,14 @@ async fn read(
         let df = df.with_param_values(params).context(context)?;
         let mut stream = df.execute_stream().await.context(context)?;
         let mut reader = Reader::default();
+        let held = MemoryConsumer::new(context).register(&ctx.runtime_env().memory_pool);
         while let Some(batch) = stream.try_next().await.context(context)? {
             reader
                 .batch(&batch, key, by_customer)
                 .map_err(|why| LgsError::query(context, DataFusionError::Internal(why)))?;
+            held.resize(reader.out.heap_bytes());
         }
+        reader.out.held = Some(held);
         Ok(reader.out)
     })
     .await

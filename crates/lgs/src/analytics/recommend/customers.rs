@@ -6,6 +6,9 @@
 //! The baskets by customer are SQL (one aggregation by invoice and customer); the
 //! counts and the fit are Rust on them.
 
+use std::sync::Arc;
+
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
 use datafusion::prelude::SessionContext;
 use lgs_models::als::{AlsModel, Observed, fit_observed};
 use lgs_models::ranking::{Ranking, mean, rank};
@@ -24,6 +27,9 @@ pub(super) struct Matrix {
     pub codes: Vec<String>,
     /// The pairs by customer (each customer's products sorted by index).
     pub observed: Observed,
+    /// The memory pool's account of the pairs: the queries that run while they
+    /// are held (the later baskets of an evaluation) spill sooner.
+    _held: MemoryReservation,
 }
 
 impl Matrix {
@@ -65,13 +71,13 @@ impl Matrix {
 pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix> {
     let (clause, params) = scope.sql();
     let baskets = customer_baskets(ctx, &clause, params).await?;
-    counted(&baskets)
+    counted(&baskets, &ctx.runtime_env().memory_pool)
 }
 
 /// Counts each customer's baskets per product; customers and codes by sorted id
 /// and code, so that a seed gives the same fit whatever order the engine returned
 /// the baskets in.
-fn counted(baskets: &Baskets) -> Result<Matrix> {
+fn counted(baskets: &Baskets, pool: &Arc<dyn MemoryPool>) -> Result<Matrix> {
     let mut codes: Vec<(&str, u32)> = baskets
         .names
         .iter()
@@ -87,24 +93,47 @@ fn counted(baskets: &Baskets) -> Result<Matrix> {
     let owners = &baskets.customers;
     let mut order: Vec<u32> = (0..owners.len() as u32).collect();
     order.sort_unstable_by_key(|&b| (owners[b as usize], b));
-    let mut customers: Vec<i64> = Vec::new();
-    let mut offsets = vec![0usize];
-    let (mut index, mut counts) = (Vec::new(), Vec::new());
+    // Each customer's baskets: order[starts[c]..starts[c + 1]].
+    let mut starts: Vec<usize> = (0..order.len())
+        .filter(|&at| at == 0 || owners[order[at] as usize] != owners[order[at - 1] as usize])
+        .collect();
+    starts.push(order.len());
+    let customers: Vec<i64> = starts[..starts.len() - 1]
+        .iter()
+        .map(|&at| owners[order[at] as usize])
+        .collect();
+    let items_of = |c: usize| {
+        order[starts[c]..starts[c + 1]]
+            .iter()
+            .flat_map(|&b| baskets.basket(b as usize))
+            .map(|&item| code_index[item as usize])
+    };
+    // First the number of products of each customer, so that the pairs (51M at
+    // 100M lines) are allocated once at their size.
+    let mut last = vec![u32::MAX; codes.len()];
+    let mut offsets = Vec::with_capacity(customers.len() + 1);
+    offsets.push(0usize);
+    for c in 0..customers.len() {
+        let mut distinct = 0;
+        for i in items_of(c) {
+            if last[i as usize] != c as u32 {
+                last[i as usize] = c as u32;
+                distinct += 1;
+            }
+        }
+        offsets.push(offsets[c] + distinct);
+    }
+    let pairs = offsets[customers.len()];
+    let (mut index, mut counts) = (Vec::with_capacity(pairs), Vec::with_capacity(pairs));
     // One customer's count per product, and the products they bought.
     let mut per = vec![0u32; codes.len()];
     let mut touched: Vec<u32> = Vec::new();
-    let mut at = 0;
-    while at < order.len() {
-        let customer = owners[order[at] as usize];
-        while at < order.len() && owners[order[at] as usize] == customer {
-            for &item in baskets.basket(order[at] as usize) {
-                let i = code_index[item as usize];
-                if per[i as usize] == 0 {
-                    touched.push(i);
-                }
-                per[i as usize] += 1;
+    for c in 0..customers.len() {
+        for i in items_of(c) {
+            if per[i as usize] == 0 {
+                touched.push(i);
             }
-            at += 1;
+            per[i as usize] += 1;
         }
         touched.sort_unstable();
         for &i in &touched {
@@ -113,11 +142,11 @@ fn counted(baskets: &Baskets) -> Result<Matrix> {
             per[i as usize] = 0;
         }
         touched.clear();
-        customers.push(customer);
-        offsets.push(index.len());
     }
     let observed = Observed::by_rows(codes.len(), offsets, index, counts)
         .map_err(LgsError::model("recommend"))?;
+    let held = MemoryConsumer::new("recommend: customers × products").register(pool);
+    held.resize(observed.heap_bytes());
     Ok(Matrix {
         customers,
         codes: codes
@@ -125,6 +154,7 @@ fn counted(baskets: &Baskets) -> Result<Matrix> {
             .map(|(code, _)| code.to_string())
             .collect(),
         observed,
+        _held: held,
     })
 }
 
@@ -345,8 +375,6 @@ pub(super) fn unknown_customer(id: i64, scope: &Scope) -> LgsError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use datafusion::arrow::array::{
         ArrayRef, AsArray, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
     };
@@ -411,6 +439,11 @@ mod tests {
         assert_eq!(m.observed.counts_of(0), &[1.0, 1.0, 1.0]);
         assert_eq!(m.bought(1), &[1]);
         assert_eq!(m.observed.counts_of(1), &[2.0]);
+        // The pairs are on the memory pool's account while they are held, and
+        // only they (the baskets they came from are gone).
+        let pool = &ctx.runtime_env().memory_pool;
+        assert_eq!(pool.reserved(), m.observed.heap_bytes());
+        assert!(pool.reserved() > 0);
         // The same counts as the three-level SQL the matrix was once read with.
         let sql = format!(
             "SELECT customer_id, item, count(*) AS baskets FROM ( \
@@ -436,5 +469,7 @@ mod tests {
             }
         }
         assert_eq!(got, want);
+        drop(m);
+        assert_eq!(ctx.runtime_env().memory_pool.reserved(), 0);
     }
 }
