@@ -101,20 +101,10 @@ impl Observed {
         items: usize,
         mut pairs: Vec<Interaction>,
     ) -> Result<Self, ModelError> {
+        // Checked here too, in the order given: the rows below index by user.
         for (index, o) in pairs.iter().enumerate() {
-            if o.user as usize >= users
-                || o.item as usize >= items
-                || o.count.is_nan()
-                || o.count <= 0.0
-            {
-                return Err(ModelError::BadHistory {
-                    index,
-                    message: format!(
-                        "pair ({}, {}) with count {} is outside {users} users × {items} items \
-                         or not positive",
-                        o.user, o.item, o.count
-                    ),
-                });
+            if let Some(message) = bad_pair(o.user, o.item, o.count, users, items) {
+                return Err(ModelError::BadHistory { index, message });
             }
         }
         pairs.sort_unstable_by_key(|p| (p.user, p.item));
@@ -152,14 +142,8 @@ impl Observed {
             let span = offsets[u]..offsets[u + 1];
             for at in span.clone() {
                 let (item, count) = (index[at], counts[at]);
-                if item as usize >= items || count.is_nan() || count <= 0.0 {
-                    return bad(
-                        at,
-                        format!(
-                            "pair ({u}, {item}) with count {count} is outside {users} users × \
-                             {items} items or not positive"
-                        ),
-                    );
+                if let Some(message) = bad_pair(u as u32, item, count, users, items) {
+                    return bad(at, message);
                 }
                 if at > span.start && index[at - 1] >= item {
                     let message = match index[at - 1] == item {
@@ -223,8 +207,18 @@ impl Observed {
         per
     }
 
-    /// The same pairs by item: each item's users in order.
-    fn transposed(&self) -> Sparse<'static> {
+    /// The pairs by user, as the fit reads them with confidence 1 + `alpha`·count.
+    fn by_user(&self, alpha: f64) -> Sparse<'_> {
+        Sparse {
+            offsets: Cow::Borrowed(&self.offsets),
+            index: Cow::Borrowed(&self.index),
+            counts: Cow::Borrowed(&self.counts),
+            alpha,
+        }
+    }
+
+    /// The same pairs by item (each item's users in order), as the fit reads them.
+    fn by_item(&self, alpha: f64) -> Sparse<'static> {
         let mut offsets = vec![0usize; self.items + 1];
         for &i in &self.index {
             offsets[i as usize + 1] += 1;
@@ -248,9 +242,29 @@ impl Observed {
             offsets: Cow::Owned(offsets),
             index: Cow::Owned(index),
             counts: Cow::Owned(counts),
-            alpha: 0.0,
+            alpha,
         }
     }
+}
+
+/// Why a pair cannot be one of `users` × `items` with a positive count, if it
+/// cannot.
+fn bad_pair<C: Into<f64> + Copy + std::fmt::Display>(
+    user: u32,
+    item: u32,
+    count: C,
+    users: usize,
+    items: usize,
+) -> Option<String> {
+    let value: f64 = count.into();
+    (user as usize >= users || item as usize >= items || value.is_nan() || value <= 0.0).then(
+        || {
+            format!(
+                "pair ({user}, {item}) with count {count} is outside {users} users × {items} \
+                 items or not positive"
+            )
+        },
+    )
 }
 
 /// Rows of observed pairs: for each row (user or item), the other side's index and
@@ -312,16 +326,8 @@ pub fn fit_observed(observed: &Observed, options: &AlsOptions) -> Result<AlsMode
     }
     let k = options.factors;
     let (users, items) = (observed.users(), observed.items());
-    let by_user = Sparse {
-        offsets: Cow::Borrowed(&observed.offsets),
-        index: Cow::Borrowed(&observed.index),
-        counts: Cow::Borrowed(&observed.counts),
-        alpha: options.alpha,
-    };
-    let by_item = Sparse {
-        alpha: options.alpha,
-        ..observed.transposed()
-    };
+    let by_user = observed.by_user(options.alpha);
+    let by_item = observed.by_item(options.alpha);
     // Small random factors, as implicit and Spark start.
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let scale = 0.01;

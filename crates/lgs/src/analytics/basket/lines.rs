@@ -57,10 +57,7 @@ pub(crate) struct Baskets {
 impl Baskets {
     /// The baskets with at least one item, each as its items' ids.
     pub fn each(&self) -> impl Iterator<Item = &[u32]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter())
-            .map(|(s, &e)| &self.items[s..e])
+        (0..self.ends.len()).map(|b| self.basket(b))
     }
 
     /// The bytes the baskets hold, roughly (the names' text as their lengths).
