@@ -47,6 +47,7 @@ pub mod generate;
 pub mod html;
 pub mod ingest;
 pub mod live;
+pub mod memory;
 pub mod output;
 pub mod pg;
 pub mod policy;

@@ -8,7 +8,9 @@ use datafusion::arrow::array::{
 };
 
 use super::csv::Fields;
-use super::parse::{ParsedDate, parse_customer_id, parse_price, parse_quantity, parse_timestamp};
+use super::parse::{
+    ParsedDate, parse_customer_id, parse_price, parse_quantity, parse_timestamp, trim,
+};
 use crate::schema::{
     AMOUNT_PRECISION, InputColumn, PRICE_PRECISION, PRICE_SCALE, rejected_schema, retail_schema,
 };
@@ -40,20 +42,32 @@ impl Default for RetailBuilder {
     }
 }
 
+/// Rows and bytes of text per text column (invoice, stock code, description,
+/// country, month) that a builder sets aside.
+type Capacity = (usize, [usize; 5]);
+
 impl RetailBuilder {
     pub fn new() -> Self {
+        Self::with_capacity((0, [0; 5]))
+    }
+
+    /// A builder with room for `rows` rows and `text` bytes per text column: after
+    /// a [`finish`](Self::finish) the next batch is built in buffers of the last
+    /// one's size instead of growing them again (copies that were 3 % of an
+    /// ingest's profile).
+    fn with_capacity((rows, text): Capacity) -> Self {
         RetailBuilder {
-            invoice_no: StringBuilder::new(),
-            stock_code: StringBuilder::new(),
-            description: StringBuilder::new(),
-            quantity: Int32Builder::new(),
-            invoice_date: TimestampMicrosecondBuilder::new(),
-            unit_price: decimal_builder(PRICE_PRECISION),
-            customer_id: Int64Builder::new(),
-            country: StringBuilder::new(),
-            month: StringBuilder::new(),
-            amount: decimal_builder(AMOUNT_PRECISION),
-            is_cancellation: BooleanBuilder::new(),
+            invoice_no: StringBuilder::with_capacity(rows, text[0]),
+            stock_code: StringBuilder::with_capacity(rows, text[1]),
+            description: StringBuilder::with_capacity(rows, text[2]),
+            quantity: Int32Builder::with_capacity(rows),
+            invoice_date: TimestampMicrosecondBuilder::with_capacity(rows),
+            unit_price: decimal_builder(PRICE_PRECISION, rows),
+            customer_id: Int64Builder::with_capacity(rows),
+            country: StringBuilder::with_capacity(rows, text[3]),
+            month: StringBuilder::with_capacity(rows, text[4]),
+            amount: decimal_builder(AMOUNT_PRECISION, rows),
+            is_cancellation: BooleanBuilder::with_capacity(rows),
             rows: 0,
             last_date: (String::new(), None),
             month_text: String::new(),
@@ -89,11 +103,11 @@ impl RetailBuilder {
     /// when an error is returned.
     pub fn push(&mut self, fields: &Fields, positions: &[usize; 8]) -> Result<(), String> {
         let get = |c: InputColumn| fields.get(positions[c as usize]);
-        let invoice_no = get(InputColumn::InvoiceNo).trim();
+        let invoice_no = trim(get(InputColumn::InvoiceNo));
         if invoice_no.is_empty() {
             return Err("missing invoice_no".into());
         }
-        let date_text = get(InputColumn::InvoiceDate).trim();
+        let date_text = trim(get(InputColumn::InvoiceDate));
         if date_text.is_empty() {
             return Err("missing invoice_date".into());
         }
@@ -105,7 +119,7 @@ impl RetailBuilder {
 
         self.invoice_no.append_value(invoice_no);
         self.stock_code
-            .append_value(get(InputColumn::StockCode).trim());
+            .append_value(trim(get(InputColumn::StockCode)));
         append_text(&mut self.description, get(InputColumn::Description));
         self.quantity.append_value(quantity);
         self.invoice_date.append_value(date.micros);
@@ -128,45 +142,51 @@ impl RetailBuilder {
         Ok(())
     }
 
-    /// Takes the buffered rows as a batch of the `retail` schema.
+    /// Takes the buffered rows as a batch of the `retail` schema; the next rows go
+    /// to buffers of this batch's size.
     pub fn finish(&mut self) -> RecordBatch {
+        let text = |b: &StringBuilder| b.values_slice().len();
+        let capacity = (
+            self.rows,
+            [
+                text(&self.invoice_no),
+                text(&self.stock_code),
+                text(&self.description),
+                text(&self.country),
+                text(&self.month),
+            ],
+        );
+        let mut full = std::mem::replace(self, Self::with_capacity(capacity));
+        // What parsing the next rows reads from the last ones.
+        std::mem::swap(&mut self.last_date, &mut full.last_date);
+        std::mem::swap(&mut self.month_text, &mut full.month_text);
+        self.month_of_text = full.month_of_text;
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.invoice_no.finish()),
-            Arc::new(self.stock_code.finish()),
-            Arc::new(self.description.finish()),
-            Arc::new(self.quantity.finish()),
-            Arc::new(self.invoice_date.finish()),
-            Arc::new(
-                self.unit_price
-                    .finish()
-                    .with_precision_and_scale(PRICE_PRECISION, PRICE_SCALE)
-                    .expect("valid decimal type"),
-            ),
-            Arc::new(self.customer_id.finish()),
-            Arc::new(self.country.finish()),
-            Arc::new(self.month.finish()),
-            Arc::new(
-                self.amount
-                    .finish()
-                    .with_precision_and_scale(AMOUNT_PRECISION, PRICE_SCALE)
-                    .expect("valid decimal type"),
-            ),
-            Arc::new(self.is_cancellation.finish()),
+            Arc::new(full.invoice_no.finish()),
+            Arc::new(full.stock_code.finish()),
+            Arc::new(full.description.finish()),
+            Arc::new(full.quantity.finish()),
+            Arc::new(full.invoice_date.finish()),
+            Arc::new(full.unit_price.finish()),
+            Arc::new(full.customer_id.finish()),
+            Arc::new(full.country.finish()),
+            Arc::new(full.month.finish()),
+            Arc::new(full.amount.finish()),
+            Arc::new(full.is_cancellation.finish()),
         ];
-        self.rows = 0;
         RecordBatch::try_new(retail_schema(), columns).expect("builders match the retail schema")
     }
 }
 
-fn decimal_builder(precision: u8) -> Decimal128Builder {
-    Decimal128Builder::new()
+fn decimal_builder(precision: u8, rows: usize) -> Decimal128Builder {
+    Decimal128Builder::with_capacity(rows)
         .with_precision_and_scale(precision, PRICE_SCALE)
         .expect("valid decimal type")
 }
 
 /// Appends trimmed text, or null when it is empty.
 fn append_text(b: &mut StringBuilder, s: &str) {
-    let t = s.trim();
+    let t = trim(s);
     if t.is_empty() {
         b.append_null();
     } else {

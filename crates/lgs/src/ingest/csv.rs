@@ -78,65 +78,68 @@ fn trim_line_end(bytes: &mut Vec<u8>) {
     }
 }
 
-/// The fields of one record, unquoted.
+/// The fields of one record, unquoted: their text in one buffer, each field a span
+/// of it.
 #[derive(Debug, Default)]
 pub struct Fields {
     buf: String,
-    ends: Vec<usize>,
+    /// Each field's start and end in `buf`.
+    spans: Vec<(usize, usize)>,
 }
 
 impl Fields {
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// True when the record had no field (never the case for a non-blank record).
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.spans.is_empty()
     }
 
     /// The `i`-th field.
     pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.buf[start..self.ends[i]]
+        let (start, end) = self.spans[i];
+        &self.buf[start..end]
     }
 
     /// Removes every field.
     pub fn clear(&mut self) {
         self.buf.clear();
-        self.ends.clear();
+        self.spans.clear();
     }
 
     /// Appends one field.
     pub fn push(&mut self, field: &str) {
-        self.buf.push_str(field);
-        self.ends.push(self.buf.len());
+        self.push_with(|buf| buf.push_str(field));
     }
 
     /// Appends one field written by `write` into the field buffer (no allocation).
     pub fn push_with(&mut self, write: impl FnOnce(&mut String)) {
+        let start = self.buf.len();
         write(&mut self.buf);
-        self.ends.push(self.buf.len());
+        self.spans.push((start, self.buf.len()));
     }
 
     /// Splits a record (already checked to be UTF-8) into fields.
     pub fn split(&mut self, line: &str) {
         self.buf.clear();
-        self.ends.clear();
-        if !line.contains('"') {
-            // Fast path: no quoting at all.
+        self.spans.clear();
+        if memchr::memchr(b'"', line.as_bytes()).is_none() {
+            // Fast path, no quoting at all: the line copied once, the fields
+            // between its commas.
+            self.buf.push_str(line);
             let mut start = 0;
             for pos in memchr::memchr_iter(b',', line.as_bytes()) {
-                self.buf.push_str(&line[start..pos]);
-                self.ends.push(self.buf.len());
+                self.spans.push((start, pos));
                 start = pos + 1;
             }
-            self.buf.push_str(&line[start..]);
-            self.ends.push(self.buf.len());
+            self.spans.push((start, line.len()));
             return;
         }
         let mut in_quotes = false;
+        let mut start = 0;
         let mut chars = line.chars().peekable();
         while let Some(c) = chars.next() {
             match c {
@@ -149,11 +152,14 @@ impl Fields {
                     }
                 }
                 '"' => in_quotes = true,
-                ',' if !in_quotes => self.ends.push(self.buf.len()),
+                ',' if !in_quotes => {
+                    self.spans.push((start, self.buf.len()));
+                    start = self.buf.len();
+                }
                 c => self.buf.push(c),
             }
         }
-        self.ends.push(self.buf.len());
+        self.spans.push((start, self.buf.len()));
     }
 }
 
@@ -205,5 +211,7 @@ mod tests {
         assert_eq!(fields("\"a,b\",c"), vec!["a,b", "c"]);
         assert_eq!(fields(""), vec![""]);
         assert_eq!(fields("é,ü"), vec!["é", "ü"]);
+        assert_eq!(fields(",a,"), vec!["", "a", ""]);
+        assert_eq!(fields("\"\",\"x\"\"\","), vec!["", "x\"", ""]);
     }
 }

@@ -134,14 +134,7 @@ impl QueryHook for BatchedFetch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
-
-    fn parse(sql: &str) -> Statement {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0)
-    }
+    use crate::serve::pg_sql::parse;
 
     #[test]
     fn an_execute_reads_at_most_one_batch() {

@@ -490,16 +490,17 @@ impl QueryHook for RewriteHook {
     }
 }
 
+/// The one statement of `sql`, as a client's query is parsed (tests only).
+#[cfg(test)]
+pub(super) fn parse(sql: &str) -> Statement {
+    datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .unwrap()
+        .remove(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::parser::Parser;
-
-    fn parse(sql: &str) -> Statement {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0)
-    }
 
     async fn answers(sql: &str) -> Vec<String> {
         let ctx = SessionContext::new();

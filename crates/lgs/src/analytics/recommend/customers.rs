@@ -71,7 +71,13 @@ impl Matrix {
 pub(super) async fn matrix(ctx: &SessionContext, scope: &Scope) -> Result<Matrix> {
     let (clause, params) = scope.sql();
     let baskets = customer_baskets(ctx, &clause, params).await?;
-    counted(&baskets, &ctx.runtime_env().memory_pool)
+    // What the aggregation freed goes back before the pairs are counted, and the
+    // baskets' own memory after, so that the fit's resident size is its data's.
+    crate::memory::release_freed();
+    let matrix = counted(&baskets, &ctx.runtime_env().memory_pool);
+    drop(baskets);
+    crate::memory::release_freed();
+    matrix
 }
 
 /// Counts each customer's baskets per product; customers and codes by sorted id
