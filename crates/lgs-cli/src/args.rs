@@ -39,10 +39,12 @@ pub struct GlobalArgs {
     /// More logging on stderr (-v, -vv). LGS_LOG=<filter> overrides.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Memory that query operators (aggregations, sorts, joins) may hold at once
-    /// (e.g. 2GB, 512MB); beyond it they spill to temporary files in $TMPDIR, and a
-    /// query that cannot finish even so fails naming the operator. For `executor`,
-    /// the executor's memory, shared by its slots [default: no limit].
+    /// Memory the process should stay within (e.g. 2GB, 512MB). Query operators
+    /// (aggregations, sorts, joins) and an analysis's own data share three quarters
+    /// of it and spill to temporary files in $TMPDIR beyond that; the rest is for
+    /// reading files and batches in flight. A query that cannot finish even so fails
+    /// naming the operator. For `executor`, the executor's memory, shared by its
+    /// slots [default: no limit].
     #[arg(long, global = true, env = "LGS_MEMORY_LIMIT", value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<u64>,
     /// Cores to use: query partitions and worker threads (and generator threads for

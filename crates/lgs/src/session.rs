@@ -27,9 +27,11 @@ pub async fn context_with_tables(
 /// What a local session may use of the machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes that query operators (aggregations, sorts, joins) may hold at once;
-    /// beyond it they spill to temporary files, and a query that cannot proceed
-    /// even so fails naming the operator. `None`: no limit.
+    /// The bytes the process should stay within. Query operators (aggregations,
+    /// sorts, joins) and the data an analysis holds share [`pool_bytes`] of it in
+    /// DataFusion's memory pool; beyond that they spill to temporary files, and a
+    /// query that cannot proceed even so fails naming the operator. `None`: no
+    /// limit.
     pub memory_limit: Option<u64>,
     /// Partitions a query is split into (and so cores it uses). `None`: one per core.
     pub threads: Option<usize>,
@@ -123,6 +125,16 @@ pub async fn context_over(
     Ok((ctx, tables))
 }
 
+/// The part of a memory limit that DataFusion's pool hands out: three quarters.
+/// The rest is kept for what the pool does not count: Parquet pages being read and
+/// decoded, batches on their way between operators, the runtime, and what the
+/// allocator holds between frees and reuse. With the whole limit as the pool, the
+/// 100M-row basket and recommendation runs under a 2 GB limit peaked at 2.3 and
+/// 2.5 GB of resident memory (BENCHMARKS.md).
+pub fn pool_bytes(limit: u64) -> usize {
+    usize::try_from(limit / 4 * 3).unwrap_or(usize::MAX)
+}
+
 /// A local session within `limits`. Spill files go to the system's temporary
 /// directory (`TMPDIR`).
 fn local_context(mut config: SessionConfig, limits: &Limits) -> Result<SessionContext> {
@@ -130,17 +142,18 @@ fn local_context(mut config: SessionConfig, limits: &Limits) -> Result<SessionCo
         config = config.with_target_partitions(threads.max(1));
     }
     let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(bytes) = limits.memory_limit {
+    if let Some(limit) = limits.memory_limit {
+        let bytes = pool_bytes(limit);
         // A sort sets this much aside for merging its spill files (10 MB by
         // default); under a small limit that reserve alone would not fit.
         let options = config.options_mut();
         options.execution.sort_spill_reservation_bytes = options
             .execution
             .sort_spill_reservation_bytes
-            .min(bytes as usize / 16);
+            .min(bytes / 16);
         // Fair: every spilling operator of a query gets its share, so one large
         // aggregation cannot starve a sort that runs beside it.
-        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes as usize)));
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
     }
     let runtime = runtime
         .build_arc()
@@ -193,5 +206,30 @@ pub fn require_retail(warehouse: &Warehouse, tables: &[TableInfo]) -> Result<()>
             warehouse: warehouse.location(),
         }),
         Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::execution::memory_pool::MemoryLimit;
+
+    use super::*;
+
+    /// The pool gets three quarters of `--memory-limit`; without one it is unbounded.
+    #[test]
+    fn the_pool_is_three_quarters_of_the_memory_limit() {
+        let pool = |memory_limit| {
+            let limits = Limits {
+                memory_limit,
+                threads: None,
+            };
+            let ctx = local_context(SessionConfig::new(), &limits).unwrap();
+            ctx.runtime_env().memory_pool.memory_limit()
+        };
+        assert!(matches!(
+            pool(Some(4_000_000)),
+            MemoryLimit::Finite(3_000_000)
+        ));
+        assert!(matches!(pool(None), MemoryLimit::Infinite));
     }
 }

@@ -47,7 +47,8 @@ def connect(
 ) -> "Warehouse":
     """Opens a warehouse (a directory, ``s3://bucket/prefix`` or ``az://container/prefix``).
 
-    ``memory_limit`` ("4GB", or bytes) bounds what queries hold before spilling;
+    ``memory_limit`` ("4GB", or bytes) is the memory to stay within (queries hold
+    three quarters of it before spilling);
     ``threads`` the cores they use; ``cluster`` (``df://host:50050``) runs reports
     and queries on a Ballista cluster; ``policy`` and ``role`` see the warehouse as
     a role sees it; ``key_file`` opens an encrypted warehouse. The same options as

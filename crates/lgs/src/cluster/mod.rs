@@ -71,8 +71,9 @@ pub struct ExecutorOptions {
     pub slots: Option<usize>,
     /// Where shuffle files are written (default: a temporary directory).
     pub work_dir: Option<PathBuf>,
-    /// Memory for query operators, shared by the slots; operators that can spill
-    /// do so beyond it.
+    /// The executor's memory, shared by the slots: its query operators hold
+    /// [`pool_bytes`](crate::session::pool_bytes) of it, and those that can spill
+    /// do so beyond that.
     pub memory_limit: Option<u64>,
     /// Seconds between heartbeats to the scheduler.
     pub heartbeat: Duration,
@@ -177,7 +178,9 @@ pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
         task_scheduling_policy: POLICY,
         work_dir: options.work_dir.as_ref().map(|d| d.display().to_string()),
         executor_heartbeat_interval_seconds: options.heartbeat.as_secs().max(1),
-        memory_pool_size: options.memory_limit,
+        memory_pool_size: options
+            .memory_limit
+            .map(|limit| crate::session::pool_bytes(limit) as u64),
         override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
         override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
         override_function_registry: Some(Arc::new(function_registry())),
