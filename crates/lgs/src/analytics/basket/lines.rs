@@ -324,6 +324,10 @@ async fn read(
     by_customer: bool,
     context: &'static str,
 ) -> Result<Baskets> {
+    if crate::analytics::shared::bounded(ctx) {
+        // The baskets grow beside the aggregation that emits them.
+        crate::memory::return_large_frees();
+    }
     staged(context, async {
         let df = ctx.sql(sql).await.context(context)?;
         let df = df.with_param_values(params).context(context)?;
