@@ -5,7 +5,8 @@
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use crate::error::{LgsError, Result};
@@ -66,6 +67,10 @@ impl<'a> TableWriter<'a> {
         let mut properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(128 * 1024));
+        for column in crate::schema::columns_without_statistics(&self.schema) {
+            properties = properties
+                .set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::None);
+        }
         if let Some(keyring) = self.warehouse.keyring() {
             properties = properties.with_file_encryption_properties(keyring.encryption()?);
         }

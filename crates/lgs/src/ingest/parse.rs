@@ -163,15 +163,17 @@ pub fn parse_price(s: &str) -> Result<i128, String> {
     if int_part.len() > 10 {
         return Err(bad("too large"));
     }
-    let mut value: i128 = if int_part.is_empty() {
-        0
-    } else {
-        int_part.parse().map_err(|_| bad("not a decimal number"))?
-    };
+    // At most 10 + 4 digits, all checked above: the value fits in 64 bits, and a
+    // byte loop in them costs a fraction of a 128-bit `parse` (3 % of an ingest).
+    let mut value: u64 = 0;
+    for b in int_part.bytes() {
+        value = value * 10 + u64::from(b - b'0');
+    }
     for i in 0..scale {
         let d = frac_trimmed.as_bytes().get(i).map_or(0, |b| b - b'0');
-        value = value * 10 + i128::from(d);
+        value = value * 10 + u64::from(d);
     }
+    let value = i128::from(value);
     Ok(if neg { -value } else { value })
 }
 
@@ -222,6 +224,34 @@ mod tests {
         assert!(parse_price("abc").is_err());
         assert!(parse_price("").is_err());
         assert!(parse_price("1e3").is_err());
+        // The widest prices accepted: ten integer digits and four decimals.
+        assert_eq!(parse_price("9999999999.9999"), Ok(99_999_999_999_999));
+        assert_eq!(parse_price("-9999999999.5"), Ok(-99_999_999_995_000));
+        assert!(
+            parse_price("12345678901")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert_eq!(parse_price("+0.0001"), Ok(1));
+        assert_eq!(parse_price("-0"), Ok(0));
+        // Against the value computed as text, for prices of every width.
+        let mut state = 3u64;
+        for _ in 0..5000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let int_digits = (state >> 60) as usize % 11;
+            let frac_digits = (state >> 56) as usize % 5;
+            let digits: String = (0..int_digits + frac_digits)
+                .map(|i| char::from(b'0' + ((state >> (i * 4 % 56)) % 10) as u8))
+                .collect();
+            let (int, frac) = digits.split_at(int_digits);
+            let text = format!("{int}.{frac}");
+            if int.is_empty() && frac.is_empty() {
+                continue;
+            }
+            let scaled: i128 = format!("{int}{frac:0<4}").parse().unwrap();
+            assert_eq!(parse_price(&text), Ok(scaled), "{text}");
+            assert_eq!(parse_price(&format!("-{text}")), Ok(-scaled), "-{text}");
+        }
     }
 
     #[test]

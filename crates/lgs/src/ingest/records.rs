@@ -298,6 +298,7 @@ pub(crate) fn csv_record(raw: &mut RawRecord, rec: &mut Record) {
     }
     match std::str::from_utf8(&rec.raw) {
         Err(e) => rec.error = Some(format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1)),
+        Ok(text) if raw.quote_free => rec.fields.split_quote_free(text, &raw.commas),
         Ok(text) => rec.fields.split(text),
     }
 }

@@ -451,3 +451,72 @@ async fn chunks_parsed_side_by_side_load_what_one_reader_loads() {
         assert_eq!(other, &seen[0], "run {i} against record by record");
     }
 }
+
+/// The retail files keep min/max statistics for the columns reads prune on (the
+/// date, the customer) and none for those whose ranges prune nothing (description,
+/// stock code, invoice, country, amount), in the Parquet footers and in the Delta
+/// log alike; the rows read back are the same.
+#[tokio::test]
+async fn retail_files_keep_statistics_only_where_they_prune() {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let s = Scratch::new();
+    let input = s.file("a.csv", format!("{HEADER}\n{ROWS}"));
+    s.ingest(&[&input]).await.unwrap();
+    let files: Vec<_> = crate::common::walk(&s.dir.path().join("warehouse/retail"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert_eq!(files.len(), 1);
+    let reader = SerializedFileReader::new(std::fs::File::open(&files[0]).unwrap()).unwrap();
+    let row_group = reader.metadata().row_group(0);
+    let with_statistics: Vec<String> = row_group
+        .columns()
+        .iter()
+        .filter(|c| c.statistics().is_some_and(|s| s.min_bytes_opt().is_some()))
+        .map(|c| c.column_path().string())
+        .collect();
+    assert_eq!(
+        with_statistics,
+        [
+            "quantity",
+            "invoice_date",
+            "unit_price",
+            "customer_id",
+            "month",
+            "is_cancellation"
+        ]
+    );
+
+    let log = std::fs::read_to_string(
+        s.dir
+            .path()
+            .join("warehouse/retail/_delta_log/00000000000000000000.json"),
+    )
+    .unwrap();
+    let stats = log
+        .lines()
+        .find_map(|l| {
+            l.contains("\"add\"")
+                .then(|| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        })
+        .unwrap()["add"]["stats"]
+        .as_str()
+        .map(|s| serde_json::from_str::<serde_json::Value>(s).unwrap())
+        .unwrap();
+    assert_eq!(stats["numRecords"], 4);
+    assert_eq!(stats["minValues"]["customer_id"], 13085);
+    assert!(stats["minValues"]["invoice_date"].is_string());
+    for column in lgs::schema::RETAIL_COLUMNS_WITHOUT_STATISTICS {
+        assert!(
+            stats["minValues"].get(column).is_none(),
+            "{column}: {stats}"
+        );
+    }
+
+    assert_eq!(
+        s.rows("SELECT count(*), min(description), max(country), sum(amount) FROM retail")
+            .await,
+        ["4|15CM CHRISTMAS GLASS BALL 20 LIGHTS|United Kingdom|148.8000"]
+    );
+}
