@@ -326,8 +326,9 @@ mod tests {
     }
 
     /// The one-pass scan agrees with a byte-by-byte reading of the first line, for
-    /// lines of every length around the eight-byte words, with the special bytes at
-    /// every place in a word, and with bytes of every value around them.
+    /// lines of every length up to two and a half sixteen-byte blocks, with each
+    /// special byte at every place in them among fillers of both halves of the byte
+    /// range, and on random lines.
     #[test]
     fn scan_line_finds_the_line_feed_the_quotes_and_the_commas() {
         fn expected(text: &[u8]) -> (Option<usize>, bool, Vec<usize>) {
@@ -344,7 +345,7 @@ mod tests {
             b"489434,22041,\"RECORD FRAME 7\"\" SINGLE\",48\r\nnext,\"".to_vec(),
             "é,ü,\u{2c},\u{a0}\n".as_bytes().to_vec(),
         ];
-        // Every byte value next to each special byte, at every offset of a word.
+        // Each special byte among fillers of ten kinds, at every offset of a block.
         let specials = [b'\n', b'"', b','];
         for len in 0..40 {
             for at in 0..len {
